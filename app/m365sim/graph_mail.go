@@ -1,0 +1,275 @@
+package m365sim
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// deliver stores a message in a local user's Inbox. Caller holds s.mu.
+func (s *Server) deliver(u *userState, raw []byte) *item {
+	inbox := s.folderByName(u.mailbox, "inbox")
+	return s.storeMessage(u.mailbox, inbox.ID, raw)
+}
+
+func (s *Server) storeMessage(mb *mailbox, folderID string, raw []byte) *item {
+	raw = normalizeCRLF(raw)
+	it := s.newItem(mb.Messages, messageProps(raw))
+	it.Mail = &mailData{Raw: raw, Folder: folderID, UIDL: strings.TrimRight(base64.URLEncoding.EncodeToString(s.randBytes(24)), "="), Received: s.now()}
+	return it
+}
+
+// messagesIn lists a folder's messages (all folders when folderID is empty).
+func (mb *mailbox) messagesIn(folderID string) []*item {
+	var out []*item
+	for _, it := range mb.Messages.sorted() {
+		if folderID == "" || it.Mail.Folder == folderID {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func (h *handlerCtx) messages(folderID string, rest []string) *gresp {
+	h.s.ensureDefaults(h.mb)
+	m := h.req.method
+	if len(rest) == 0 {
+		if m == http.MethodGet {
+			return h.list("mail", "message", h.mb.messagesIn(folderID), h.renderMessage, "messages")
+		}
+		return errResp(methodNotAllowed())
+	}
+	it := h.mb.Messages.get(rest[0])
+	if it != nil && folderID != "" && it.Mail.Folder != folderID {
+		it = nil
+	}
+	if len(rest) == 1 {
+		return h.entity("mail", "message", it, h.renderMessage, "messages", h.mb.Messages, nil)
+	}
+	switch rest[1] {
+	case "$value":
+		if e := h.need("mailbody", false); e != nil {
+			return errResp(e)
+		}
+		if it == nil {
+			return errResp(itemNotFound())
+		}
+		if m != http.MethodGet {
+			return errResp(methodNotAllowed())
+		}
+		return &gresp{status: 200, raw: it.Mail.Raw, header: http.Header{"Content-Type": {"text/plain"}}}
+	case "move":
+		return h.move(it)
+	}
+	return errResp(unknownSegment(rest[1]))
+}
+
+// move answers POST …/messages/{id}/move. Exchange gives the moved item a new id.
+func (h *handlerCtx) move(it *item) *gresp {
+	if e := h.need("mail", true); e != nil {
+		return errResp(e)
+	}
+	if h.req.method != http.MethodPost {
+		return errResp(methodNotAllowed())
+	}
+	if it == nil {
+		return errResp(itemNotFound())
+	}
+	in, e := decodeBody(h.req.body)
+	if e == nil {
+		e = validateBody("move", in)
+	}
+	if e != nil {
+		return errResp(e)
+	}
+	dest, _ := in["destinationId"].(string)
+	f := h.s.folderByName(h.mb, dest)
+	if f == nil {
+		return errResp(&graphError{status: 404, code: "ErrorItemNotFound", message: "The specified object was not found in the store., The process failed to get the correct properties."})
+	}
+	delete(h.mb.Messages.Items, it.ID)
+	it.ID = h.s.newItemID()
+	it.Mail.Folder = f.ID
+	h.s.touch(it)
+	h.mb.Messages.Items[it.ID] = it
+	body := h.renderMessage(it, &query{})
+	body["@odata.context"] = h.s.contextURL(h.owner, "messages/$entity")
+	return &gresp{status: 201, body: body}
+}
+
+func (h *handlerCtx) renderMessage(it *item, q *query) map[string]any {
+	m := map[string]any{"isDeliveryReceiptRequested": false, "isReadReceiptRequested": false, "isDraft": false,
+		"inferenceClassification": "focused", "flag": map[string]any{"flagStatus": "notFlagged"}}
+	for k, v := range it.Props {
+		m[k] = v
+	}
+	m["id"] = it.ID
+	m["@odata.etag"] = etag(it)
+	m["changeKey"] = it.ChangeKey
+	m["createdDateTime"] = isoTime(it.Created)
+	m["lastModifiedDateTime"] = isoTime(it.Modified)
+	m["receivedDateTime"] = isoTime(it.Mail.Received)
+	if _, ok := m["sentDateTime"]; !ok {
+		m["sentDateTime"] = isoTime(it.Mail.Received)
+	}
+	m["parentFolderId"] = it.Mail.Folder
+	m["conversationId"] = "AAQkAD" + it.ID[6:30]
+	m["webLink"] = "https://outlook.office365.com/owa/?ItemID=" + it.ID + "&exvsurl=1&viewmodel=ReadMessageItem"
+	m["body"] = h.renderBody(it.Props["body"], "html")
+	m["bodyPreview"] = preview(m["body"])
+	h.renderExt(m, it, q)
+	return m
+}
+
+func (h *handlerCtx) mailFolders(rest []string) *gresp {
+	h.s.ensureDefaults(h.mb)
+	m := h.req.method
+	render := func(f *item, _ *query) map[string]any {
+		total, unread := 0, 0
+		for _, it := range h.mb.messagesIn(f.ID) {
+			total++
+			if r, _ := it.Props["isRead"].(bool); !r {
+				unread++
+			}
+		}
+		return map[string]any{"id": f.ID, "displayName": f.Props["displayName"], "parentFolderId": "AAMkADroot",
+			"childFolderCount": 0, "unreadItemCount": unread, "totalItemCount": total, "isHidden": f.Props["isHidden"]}
+	}
+	if len(rest) == 0 {
+		switch m {
+		case http.MethodGet:
+			return h.list("mail", "mailFolder", h.mb.Folders.sorted(), render, "mailFolders")
+		case http.MethodPost:
+			return h.create("mail", "mailFolder", h.mb.Folders, render, "mailFolders", func(in map[string]any) *graphError {
+				name, _ := in["displayName"].(string)
+				if strings.TrimSpace(name) == "" {
+					return &graphError{status: 400, code: "ErrorInvalidRequest", message: "The folder name is required."}
+				}
+				for _, f := range h.mb.Folders.Items {
+					if strings.EqualFold(f.Props["displayName"].(string), name) {
+						return &graphError{status: 409, code: "ErrorFolderExists", message: "A folder with the specified name already exists."}
+					}
+				}
+				in["isHidden"] = false
+				return nil
+			})
+		}
+		return errResp(methodNotAllowed())
+	}
+	f := h.s.folderByName(h.mb, rest[0])
+	if len(rest) == 1 {
+		if m == http.MethodDelete && f != nil && f.Extra["wellKnown"] != "" {
+			return errResp(&graphError{status: 400, code: "ErrorDeleteDistinguishedFolder", message: "Distinguished folders cannot be deleted."})
+		}
+		return h.entity("mail", "mailFolder", f, render, "mailFolders", h.mb.Folders, nil)
+	}
+	if f == nil {
+		if e := h.need("mail", false); e != nil {
+			return errResp(e)
+		}
+		return errResp(itemNotFound())
+	}
+	if rest[1] == "messages" {
+		return h.messages(f.ID, rest[2:])
+	}
+	return errResp(unknownSegment(rest[1]))
+}
+
+// sendMail answers POST /sendMail: 202 and delivery to local recipients.
+func (h *handlerCtx) sendMail(rest []string) *gresp {
+	if len(rest) > 0 {
+		return errResp(unknownSegment(rest[0]))
+	}
+	if h.req.method != http.MethodPost {
+		return errResp(methodNotAllowed())
+	}
+	if e := h.need("send", true); e != nil {
+		return errResp(e)
+	}
+	in, e := decodeBody(h.req.body)
+	if e == nil {
+		e = validateBody("sendMail", in)
+	}
+	if e != nil {
+		return errResp(e)
+	}
+	msg, _ := in["message"].(map[string]any)
+	if msg == nil {
+		return errResp(&graphError{status: 400, code: "ErrorInvalidRequest", message: "Required property 'message' is missing."})
+	}
+	var rcpts []string
+	for _, field := range []string{"toRecipients", "ccRecipients", "bccRecipients"} {
+		for _, r := range asSlice(msg[field]) {
+			ea, _ := r.(map[string]any)["emailAddress"].(map[string]any)
+			a, _ := ea["address"].(string)
+			if !strings.Contains(a, "@") {
+				return errResp(&graphError{status: 400, code: "ErrorInvalidRecipients", message: fmt.Sprintf("At least one recipient is not valid., Recipient '%s' is not resolved. All recipients must be resolved before a message can be submitted.", a)})
+			}
+			rcpts = append(rcpts, a)
+		}
+	}
+	if len(rcpts) == 0 {
+		return errResp(&graphError{status: 400, code: "ErrorInvalidRecipients", message: "At least one recipient is not valid., A message can't be sent because it contains no recipients."})
+	}
+	if from, ok := msg["from"].(map[string]any); ok {
+		ea, _ := from["emailAddress"].(map[string]any)
+		if a, _ := ea["address"].(string); a != "" && !strings.EqualFold(a, h.owner.Mail) && !strings.EqualFold(a, h.owner.UPN) {
+			return errResp(&graphError{status: 403, code: "ErrorSendAsDenied", message: "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message."})
+		}
+	}
+	now := h.s.now()
+	raw := buildMIME(msg, h.owner, now, fmt.Sprintf("<%s@m365sim.kanzlei.example>", h.s.newGUID()))
+	h.s.routeMail(h.owner.Mail, rcpts, raw, "graph")
+	if save, ok := in["saveToSentItems"].(bool); !ok || save {
+		sent := h.s.folderByName(h.mb, "sentitems")
+		it := h.s.storeMessage(h.mb, sent.ID, raw)
+		it.Props["isRead"] = true
+	}
+	return &gresp{status: 202}
+}
+
+// routeMail delivers to local recipients and records the rest as outbound.
+// Caller holds s.mu.
+func (s *Server) routeMail(from string, rcpts []string, raw []byte, via string) {
+	delivered := map[string]bool{}
+	for _, r := range rcpts {
+		if u := s.lookupUser(r); u != nil && !u.NoMailbox {
+			if !delivered[u.ID] {
+				s.deliver(u, raw)
+				delivered[u.ID] = true
+			}
+			continue
+		}
+		s.outbound = append(s.outbound, OutboundMessage{Time: s.now(), From: from, To: r, Via: via, Raw: raw})
+	}
+}
+
+// OutboundMessage is mail addressed outside the emulated tenants.
+type OutboundMessage struct {
+	Time time.Time `json:"time"`
+	From string    `json:"from"`
+	To   string    `json:"to"`
+	Via  string    `json:"via"`
+	Raw  []byte    `json:"raw"`
+}
+
+// normalizeCRLF gives every line a CRLF end, as a message on the wire has.
+func normalizeCRLF(raw []byte) []byte {
+	lf := strings.ReplaceAll(string(raw), "\r\n", "\n")
+	out := strings.ReplaceAll(lf, "\n", "\r\n")
+	if !strings.HasSuffix(out, "\r\n") {
+		out += "\r\n"
+	}
+	return []byte(out)
+}

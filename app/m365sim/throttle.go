@@ -1,0 +1,202 @@
+package m365sim
+
+import (
+	"errors"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// throttler enforces Outlook's limits per application and mailbox: a number
+// of concurrent requests and a number of requests per window.
+type throttler struct {
+	mu      sync.Mutex
+	cfg     ThrottleConfig
+	running map[string]int
+	windows map[string]*window
+}
+
+type window struct {
+	start time.Time
+	count int
+}
+
+func newThrottler(cfg ThrottleConfig) *throttler {
+	return &throttler{cfg: cfg, running: map[string]int{}, windows: map[string]*window{}}
+}
+
+func (t *throttler) setConfig(cfg ThrottleConfig) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if cfg.Concurrency > 0 {
+		t.cfg.Concurrency = cfg.Concurrency
+	}
+	if cfg.Requests > 0 {
+		t.cfg.Requests = cfg.Requests
+	}
+	if cfg.Window > 0 {
+		t.cfg.Window = cfg.Window
+	}
+	t.windows = map[string]*window{}
+}
+
+// acquire admits one request or answers 429 with Retry-After.
+func (t *throttler) acquire(key string, now time.Time) (func(), *graphError) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.running[key] >= t.cfg.Concurrency {
+		return nil, &graphError{status: 429, code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit.", retryAfter: 1}
+	}
+	w := t.windows[key]
+	win := time.Duration(t.cfg.Window)
+	if w == nil || now.Sub(w.start) >= win {
+		w = &window{start: now}
+		t.windows[key] = w
+	}
+	if w.count >= t.cfg.Requests {
+		wait := int(math.Ceil(w.start.Add(win).Sub(now).Seconds()))
+		return nil, &graphError{status: 429, code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit.", retryAfter: max(wait, 1)}
+	}
+	w.count++
+	t.running[key]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			t.mu.Lock()
+			t.running[key]--
+			t.mu.Unlock()
+		})
+	}, nil
+}
+
+// Faults are injected into Graph requests. Probabilities are per request
+// (and per request inside a $batch), drawn from the seeded generator.
+type Faults struct {
+	// Status maps an HTTP status (429, 500, 502, 503, 504) to its probability.
+	Status map[int]float64 `json:"status,omitempty"`
+	// Reset is the probability that the connection is dropped without an answer.
+	Reset float64 `json:"reset,omitempty"`
+	// Latency is added to every request, plus a uniform Jitter.
+	Latency Duration `json:"latency,omitempty"`
+	Jitter  Duration `json:"jitter,omitempty"`
+	// RetryAfter is the Retry-After (seconds) sent with injected 429 and 503 (default 1).
+	RetryAfter int `json:"retryAfter,omitempty"`
+	// EnforceRetryAfter fails a client that retries before its Retry-After
+	// has passed, as Microsoft Dev Proxy's RetryAfterPlugin does.
+	EnforceRetryAfter bool `json:"enforceRetryAfter,omitempty"`
+}
+
+// SetFaults replaces the fault rules while the emulator runs.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+}
+
+// SetThrottle changes the throttling limits while the emulator runs.
+func (s *Server) SetThrottle(cfg ThrottleConfig) { s.throttle.setConfig(cfg) }
+
+// injectTransportFaults drops the connection before a request is served.
+func (s *Server) injectTransportFaults(w http.ResponseWriter, r *http.Request) *graphError {
+	s.mu.Lock()
+	reset := s.faults.Reset > 0 && s.rng.Float64() < s.faults.Reset
+	s.mu.Unlock()
+	if reset {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				if tc, ok := conn.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0) // RST instead of FIN
+				}
+				_ = conn.Close()
+				s.countStat(func(st *Stats) { st.InjectedResets++ })
+				return &graphError{status: -1, code: errConnReset.Error()}
+			}
+		}
+	}
+	return nil
+}
+
+// injectLatency holds a request (while it counts against the concurrency
+// limit, as a slow mailbox would).
+func (s *Server) injectLatency() {
+	s.mu.Lock()
+	delay := time.Duration(s.faults.Latency)
+	if s.faults.Jitter > 0 {
+		delay += time.Duration(s.rng.Int64N(int64(s.faults.Jitter)))
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-s.closed:
+		}
+	}
+}
+
+// injectStatusFault draws an injected error answer for one request.
+func (s *Server) injectStatusFault() *graphError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, code := range []int{429, 500, 502, 503, 504} {
+		p := s.faults.Status[code]
+		if p <= 0 || s.rng.Float64() >= p {
+			continue
+		}
+		s.stats.InjectedStatus[code]++
+		ra := s.faults.RetryAfter
+		if ra <= 0 {
+			ra = 1
+		}
+		switch code {
+		case 429:
+			return &graphError{status: 429, code: "TooManyRequests", message: "Too many requests. Please retry after the time given in the Retry-After header.", retryAfter: ra}
+		case 500:
+			return &graphError{status: 500, code: "InternalServerError", message: "An internal server error occurred. The operation failed."}
+		case 502:
+			return &graphError{status: 502, code: "BadGateway", message: "The server received an invalid response from an upstream server."}
+		case 503:
+			return &graphError{status: 503, code: "ServiceUnavailable", message: "The service is temporarily unavailable. Please retry later.", retryAfter: ra}
+		case 504:
+			return &graphError{status: 504, code: "GatewayTimeout", message: "The gateway did not receive a timely response from the upstream server."}
+		}
+	}
+	return nil
+}
+
+// noteRetryAfter remembers when a throttled client may come back.
+func (s *Server) noteRetryAfter(key string, e *graphError) {
+	if e.retryAfter <= 0 {
+		return
+	}
+	s.mu.Lock()
+	if e.status == 429 {
+		s.stats.Throttled++
+	}
+	s.retryAfter[key] = s.now().Add(time.Duration(e.retryAfter) * time.Second)
+	s.mu.Unlock()
+}
+
+var errRetryTooEarly = errors.New("retried before Retry-After")
+
+// checkRetryAfter fails a request that comes before the Retry-After it was given.
+func (s *Server) checkRetryAfter(key string) *graphError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.retryAfter[key]
+	if !ok {
+		return nil
+	}
+	now := s.now()
+	if !now.Before(until) {
+		delete(s.retryAfter, key)
+		return nil
+	}
+	if !s.faults.EnforceRetryAfter {
+		return nil
+	}
+	s.stats.RetryAfterViolations++
+	wait := int(math.Ceil(until.Sub(now).Seconds()))
+	return &graphError{status: 429, code: "TooManyRequests", message: "Retry-After was not honoured: the request came before the time given in the Retry-After header (" + errRetryTooEarly.Error() + ").", retryAfter: max(wait, 1)}
+}
