@@ -220,6 +220,7 @@ type authCode struct {
 type refreshToken struct {
 	clientID, userID, tenantID string
 	issued, lastUsed           time.Time
+	scope                      string // scopes of the original grant, used when a refresh names none
 }
 
 // tokenResponse is the success body of the token endpoint.
@@ -322,17 +323,20 @@ func (s *Server) redeemCode(a *appState, f url.Values) (*tokenResponse, *entraEr
 			return nil, errPKCEMismatch()
 		}
 	}
-	c.redeemed = true
-	u := s.lookupUser(c.userID)
-	if u == nil {
-		return nil, errMalformedGrant()
-	}
 	ss := c.scopes
 	if sc := f.Get("scope"); sc != "" {
 		var e *entraErr
 		if ss, e = parseScopes(sc); e != nil {
 			return nil, e
 		}
+		if len(ss.order) > 1 {
+			return nil, errMultiResource(sc)
+		}
+	}
+	c.redeemed = true
+	u := s.lookupUser(c.userID)
+	if u == nil {
+		return nil, errMalformedGrant()
 	}
 	return s.issueDelegated(a, u, ss, c.nonce, true)
 }
@@ -358,7 +362,11 @@ func (s *Server) redeemRefresh(a *appState, f url.Values) (*tokenResponse, *entr
 	if !u.revokedBefore.IsZero() && !rt.issued.After(u.revokedBefore) {
 		return nil, errRefreshRevoked()
 	}
-	ss, e := parseScopes(f.Get("scope"))
+	scope := f.Get("scope")
+	if scope == "" {
+		scope = rt.scope
+	}
+	ss, e := parseScopes(scope)
 	if e != nil {
 		return nil, e
 	}
@@ -434,7 +442,7 @@ func (s *Server) issueDelegated(a *appState, u *userState, ss *scopeSet, nonce s
 	}
 	if slices.Contains(ss.oidc, "offline_access") || !fromCode {
 		raw := s.newOpaque("1.AQ0Am365sim", 96)
-		s.refresh[raw] = &refreshToken{clientID: a.ClientID, userID: u.ID, tenantID: u.tenant.ID, issued: now, lastUsed: now}
+		s.refresh[raw] = &refreshToken{clientID: a.ClientID, userID: u.ID, tenantID: u.tenant.ID, issued: now, lastUsed: now, scope: scopeString(ss)}
 		resp.RefreshToken = raw
 		scopes = append(scopes, "offline_access")
 	}

@@ -104,7 +104,7 @@ func errUnsupportedGrant(grant string) *entraErr {
 }
 
 func errInvalidScope(scope string) *entraErr {
-	return &entraErr{400, "invalid_scope", 70011, fmt.Sprintf("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", scope)}
+	return &entraErr{400, "invalid_scope", 70011, fmt.Sprintf("The provided value for the input parameter 'scope' is not valid. The scope %s is not valid.", scope)}
 }
 
 func errMultiResource(scope string) *entraErr {
@@ -149,7 +149,7 @@ func (s *Server) writeEntraError(w http.ResponseWriter, r *http.Request, e *entr
 	s.mu.Unlock()
 	body := entraErrorBody{
 		Error:         e.oauth,
-		Description:   fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", e.code, e.desc, trace, corr, ts),
+		Description:   fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", e.code, e.desc, trace, corr, ts),
 		ErrorCodes:    []int{e.code},
 		Timestamp:     ts,
 		TraceID:       trace,

@@ -394,7 +394,7 @@ func (s *Server) finishWithCode(w http.ResponseWriter, f *authFlow, u *userState
 // finishWithError redirects with error and error_description. Caller holds s.mu.
 func (s *Server) finishWithError(w http.ResponseWriter, f *authFlow, e *entraErr) {
 	delete(s.flows, f.id)
-	v := url.Values{"error": {e.oauth}, "error_description": {fmt.Sprintf("%s Trace ID: %s Correlation ID: %s Timestamp: %s",
+	v := url.Values{"error": {e.oauth}, "error_description": {fmt.Sprintf("%s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s",
 		e.Error(), s.newGUID(), s.newGUID(), s.now().Format("2006-01-02 15:04:05Z"))}, "error_uri": {fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", e.code)}}
 	if f.state != "" {
 		v.Set("state", f.state)

@@ -325,8 +325,51 @@ func (h *handlerCtx) renderEvent(it *item, q *query) map[string]any {
 	}
 	m["body"] = h.renderBody(it.Props["body"], "html")
 	m["bodyPreview"] = preview(m["body"])
+	renderLocations(m, it.Props)
+	m["attendees"] = renderAttendees(m["attendees"])
 	h.renderExt(m, it, q)
 	return m
+}
+
+// renderLocations fills in what Outlook adds to a location given by name:
+// a private uniqueId, and the same location in locations.
+func renderLocations(m, props map[string]any) {
+	loc := map[string]any{"displayName": "", "locationType": "default", "uniqueIdType": "unknown"}
+	if given, ok := props["location"].(map[string]any); ok {
+		for k, v := range given {
+			loc[k] = v
+		}
+		if name, _ := loc["displayName"].(string); name != "" && loc["uniqueId"] == nil {
+			loc["uniqueId"], loc["uniqueIdType"] = name, "private"
+		}
+		if lt, _ := loc["locationType"].(string); lt != "" {
+			loc["locationType"] = strings.ToLower(lt[:1]) + lt[1:]
+		}
+	}
+	m["location"] = loc
+	if _, ok := props["locations"]; !ok {
+		if name, _ := loc["displayName"].(string); name != "" {
+			m["locations"] = []any{map[string]any{"displayName": name, "locationType": "default", "uniqueIdType": "unknown"}}
+		}
+	}
+}
+
+func renderAttendees(v any) []any {
+	out := []any{}
+	for _, a := range asSlice(v) {
+		m, _ := a.(map[string]any)
+		c := cloneMap(m)
+		if c["status"] == nil {
+			c["status"] = map[string]any{"response": "none", "time": "0001-01-01T00:00:00Z"}
+		}
+		if t, _ := c["type"].(string); t != "" {
+			c["type"] = strings.ToLower(t)
+		} else {
+			c["type"] = "required"
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func (h *handlerCtx) renderExt(m map[string]any, it *item, q *query) {

@@ -130,11 +130,14 @@ func (h *handlerCtx) todo(rest []string) *gresp {
 			delete(in, "linkedResources")
 			return h.normTaskDates(in, nil)
 		})
-		if resp.status == 201 {
+		if resp.status == 201 && len(links) > 0 {
 			it := tasks.get(resp.body.(map[string]any)["id"].(string))
 			for _, l := range links {
 				h.addLink(it, l.(map[string]any))
 			}
+			body := h.renderTask(it, &query{expandLinks: true})
+			body["@odata.context"] = resp.body.(map[string]any)["@odata.context"]
+			resp.body = body
 		}
 		return resp
 	case len(rest) == 1:

@@ -31,6 +31,7 @@ type refreshSaved struct {
 	TenantID string    `json:"tenantId"`
 	Issued   time.Time `json:"issued"`
 	LastUsed time.Time `json:"lastUsed"`
+	Scope    string    `json:"scope"`
 }
 
 // Save writes the state file (Options.StateFile) atomically.
@@ -58,7 +59,7 @@ func (s *Server) Save() error {
 		}
 	}
 	for raw, rt := range s.refresh {
-		st.Refresh[raw] = refreshSaved{rt.clientID, rt.userID, rt.tenantID, rt.issued, rt.lastUsed}
+		st.Refresh[raw] = refreshSaved{rt.clientID, rt.userID, rt.tenantID, rt.issued, rt.lastUsed, rt.scope}
 	}
 	b, err := json.Marshal(st)
 	s.mu.Unlock()
@@ -126,7 +127,7 @@ func (s *Server) loadState(path string) error {
 		}
 	}
 	for raw, rt := range st.Refresh {
-		s.refresh[raw] = &refreshToken{clientID: rt.ClientID, userID: rt.UserID, tenantID: rt.TenantID, issued: rt.Issued, lastUsed: rt.LastUsed}
+		s.refresh[raw] = &refreshToken{clientID: rt.ClientID, userID: rt.UserID, tenantID: rt.TenantID, issued: rt.Issued, lastUsed: rt.LastUsed, scope: rt.Scope}
 	}
 	return nil
 }
