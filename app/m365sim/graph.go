@@ -97,7 +97,7 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 	logEntry := LoggedRequest{Time: s.Now(), Service: "graph", Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: truncateForLog(body), RequestID: reqID}
 	if gerr == nil {
 		gerr = s.injectTransportFaults(w, r)
-		if errors.Is(gerr, errConnReset) {
+		if gerr != nil && gerr.status == -1 {
 			logEntry.Status = -1
 			s.logRequest(logEntry)
 			return
@@ -440,3 +440,12 @@ func (s *Server) contextURL(owner *userState, suffix string) string {
 }
 
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// restError answers a path that no handler took: a wrong method on a
+// collection, or an unknown segment below it.
+func restError(rest []string) *graphError {
+	if len(rest) == 0 {
+		return methodNotAllowed()
+	}
+	return unknownSegment(rest[len(rest)-1])
+}

@@ -117,7 +117,7 @@ func (h *handlerCtx) events(rest []string) *gresp {
 		it := h.mb.Events.get(rest[0])
 		return h.entity("calendar", "event", it, h.renderEvent, "events", h.mb.Events, h.validateEvent)
 	}
-	return errResp(unknownSegment(rest[len(rest)-1]))
+	return errResp(restError(rest))
 }
 
 // list answers GET on a collection.

@@ -16,7 +16,7 @@ func (h *handlerCtx) contacts(rest []string) *gresp {
 	case len(rest) == 1:
 		return h.entity("contacts", "contact", h.mb.Contacts.get(rest[0]), h.renderContact, "contacts", h.mb.Contacts, nil)
 	}
-	return errResp(unknownSegment(rest[len(rest)-1]))
+	return errResp(restError(rest))
 }
 
 // create answers POST on a collection.
@@ -167,7 +167,7 @@ func (h *handlerCtx) todo(rest []string) *gresp {
 	case len(rest) >= 2 && rest[1] == "linkedResources":
 		return h.linkedResources(tasks.get(rest[0]), rest[2:])
 	}
-	return errResp(unknownSegment(rest[len(rest)-1]))
+	return errResp(restError(rest))
 }
 
 // normTaskDates stores To Do dates in UTC as the To Do service does, and
