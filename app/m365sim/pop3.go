@@ -43,6 +43,7 @@ type pop3Session struct {
 	user    *userState
 	drop    []*item // maildrop snapshot, message n is drop[n-1]
 	deleted map[int]bool
+	locked  bool
 }
 
 func (p *pop3Session) send(lines ...string) {
@@ -72,7 +73,7 @@ func (p *pop3Session) serve() {
 	p.send("+OK The Microsoft Exchange POP3 service is ready. [bTM2NXNpbQ==]")
 	for {
 		_ = p.conn.SetReadDeadline(time.Now().Add(pop3IdleTimeout))
-		line, err := readLine(p.r, 1024)
+		line, err := readLine(p.r, 64<<10) // AUTH lines carry a whole token
 		if err != nil {
 			return
 		}
@@ -197,6 +198,7 @@ func (p *pop3Session) auth(arg string) bool {
 		return true
 	}
 	res.user.mailbox.popBusy = true
+	p.locked = true
 	p.user = res.user
 	inbox := p.s.folderByName(res.user.mailbox, "inbox")
 	p.drop = res.user.mailbox.messagesIn(inbox.ID)
@@ -208,12 +210,17 @@ func (p *pop3Session) auth(arg string) bool {
 }
 
 func (p *pop3Session) unlock() {
-	if p.user == nil {
-		return
-	}
 	p.s.mu.Lock()
-	p.user.mailbox.popBusy = false
-	p.s.mu.Unlock()
+	defer p.s.mu.Unlock()
+	p.unlockLocked()
+}
+
+// unlockLocked releases the maildrop. Caller holds s.mu.
+func (p *pop3Session) unlockLocked() {
+	if p.locked {
+		p.user.mailbox.popBusy = false
+		p.locked = false
+	}
 }
 
 // msg resolves a message number argument.
@@ -300,6 +307,7 @@ func (p *pop3Session) transaction(cmd, arg string) bool {
 				removed++
 			}
 		}
+		p.unlockLocked() // before the answer, so that the next session finds the maildrop free
 		p.s.mu.Unlock()
 		p.log("QUIT", true, fmt.Sprintf("%d deleted", removed))
 		p.send("+OK Microsoft Exchange Server POP3 server signing off.")

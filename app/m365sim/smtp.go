@@ -62,7 +62,7 @@ func (c *smtpSession) serve() {
 	c.reply(fmt.Sprintf("220 %s Microsoft ESMTP MAIL Service ready at %s", smtpHost, c.s.Now().Format(time.RFC1123Z)))
 	for {
 		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Minute))
-		line, err := readLine(c.r, 4096)
+		line, err := readLine(c.r, 64<<10) // AUTH lines carry a whole token
 		if err != nil {
 			return
 		}
