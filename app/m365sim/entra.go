@@ -497,19 +497,19 @@ func (s *Server) clientCredentials(a *appState, scope string) (*tokenResponse, *
 // Outlook issue v1.0 access tokens (iss sts.windows.net style).
 func (s *Server) baseClaims(t *tenantState, a *appState, resource string, now time.Time, life time.Duration) map[string]any {
 	return map[string]any{
-		"aud":              resource,
-		"iss":              s.httpURL + "/" + t.ID + "/",
-		"iat":              now.Unix(),
-		"nbf":              now.Unix(),
-		"exp":              now.Add(life).Unix(),
-		"appid":            a.ClientID,
-		"app_displayname":  a.DisplayName,
-		"appidacr":         "1",
-		"tid":              t.ID,
-		"ver":              "1.0",
-		"uti":              s.newOpaque("", 16),
-		"rh":               "0.m365sim",
-		"xms_tcdt":         1600000000,
+		"aud":                 resource,
+		"iss":                 s.httpURL + "/" + t.ID + "/",
+		"iat":                 now.Unix(),
+		"nbf":                 now.Unix(),
+		"exp":                 now.Add(life).Unix(),
+		"appid":               a.ClientID,
+		"app_displayname":     a.DisplayName,
+		"appidacr":            "1",
+		"tid":                 t.ID,
+		"ver":                 "1.0",
+		"uti":                 s.newOpaque("", 16),
+		"rh":                  "0.m365sim",
+		"xms_tcdt":            1600000000,
 		"tenant_region_scope": "EU",
 	}
 }

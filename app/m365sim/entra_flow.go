@@ -14,15 +14,15 @@ import (
 // authFlow is one interactive request (authorize or admin consent) between
 // its pages: sign-in, account picker, consent.
 type authFlow struct {
-	id, kind                     string // kind: "authorize" or "adminconsent"
-	tenant                       *tenantState
-	app                          *appState
-	redirectURI, state           string
-	scopes                       *scopeSet
-	challenge, method, nonce     string
-	responseMode, prompt, hint   string
-	userID                       string
-	expires                      time.Time
+	id, kind                   string // kind: "authorize" or "adminconsent"
+	tenant                     *tenantState
+	app                        *appState
+	redirectURI, state         string
+	scopes                     *scopeSet
+	challenge, method, nonce   string
+	responseMode, prompt, hint string
+	userID                     string
+	expires                    time.Time
 }
 
 type browserSession struct {

@@ -128,7 +128,7 @@ func TestAuthorizationCodeFlowWithPKCE(t *testing.T) {
 func TestRefreshRotatesAndReachesOtherResource(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	tok := simtest.SignIn(t, srv, anna)
-	srv.Advance(2 * time.Hour) // the access token has expired …
+	srv.Advance(2 * time.Hour)                // the access token has expired …
 	tok.Expiry = time.Now().Add(-time.Minute) // … which x/oauth2 learns from its own clock
 	ts := simtest.OAuthConfig(srv, "https://graph.microsoft.com/.default", "offline_access").TokenSource(context.Background(), tok)
 	fresh, err := ts.Token()

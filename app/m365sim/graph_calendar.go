@@ -262,7 +262,9 @@ func (h *handlerCtx) validateEvent(it *item) *graphError {
 		return e
 	}
 	if allDay, _ := it.Props["isAllDay"].(bool); allDay {
-		midnight := func(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 }
+		midnight := func(t time.Time) bool {
+			return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0
+		}
 		if !midnight(start.t) || !midnight(end.t) {
 			return invalidRequest("Your request can't be completed. If the event is an all-day event, the start and end times must be set to midnight.")
 		}
@@ -293,7 +295,7 @@ func (h *handlerCtx) renderEvent(it *item, q *query) map[string]any {
 		"isDraft": false, "hideAttendees": false, "recurrence": nil, "onlineMeeting": nil, "transactionId": nil,
 		"responseStatus": map[string]any{"response": "organizer", "time": "0001-01-01T00:00:00Z"},
 		"location":       map[string]any{"displayName": "", "locationType": "default", "uniqueIdType": "unknown", "address": map[string]any{}, "coordinates": map[string]any{}},
-		"locations": []any{}, "attendees": []any{},
+		"locations":      []any{}, "attendees": []any{},
 		"organizer": map[string]any{"emailAddress": map[string]any{"name": h.owner.DisplayName, "address": h.owner.Mail}},
 	}
 	for k, v := range it.Props {

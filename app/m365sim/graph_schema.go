@@ -40,7 +40,7 @@ var entityType = map[string]string{
 	"physicalAddress": "Microsoft.OutlookServices.PhysicalAddress", "emailAddress": "Microsoft.OutlookServices.EmailAddress",
 	"recipient": "Microsoft.OutlookServices.Recipient", "attendee": "Microsoft.OutlookServices.Attendee",
 	"singleValueLegacyExtendedProperty": "Microsoft.OutlookServices.SingleValueLegacyExtendedProperty",
-	"internetMessageHeader": "Microsoft.OutlookServices.InternetMessageHeader", "attachment": "Microsoft.OutlookServices.FileAttachment",
+	"internetMessageHeader":             "Microsoft.OutlookServices.InternetMessageHeader", "attachment": "Microsoft.OutlookServices.FileAttachment",
 	"sendMail": "Microsoft.OutlookServices.SendMailRequest", "move": "Microsoft.OutlookServices.MoveRequest",
 }
 
@@ -81,7 +81,7 @@ var schemas = map[string]map[string]prop{
 		"businessAddress": obj("physicalAddress"), "otherAddress": obj("physicalAddress"), "categories": strColl,
 		"children": strColl, "singleValueExtendedProperties": objs("singleValueLegacyExtendedProperty"),
 		"multiValueExtendedProperties": {t: tOpen},
-		"id": ro, "createdDateTime": ro, "lastModifiedDateTime": ro, "changeKey": ro, "parentFolderId": ro,
+		"id":                           ro, "createdDateTime": ro, "lastModifiedDateTime": ro, "changeKey": ro, "parentFolderId": ro,
 	},
 	"todoTaskList": {"displayName": str, "id": ro, "isOwner": {t: tBool, ro: true}, "isShared": {t: tBool, ro: true}, "wellknownListName": ro},
 	"todoTask": {
@@ -100,7 +100,7 @@ var schemas = map[string]map[string]prop{
 		"attachments": objs("attachment"), "isDeliveryReceiptRequested": boolean, "isReadReceiptRequested": boolean,
 		"flag": {t: tOpen}, "inferenceClassification": {t: tEnum, enum: []string{"focused", "other"}},
 		"singleValueExtendedProperties": objs("singleValueLegacyExtendedProperty"),
-		"id": ro, "createdDateTime": ro, "lastModifiedDateTime": ro, "changeKey": ro, "receivedDateTime": ro, "sentDateTime": ro,
+		"id":                            ro, "createdDateTime": ro, "lastModifiedDateTime": ro, "changeKey": ro, "receivedDateTime": ro, "sentDateTime": ro,
 		"hasAttachments": {t: tBool, ro: true}, "internetMessageId": ro, "bodyPreview": ro, "parentFolderId": ro,
 		"conversationId": ro, "conversationIndex": ro, "isDraft": {t: tBool, ro: true}, "webLink": ro, "uniqueBody": {t: tOpen, ro: true},
 	},

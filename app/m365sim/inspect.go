@@ -322,8 +322,8 @@ func (s *Server) Deliver(upn string, raw []byte) (string, error) {
 
 // UserPatch changes a user's mailbox settings while the emulator runs.
 type UserPatch struct {
-	POPDisabled *bool `json:"popDisabled,omitempty"`
-	SMTPAuth    *bool `json:"smtpAuth,omitempty"`
+	POPDisabled *bool   `json:"popDisabled,omitempty"`
+	SMTPAuth    *bool   `json:"smtpAuth,omitempty"`
 	Password    *string `json:"password,omitempty"`
 	// RevokeSignIns invalidates every refresh token issued so far.
 	RevokeSignIns bool `json:"revokeSignIns,omitempty"`

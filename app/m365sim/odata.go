@@ -144,9 +144,9 @@ func splitTopLevel(s string) []string {
 }
 
 var (
-	anyExtRE  = regexp.MustCompile(`^singleValueExtendedProperties/any\((\w+):\s*(.+)\)$`)
-	cmpRE     = regexp.MustCompile(`^([A-Za-z][\w/]*)\s+(eq|ne|ge|gt|le|lt)\s+(.+)$`)
-	epCmpRE   = regexp.MustCompile(`^(\w+)/(id|value)\s+eq\s+'((?:[^']|'')*)'$`)
+	anyExtRE   = regexp.MustCompile(`^singleValueExtendedProperties/any\((\w+):\s*(.+)\)$`)
+	cmpRE      = regexp.MustCompile(`^([A-Za-z][\w/]*)\s+(eq|ne|ge|gt|le|lt)\s+(.+)$`)
+	epCmpRE    = regexp.MustCompile(`^(\w+)/(id|value)\s+eq\s+'((?:[^']|'')*)'$`)
 	andSplitRE = regexp.MustCompile(`(?i)\s+and\s+`)
 )
 

@@ -15,14 +15,14 @@ import (
 // savedState is the state file: everything that changes while the emulator
 // runs. The directory itself comes from the tenant file.
 type savedState struct {
-	Version     int                            `json:"version"`
-	SigningKey  string                         `json:"signingKey"` // PEM, so that issued tokens stay valid
-	ClockOffset time.Duration                  `json:"clockOffset"`
-	Seq         int64                          `json:"seq"`
-	Mailboxes   map[string]*mailbox            `json:"mailboxes"` // user id -> mailbox
-	Consents    map[string]map[string][]string `json:"consents"`  // client id -> user id -> scopes
-	AdminConsent map[string]bool               `json:"adminConsent"`
-	Refresh     map[string]refreshSaved        `json:"refresh"`
+	Version      int                            `json:"version"`
+	SigningKey   string                         `json:"signingKey"` // PEM, so that issued tokens stay valid
+	ClockOffset  time.Duration                  `json:"clockOffset"`
+	Seq          int64                          `json:"seq"`
+	Mailboxes    map[string]*mailbox            `json:"mailboxes"` // user id -> mailbox
+	Consents     map[string]map[string][]string `json:"consents"`  // client id -> user id -> scopes
+	AdminConsent map[string]bool                `json:"adminConsent"`
+	Refresh      map[string]refreshSaved        `json:"refresh"`
 }
 
 type refreshSaved struct {
