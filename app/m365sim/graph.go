@@ -94,7 +94,8 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	body, gerr := readGraphBody(r)
-	logEntry := LoggedRequest{Time: s.Now(), Service: "graph", Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: truncateForLog(body), RequestID: reqID}
+	logEntry := LoggedRequest{Time: s.Now(), Service: "graph", Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: truncateForLog(body), RequestID: reqID,
+		ContentEncoding: r.Header.Get("Content-Encoding")}
 	if gerr == nil {
 		gerr = s.injectTransportFaults(w, r)
 		if gerr != nil && gerr.status == -1 {

@@ -127,6 +127,9 @@ var schemas = map[string]map[string]prop{
 // Read-only properties are dropped.
 func validateBody(schema string, v map[string]any) *graphError {
 	props := schemas[schema]
+	if actionSchemas[schema] {
+		foldKeys(v, props)
+	}
 	for k, val := range v {
 		if strings.HasPrefix(k, "@") || strings.Contains(k, "@odata.") {
 			delete(v, k)
@@ -148,6 +151,27 @@ func validateBody(schema string, v map[string]any) *graphError {
 		}
 	}
 	return nil
+}
+
+// actionSchemas are the bodies of OData actions. Graph matches their
+// parameter names without regard to case: msgraph-sdk-go sends sendMail as
+// {"Message": …, "SaveToSentItems": …}.
+var actionSchemas = map[string]bool{"sendMail": true, "move": true}
+
+// foldKeys renames keys that match a property only when case is ignored.
+func foldKeys(v map[string]any, props map[string]prop) {
+	for k, val := range v {
+		if _, ok := props[k]; ok {
+			continue
+		}
+		for name := range props {
+			if strings.EqualFold(name, k) {
+				delete(v, k)
+				v[name] = val
+				break
+			}
+		}
+	}
 }
 
 func edmName(t ptype) string {

@@ -14,19 +14,21 @@ import (
 
 // LoggedRequest is one request as the emulator saw it, for tests to assert on.
 type LoggedRequest struct {
-	Time      time.Time `json:"time"`
-	Service   string    `json:"service"` // entra, graph, pop3, smtp
-	Method    string    `json:"method"`  // HTTP method or protocol command
-	Path      string    `json:"path,omitempty"`
-	Query     string    `json:"query,omitempty"`
-	Body      string    `json:"body,omitempty"`
-	Status    int       `json:"status"` // HTTP status; -1 for a dropped connection; reply code for SMTP
-	ErrorCode string    `json:"errorCode,omitempty"`
-	RequestID string    `json:"requestId,omitempty"`
-	App       string    `json:"app,omitempty"`
-	User      string    `json:"user,omitempty"`
-	InBatch   bool      `json:"inBatch,omitempty"`
-	BatchID   string    `json:"batchId,omitempty"`
+	Time    time.Time `json:"time"`
+	Service string    `json:"service"` // entra, graph, pop3, smtp
+	Method  string    `json:"method"`  // HTTP method or protocol command
+	Path    string    `json:"path,omitempty"`
+	Query   string    `json:"query,omitempty"`
+	Body    string    `json:"body,omitempty"` // decompressed
+	// ContentEncoding is the request's Content-Encoding (gzip from msgraph-sdk-go).
+	ContentEncoding string `json:"contentEncoding,omitempty"`
+	Status          int    `json:"status"` // HTTP status; -1 for a dropped connection; reply code for SMTP
+	ErrorCode       string `json:"errorCode,omitempty"`
+	RequestID       string `json:"requestId,omitempty"`
+	App             string `json:"app,omitempty"`
+	User            string `json:"user,omitempty"`
+	InBatch         bool   `json:"inBatch,omitempty"`
+	BatchID         string `json:"batchId,omitempty"`
 }
 
 // Stats counts what the fault and throttling rules did.
@@ -175,7 +177,7 @@ func (s *Server) simMux() *http.ServeMux {
 	mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Stats()) })
 	mux.HandleFunc("GET /_sim/outbound", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Outbound()) })
 	mux.HandleFunc("PUT /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		var f Faults
+		var f Faults // keys of "status" are HTTP codes: {"status":{"429":0.1}}
 		if err := decodeStrict(r.Body, &f); err != nil {
 			writeJSON(w, 400, map[string]string{"error": err.Error()})
 			return

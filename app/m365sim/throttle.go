@@ -2,6 +2,7 @@ package m365sim
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -86,6 +87,10 @@ type Faults struct {
 	// EnforceRetryAfter fails a client that retries before its Retry-After
 	// has passed, as Microsoft Dev Proxy's RetryAfterPlugin does.
 	EnforceRetryAfter bool `json:"enforceRetryAfter,omitempty"`
+	// Script answers the next requests with these statuses, one each, before
+	// the probabilities apply (0 lets a request through): deterministic
+	// failures for tests.
+	Script []int `json:"script,omitempty"`
 }
 
 // SetFaults replaces the fault rules while the emulator runs.
@@ -139,11 +144,27 @@ func (s *Server) injectLatency() {
 func (s *Server) injectStatusFault() *graphError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.faults.Script) > 0 {
+		code := s.faults.Script[0]
+		s.faults.Script = s.faults.Script[1:]
+		if code == 0 {
+			return nil
+		}
+		return s.faultFor(code)
+	}
 	for _, code := range []int{429, 500, 502, 503, 504} {
 		p := s.faults.Status[code]
 		if p <= 0 || s.rng.Float64() >= p {
 			continue
 		}
+		return s.faultFor(code)
+	}
+	return nil
+}
+
+// faultFor builds an injected error answer. Caller holds s.mu.
+func (s *Server) faultFor(code int) *graphError {
+	{
 		s.stats.InjectedStatus[code]++
 		ra := s.faults.RetryAfter
 		if ra <= 0 {
@@ -162,7 +183,7 @@ func (s *Server) injectStatusFault() *graphError {
 			return &graphError{status: 504, code: "GatewayTimeout", message: "The gateway did not receive a timely response from the upstream server."}
 		}
 	}
-	return nil
+	return &graphError{status: code, code: http.StatusText(code), message: fmt.Sprintf("Injected failure %d.", code)}
 }
 
 // noteRetryAfter remembers when a throttled client may come back.

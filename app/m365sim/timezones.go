@@ -46,10 +46,12 @@ func loadZone(name string) (*time.Location, bool) {
 const graphDateTime = "2006-01-02T15:04:05.0000000"
 
 // parseLocalDateTime reads the dateTime of a dateTimeTimeZone in its zone.
+// A wall time that occurs twice (the hour before clocks go back) is read as
+// standard time, as Windows' TimeZoneInfo does.
 func parseLocalDateTime(s string, loc *time.Location) (time.Time, bool) {
 	for _, layout := range []string{"2006-01-02T15:04:05.9999999", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, true
+			return preferStandard(t), true
 		}
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -92,4 +94,18 @@ func renderDTZ(t time.Time, zone string) map[string]any {
 		loc, zone = time.UTC, "UTC"
 	}
 	return map[string]any{"dateTime": t.In(loc).Format(graphDateTime), "timeZone": zone}
+}
+
+// preferStandard picks the standard-time instant of an ambiguous wall time.
+func preferStandard(t time.Time) time.Time {
+	if !t.IsDST() {
+		return t
+	}
+	for _, shift := range []time.Duration{time.Hour, -time.Hour} {
+		alt := t.Add(shift)
+		if !alt.IsDST() && alt.Format("2006-01-02T15:04:05") == t.Format("2006-01-02T15:04:05") {
+			return alt
+		}
+	}
+	return t
 }
