@@ -401,3 +401,5 @@ func TestMailWithPythonClients(t *testing.T) {
 		}
 	}
 }
+
+func writeFile(path, body string) error { return os.WriteFile(path, []byte(body), 0o600) }

@@ -14,10 +14,10 @@ import (
 	"github.com/microsoft/kiota-abstractions-go/authentication"
 	khttp "github.com/microsoft/kiota-http-go"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
-	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
@@ -42,7 +42,9 @@ func (s *staticToken) GetAuthorizationToken(_ context.Context, u *url.URL, _ map
 	return s.token, nil
 }
 
-func (s *staticToken) GetAllowedHostsValidator() *authentication.AllowedHostsValidator { return &s.hosts }
+func (s *staticToken) GetAllowedHostsValidator() *authentication.AllowedHostsValidator {
+	return &s.hosts
+}
 
 // newClient builds a Graph client with a fixed middleware order, as
 // ../shared/RECIPES.md advises against kiota-http-go#183. Compression must
