@@ -148,12 +148,12 @@ func TestTenantFileValidation(t *testing.T) {
 		return p
 	}
 	for name, body := range map[string]string{
-		"no tenants":      `{"tenants":[]}`,
-		"bad guid":        `{"tenants":[{"id":"kanzlei","domains":[],"users":[],"apps":[]}]}`,
-		"unknown field":   `{"tenantz":[]}`,
-		"duplicate user":  `{"tenants":[{"id":"6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b","users":[{"id":"0a1b2c3d-0000-4000-8000-000000000001","upn":"a@b.de"},{"id":"0a1b2c3d-0000-4000-8000-000000000002","upn":"A@b.de"}],"apps":[]}]}`,
-		"not json":        `tenants: []`,
-		"bad duration":    `{"accessTokenLifetime": 5, "tenants":[]}`,
+		"no tenants":     `{"tenants":[]}`,
+		"bad guid":       `{"tenants":[{"id":"kanzlei","domains":[],"users":[],"apps":[]}]}`,
+		"unknown field":  `{"tenantz":[]}`,
+		"duplicate user": `{"tenants":[{"id":"6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b","users":[{"id":"0a1b2c3d-0000-4000-8000-000000000001","upn":"a@b.de"},{"id":"0a1b2c3d-0000-4000-8000-000000000002","upn":"A@b.de"}],"apps":[]}]}`,
+		"not json":       `tenants: []`,
+		"bad duration":   `{"accessTokenLifetime": 5, "tenants":[]}`,
 	} {
 		if _, err := m365sim.LoadTenantFile(write(strings.ReplaceAll(name, " ", "_")+".json", body)); err == nil {
 			t.Errorf("%s: accepted", name)
