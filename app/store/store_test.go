@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestOpenMigratesAndReopens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kanzleisync.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	if err := s.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q (%v), want wal", mode, err)
+	}
+	id, err := s.InstallationID(context.Background())
+	if err != nil || len(id) != 36 {
+		t.Fatalf("installation id %q: %v", id, err)
+	}
+	v := s.SchemaVersion()
+	s.Close()
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if s.SchemaVersion() != v || v < 1 {
+		t.Errorf("schema version %d after reopen, was %d", s.SchemaVersion(), v)
+	}
+	if again, _ := s.InstallationID(context.Background()); again != id {
+		t.Errorf("installation id changed: %s → %s", id, again)
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kanzleisync.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_future.sql', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(path)
+	if !errors.Is(err, ErrNewerSchema) || !strings.Contains(err.Error(), "99") {
+		t.Errorf("err = %v, want ErrNewerSchema naming 99", err)
+	}
+}
+
+func TestFailingMigrationLeavesNoTrace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kanzleisync.db")
+	bad := fstest.MapFS{
+		"sql/0001_ok.sql":     {Data: []byte(`CREATE TABLE a (x INTEGER) STRICT;`)},
+		"sql/0002_broken.sql": {Data: []byte(`CREATE TABLE b (x INTEGER) STRICT; INSERT INTO nirgends VALUES (1);`)},
+	}
+	if _, err := Open(path, withMigrations(bad)); err == nil || !strings.Contains(err.Error(), "0002_broken.sql") {
+		t.Fatalf("err = %v, want the broken migration named", err)
+	}
+	s, err := Open(path, withMigrations(fstest.MapFS{"sql/0001_ok.sql": bad["sql/0001_ok.sql"]}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n int
+	_ = s.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'`).Scan(&n)
+	if n != 0 || s.SchemaVersion() != 1 {
+		t.Errorf("table b exists (%d) or version %d: the failed migration was not rolled back", n, s.SchemaVersion())
+	}
+}
+
+func TestMigrationNamesAreChecked(t *testing.T) {
+	for name, fsys := range map[string]fstest.MapFS{
+		"gap":      {"sql/0001_a.sql": {Data: []byte(`SELECT 1;`)}, "sql/0003_c.sql": {Data: []byte(`SELECT 1;`)}},
+		"bad name": {"sql/eins.sql": {Data: []byte(`SELECT 1;`)}},
+	} {
+		if _, err := Open(filepath.Join(t.TempDir(), "x.db"), withMigrations(fsys)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
