@@ -29,7 +29,7 @@ func seg(x0, y0, x1, y1, w float64) glyph {
 	}
 }
 
-func any(gs ...glyph) glyph {
+func union(gs ...glyph) glyph {
 	return func(x, y float64) bool {
 		for _, g := range gs {
 			if g(x, y) {
@@ -61,7 +61,9 @@ func draw(name string, fill color.NRGBA, g glyph) {
 			disc /= ss * ss
 			mark /= ss * ss
 			c := fill
-			mix := func(a, b uint8) uint8 { return uint8(float64(a)*(1-mark/math.Max(disc, 1e-9)) + float64(b)*mark/math.Max(disc, 1e-9)) }
+			mix := func(a, b uint8) uint8 {
+				return uint8(float64(a)*(1-mark/math.Max(disc, 1e-9)) + float64(b)*mark/math.Max(disc, 1e-9))
+			}
 			c.R, c.G, c.B = mix(fill.R, 255), mix(fill.G, 255), mix(fill.B, 255)
 			c.A = uint8(255 * disc)
 			img.SetNRGBA(px, py, c)
@@ -79,9 +81,9 @@ func draw(name string, fill color.NRGBA, g glyph) {
 
 func main() {
 	w := 0.11
-	draw("tray-ok", color.NRGBA{0x10, 0x7c, 0x10, 255}, any(seg(-0.45, 0.02, -0.12, 0.35, w), seg(-0.12, 0.35, 0.48, -0.3, w)))
-	draw("tray-warning", color.NRGBA{0xc1, 0x7a, 0x00, 255}, any(seg(0, -0.5, 0, 0.12, w), seg(0, 0.4, 0, 0.42, w*1.2)))
-	draw("tray-error", color.NRGBA{0xc4, 0x2b, 0x1c, 255}, any(seg(-0.38, -0.38, 0.38, 0.38, w), seg(-0.38, 0.38, 0.38, -0.38, w)))
-	draw("tray-sync", color.NRGBA{0x00, 0x5a, 0x9e, 255}, any(ring(0.36, 0.52), seg(0.44, -0.05, 0.62, -0.3, w*0.8), seg(0.44, -0.05, 0.2, -0.2, w*0.8)))
-	draw("app", color.NRGBA{0x1f, 0x3a, 0x5f, 255}, any(seg(-0.5, -0.35, 0.5, -0.35, w*0.7), seg(-0.5, 0, 0.5, 0, w*0.7), seg(-0.5, 0.35, 0.2, 0.35, w*0.7)))
+	draw("tray-ok", color.NRGBA{0x10, 0x7c, 0x10, 255}, union(seg(-0.45, 0.02, -0.12, 0.35, w), seg(-0.12, 0.35, 0.48, -0.3, w)))
+	draw("tray-warning", color.NRGBA{0xc1, 0x7a, 0x00, 255}, union(seg(0, -0.5, 0, 0.12, w), seg(0, 0.4, 0, 0.42, w*1.2)))
+	draw("tray-error", color.NRGBA{0xc4, 0x2b, 0x1c, 255}, union(seg(-0.38, -0.38, 0.38, 0.38, w), seg(-0.38, 0.38, 0.38, -0.38, w)))
+	draw("tray-sync", color.NRGBA{0x00, 0x5a, 0x9e, 255}, union(ring(0.36, 0.52), seg(0.44, -0.05, 0.62, -0.3, w*0.8), seg(0.44, -0.05, 0.2, -0.2, w*0.8)))
+	draw("app", color.NRGBA{0x1f, 0x3a, 0x5f, 255}, union(seg(-0.5, -0.35, 0.5, -0.35, w*0.7), seg(-0.5, 0, 0.5, 0, w*0.7), seg(-0.5, 0.35, 0.2, 0.35, w*0.7)))
 }

@@ -174,18 +174,6 @@ func foldKeys(v map[string]any, props map[string]prop) {
 	}
 }
 
-func edmName(t ptype) string {
-	switch t {
-	case tBool:
-		return "Edm.Boolean"
-	case tInt:
-		return "Edm.Int32"
-	case tDateTimeOffset:
-		return "Edm.DateTimeOffset"
-	}
-	return "Edm.String"
-}
-
 func checkValue(name string, p prop, val any) *graphError {
 	literal := func() string { b, _ := json.Marshal(val); return strings.Trim(string(b), `"`) }
 	switch p.t {

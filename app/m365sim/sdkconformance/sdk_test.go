@@ -32,7 +32,15 @@ const (
 // staticToken hands the SDK one access token, for the emulator's host only.
 type staticToken struct {
 	token string
-	hosts authentication.AllowedHostsValidator
+	hosts *authentication.AllowedHostsValidator
+}
+
+func newStaticToken(t *testing.T, token string) *staticToken {
+	hosts, err := authentication.NewAllowedHostsValidatorErrorCheck([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &staticToken{token: token, hosts: hosts}
 }
 
 func (s *staticToken) GetAuthorizationToken(_ context.Context, u *url.URL, _ map[string]interface{}) (string, error) {
@@ -54,7 +62,7 @@ func (s *staticToken) GetAllowedHostsValidator() *authentication.AllowedHostsVal
 // body labelled gzip — which the emulator, like Graph, refuses.
 func newClient(t *testing.T, srv *m365sim.Server, token string) (*msgraphsdk.GraphServiceClient, *msgraphsdk.GraphRequestAdapter) {
 	t.Helper()
-	auth := authentication.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: token, hosts: authentication.NewAllowedHostsValidator([]string{"127.0.0.1"})})
+	auth := authentication.NewBaseBearerTokenAuthenticationProvider(newStaticToken(t, token))
 	opts := msgraphsdk.GetDefaultClientOptions()
 	middleware := []khttp.Middleware{
 		msgraphgocore.NewGraphTelemetryHandler(&opts),
@@ -444,7 +452,7 @@ func TestApplicationPermissionsWithSDK(t *testing.T) {
 func TestWrongMiddlewareOrderIsCaught(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	token := simtest.SignIn(t, srv, anna).AccessToken
-	auth := authentication.NewBaseBearerTokenAuthenticationProvider(&staticToken{token: token, hosts: authentication.NewAllowedHostsValidator([]string{"127.0.0.1"})})
+	auth := authentication.NewBaseBearerTokenAuthenticationProvider(newStaticToken(t, token))
 	wrong := []khttp.Middleware{khttp.NewUrlReplaceHandler(true, msgraphgocore.ReplacementPairs), khttp.NewRetryHandler(), khttp.NewCompressionHandler()}
 	adapter, err := msgraphsdk.NewGraphRequestAdapterWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, nil, nil, khttp.GetDefaultClient(wrong...))
 	if err != nil {
