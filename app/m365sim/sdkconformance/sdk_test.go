@@ -51,7 +51,7 @@ func (s *staticToken) GetAuthorizationToken(_ context.Context, u *url.URL, _ map
 }
 
 func (s *staticToken) GetAllowedHostsValidator() *authentication.AllowedHostsValidator {
-	return &s.hosts
+	return s.hosts
 }
 
 // newClient builds a Graph client with a fixed middleware order, as
