@@ -213,3 +213,43 @@ func TestEntraMatchesDocumentedExamples(t *testing.T) {
 		t.Errorf("error_description = %q, documented %q", gotDesc, want)
 	}
 }
+
+// TestBatchMatchesDocumentedExample compares a batch answer, item by item,
+// with the documented success and error items.
+func TestBatchMatchesDocumentedExample(t *testing.T) {
+	raw, err := os.ReadFile("testdata/docs/batch_response.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex docExample
+	if err := json.Unmarshal(raw, &ex); err != nil {
+		t.Fatal(err)
+	}
+	docItems := ex.Response["responses"].([]any)
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	g := newGraphClient(t, srv, anna)
+	st, got, _ := g.do("POST", "/$batch", map[string]any{"requests": []any{
+		map[string]any{"id": "1", "method": "GET", "url": "/me/contacts"},
+		map[string]any{"id": "3", "method": "GET", "url": "/users/" + jens + "/contacts"},
+	}}, nil)
+	if st != 200 {
+		t.Fatalf("batch: %d %v", st, got)
+	}
+	byID := map[string]any{}
+	for _, r := range got["responses"].([]any) {
+		byID[r.(map[string]any)["id"].(string)] = r
+	}
+	for _, want := range docItems {
+		id := want.(map[string]any)["id"].(string)
+		item, ok := byID[id]
+		if !ok {
+			t.Fatalf("no response for id %s", id)
+		}
+		for _, d := range sameShape("$["+id+"]", want, item) {
+			t.Errorf("differs from %s: %s", ex.Source, d)
+		}
+		if item.(map[string]any)["status"] != want.(map[string]any)["status"] {
+			t.Errorf("item %s: status %v, documented %v", id, item.(map[string]any)["status"], want.(map[string]any)["status"])
+		}
+	}
+}

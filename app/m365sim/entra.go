@@ -255,10 +255,13 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *entraErr) {
 	defer s.mu.Unlock()
 	tenant := r.PathValue("tenant")
 	t := s.lookupTenant(tenant)
+	clientID, secret, basic := r.BasicAuth()
 	if t == nil {
+		if a := s.appAnywhere(r.PostForm.Get("client_id")); a != nil && isMultiTenantAlias(tenant) {
+			return nil, errSingleTenantCommon(a.ClientID, a.DisplayName)
+		}
 		return nil, errTenantNotFound(tenant)
 	}
-	clientID, secret, basic := r.BasicAuth()
 	if basic {
 		clientID, _ = url.QueryUnescape(clientID)
 		secret, _ = url.QueryUnescape(secret)
@@ -535,4 +538,23 @@ func scopeString(ss *scopeSet) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// isMultiTenantAlias reports the authorities that are not one tenant.
+func isMultiTenantAlias(tenant string) bool {
+	switch strings.ToLower(tenant) {
+	case "common", "organizations", "consumers":
+		return true
+	}
+	return false
+}
+
+// appAnywhere finds an app registration in any tenant. Caller holds s.mu.
+func (s *Server) appAnywhere(clientID string) *appState {
+	for _, t := range s.tenants {
+		if a := t.apps[strings.ToLower(clientID)]; a != nil {
+			return a
+		}
+	}
+	return nil
 }

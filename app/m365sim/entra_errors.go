@@ -23,6 +23,10 @@ func errTenantNotFound(tenant string) *entraErr {
 	return &entraErr{400, "invalid_tenant", 90002, fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant.", tenant)}
 }
 
+func errSingleTenantCommon(clientID, name string) *entraErr {
+	return &entraErr{400, "invalid_request", 50194, fmt.Sprintf("Application '%s'(%s) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.", clientID, name)}
+}
+
 func errAppNotFound(clientID, tenant string) *entraErr {
 	return &entraErr{400, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, tenant)}
 }

@@ -102,6 +102,10 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	t := s.lookupTenant(tenant)
 	if t == nil {
+		if a := s.appAnywhere(q.Get("client_id")); a != nil && isMultiTenantAlias(tenant) {
+			s.renderErrorPage(w, tenant, errSingleTenantCommon(a.ClientID, a.DisplayName))
+			return
+		}
 		s.renderErrorPage(w, tenant, errTenantNotFound(tenant))
 		return
 	}

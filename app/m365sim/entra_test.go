@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
@@ -177,6 +178,31 @@ func TestClientCredentialsGivesConsentedRoles(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+func TestClientCredentialsWithXOAuth2(t *testing.T) {
+	tf := m365sim.DemoTenant(time.Now())
+	tf.AccessTokenLifetime = m365sim.Duration(10 * time.Minute)
+	srv := simtest.Start(t, tf, m365sim.Options{})
+	cfg := clientcredentials.Config{ClientID: m365sim.DemoClientID, ClientSecret: m365sim.DemoClientSecret,
+		TokenURL: srv.AuthorityURL(m365sim.DemoTenantDomain) + "/oauth2/v2.0/token", Scopes: []string{"https://graph.microsoft.com/.default"}}
+	tok, err := cfg.Token(context.Background())
+	if err != nil {
+		t.Fatalf("client credentials: %v", err)
+	}
+	c := claims(t, tok.AccessToken)
+	if c["exp"].(float64)-c["iat"].(float64) != 600 {
+		t.Errorf("configured lifetime 10 min, token lives %v s", c["exp"].(float64)-c["iat"].(float64))
+	}
+	if until := time.Until(tok.Expiry); until < 9*time.Minute || until > 11*time.Minute {
+		t.Errorf("expires_in gives %v", until)
+	}
+	cfg.ClientSecret = "falsch"
+	_, err = cfg.Token(context.Background())
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
+		t.Errorf("wrong secret through x/oauth2: %v", err)
+	}
+}
+
 // entraError is the JSON error body of the token endpoint.
 type entraError struct {
 	Error         string `json:"error"`
@@ -270,6 +296,10 @@ func TestTokenEndpointErrors(t *testing.T) {
 	t.Run("90002 tenant not found", func(t *testing.T) {
 		st, e := postToken(t, srv, "nirgendwo.onmicrosoft.com", cc(func(url.Values) {}))
 		checkEntraError(t, st, e, 400, 90002, "invalid_tenant")
+	})
+	t.Run("50194 /common with a single-tenant app", func(t *testing.T) {
+		st, e := postToken(t, srv, "common", cc(func(url.Values) {}))
+		checkEntraError(t, st, e, 400, 50194, "invalid_request")
 	})
 	t.Run("tenant by domain", func(t *testing.T) {
 		st, e := postToken(t, srv, m365sim.DemoTenantDomain, cc(func(url.Values) {}))

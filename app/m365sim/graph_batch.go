@@ -47,10 +47,10 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 		if r.ID == "" {
 			return errResp(&graphError{status: 400, code: "BadRequest", message: "Invalid batch payload format: every request needs an id."})
 		}
-		if _, dup := index[r.ID]; dup {
+		if _, dup := index[strings.ToLower(r.ID)]; dup {
 			return errResp(&graphError{status: 400, code: "BadRequest", message: fmt.Sprintf("Batch request id '%s' is used more than once.", r.ID)})
 		}
-		index[r.ID] = i
+		index[strings.ToLower(r.ID)] = i
 		if !strings.HasPrefix(r.URL, "/") {
 			return errResp(&graphError{status: 400, code: "BadRequest", message: fmt.Sprintf("Invalid URL '%s' in request '%s': batch request URLs are relative, e.g. /me/events.", r.URL, r.ID)})
 		}
@@ -60,7 +60,7 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 	}
 	for _, r := range in.Requests {
 		for _, d := range r.DependsOn {
-			if _, ok := index[d]; !ok {
+			if _, ok := index[strings.ToLower(d)]; !ok {
 				return errResp(&graphError{status: 400, code: "BadRequest", message: fmt.Sprintf("Request '%s' depends on unknown request '%s'.", r.ID, d)})
 			}
 		}
@@ -79,8 +79,9 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 			defer close(done[i])
 			failedDep := false
 			for _, d := range r.DependsOn {
-				<-done[index[d]]
-				if st := statuses[index[d]]; st < 200 || st > 299 {
+				j := index[strings.ToLower(d)]
+				<-done[j]
+				if st := statuses[j]; st < 200 || st > 299 {
 					failedDep = true
 				}
 			}
@@ -95,10 +96,13 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 		}()
 	}
 	wg.Wait()
+	// Graph answers in an order of its own; clients must match by id.
 	out := make([]any, len(results))
-	for i, r := range results {
-		out[i] = r
+	s.mu.Lock()
+	for i, j := range s.rng.Perm(len(results)) {
+		out[i] = results[j]
 	}
+	s.mu.Unlock()
 	return &gresp{status: 200, body: map[string]any{"responses": out}}
 }
 

@@ -44,8 +44,15 @@ func signerFromKey(key *rsa.PrivateKey, now time.Time) (*signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create signing certificate: %w", err)
 	}
-	sum := sha1.Sum(der)
-	// Entra's kid equals the base64url SHA-1 thumbprint (x5t) of the certificate.
+	// Entra's kid is the base64url SHA-1 thumbprint (x5t) of the certificate.
+	// The emulator derives it from the public key instead, so that a key
+	// loaded from the state file keeps its kid although its certificate is
+	// made anew.
+	pubDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha1.Sum(pubDER)
 	kid := base64.RawURLEncoding.EncodeToString(sum[:])
 	return &signer{key: key, kid: kid, certDER: der}, nil
 }
