@@ -403,3 +403,26 @@ func TestMailWithPythonClients(t *testing.T) {
 }
 
 func writeFile(path, body string) error { return os.WriteFile(path, []byte(body), 0o600) }
+
+// TestCloseEndsOpenSessions: a client that stays connected must not keep
+// the emulator from stopping.
+func TestCloseEndsOpenSessions(t *testing.T) {
+	srv, err := m365sim.New(m365sim.DemoTenant(time.Now()), m365sim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{srv.POP3Addr(), srv.SMTPAddr()} {
+		c := dial(t, addr, nil)
+		c.line()
+	}
+	done := make(chan struct{})
+	go func() { srv.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close waited for idle mail sessions")
+	}
+}

@@ -23,8 +23,10 @@ func (s *Server) servePOP3(l net.Listener, implicitTLS bool) {
 			return
 		}
 		s.wg.Add(1)
+		untrack := s.track(conn)
 		go func() {
 			defer s.wg.Done()
+			defer untrack()
 			if implicitTLS {
 				conn = tls.Server(conn, s.tlsConf)
 			}

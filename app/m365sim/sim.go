@@ -72,6 +72,8 @@ type Server struct {
 	smtpAddr  string
 	wg        sync.WaitGroup
 	closed    chan struct{}
+	connMu    sync.Mutex
+	conns     map[net.Conn]struct{} // open POP3 and SMTP sessions, closed by Close
 }
 
 type tenantState struct {
@@ -120,6 +122,7 @@ func New(tf *TenantFile, opts Options) (*Server, error) {
 		retryAfter: map[string]time.Time{},
 		closed:     make(chan struct{}),
 		stats:      Stats{InjectedStatus: map[int]int{}},
+		conns:      map[net.Conn]struct{}{},
 	}
 	s.throttle = newThrottler(cfg.Throttle)
 	s.buildDirectory()
@@ -228,6 +231,11 @@ func (s *Server) Close() error {
 	for _, l := range s.listeners {
 		_ = l.Close()
 	}
+	s.connMu.Lock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.connMu.Unlock()
 	s.wg.Wait()
 	if s.opts.StateFile != "" {
 		return s.Save()
@@ -284,4 +292,17 @@ func (s *Server) lookupTenant(id string) *tenantState {
 // lookupUser finds a user by UPN, mail address or object id. Caller holds s.mu.
 func (s *Server) lookupUser(id string) *userState {
 	return s.users[strings.ToLower(strings.TrimSpace(id))]
+}
+
+// track registers a mail session's connection so that Close can end it;
+// the returned function unregisters it.
+func (s *Server) track(c net.Conn) func() {
+	s.connMu.Lock()
+	s.conns[c] = struct{}{}
+	s.connMu.Unlock()
+	return func() {
+		s.connMu.Lock()
+		delete(s.conns, c)
+		s.connMu.Unlock()
+	}
 }

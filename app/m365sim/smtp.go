@@ -21,8 +21,10 @@ func (s *Server) serveSMTP(l net.Listener) {
 			return
 		}
 		s.wg.Add(1)
+		untrack := s.track(conn)
 		go func() {
 			defer s.wg.Done()
+			defer untrack()
 			(&smtpSession{s: s, conn: conn}).serve()
 		}()
 	}
