@@ -301,6 +301,9 @@ func (h *handlerCtx) renderEvent(it *item, q *query) map[string]any {
 	for k, v := range it.Props {
 		m[k] = v
 	}
+	if it.Props["recurrence"] != nil {
+		m["type"] = "seriesMaster"
+	}
 	m["id"] = it.ID
 	m["@odata.etag"] = etag(it)
 	m["changeKey"] = it.ChangeKey
