@@ -405,7 +405,11 @@ func TestSDKRetriesThrottledRequests(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	client, _ := newClient(t, srv, simtest.SignIn(t, srv, anna).AccessToken)
 	ctx := context.Background()
-	srv.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.4, 503: 0.1}, RetryAfter: 1, EnforceRetryAfter: true})
+	// Scripted, not random: the SDK's retry handler gives up after three
+	// retries (and was seen sending an already-read body on a third retry),
+	// so a random fault rate makes this test fail by chance. kanzleisync's
+	// own pacer (issue 4) is the place for longer runs of failures.
+	srv.SetFaults(m365sim.Faults{Script: []int{429, 0, 0, 503, 0, 504, 429, 0, 0, 429, 503, 0}, RetryAfter: 1, EnforceRetryAfter: true})
 	for i := range 6 {
 		if _, err := client.Me().Contacts().Post(ctx, func() models.Contactable {
 			c := models.NewContact()
@@ -420,8 +424,8 @@ func TestSDKRetriesThrottledRequests(t *testing.T) {
 		t.Errorf("%d contacts, want 6", len(st.Contacts))
 	}
 	stats := srv.Stats()
-	if stats.InjectedStatus[429]+stats.InjectedStatus[503] == 0 {
-		t.Error("no fault was injected; the test proves nothing")
+	if injected := stats.InjectedStatus[429] + stats.InjectedStatus[503] + stats.InjectedStatus[504]; injected != 6 {
+		t.Errorf("%d faults injected, the script has 6", injected)
 	}
 	if stats.RetryAfterViolations != 0 {
 		t.Errorf("the SDK retried before Retry-After %d times", stats.RetryAfterViolations)
