@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -13,15 +14,22 @@ import (
 	"kanzleisync/platform/keyring"
 )
 
-// limitedBackend behaves like Windows Credential Manager: at most 2,560 bytes an entry.
+// limitedBackend behaves like Windows Credential Manager, with this
+// package's own stricter limit checked on every write.
 type limitedBackend struct {
 	mu      sync.Mutex
 	entries map[string]string
+	fail    error
 }
 
+func newLimited() *limitedBackend { return &limitedBackend{entries: map[string]string{}} }
+
 func (b *limitedBackend) Set(s, u, p string) error {
-	if len(p) > 2560 {
-		return fmt.Errorf("entry of %d bytes exceeds 2560", len(p))
+	if b.fail != nil {
+		return b.fail
+	}
+	if len(p) > keyring.MaxEntry {
+		return fmt.Errorf("entry of %d bytes exceeds %d", len(p), keyring.MaxEntry)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -30,6 +38,9 @@ func (b *limitedBackend) Set(s, u, p string) error {
 }
 
 func (b *limitedBackend) Get(s, u string) (string, error) {
+	if b.fail != nil {
+		return "", b.fail
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	v, ok := b.entries[s+"/"+u]
@@ -49,11 +60,11 @@ func (b *limitedBackend) Delete(s, u string) error {
 	return nil
 }
 
-func TestChunkingUnderTheWindowsLimit(t *testing.T) {
-	b := &limitedBackend{entries: map[string]string{}}
+func TestSplitKeepsEveryEntryUnder2000Bytes(t *testing.T) {
+	b := newLimited()
 	st := keyring.NewWithBackend("kanzleisync-test", b)
-	long := strings.Repeat("Refresh-Token-ÄÖÜ-", 400) // 7,600 bytes, umlauts across part borders
-	for _, secret := range []string{"kurz", long, strings.Repeat("x", keyring.ChunkSize), "wieder kurz"} {
+	sixKB := strings.Repeat("Refresh-Token-ÄÖÜ-", 340) // 6,120 bytes, umlauts across part borders
+	for _, secret := range []string{"kurz", sixKB, strings.Repeat("x", keyring.MaxEntry), "", "wieder kurz"} {
 		if err := st.Set("anna/refresh", secret); err != nil {
 			t.Fatalf("set %d bytes: %v", len(secret), err)
 		}
@@ -76,19 +87,57 @@ func TestChunkingUnderTheWindowsLimit(t *testing.T) {
 	}
 }
 
-func TestMissingPartIsAnError(t *testing.T) {
-	b := &limitedBackend{entries: map[string]string{}}
-	st := keyring.NewWithBackend("kanzleisync-test", b)
-	if err := st.Set("k", strings.Repeat("y", 5000)); err != nil {
-		t.Fatal(err)
+func TestDamagedSecretsAreDetected(t *testing.T) {
+	b := newLimited()
+	st := keyring.NewWithBackend("svc", b)
+	long := strings.Repeat("y", 5000)
+	mustSet := func(v string) {
+		if err := st.Set("k", v); err != nil {
+			t.Fatal(err)
+		}
 	}
-	delete(b.entries, "kanzleisync-test/k#1")
-	if _, err := st.Get("k"); err == nil || errors.Is(err, keyring.ErrNotFound) {
-		t.Errorf("a secret with a missing part must not read as complete or as absent: %v", err)
+	mustSet(long)
+	delete(b.entries, "svc/k#1")
+	if _, err := st.Get("k"); !errors.Is(err, keyring.ErrDamaged) {
+		t.Errorf("missing part: %v", err)
+	}
+
+	// a part of an older secret of the same length
+	mustSet(strings.Repeat("a", 5000))
+	oldPart := b.entries["svc/k#2"]
+	mustSet(strings.Repeat("b", 5000))
+	b.entries["svc/k#2"] = oldPart
+	if _, err := st.Get("k"); !errors.Is(err, keyring.ErrDamaged) {
+		t.Errorf("foreign part: %v", err)
+	}
+
+	// a part whose content was altered in place
+	mustSet(long)
+	p := b.entries["svc/k#1"]
+	b.entries["svc/k#1"] = p[:len(p)-1] + "z"
+	if _, err := st.Get("k"); !errors.Is(err, keyring.ErrDamaged) {
+		t.Errorf("altered part: %v", err)
+	}
+
+	b.entries["svc/k"] = "irgendwas"
+	if _, err := st.Get("k"); !errors.Is(err, keyring.ErrDamaged) {
+		t.Errorf("no header: %v", err)
 	}
 }
 
-// TestRealKeyring stores a long secret in the real Secret Service
+func TestUnavailableKeyring(t *testing.T) {
+	b := newLimited()
+	b.fail = errors.New("The name org.freedesktop.secrets was not provided by any .service files")
+	st := keyring.NewWithBackend("svc", b)
+	if err := st.Set("k", "geheim"); !errors.Is(err, keyring.ErrUnavailable) {
+		t.Errorf("set: %v", err)
+	}
+	if _, err := st.Get("k"); !errors.Is(err, keyring.ErrUnavailable) {
+		t.Errorf("get: %v", err)
+	}
+}
+
+// TestRealKeyring stores a 6 KB secret in the real Secret Service
 // (gnome-keyring in the D-Bus session that `make test` starts).
 func TestRealKeyring(t *testing.T) {
 	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
@@ -99,7 +148,7 @@ func TestRealKeyring(t *testing.T) {
 	}
 	st := keyring.New("kanzleisync-test")
 	key := "test/" + t.Name()
-	secret := strings.Repeat("0.AQ0A-echtes-Geheimnis-", 200)
+	secret := strings.Repeat("0.AQ0A-echtes-Geheimnis-", 256) // 6,144 bytes
 	t.Cleanup(func() { _ = st.Delete(key) })
 	if err := st.Set(key, secret); err != nil {
 		t.Fatalf("set: %v", err)
@@ -108,10 +157,44 @@ func TestRealKeyring(t *testing.T) {
 	if err != nil || got != secret {
 		t.Fatalf("get: %d bytes, %v", len(got), err)
 	}
+	for i := 0; ; i++ {
+		name := key
+		if i > 0 {
+			name = fmt.Sprintf("%s#%d", key, i)
+		}
+		entry, err := gokeyring.Get("kanzleisync-test", name)
+		if err != nil {
+			if i < 4 {
+				t.Fatalf("a 6 KB secret should take 4 entries, found %d", i)
+			}
+			break
+		}
+		if len(entry) > keyring.MaxEntry {
+			t.Errorf("entry %s holds %d bytes", name, len(entry))
+		}
+	}
 	if err := st.Delete(key); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Get(key); !errors.Is(err, keyring.ErrNotFound) {
 		t.Errorf("after delete: %v", err)
+	}
+}
+
+// TestRealKeyringWithoutDBus runs in a child process, because godbus keeps
+// one session-bus connection per process.
+func TestRealKeyringWithoutDBus(t *testing.T) {
+	if os.Getenv("KEYRING_TEST_CHILD") == "1" {
+		err := keyring.New("kanzleisync-test").Set("k", "geheim")
+		if !errors.Is(err, keyring.ErrUnavailable) {
+			fmt.Printf("err = %v, want ErrUnavailable\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRealKeyringWithoutDBus$")
+	cmd.Env = append(os.Environ(), "KEYRING_TEST_CHILD=1", "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/kanzleisync-test-bus")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("child: %v\n%s", err, out)
 	}
 }
