@@ -329,7 +329,7 @@ func (s *Server) redeemCode(a *appState, f url.Values) (*tokenResponse, *entraEr
 	ss := c.scopes
 	if sc := f.Get("scope"); sc != "" {
 		var e *entraErr
-		if ss, e = parseScopes(sc); e != nil {
+		if ss, e = parseScopes(s.canonScopes(sc)); e != nil {
 			return nil, e
 		}
 		if len(ss.order) > 1 {
@@ -369,7 +369,7 @@ func (s *Server) redeemRefresh(a *appState, f url.Values) (*tokenResponse, *entr
 	if scope == "" {
 		scope = rt.scope
 	}
-	ss, e := parseScopes(scope)
+	ss, e := parseScopes(s.canonScopes(scope))
 	if e != nil {
 		return nil, e
 	}
@@ -450,6 +450,7 @@ func (s *Server) issueDelegated(a *appState, u *userState, ss *scopeSet, nonce s
 		scopes = append(scopes, "offline_access")
 	}
 	resp.Scope = strings.Join(scopes, " ")
+	s.issued = append(s.issued, resp.AccessToken, resp.RefreshToken, resp.IDToken)
 	return resp, nil
 }
 
@@ -457,7 +458,7 @@ func (s *Server) clientCredentials(a *appState, scope string) (*tokenResponse, *
 	if scope == "" {
 		return nil, errMissingParam("scope")
 	}
-	fields := strings.Fields(scope)
+	fields := strings.Fields(s.canonScopes(scope))
 	if len(fields) != 1 || !strings.HasSuffix(fields[0], "/.default") {
 		return nil, errClientCredentialsScope(scope)
 	}
@@ -493,6 +494,7 @@ func (s *Server) clientCredentials(a *appState, scope string) (*tokenResponse, *
 	if err != nil {
 		return nil, errMalformedGrant()
 	}
+	s.issued = append(s.issued, at)
 	return &tokenResponse{TokenType: "Bearer", ExpiresIn: int(life.Seconds()), ExtExpiresIn: int(life.Seconds()), AccessToken: at}, nil
 }
 
@@ -557,4 +559,14 @@ func (s *Server) appAnywhere(clientID string) *appState {
 		}
 	}
 	return nil
+}
+
+// canonScopes lets the emulator's own address stand for Graph's resource,
+// so that a client configured with the emulator as its Graph endpoint asks
+// for scopes the way it asks https://graph.microsoft.com in the field.
+func (s *Server) canonScopes(raw string) string {
+	if s.httpURL == "" {
+		return raw
+	}
+	return strings.ReplaceAll(raw, s.httpURL+"/", resourceGraph+"/")
 }

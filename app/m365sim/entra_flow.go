@@ -69,10 +69,13 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <script>document.getElementById("hiddenform").submit()</script>
 {{end}}
 {{if .Code}}<p class="sub" id="errorCode">AADSTS{{.Code}}</p>{{end}}
+{{if .Auto}}<script>(function(){var f=document.forms[0];if(!f)return;{{if eq .Kind "signin"}}document.getElementById("i0118").value={{.AutoPassword}};f.submit();{{else if eq .Kind "picker"}}var b=document.querySelector('button[value="'+{{.AutoAccount}}+'"]')||document.getElementById("otherTile");b.click();{{else if eq .Kind "consent"}}document.getElementById("idSIButton9").click();{{end}}})();</script>{{end}}
 </main></body></html>`))
 
 type pageData struct {
 	Kind, Title, Tenant, Error, Action, Flow, Hint, App, User string
+	Auto                                                      bool
+	AutoPassword, AutoAccount                                 string
 	Accounts, Perms                                           []string
 	CanOrg                                                    bool
 	Code                                                      int
@@ -80,6 +83,15 @@ type pageData struct {
 }
 
 func (s *Server) renderPage(w http.ResponseWriter, status int, d pageData) {
+	if s.opts.AutoSignIn && d.Error == "" {
+		d.Auto = true
+		if u := s.lookupUser(d.Hint); u != nil {
+			d.AutoPassword, d.AutoAccount = u.Password, u.UPN
+		}
+		if d.Kind == "picker" && d.AutoAccount == "" {
+			d.AutoAccount = "other"
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Frame-Options", "DENY")
@@ -147,7 +159,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ss, e := parseScopes(q.Get("scope"))
+	ss, e := parseScopes(s.canonScopes(q.Get("scope")))
 	if e == nil && len(ss.perms) == 0 && len(ss.oidc) == 0 {
 		e = errMissingParam("scope")
 	}
@@ -262,7 +274,7 @@ func (s *Server) pickerPage(w http.ResponseWriter, f *authFlow, sess *browserSes
 		}
 	}
 	s.renderPage(w, http.StatusOK, pageData{Kind: "picker", Title: "Konto auswählen (Pick an account)", Tenant: f.tenant.DisplayName,
-		Action: s.action(f, "pick"), Flow: f.id, Accounts: accounts})
+		Action: s.action(f, "pick"), Flow: f.id, Accounts: accounts, Hint: f.hint})
 }
 
 func (s *Server) consentPage(w http.ResponseWriter, f *authFlow, u *userState, perms []string) {
@@ -385,6 +397,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 // finishWithCode issues an authorization code and redirects. Caller holds s.mu.
 func (s *Server) finishWithCode(w http.ResponseWriter, f *authFlow, u *userState) {
 	code := s.newOpaque("1.AQ0Acode", 48)
+	s.issued = append(s.issued, code)
 	s.codes[code] = &authCode{clientID: f.app.ClientID, redirectURI: f.redirectURI, userID: u.ID, tenantID: f.tenant.ID,
 		challenge: f.challenge, method: f.method, nonce: f.nonce, scopes: f.scopes, expires: s.now().Add(10 * time.Minute)}
 	delete(s.flows, f.id)
@@ -454,7 +467,7 @@ func (s *Server) handleAdminConsent(w http.ResponseWriter, r *http.Request) {
 	f := &authFlow{id: s.newOpaque("", 18), kind: "adminconsent", tenant: t, app: a, redirectURI: redirect,
 		state: q.Get("state"), responseMode: "query", prompt: "select_account", expires: s.now().Add(time.Hour)}
 	if sc := q.Get("scope"); sc != "" {
-		if ss, e := parseScopes(sc); e == nil {
+		if ss, e := parseScopes(s.canonScopes(sc)); e == nil {
 			f.scopes = ss
 		}
 	}

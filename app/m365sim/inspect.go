@@ -393,3 +393,18 @@ func (s *Server) PatchApp(clientID string, p AppPatch) error {
 	}
 	return fmt.Errorf("unknown app %q", clientID)
 }
+
+// IssuedCredentials lists every access, refresh and id token and every
+// authorization code the emulator handed out: tests scan files and logs
+// for them.
+func (s *Server) IssuedCredentials() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, c := range s.issued {
+		if c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -36,6 +36,11 @@ type Options struct {
 	Logger    *slog.Logger
 	// Now replaces the wall clock (tests); Advance moves it either way.
 	Now func() time.Time
+	// AutoSignIn makes the sign-in pages fill in the password of the user
+	// named by login_hint and submit themselves, pick that account and
+	// accept consent: a real browser then completes a sign-in unattended
+	// (tests only; the demo never sets it).
+	AutoSignIn bool
 }
 
 // Server is one running emulator.
@@ -57,6 +62,7 @@ type Server struct {
 	reqlog      []LoggedRequest
 	outbound    []OutboundMessage
 	stats       Stats
+	issued      []string // every token and code handed out, for leak scans in tests
 	faults      Faults
 	retryAfter  map[string]time.Time // throttled client -> earliest allowed retry
 	throttle    *throttler

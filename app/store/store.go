@@ -170,3 +170,7 @@ func (s *Store) InstallationID(ctx context.Context) (string, error) {
 	}
 	return id, nil
 }
+
+// DB is the database for the packages that keep their tables here
+// (config, export, mail); each uses only its own tables.
+func (s *Store) DB() *sql.DB { return s.db }

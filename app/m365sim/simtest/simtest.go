@@ -128,17 +128,37 @@ func (b *Browser) Submit(p *Page, fields url.Values) (*Page, error) {
 // upn/password when asked, picks the account on the account picker and
 // accepts consent. It returns the final redirect's query.
 func (b *Browser) SignIn(authURL, upn, password string) (url.Values, error) {
+	p, err := b.walk(authURL, upn, password)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(p.Location)
+	if err != nil {
+		return nil, err
+	}
+	return u.Query(), nil
+}
+
+// SignInAndDeliver walks the sign-in pages for authURL and then delivers the
+// final redirect to the application's loopback listener, as a browser does,
+// returning the listener's page.
+func (b *Browser) SignInAndDeliver(authURL, upn, password string) (*Page, error) {
+	p, err := b.walk(authURL, upn, password)
+	if err != nil {
+		return nil, err
+	}
+	return b.Get(p.Location)
+}
+
+// walk fills in the pages until Entra redirects; it returns that page.
+func (b *Browser) walk(authURL, upn, password string) (*Page, error) {
 	p, err := b.Get(authURL)
 	if err != nil {
 		return nil, err
 	}
 	for range 6 {
 		if p.Location != "" {
-			u, err := url.Parse(p.Location)
-			if err != nil {
-				return nil, err
-			}
-			return u.Query(), nil
+			return p, nil
 		}
 		switch {
 		case strings.Contains(p.Body, `name="passwd"`):

@@ -1,0 +1,382 @@
+// Package auth signs case workers in to Microsoft 365 (authorization code
+// flow with PKCE in the external browser), keeps their refresh tokens in
+// the OS keyring, and hands out access tokens — per worker for Graph and
+// for Exchange's POP and SMTP, per entity for Graph with application
+// permissions. Access tokens stay in memory.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"kanzleisync/app/config"
+	"kanzleisync/platform/keyring"
+)
+
+// Secrets is the keyring as this package needs it (*keyring.Store).
+type Secrets interface {
+	Get(key string) (string, error)
+	Set(key, secret string) error
+	Delete(key string) error
+}
+
+var _ Secrets = (*keyring.Store)(nil)
+
+// Directory is the configuration as this package needs it (*config.Repo).
+type Directory interface {
+	Entity(ctx context.Context, name string) (config.Entity, error)
+	Worker(ctx context.Context, upn string) (config.Worker, error)
+	RecordSignIn(ctx context.Context, upn string, at time.Time) error
+	RecordRefresh(ctx context.Context, upn string, at time.Time) error
+}
+
+var _ Directory = (*config.Repo)(nil)
+
+// SecretKey is the keyring entry of an entity's client secret.
+func SecretKey(entity string) string { return "entity/" + entity + "/client-secret" }
+
+// RefreshKey is the keyring entry of a worker's refresh token.
+func RefreshKey(upn string) string { return "worker/" + strings.ToLower(upn) + "/refresh-token" }
+
+// Outlook's delegated permissions for POP and SMTP.
+var outlookScopes = []string{"https://outlook.office.com/POP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send"}
+
+// GraphScopes are the delegated Graph permissions a worker's modules need.
+func GraphScopes(w config.Worker) []string {
+	scopes := []string{"User.Read"}
+	for _, m := range w.Modules {
+		switch m {
+		case config.Calendar:
+			scopes = append(scopes, "Calendars.ReadWrite")
+		case config.Contacts:
+			scopes = append(scopes, "Contacts.ReadWrite")
+		case config.Tasks:
+			scopes = append(scopes, "Tasks.ReadWrite")
+		case config.Mail:
+			scopes = append(scopes, "Mail.ReadWrite", "Mail.Send")
+		}
+	}
+	return scopes
+}
+
+// Options configure a Manager.
+type Options struct {
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// RefreshMargin: access tokens are renewed this long before they expire (default 5 min).
+	RefreshMargin time.Duration
+}
+
+// Manager signs workers in and hands out their tokens.
+type Manager struct {
+	dir     Directory
+	secrets Secrets
+	opts    Options
+
+	mu       sync.Mutex
+	accounts map[string]*account   // by lower-case UPN
+	apps     map[string]*appSource // by entity name
+}
+
+// NewManager builds a manager on the configuration and the keyring.
+func NewManager(dir Directory, secrets Secrets, opts Options) *Manager {
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RefreshMargin == 0 {
+		opts.RefreshMargin = 5 * time.Minute
+	}
+	return &Manager{dir: dir, secrets: secrets, opts: opts, accounts: map[string]*account{}, apps: map[string]*appSource{}}
+}
+
+// SetClientSecret validates and stores an entity's client secret in the keyring.
+func (m *Manager) SetClientSecret(entity, secret string) error {
+	if err := config.ValidateSecret(secret); err != nil {
+		return err
+	}
+	if err := m.secrets.Set(SecretKey(entity), secret); err != nil {
+		return fmt.Errorf("store client secret of %s: %w", entity, err)
+	}
+	m.mu.Lock()
+	delete(m.apps, entity)
+	m.mu.Unlock()
+	return nil
+}
+
+// HasClientSecret reports whether an entity's secret is in the keyring.
+func (m *Manager) HasClientSecret(entity string) (bool, error) {
+	_, err := m.secrets.Get(SecretKey(entity))
+	if errors.Is(err, keyring.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (m *Manager) clientSecret(entity string) (string, error) {
+	s, err := m.secrets.Get(SecretKey(entity))
+	if errors.Is(err, keyring.ErrNotFound) {
+		return "", fmt.Errorf("entity %s: %w", entity, ErrNoSecret)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read client secret of %s: %w", entity, err)
+	}
+	return s, nil
+}
+
+// SignInOptions change how SignIn talks to the person.
+type SignInOptions struct {
+	OpenBrowser func(string) error
+	OfferURL    func(string)
+	Timeout     time.Duration
+	ListenAddr  string
+}
+
+// SignIn runs the browser sign-in for a worker, stores the refresh token in
+// the keyring and records the time. Nothing is stored when the keyring
+// cannot take the token.
+func (m *Manager) SignIn(ctx context.Context, upn string, so SignInOptions) (*LoginResult, error) {
+	w, err := m.dir.Worker(ctx, upn)
+	if err != nil {
+		return nil, err
+	}
+	ent, err := m.dir.Entity(ctx, w.Entity)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := m.clientSecret(ent.Name)
+	if err != nil {
+		return nil, err
+	}
+	graph := GraphScopes(w)
+	scopes := append([]string(nil), graph...)
+	if w.Has(config.Mail) {
+		scopes = append(scopes, outlookScopes...)
+	}
+	ent = ent.WithDefaults()
+	res, err := Login(ctx, LoginConfig{Entity: ent, ClientSecret: secret, UPN: w.UPN, Scopes: scopes,
+		TokenScopes: qualify(ent.GraphEndpoint, graph), ListenAddr: so.ListenAddr, Timeout: so.Timeout,
+		OpenBrowser: so.OpenBrowser, OfferURL: so.OfferURL, HTTPClient: m.opts.HTTPClient, Logger: m.opts.Logger, Now: m.opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.secrets.Set(RefreshKey(w.UPN), res.Token.RefreshToken); err != nil {
+		return nil, fmt.Errorf("store the sign-in of %s: %w", w.UPN, err)
+	}
+	if err := m.dir.RecordSignIn(ctx, w.UPN, res.SignedInAt); err != nil {
+		return nil, err
+	}
+	a := m.account(w.UPN)
+	a.mu.Lock()
+	a.rt = res.Token.RefreshToken
+	a.cache = map[string]*oauth2.Token{"graph": {AccessToken: res.Token.AccessToken, TokenType: "Bearer", Expiry: res.Token.Expiry}}
+	a.mu.Unlock()
+	m.opts.Logger.Info("signed in", "upn", w.UPN, "redirect", res.RedirectURI)
+	return res, nil
+}
+
+// SignOut forgets a worker's tokens and removes the refresh token from the keyring.
+func (m *Manager) SignOut(upn string) error {
+	m.mu.Lock()
+	delete(m.accounts, strings.ToLower(upn))
+	m.mu.Unlock()
+	if err := m.secrets.Delete(RefreshKey(upn)); err != nil {
+		return fmt.Errorf("sign out %s: %w", upn, err)
+	}
+	return nil
+}
+
+// HasSignIn reports whether a refresh token is stored for the worker.
+func (m *Manager) HasSignIn(upn string) (bool, error) {
+	_, err := m.secrets.Get(RefreshKey(upn))
+	if errors.Is(err, keyring.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (m *Manager) account(upn string) *account {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := strings.ToLower(upn)
+	a := m.accounts[key]
+	if a == nil {
+		a = &account{m: m, upn: upn, cache: map[string]*oauth2.Token{}}
+		m.accounts[key] = a
+	}
+	return a
+}
+
+func qualify(resource string, scopes []string) []string {
+	out := make([]string, len(scopes))
+	for i, s := range scopes {
+		out[i] = strings.TrimRight(resource, "/") + "/" + s
+	}
+	return out
+}
+
+// Graph is the worker's token source for Microsoft Graph (delegated).
+func (m *Manager) Graph(upn string) *TokenSource {
+	return &TokenSource{get: func(ctx context.Context) (*oauth2.Token, error) { return m.account(upn).token(ctx, "graph") }}
+}
+
+// Outlook is the worker's token source for POP and SMTP (outlook.office.com).
+func (m *Manager) Outlook(upn string) *TokenSource {
+	return &TokenSource{get: func(ctx context.Context) (*oauth2.Token, error) { return m.account(upn).token(ctx, "outlook") }}
+}
+
+// App is the entity's token source for Graph with application permissions.
+func (m *Manager) App(entity string) *TokenSource {
+	return &TokenSource{get: func(ctx context.Context) (*oauth2.Token, error) { return m.app(entity).token(ctx) }}
+}
+
+// TokenSource hands out access tokens; it is an oauth2.TokenSource.
+type TokenSource struct {
+	get func(ctx context.Context) (*oauth2.Token, error)
+}
+
+var _ oauth2.TokenSource = (*TokenSource)(nil)
+
+// Token returns a valid access token (oauth2.TokenSource).
+func (t *TokenSource) Token() (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return t.get(ctx)
+}
+
+// TokenContext is Token with a context.
+func (t *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) { return t.get(ctx) }
+
+// account holds one worker's refresh token and access tokens. Its mutex
+// makes concurrent callers share one refresh.
+type account struct {
+	m     *Manager
+	upn   string
+	mu    sync.Mutex
+	rt    string
+	cache map[string]*oauth2.Token // "graph", "outlook"
+}
+
+func (a *account) token(ctx context.Context, resource string) (*oauth2.Token, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := a.m
+	now := m.opts.Now()
+	if t := a.cache[resource]; t != nil && now.Add(m.opts.RefreshMargin).Before(t.Expiry) {
+		return t, nil
+	}
+	w, err := m.dir.Worker(ctx, a.upn)
+	if err != nil {
+		return nil, err
+	}
+	ent, err := m.dir.Entity(ctx, w.Entity)
+	if err != nil {
+		return nil, err
+	}
+	ent = ent.WithDefaults()
+	if a.rt == "" {
+		rt, err := m.secrets.Get(RefreshKey(a.upn))
+		if errors.Is(err, keyring.ErrNotFound) {
+			return nil, &SignInRequiredError{UPN: a.upn}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the sign-in of %s: %w", a.upn, err)
+		}
+		a.rt = rt
+	}
+	secret, err := m.clientSecret(ent.Name)
+	if err != nil {
+		return nil, err
+	}
+	scopes := qualify(ent.GraphEndpoint, GraphScopes(w))
+	if resource == "outlook" {
+		scopes = outlookScopes
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {ent.ClientID}, "client_secret": {secret},
+		"refresh_token": {a.rt}, "scope": {strings.Join(append(scopes, "offline_access"), " ")}}
+	tok, _, err := postToken(ctx, m.opts.HTTPClient, ent.Authority()+"/oauth2/v2.0/token", form, now)
+	if err != nil {
+		var ee *EntraError
+		if errors.As(err, &ee) && (signInCodes[ee.Code] || (ee.OAuth == "invalid_grant" && ee.Code == 0)) {
+			a.rt = ""
+			return nil, &SignInRequiredError{UPN: a.upn, Cause: ee}
+		}
+		return nil, fmt.Errorf("refresh %s token of %s: %w", resource, a.upn, err)
+	}
+	if tok.RefreshToken != "" && tok.RefreshToken != a.rt {
+		if err := m.secrets.Set(RefreshKey(a.upn), tok.RefreshToken); err != nil {
+			// the old refresh token stays valid at Entra; keep going with it stored
+			m.opts.Logger.Warn("could not store the rotated refresh token; the previous one stays in use", "upn", a.upn, "error", err.Error())
+		} else {
+			a.rt = tok.RefreshToken
+		}
+	}
+	if err := m.dir.RecordRefresh(ctx, a.upn, now); err != nil {
+		m.opts.Logger.Warn("could not record the refresh time", "upn", a.upn, "error", err.Error())
+	}
+	stored := &oauth2.Token{AccessToken: tok.AccessToken, TokenType: "Bearer", Expiry: tok.Expiry}
+	a.cache[resource] = stored
+	m.opts.Logger.Debug("access token refreshed", "upn", a.upn, "resource", resource, "expires", tok.Expiry.Format(time.RFC3339))
+	return stored, nil
+}
+
+// appSource holds an entity's application token.
+type appSource struct {
+	m      *Manager
+	entity string
+	mu     sync.Mutex
+	tok    *oauth2.Token
+}
+
+func (m *Manager) app(entity string) *appSource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.apps[entity]
+	if s == nil {
+		s = &appSource{m: m, entity: entity}
+		m.apps[entity] = s
+	}
+	return s
+}
+
+func (s *appSource) token(ctx context.Context) (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.m
+	now := m.opts.Now()
+	if s.tok != nil && now.Add(m.opts.RefreshMargin).Before(s.tok.Expiry) {
+		return s.tok, nil
+	}
+	ent, err := m.dir.Entity(ctx, s.entity)
+	if err != nil {
+		return nil, err
+	}
+	ent = ent.WithDefaults()
+	secret, err := m.clientSecret(ent.Name)
+	if err != nil {
+		return nil, err
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {ent.ClientID}, "client_secret": {secret},
+		"scope": {ent.GraphEndpoint + "/.default"}}
+	tok, _, err := postToken(ctx, m.opts.HTTPClient, ent.Authority()+"/oauth2/v2.0/token", form, now)
+	if err != nil {
+		return nil, fmt.Errorf("application token of %s: %w", s.entity, err)
+	}
+	s.tok = &oauth2.Token{AccessToken: tok.AccessToken, TokenType: "Bearer", Expiry: tok.Expiry}
+	return s.tok, nil
+}

@@ -1,0 +1,229 @@
+// Package config holds kanzleisync's configuration: the entities
+// (Entitäten) with their Azure app registration, the case workers
+// (Sachbearbeiter) with their modules and mail accounts, and the firm-wide
+// settings. It is stored in kanzleisync's own SQLite and never holds a
+// secret: client secrets and refresh tokens live in the OS keyring.
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Module is one part of Microsoft 365 that kanzleisync keeps in step.
+type Module string
+
+const (
+	Calendar Module = "calendar" // Kalender
+	Contacts Module = "contacts" // Kontakte
+	Tasks    Module = "tasks"    // Aufgaben (To Do)
+	Mail     Module = "mail"     // Mail
+)
+
+// AllModules in the order the UI shows them.
+var AllModules = []Module{Calendar, Contacts, Tasks, Mail}
+
+// German is the module's name in the user interface.
+func (m Module) German() string {
+	switch m {
+	case Calendar:
+		return "Kalender"
+	case Contacts:
+		return "Kontakte"
+	case Tasks:
+		return "Aufgaben"
+	case Mail:
+		return "Mail"
+	}
+	return string(m)
+}
+
+// Default hosts of the worldwide Microsoft cloud.
+const (
+	DefaultAuthorityHost = "https://login.microsoftonline.com"
+	DefaultGraphEndpoint = "https://graph.microsoft.com"
+	DefaultRedirectPort  = 50993
+	DefaultRedirectPath  = "/authorize/"
+)
+
+// Entity is one data room of the practice software with its app registration.
+type Entity struct {
+	Name     string `json:"name"`
+	Tenant   string `json:"tenant"`   // Verzeichnis-ID (GUID) or domain
+	ClientID string `json:"clientId"` // Anwendungs-ID
+	// SecretExpires is the expiry date of the client secret as the Azure
+	// portal shows it; zero when not entered.
+	SecretExpires Date   `json:"secretExpires,omitempty"`
+	AuthorityHost string `json:"authorityHost,omitempty"` // national clouds: https://login.microsoftonline.us …
+	GraphEndpoint string `json:"graphEndpoint,omitempty"` // national clouds: https://graph.microsoft.us …
+}
+
+// WithDefaults fills in the worldwide cloud's hosts.
+func (e Entity) WithDefaults() Entity {
+	if e.AuthorityHost == "" {
+		e.AuthorityHost = DefaultAuthorityHost
+	}
+	if e.GraphEndpoint == "" {
+		e.GraphEndpoint = DefaultGraphEndpoint
+	}
+	e.AuthorityHost = strings.TrimRight(e.AuthorityHost, "/")
+	e.GraphEndpoint = strings.TrimRight(e.GraphEndpoint, "/")
+	return e
+}
+
+// Authority is the Entra authority of the entity's tenant.
+func (e Entity) Authority() string { return e.WithDefaults().AuthorityHost + "/" + e.Tenant }
+
+// AdminConsentURL is the address an administrator opens to grant the
+// configured permissions for the whole tenant.
+func (e Entity) AdminConsentURL(redirectURI string) string {
+	return fmt.Sprintf("%s/v2.0/adminconsent?client_id=%s&scope=%s&redirect_uri=%s",
+		e.Authority(), e.ClientID, "https%3A%2F%2Fgraph.microsoft.com%2F.default", urlQueryEscape(redirectURI))
+}
+
+// Worker is a case worker (Sachbearbeiter): one Microsoft 365 user.
+type Worker struct {
+	UPN         string        `json:"upn"`
+	DisplayName string        `json:"displayName"`
+	Entity      string        `json:"entity"`
+	Modules     []Module      `json:"modules"`
+	Accounts    []MailAccount `json:"accounts,omitempty"`
+	// LastSignIn is when the worker last signed in in the browser;
+	// LastRefresh when a refresh token was last redeemed. Zero: never.
+	LastSignIn  time.Time `json:"-"`
+	LastRefresh time.Time `json:"-"`
+}
+
+// Has reports whether a module is switched on.
+func (w Worker) Has(m Module) bool { return slices.Contains(w.Modules, m) }
+
+// Mailbox kinds and transports of a mail account.
+const (
+	MainMailbox    = "main"
+	ArchiveMailbox = "archive"
+	POP3SMTP       = "pop3smtp"
+	GraphMail      = "graph"
+	TLSImplicit    = "implicit"
+	TLSStartTLS    = "starttls"
+)
+
+// MailAccount is a mail account (Konto) of the practice software's mail client.
+type MailAccount struct {
+	Address   string `json:"address"`
+	Mailbox   string `json:"mailbox"`   // main or archive
+	Transport string `json:"transport"` // pop3smtp or graph
+	POP3Host  string `json:"pop3Host,omitempty"`
+	POP3Port  int    `json:"pop3Port,omitempty"`
+	POP3TLS   string `json:"pop3Tls,omitempty"` // implicit (995) or starttls (110)
+	SMTPHost  string `json:"smtpHost,omitempty"`
+	SMTPPort  int    `json:"smtpPort,omitempty"`
+}
+
+// WithDefaults fills in Exchange Online's servers.
+func (a MailAccount) WithDefaults() MailAccount {
+	if a.Mailbox == "" {
+		a.Mailbox = MainMailbox
+	}
+	if a.Transport == "" {
+		a.Transport = POP3SMTP
+	}
+	if a.POP3Host == "" {
+		a.POP3Host = "outlook.office365.com"
+	}
+	if a.POP3TLS == "" {
+		a.POP3TLS = TLSImplicit
+	}
+	if a.POP3Port == 0 {
+		a.POP3Port = 995
+		if a.POP3TLS == TLSStartTLS {
+			a.POP3Port = 110
+		}
+	}
+	if a.SMTPHost == "" {
+		a.SMTPHost = "smtp.office365.com"
+	}
+	if a.SMTPPort == 0 {
+		a.SMTPPort = 587
+	}
+	return a
+}
+
+// Settings are the firm-wide settings.
+type Settings struct {
+	// DeadlinesTo says where Fristen and Wiedervorlagen go: "todo" or "calendar".
+	DeadlinesTo string `json:"deadlinesTo"`
+	// TodoListName is the To Do list kanzleisync creates and fills.
+	TodoListName string `json:"todoListName"`
+	// BodyFormat of exported bodies: "html" or "text".
+	BodyFormat string `json:"bodyFormat"`
+	// KeepOutlookBodyEdits: once a user edited an event's body in Outlook,
+	// kanzleisync no longer overwrites it.
+	KeepOutlookBodyEdits bool `json:"keepOutlookBodyEdits"`
+}
+
+// DefaultSettings are the settings of a new installation.
+func DefaultSettings() Settings {
+	return Settings{DeadlinesTo: "todo", TodoListName: "Fristen und Wiedervorlagen", BodyFormat: "html"}
+}
+
+// Date is a calendar date (the expiry date the Azure portal shows).
+type Date struct{ time.Time }
+
+// ParseDate reads "2027-05-31" or "31.05.2027".
+func ParseDate(s string) (Date, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{"2006-01-02", "02.01.2006", "2.1.2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return Date{t}, nil
+		}
+	}
+	return Date{}, fmt.Errorf("kein Datum: %q", s)
+}
+
+func (d Date) String() string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.Format("2006-01-02")
+}
+
+// German formats the date as the UI shows it.
+func (d Date) German() string {
+	if d.IsZero() {
+		return "unbekannt"
+	}
+	return d.Format("02.01.2006")
+}
+
+func (d Date) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+func (d *Date) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "" || s == "null" {
+		*d = Date{}
+		return nil
+	}
+	v, err := ParseDate(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+var (
+	guidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	domainRE = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$`)
+	emailRE  = regexp.MustCompile(`^[^@\s]+@([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$`)
+)
+
+// IsGUID reports whether s has the form of a GUID.
+func IsGUID(s string) bool { return guidRE.MatchString(s) }
+
+func urlQueryEscape(s string) string {
+	r := strings.NewReplacer(":", "%3A", "/", "%2F", "?", "%3F", "&", "%26", "=", "%3D")
+	return r.Replace(s)
+}

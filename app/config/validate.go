@@ -1,0 +1,229 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// FieldError is one invalid field, with a German message that says what is expected.
+type FieldError struct {
+	Field   string // e.g. "clientId"
+	Message string // German, for the user
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// ValidationError lists every invalid field of one object.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	msgs := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		msgs[i] = f.Message
+	}
+	return strings.Join(msgs, " ")
+}
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Fields = append(e.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// FieldMessage returns the message for one field of a validation error, or "".
+func FieldMessage(err error, field string) string {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		for _, f := range ve.Fields {
+			if f.Field == field {
+				return f.Message
+			}
+		}
+	}
+	return ""
+}
+
+// maxSecretLifetime is the longest a client secret may live (Azure: 24 months).
+const maxSecretLifetime = 24
+
+// Validate checks an entity; now is used for the secret's expiry date.
+func (e Entity) Validate(now time.Time) error {
+	var v ValidationError
+	if strings.TrimSpace(e.Name) == "" {
+		v.add("name", "Bitte einen Namen für die Entität eingeben, z. B. „Kanzlei Müller & Partner“.")
+	} else if len([]rune(e.Name)) > 100 {
+		v.add("name", "Der Name der Entität darf höchstens 100 Zeichen lang sein.")
+	}
+	switch {
+	case strings.TrimSpace(e.Tenant) == "":
+		v.add("tenant", "Bitte die Verzeichnis-ID (Mandanten-ID) aus dem Azure-Portal eingeben: eine GUID wie 6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b oder eine Domäne wie kanzlei.onmicrosoft.com.")
+	case IsGUID(e.Tenant) || domainRE.MatchString(e.Tenant):
+	case strings.EqualFold(e.Tenant, "common") || strings.EqualFold(e.Tenant, "organizations"):
+		v.add("tenant", "„%s“ ist keine Verzeichnis-ID. Die App ist für einen einzelnen Mandanten registriert: bitte die Verzeichnis-ID (GUID) oder die Domäne des Mandanten eingeben.", e.Tenant)
+	default:
+		v.add("tenant", "Die Verzeichnis-ID muss eine GUID sein, z. B. 6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b, oder eine Domäne wie kanzlei.onmicrosoft.com.")
+	}
+	if !IsGUID(e.ClientID) {
+		v.add("clientId", "Die Anwendungs-ID muss eine GUID sein, z. B. 1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b (Azure-Portal: App-Registrierung, „Übersicht“).")
+	}
+	if !e.SecretExpires.IsZero() && e.SecretExpires.After(now.AddDate(0, maxSecretLifetime, 1)) {
+		v.add("secretExpires", "Ein geheimer Clientschlüssel gilt höchstens 24 Monate. Bitte das Ablaufdatum so eintragen, wie es im Azure-Portal unter „Zertifikate & Geheimnisse“ steht.")
+	}
+	for _, h := range []struct{ field, value, example string }{
+		{"authorityHost", e.AuthorityHost, "https://login.microsoftonline.com"},
+		{"graphEndpoint", e.GraphEndpoint, "https://graph.microsoft.com"},
+	} {
+		if h.value != "" && !validHost(h.value) {
+			v.add(h.field, "Die Adresse muss mit https:// beginnen und darf keinen Pfad haben, z. B. %s.", h.example)
+		}
+	}
+	return v.err()
+}
+
+// validHost accepts https://host[:port], and http:// only for loopback
+// (the built-in emulator).
+func validHost(s string) bool {
+	u, err := url.Parse(strings.TrimRight(s, "/"))
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		ip := net.ParseIP(u.Hostname())
+		return u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
+	}
+	return false
+}
+
+// ValidateSecret checks a client secret value before it goes into the keyring.
+func ValidateSecret(secret string) error {
+	var v ValidationError
+	s := strings.TrimSpace(secret)
+	switch {
+	case s == "":
+		v.add("secret", "Bitte den Wert des geheimen Clientschlüssels eingeben (Azure-Portal: „Zertifikate & Geheimnisse“, Spalte „Wert“).")
+	case IsGUID(s):
+		v.add("secret", "Das ist die Geheimnis-ID, nicht der Wert. Im Azure-Portal unter „Zertifikate & Geheimnisse“ bitte den Eintrag aus der Spalte „Wert“ kopieren – er wird nur direkt nach dem Anlegen angezeigt.")
+	case s != secret:
+		v.add("secret", "Der geheime Clientschlüssel beginnt oder endet mit Leerzeichen. Bitte ohne Leerzeichen einfügen.")
+	case len(s) > 1000:
+		v.add("secret", "Der geheime Clientschlüssel ist zu lang. Bitte nur den Wert kopieren.")
+	}
+	return v.err()
+}
+
+// Validate checks a worker. entities are the names of the known entities.
+func (w Worker) Validate(entities []string) error {
+	var v ValidationError
+	if !emailRE.MatchString(w.UPN) {
+		v.add("upn", "Der Benutzername (UPN) muss die Form einer E-Mail-Adresse haben, z. B. anna.mueller@kanzlei.de.")
+	}
+	if strings.TrimSpace(w.DisplayName) == "" {
+		v.add("displayName", "Bitte den Namen des Sachbearbeiters eingeben.")
+	}
+	found := false
+	for _, e := range entities {
+		if e == w.Entity {
+			found = true
+		}
+	}
+	if !found {
+		if w.Entity == "" {
+			v.add("entity", "Bitte die Entität wählen, zu der der Sachbearbeiter gehört.")
+		} else {
+			v.add("entity", "Die Entität „%s“ gibt es nicht. Bitte zuerst die Entität anlegen.", w.Entity)
+		}
+	}
+	seen := map[Module]bool{}
+	for _, m := range w.Modules {
+		switch m {
+		case Calendar, Contacts, Tasks, Mail:
+		default:
+			v.add("modules", "Unbekanntes Modul „%s“. Möglich sind: calendar (Kalender), contacts (Kontakte), tasks (Aufgaben), mail (Mail).", m)
+		}
+		if seen[m] {
+			v.add("modules", "Das Modul %s ist doppelt angegeben.", m.German())
+		}
+		seen[m] = true
+	}
+	addrs := map[string]bool{}
+	for i, a := range w.Accounts {
+		if err := a.Validate(); err != nil {
+			var ae *ValidationError
+			if errors.As(err, &ae) {
+				for _, f := range ae.Fields {
+					v.add(fmt.Sprintf("accounts[%d].%s", i, f.Field), "Konto %s: %s", a.Address, f.Message)
+				}
+			}
+		}
+		key := strings.ToLower(a.Address)
+		if addrs[key] {
+			v.add(fmt.Sprintf("accounts[%d].address", i), "Das Konto %s ist doppelt angegeben.", a.Address)
+		}
+		addrs[key] = true
+	}
+	return v.err()
+}
+
+// Validate checks a mail account.
+func (a MailAccount) Validate() error {
+	var v ValidationError
+	if !emailRE.MatchString(a.Address) {
+		v.add("address", "Die Adresse des Postfachs muss eine E-Mail-Adresse sein, z. B. kanzlei@kanzlei.de.")
+	}
+	if a.Mailbox != MainMailbox && a.Mailbox != ArchiveMailbox {
+		v.add("mailbox", "Das Postfach ist entweder „main“ (Hauptpostfach) oder „archive“ (Archivpostfach).")
+	}
+	if a.Transport != POP3SMTP && a.Transport != GraphMail {
+		v.add("transport", "Der Zugang ist entweder „pop3smtp“ (POP3 und SMTP) oder „graph“ (Microsoft Graph).")
+	}
+	if a.Transport == POP3SMTP {
+		if !domainRE.MatchString(a.POP3Host) && net.ParseIP(a.POP3Host) == nil && a.POP3Host != "localhost" {
+			v.add("pop3Host", "Der POP3-Server muss ein Rechnername sein, z. B. outlook.office365.com.")
+		}
+		if !domainRE.MatchString(a.SMTPHost) && net.ParseIP(a.SMTPHost) == nil && a.SMTPHost != "localhost" {
+			v.add("smtpHost", "Der SMTP-Server muss ein Rechnername sein, z. B. smtp.office365.com.")
+		}
+		if a.POP3Port < 1 || a.POP3Port > 65535 {
+			v.add("pop3Port", "Der POP3-Port muss zwischen 1 und 65535 liegen (Exchange Online: 995).")
+		}
+		if a.SMTPPort < 1 || a.SMTPPort > 65535 {
+			v.add("smtpPort", "Der SMTP-Port muss zwischen 1 und 65535 liegen (Exchange Online: 587).")
+		}
+		if a.POP3TLS != TLSImplicit && a.POP3TLS != TLSStartTLS {
+			v.add("pop3Tls", "Die Verschlüsselung für POP3 ist „implicit“ (TLS, Port 995) oder „starttls“ (Port 110).")
+		}
+	}
+	return v.err()
+}
+
+// Validate checks the firm settings.
+func (s Settings) Validate() error {
+	var v ValidationError
+	if s.DeadlinesTo != "todo" && s.DeadlinesTo != "calendar" {
+		v.add("deadlinesTo", "Fristen und Wiedervorlagen gehen entweder nach „todo“ (Microsoft To Do) oder in den „calendar“ (Kalender).")
+	}
+	if s.DeadlinesTo == "todo" && strings.TrimSpace(s.TodoListName) == "" {
+		v.add("todoListName", "Bitte einen Namen für die Aufgabenliste in To Do eingeben, z. B. „Fristen und Wiedervorlagen“.")
+	}
+	if len([]rune(s.TodoListName)) > 255 {
+		v.add("todoListName", "Der Name der Aufgabenliste darf höchstens 255 Zeichen lang sein.")
+	}
+	if s.BodyFormat != "html" && s.BodyFormat != "text" {
+		v.add("bodyFormat", "Texte werden entweder als „html“ oder als „text“ übertragen.")
+	}
+	return v.err()
+}
