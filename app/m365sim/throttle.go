@@ -111,11 +111,12 @@ func (s *Server) injectTransportFaults(w http.ResponseWriter, r *http.Request) *
 	if reset {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
+				// counted before the close, so that a client seeing the reset also sees the count
+				s.countStat(func(st *Stats) { st.InjectedResets++ })
 				if tc, ok := conn.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0) // RST instead of FIN
 				}
 				_ = conn.Close()
-				s.countStat(func(st *Stats) { st.InjectedResets++ })
 				return &graphError{status: -1, code: errConnReset.Error()}
 			}
 		}

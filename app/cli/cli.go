@@ -1,0 +1,421 @@
+// Package cli is kanzleisync's command line for IT: configuring entities
+// and case workers, and signing workers in and out. Output is German.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+)
+
+// Deps are what the commands work on; main wires them.
+type Deps struct {
+	Repo        *config.Repo
+	Auth        *auth.Manager
+	OpenBrowser func(string) error
+	Stdin       io.Reader
+	Stdout      io.Writer
+	Stderr      io.Writer
+	Now         func() time.Time
+}
+
+const usage = `kanzleisync – Befehle für die IT-Betreuung
+
+  kanzleisync auth login  --worker UPN [--timeout 120s] [--no-browser]
+  kanzleisync auth status
+  kanzleisync auth logout --worker UPN
+
+  kanzleisync config show
+  kanzleisync config entity set --name NAME --tenant ID --client-id GUID [--secret-expires 31.05.2028]
+                                 [--authority-host URL] [--graph-endpoint URL] [--secret-stdin]
+  kanzleisync config entity export --name NAME [--file DATEI]
+  kanzleisync config entity import --file DATEI
+  kanzleisync config worker set --upn UPN --name NAME --entity NAME --modules calendar,contacts,tasks,mail
+                                 [--account adresse[,archive][,graph]] …
+  kanzleisync config settings set [--deadlines todo|calendar] [--todo-list NAME] [--body html|text] [--keep-outlook-edits=true|false]
+
+Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
+`
+
+// Run executes one command and returns the exit code.
+func Run(ctx context.Context, args []string, d Deps) int {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if len(args) < 2 {
+		fmt.Fprint(d.Stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] + " " + args[1] {
+	case "auth login":
+		err = authLogin(ctx, args[2:], d)
+	case "auth status":
+		err = authStatus(ctx, d)
+	case "auth logout":
+		err = authLogout(args[2:], d)
+	case "config show":
+		err = configShow(ctx, d)
+	case "config entity":
+		err = configEntity(ctx, args[2:], d)
+	case "config worker":
+		err = configWorker(ctx, args[2:], d)
+	case "config settings":
+		err = configSettings(ctx, args[2:], d)
+	default:
+		fmt.Fprint(d.Stderr, usage)
+		return 2
+	}
+	if err != nil {
+		var done silent
+		if !errors.As(err, &done) {
+			report(d.Stderr, err)
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+type usageError string
+
+func (u usageError) Error() string { return string(u) }
+
+// report prints an error the way a person can act on it.
+func report(w io.Writer, err error) {
+	var ve *config.ValidationError
+	if errors.As(err, &ve) {
+		fmt.Fprintln(w, "Die Eingaben sind nicht gültig:")
+		for _, f := range ve.Fields {
+			fmt.Fprintf(w, "  – %s\n", f.Message)
+		}
+		return
+	}
+	if errors.Is(err, config.ErrNotFound) {
+		fmt.Fprintf(w, "Nicht gefunden: %v\n", err)
+		return
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(w, "%s\n\n%s", ue, usage)
+		return
+	}
+	fmt.Fprintln(w, auth.Explain(err, auth.Context{}).String())
+}
+
+func newFlags(name string, d Deps) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(d.Stderr)
+	return fs
+}
+
+func authLogin(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("auth login", d)
+	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	timeout := fs.Duration("timeout", 120*time.Second, "wie lange auf die Anmeldung im Browser gewartet wird")
+	noBrowser := fs.Bool("no-browser", false, "keinen Browser öffnen, nur die Adresse anzeigen")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if *upn == "" {
+		return usageError("--worker fehlt")
+	}
+	w, err := d.Repo.Worker(ctx, *upn)
+	if err != nil {
+		return err
+	}
+	ent, err := d.Repo.Entity(ctx, w.Entity)
+	if err != nil {
+		return err
+	}
+	open := d.OpenBrowser
+	if *noBrowser {
+		open = func(string) error { return errors.New("no browser wanted") }
+	}
+	fmt.Fprintf(d.Stdout, "Anmeldung von %s bei Microsoft 365 (Entität „%s“) …\n", w.UPN, ent.Name)
+	res, err := d.Auth.SignIn(ctx, w.UPN, auth.SignInOptions{Timeout: *timeout,
+		OpenBrowser: func(u string) error {
+			if open == nil {
+				return errors.New("no browser")
+			}
+			if err := open(u); err != nil {
+				return err
+			}
+			fmt.Fprintln(d.Stdout, "Der Browser wurde geöffnet. Bitte dort anmelden.")
+			return nil
+		},
+		OfferURL: func(u string) {
+			fmt.Fprintf(d.Stdout, "Bitte diese Adresse im Browser öffnen und anmelden:\n\n  %s\n\n", u)
+		}})
+	if err != nil {
+		fmt.Fprintln(d.Stderr, auth.Explain(err, auth.Context{Entity: ent, UPN: w.UPN}).String())
+		return silent{err}
+	}
+	fmt.Fprintf(d.Stdout, "Angemeldet als %s am %s. Der Zugriff läuft ab jetzt ohne weitere Anmeldung.\n",
+		res.Account, res.SignedInAt.Local().Format("02.01.2006 um 15:04 Uhr"))
+	return nil
+}
+
+// silent is an error that was already reported in full.
+type silent struct{ error }
+
+func authStatus(ctx context.Context, d Deps) error {
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(d.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Entität\tVerzeichnis-ID\tAnwendungs-ID\tGeheimer Schlüssel\tläuft ab am")
+	for _, e := range ents {
+		has, err := d.Auth.HasClientSecret(e.Name)
+		state := "nicht hinterlegt"
+		switch {
+		case err != nil:
+			state = "nicht lesbar"
+		case has:
+			state = "hinterlegt"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Tenant, e.ClientID, state, e.SecretExpires.German())
+	}
+	tw.Flush()
+	fmt.Fprintln(d.Stdout)
+	workers, err := d.Repo.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	tw = tabwriter.NewWriter(d.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Sachbearbeiter\tEntität\tAngemeldet\tLetzte Anmeldung\tLetzte Erneuerung\tModule")
+	for _, w := range workers {
+		signed := "nein"
+		if ok, err := d.Auth.HasSignIn(w.UPN); err != nil {
+			signed = "nicht lesbar"
+		} else if ok {
+			signed = "ja"
+		}
+		var mods []string
+		for _, m := range w.Modules {
+			mods = append(mods, m.German())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.UPN, w.Entity, signed, germanTime(w.LastSignIn), germanTime(w.LastRefresh), strings.Join(mods, ", "))
+	}
+	return tw.Flush()
+}
+
+func germanTime(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.Local().Format("02.01.2006 15:04")
+}
+
+func authLogout(args []string, d Deps) error {
+	fs := newFlags("auth logout", d)
+	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if *upn == "" {
+		return usageError("--worker fehlt")
+	}
+	if err := d.Auth.SignOut(*upn); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Stdout, "%s ist abgemeldet; die Anmeldedaten wurden aus dem Schlüsselspeicher entfernt.\n", *upn)
+	return nil
+}
+
+func configShow(ctx context.Context, d Deps) error {
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		e = e.WithDefaults()
+		fmt.Fprintf(d.Stdout, "Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Schlüssel läuft ab am %s, Anmeldedienst %s, Graph %s\n",
+			e.Name, e.Tenant, e.ClientID, e.SecretExpires.German(), e.AuthorityHost, e.GraphEndpoint)
+	}
+	workers, err := d.Repo.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range workers {
+		var mods []string
+		for _, m := range w.Modules {
+			mods = append(mods, m.German())
+		}
+		fmt.Fprintf(d.Stdout, "Sachbearbeiter %s (%s), Entität „%s“, Module: %s\n", w.DisplayName, w.UPN, w.Entity, strings.Join(mods, ", "))
+		for _, a := range w.Accounts {
+			fmt.Fprintf(d.Stdout, "  Konto %s (%s, %s)\n", a.Address, a.Mailbox, a.Transport)
+		}
+	}
+	s, err := d.Repo.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Stdout, "Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %v\n",
+		s.DeadlinesTo, s.TodoListName, s.BodyFormat, s.KeepOutlookBodyEdits)
+	return nil
+}
+
+func configEntity(ctx context.Context, args []string, d Deps) error {
+	if len(args) == 0 {
+		return usageError("config entity: set, export oder import?")
+	}
+	fs := newFlags("config entity "+args[0], d)
+	name := fs.String("name", "", "Name der Entität")
+	file := fs.String("file", "", "Datei")
+	tenant := fs.String("tenant", "", "Verzeichnis-ID (GUID oder Domäne)")
+	client := fs.String("client-id", "", "Anwendungs-ID (GUID)")
+	expires := fs.String("secret-expires", "", "Ablaufdatum des geheimen Clientschlüssels")
+	authority := fs.String("authority-host", "", "Anmeldedienst (nationale Clouds)")
+	graph := fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
+	secretStdin := fs.Bool("secret-stdin", false, "geheimen Clientschlüssel von der Standardeingabe lesen")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	switch args[0] {
+	case "set":
+		e := config.Entity{Name: *name, Tenant: *tenant, ClientID: *client, AuthorityHost: *authority, GraphEndpoint: *graph}
+		if *expires != "" {
+			date, err := config.ParseDate(*expires)
+			if err != nil {
+				v := &config.ValidationError{Fields: []config.FieldError{{Field: "secretExpires", Message: "Das Ablaufdatum muss ein Datum sein, z. B. 31.05.2028."}}}
+				return v
+			}
+			e.SecretExpires = date
+		}
+		var secret string
+		if *secretStdin {
+			b, err := io.ReadAll(io.LimitReader(d.Stdin, 4096))
+			if err != nil {
+				return fmt.Errorf("read the secret: %w", err)
+			}
+			secret = strings.TrimRight(string(b), "\r\n")
+			if err := config.ValidateSecret(secret); err != nil {
+				return err
+			}
+		}
+		if err := d.Repo.SaveEntity(ctx, e); err != nil {
+			return err
+		}
+		if *secretStdin {
+			if err := d.Auth.SetClientSecret(e.Name, secret); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(d.Stdout, "Entität „%s“ gespeichert.", e.Name)
+		if *secretStdin {
+			fmt.Fprint(d.Stdout, " Der geheime Clientschlüssel liegt im Schlüsselspeicher des Betriebssystems.")
+		}
+		fmt.Fprintln(d.Stdout)
+	case "export":
+		data, err := d.Repo.ExportEntity(ctx, *name)
+		if err != nil {
+			return err
+		}
+		if *file == "" {
+			fmt.Fprintln(d.Stdout, string(data))
+			return nil
+		}
+		if err := os.WriteFile(*file, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", *file, err)
+		}
+		fmt.Fprintf(d.Stdout, "Entität „%s“ nach %s exportiert (ohne geheimen Schlüssel).\n", *name, *file)
+	case "import":
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", *file, err)
+		}
+		e, err := d.Repo.ImportEntity(ctx, data)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.Stdout, "Entität „%s“ importiert. Bitte jetzt den geheimen Clientschlüssel eintragen:\n  kanzleisync config entity set --name %q --tenant %s --client-id %s --secret-stdin\n", e.Name, e.Name, e.Tenant, e.ClientID)
+	default:
+		return usageError("config entity: set, export oder import?")
+	}
+	return nil
+}
+
+type accountsFlag []config.MailAccount
+
+func (a *accountsFlag) String() string { return fmt.Sprint(len(*a)) }
+
+func (a *accountsFlag) Set(v string) error {
+	parts := strings.Split(v, ",")
+	acc := config.MailAccount{Address: strings.TrimSpace(parts[0])}
+	for _, p := range parts[1:] {
+		switch strings.TrimSpace(p) {
+		case "archive", "main":
+			acc.Mailbox = strings.TrimSpace(p)
+		case "graph", "pop3smtp":
+			acc.Transport = strings.TrimSpace(p)
+		default:
+			return fmt.Errorf("unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp)", p)
+		}
+	}
+	*a = append(*a, acc)
+	return nil
+}
+
+func configWorker(ctx context.Context, args []string, d Deps) error {
+	if len(args) == 0 || args[0] != "set" {
+		return usageError("config worker: set?")
+	}
+	fs := newFlags("config worker set", d)
+	upn := fs.String("upn", "", "Benutzername (UPN)")
+	name := fs.String("name", "", "Name")
+	entity := fs.String("entity", "", "Entität")
+	modules := fs.String("modules", "calendar,contacts,tasks,mail", "Module")
+	var accounts accountsFlag
+	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph] (mehrfach)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	w := config.Worker{UPN: *upn, DisplayName: *name, Entity: *entity, Accounts: accounts}
+	for _, m := range strings.Split(*modules, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			w.Modules = append(w.Modules, config.Module(m))
+		}
+	}
+	if err := d.Repo.SaveWorker(ctx, w); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Stdout, "Sachbearbeiter %s gespeichert. Anmelden mit: kanzleisync auth login --worker %s\n", w.UPN, w.UPN)
+	return nil
+}
+
+func configSettings(ctx context.Context, args []string, d Deps) error {
+	if len(args) == 0 || args[0] != "set" {
+		return usageError("config settings: set?")
+	}
+	s, err := d.Repo.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	fs := newFlags("config settings set", d)
+	fs.StringVar(&s.DeadlinesTo, "deadlines", s.DeadlinesTo, "todo oder calendar")
+	fs.StringVar(&s.TodoListName, "todo-list", s.TodoListName, "Name der Aufgabenliste")
+	fs.StringVar(&s.BodyFormat, "body", s.BodyFormat, "html oder text")
+	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	if err := d.Repo.SaveSettings(ctx, s); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.Stdout, "Einstellungen gespeichert.")
+	return nil
+}

@@ -1,0 +1,176 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/cli"
+	"kanzleisync/app/config"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/store"
+	"kanzleisync/platform/keyring"
+)
+
+const anna = "anna.mueller@kanzlei.example"
+
+type workstation struct {
+	t       *testing.T
+	sim     *m365sim.Server
+	dir     string
+	st      *store.Store
+	deps    cli.Deps
+	kr      *keyring.Store
+	out     bytes.Buffer // stdout and stderr of every command
+	log     bytes.Buffer
+	browser func(string) error
+}
+
+func newWorkstation(t *testing.T) *workstation {
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		if os.Getenv("KANZLEISYNC_IN_KEYRING_SESSION") != "" {
+			t.Fatal("inside .ci/with-keyring but without a D-Bus session")
+		}
+		t.Skip("needs the Secret Service: run through `make test`")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	w := &workstation{t: t, sim: simtest.Start(t, nil, m365sim.Options{}), dir: t.TempDir(), kr: keyring.New("kanzleisync-test-" + hex.EncodeToString(b))}
+	var err error
+	if w.st, err = store.Open(filepath.Join(w.dir, "kanzleisync.db")); err != nil {
+		t.Fatal(err)
+	}
+	repo := config.NewRepo(w.st.DB())
+	mgr := auth.NewManager(repo, w.kr, auth.Options{Logger: slog.New(slog.NewTextHandler(&w.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: w.sim.Now})
+	w.deps = cli.Deps{Repo: repo, Auth: mgr, Stdout: &w.out, Stderr: &w.out,
+		OpenBrowser: func(u string) error { return w.browser(u) }}
+	t.Cleanup(func() {
+		for _, k := range []string{auth.SecretKey("Kanzlei"), auth.RefreshKey(anna)} {
+			_ = w.kr.Delete(k)
+		}
+	})
+	return w
+}
+
+// run executes a command line and returns its exit code and output.
+func (w *workstation) run(stdin string, args ...string) (int, string) {
+	w.t.Helper()
+	start := w.out.Len()
+	d := w.deps
+	d.Stdin = strings.NewReader(stdin)
+	code := cli.Run(context.Background(), args, d)
+	return code, w.out.String()[start:]
+}
+
+func TestITWorkflow(t *testing.T) {
+	w := newWorkstation(t)
+	w.browser = func(u string) error {
+		go simtest.NewBrowser().SignInAndDeliver(u, anna, m365sim.DemoPassword)
+		return nil
+	}
+	code, out := w.run("", "config", "entity", "set", "--name", "Kanzlei", "--tenant", "keine-guid", "--client-id", "x")
+	if code != 1 || !strings.Contains(out, "Die Anwendungs-ID muss eine GUID sein") || !strings.Contains(out, "Verzeichnis-ID") {
+		t.Fatalf("invalid entity: %d %s", code, out)
+	}
+	code, out = w.run(m365sim.DemoClientSecret+"\n", "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID,
+		"--client-id", m365sim.DemoClientID, "--secret-expires", "31.05.2028", "--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--secret-stdin")
+	if code != 0 || !strings.Contains(out, "Schlüsselspeicher") {
+		t.Fatalf("entity set: %d %s", code, out)
+	}
+	code, out = w.run("", "config", "worker", "set", "--upn", anna, "--name", "Anna Müller", "--entity", "Kanzlei",
+		"--modules", "calendar,tasks,mail", "--account", anna, "--account", "archiv@kanzlei.example,archive")
+	if code != 0 {
+		t.Fatalf("worker set: %d %s", code, out)
+	}
+	code, out = w.run("", "auth", "status")
+	if code != 0 || !strings.Contains(out, "hinterlegt") || !strings.Contains(out, "31.05.2028") || !regexpLine(out, anna, "nein") {
+		t.Fatalf("status before sign-in: %d\n%s", code, out)
+	}
+	code, out = w.run("", "auth", "login", "--worker", anna)
+	if code != 0 || !strings.Contains(out, "Angemeldet als "+anna) {
+		t.Fatalf("login: %d %s", code, out)
+	}
+	code, out = w.run("", "auth", "status")
+	if code != 0 || !regexpLine(out, anna, "ja") {
+		t.Fatalf("status after sign-in: %d\n%s", code, out)
+	}
+	code, out = w.run("", "auth", "logout", "--worker", anna)
+	if code != 0 {
+		t.Fatalf("logout: %d %s", code, out)
+	}
+	if _, err := w.kr.Get(auth.RefreshKey(anna)); err == nil {
+		t.Error("refresh token still in the keyring after logout")
+	}
+	export := filepath.Join(w.dir, "entitaet.json")
+	if code, out = w.run("", "config", "entity", "export", "--name", "Kanzlei", "--file", export); code != 0 {
+		t.Fatalf("export: %s", out)
+	}
+	if code, out = w.run("", "config", "entity", "import", "--file", export); code != 0 || !strings.Contains(out, "--secret-stdin") {
+		t.Fatalf("import: %d %s", code, out)
+	}
+	if code, _ = w.run("", "auth", "bogus"); code != 2 {
+		t.Errorf("unknown command: exit %d", code)
+	}
+	w.scan(append(w.sim.IssuedCredentials(), m365sim.DemoClientSecret))
+}
+
+func TestLoginWithoutBrowserOffersTheAddress(t *testing.T) {
+	w := newWorkstation(t)
+	w.run(m365sim.DemoClientSecret, "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID,
+		"--client-id", m365sim.DemoClientID, "--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--secret-stdin")
+	w.run("", "config", "worker", "set", "--upn", anna, "--name", "Anna", "--entity", "Kanzlei")
+	code, out := w.run("", "auth", "login", "--worker", anna, "--no-browser", "--timeout", "200ms")
+	if code != 1 || !strings.Contains(out, "Bitte diese Adresse im Browser öffnen") || !strings.Contains(out, "/oauth2/v2.0/authorize?") ||
+		!strings.Contains(out, "nicht rechtzeitig abgeschlossen") {
+		t.Fatalf("login without browser: %d\n%s", code, out)
+	}
+}
+
+func regexpLine(out, first, want string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == first && f[2] == want {
+			return true
+		}
+	}
+	return false
+}
+
+// scan looks for every credential in the command output, the log and the
+// data directory.
+func (w *workstation) scan(creds []string) {
+	t := w.t
+	t.Helper()
+	w.st.Close()
+	hay := map[string]string{"output": w.out.String(), "log": w.log.String()}
+	_ = filepath.Walk(w.dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			hay[p] = string(b)
+		}
+		return nil
+	})
+	n := 0
+	for _, c := range creds {
+		if len(c) < 24 {
+			continue
+		}
+		n++
+		for name, body := range hay {
+			if strings.Contains(body, c[len(c)-24:]) {
+				t.Errorf("a credential (…%s) appears in %s", c[len(c)-8:], name)
+			}
+		}
+	}
+	if n < 3 {
+		t.Fatalf("only %d credentials to look for", n)
+	}
+}

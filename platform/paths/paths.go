@@ -1,0 +1,31 @@
+// Package paths says where kanzleisync keeps its files on this system.
+package paths
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// DataDir is kanzleisync's directory for its database and logs:
+// %AppData%\kanzleisync on Windows, ~/Library/Application Support/kanzleisync
+// on macOS, $XDG_CONFIG_HOME/kanzleisync (~/.config) on Linux. The
+// environment variable KANZLEISYNC_DATA_DIR overrides it.
+func DataDir() (string, error) {
+	if d := os.Getenv("KANZLEISYNC_DATA_DIR"); d != "" {
+		return d, nil
+	}
+	base, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("find the data directory: %w", err)
+	}
+	return filepath.Join(base, "kanzleisync"), nil
+}
+
+// Ensure creates dir (only the user may read it) and returns it.
+func Ensure(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	return dir, nil
+}
