@@ -604,3 +604,28 @@ func scanForLeaks(t *testing.T, e *env, creds []string) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestBrowserPageEscapesTheReason: Entra's error_description comes from the
+// redirect URL, so it is shown HTML-escaped.
+func TestBrowserPageEscapesTheReason(t *testing.T) {
+	e := newEnv(t, nil, m365sim.Options{})
+	pages := make(chan *simtest.Page, 1)
+	_, err := signIn(t, e, anna, func(u string) error {
+		au, _ := url.Parse(u)
+		q := url.Values{"state": {au.Query().Get("state")}, "error": {"server_error"},
+			"error_description": {"AADSTS999: <script>alert(1)</script>"}}
+		go func() {
+			p, _ := simtest.NewBrowser().Get(au.Query().Get("redirect_uri") + "?" + q.Encode())
+			pages <- p
+		}()
+		return nil
+	})
+	var ee *auth.EntraError
+	if !errors.As(err, &ee) || ee.OAuth != "server_error" {
+		t.Fatalf("err = %v", err)
+	}
+	p := <-pages
+	if strings.Contains(p.Body, "<script>") || !strings.Contains(p.Body, "vorübergehend nicht erreichbar") {
+		t.Errorf("page: %s", p.Body)
+	}
+}

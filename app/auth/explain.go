@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"html"
 	"net/url"
 
 	"kanzleisync/app/config"
@@ -22,11 +21,6 @@ func (a Advice) String() string {
 		return a.Problem
 	}
 	return a.Problem + " " + a.Fix
-}
-
-// HTML is the advice for the browser page, escaped.
-func (a Advice) HTML() string {
-	return "<p>" + html.EscapeString(a.Problem) + "</p><p>" + html.EscapeString(a.Fix) + "</p>"
 }
 
 // Context gives Explain what it needs for concrete fixes.
@@ -141,9 +135,9 @@ func explainCode(e *EntraError, c Context) Advice {
 	case 9002313:
 		a.Problem = "Die gespeicherte Anmeldung ist ungültig."
 		a.Fix = "Bitte erneut anmelden."
-	case 70003:
-		a.Problem = "Entra ID lehnt die Art der Anmeldung ab."
-		a.Fix = "Bitte die IT-Betreuung verständigen (Fehlercode AADSTS70003)."
+	case 70003, 700054, 900144, 5000811:
+		a.Problem = "Entra ID lehnt die Anfrage von kanzleisync ab (Fehlercode AADSTS" + fmt.Sprint(e.Code) + ")."
+		a.Fix = "Bitte kanzleisync aktualisieren; bleibt der Fehler, die IT-Betreuung mit diesem Fehlercode verständigen."
 	default:
 		switch e.OAuth {
 		case "access_denied":

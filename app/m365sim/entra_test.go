@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -609,4 +610,29 @@ func postTokenOK(t *testing.T, srv *m365sim.Server, form url.Values) (int, map[s
 	var m map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
+}
+
+func TestErrorCodesListsEveryCode(t *testing.T) {
+	src, err := os.ReadFile("entra_errors.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, _ := os.ReadFile("entra_flow.go")
+	found := map[int]bool{}
+	for _, m := range regexp.MustCompile(`&entraErr\{\d+, "[a-z_]+", (\d+)`).FindAllStringSubmatch(string(src)+string(flow), -1) {
+		n, _ := strconv.Atoi(m[1])
+		found[n] = true
+	}
+	listed := map[int]bool{}
+	for _, c := range m365sim.ErrorCodes() {
+		listed[c] = true
+	}
+	for c := range found {
+		if !listed[c] {
+			t.Errorf("AADSTS%d is answered but not in ErrorCodes()", c)
+		}
+	}
+	if len(found) != len(listed) {
+		t.Errorf("ErrorCodes() has %d codes, the source %d", len(listed), len(found))
+	}
 }
