@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -181,33 +180,6 @@ func (e *env) checkSignedIn(upn string) {
 	if st := g.get("/me"); st != 200 {
 		t.Errorf("GET /me with the token: %d", st)
 	}
-}
-
-// TestSignInWithHeadlessChromium signs in through a real browser: Chromium
-// opens the emulator's page, which fills itself in (AutoSignIn), and
-// follows the redirect to kanzleisync's loopback listener.
-func TestSignInWithHeadlessChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("KANZLEISYNC_IN_KEYRING_SESSION") != "" {
-			t.Fatal("chromium is missing; make test installs it")
-		}
-		t.Skip("chromium is not installed")
-	}
-	e := newEnv(t, nil, m365sim.Options{AutoSignIn: true})
-	opener := func(u string) error {
-		cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-			"--disable-component-update", "--disable-sync", "--disable-quic", "--user-data-dir="+t.TempDir(), u)
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-		return nil
-	}
-	if _, err := signIn(t, e, anna, opener); err != nil {
-		t.Fatalf("sign in with Chromium: %v", err)
-	}
-	e.checkSignedIn(anna)
 }
 
 func TestWrongStateIsRefusedAndTheFlowGoesOn(t *testing.T) {
