@@ -3,8 +3,6 @@ package auth_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +21,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/store"
 	"kanzleisync/platform/keyring"
+	"kanzleisync/platform/keyring/keyringtest"
 )
 
 const (
@@ -61,23 +60,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func realKeyring(t *testing.T) (*keyring.Store, string) {
-	t.Helper()
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		if os.Getenv("KANZLEISYNC_IN_KEYRING_SESSION") != "" {
-			t.Fatal("inside .ci/with-keyring but without a D-Bus session")
-		}
-		t.Skip("needs the Secret Service: run through `make test` (.ci/with-keyring)")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	service := "kanzleisync-test-" + hex.EncodeToString(b)
-	return keyring.New(service), service
-}
-
 func newEnv(t *testing.T, tf *m365sim.TenantFile, simOpts m365sim.Options) *env {
 	t.Helper()
-	kr, service := realKeyring(t)
+	kr, service := keyringtest.Real(t, auth.SecretKey("Kanzlei"), auth.RefreshKey(anna), auth.RefreshKey(jens))
 	return newEnvWith(t, tf, simOpts, kr, service)
 }
 
@@ -108,11 +93,6 @@ func newEnvWith(t *testing.T, tf *m365sim.TenantFile, simOpts m365sim.Options, s
 		if err := e.mgr.SetClientSecret("Kanzlei", m365sim.DemoClientSecret); err != nil {
 			t.Fatalf("store client secret: %v", err)
 		}
-		t.Cleanup(func() {
-			for _, k := range []string{auth.SecretKey("Kanzlei"), auth.RefreshKey(anna), auth.RefreshKey(jens)} {
-				_ = secrets.Delete(k)
-			}
-		})
 	}
 	return e
 }

@@ -3,8 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/store"
 	"kanzleisync/platform/keyring"
+	"kanzleisync/platform/keyring/keyringtest"
 )
 
 const anna = "anna.mueller@kanzlei.example"
@@ -35,15 +34,8 @@ type workstation struct {
 }
 
 func newWorkstation(t *testing.T) *workstation {
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		if os.Getenv("KANZLEISYNC_IN_KEYRING_SESSION") != "" {
-			t.Fatal("inside .ci/with-keyring but without a D-Bus session")
-		}
-		t.Skip("needs the Secret Service: run through `make test`")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	w := &workstation{t: t, sim: simtest.Start(t, nil, m365sim.Options{}), dir: t.TempDir(), kr: keyring.New("kanzleisync-test-" + hex.EncodeToString(b))}
+	kr, _ := keyringtest.Real(t, auth.SecretKey("Kanzlei"), auth.RefreshKey(anna))
+	w := &workstation{t: t, sim: simtest.Start(t, nil, m365sim.Options{}), dir: t.TempDir(), kr: kr}
 	var err error
 	if w.st, err = store.Open(filepath.Join(w.dir, "kanzleisync.db")); err != nil {
 		t.Fatal(err)
@@ -52,11 +44,6 @@ func newWorkstation(t *testing.T) *workstation {
 	mgr := auth.NewManager(repo, w.kr, auth.Options{Logger: slog.New(slog.NewTextHandler(&w.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: w.sim.Now})
 	w.deps = cli.Deps{Repo: repo, Auth: mgr, Stdout: &w.out, Stderr: &w.out,
 		OpenBrowser: func(u string) error { return w.browser(u) }}
-	t.Cleanup(func() {
-		for _, k := range []string{auth.SecretKey("Kanzlei"), auth.RefreshKey(anna)} {
-			_ = w.kr.Delete(k)
-		}
-	})
 	return w
 }
 

@@ -80,21 +80,11 @@ func (r *Repo) Entity(ctx context.Context, name string) (Entity, error) {
 
 // Entities lists all entities by name.
 func (r *Repo) Entities(ctx context.Context) ([]Entity, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT name FROM entity ORDER BY name`)
+	names, err := r.keys(ctx, `SELECT name FROM entity ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list entities: %w", err)
 	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	var out []Entity
+	out := make([]Entity, 0, len(names))
 	for _, n := range names {
 		e, err := r.Entity(ctx, n)
 		if err != nil {
@@ -103,6 +93,24 @@ func (r *Repo) Entities(ctx context.Context) ([]Entity, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// keys runs a query that returns one text column.
+func (r *Repo) keys(ctx context.Context, query string) ([]string, error) {
+	rows, err := r.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
 }
 
 func (r *Repo) entityNames(ctx context.Context) ([]string, error) {
@@ -194,21 +202,11 @@ func (r *Repo) Worker(ctx context.Context, upn string) (Worker, error) {
 
 // Workers lists all workers by UPN.
 func (r *Repo) Workers(ctx context.Context) ([]Worker, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT upn FROM worker ORDER BY upn`)
+	upns, err := r.keys(ctx, `SELECT upn FROM worker ORDER BY upn`)
 	if err != nil {
 		return nil, fmt.Errorf("list workers: %w", err)
 	}
-	var upns []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		upns = append(upns, u)
-	}
-	rows.Close()
-	var out []Worker
+	out := make([]Worker, 0, len(upns))
 	for _, u := range upns {
 		w, err := r.Worker(ctx, u)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"kanzleisync/platform/keyring"
+	"kanzleisync/platform/keyring/keyringtest"
 )
 
 // limitedBackend behaves like Windows Credential Manager, with this
@@ -140,16 +141,9 @@ func TestUnavailableKeyring(t *testing.T) {
 // TestRealKeyring stores a 6 KB secret in the real Secret Service
 // (gnome-keyring in the D-Bus session that `make test` starts).
 func TestRealKeyring(t *testing.T) {
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
-		if os.Getenv("KANZLEISYNC_IN_KEYRING_SESSION") != "" {
-			t.Fatal("inside .ci/with-keyring but without a D-Bus session")
-		}
-		t.Skip("no D-Bus session: run through `make test` (.ci/with-keyring)")
-	}
-	st := keyring.New("kanzleisync-test")
 	key := "test/" + t.Name()
+	st, service := keyringtest.Real(t, key)
 	secret := strings.Repeat("0.AQ0A-echtes-Geheimnis-", 256) // 6,144 bytes
-	t.Cleanup(func() { _ = st.Delete(key) })
 	if err := st.Set(key, secret); err != nil {
 		t.Fatalf("set: %v", err)
 	}
@@ -162,7 +156,7 @@ func TestRealKeyring(t *testing.T) {
 		if i > 0 {
 			name = fmt.Sprintf("%s#%d", key, i)
 		}
-		entry, err := gokeyring.Get("kanzleisync-test", name)
+		entry, err := gokeyring.Get(service, name)
 		if err != nil {
 			if i < 4 {
 				t.Fatalf("a 6 KB secret should take 4 entries, found %d", i)
