@@ -1,0 +1,238 @@
+package source
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+)
+
+// GenOptions size the demo data.
+type GenOptions struct {
+	Seed          uint64
+	Workers       []Worker // default: the emulator's demo users
+	Appointments  int      // per worker
+	Deadlines     int      // per worker
+	Resubmissions int      // per worker
+	Addresses     int      // in all
+	Subscriptions int      // Abos per worker (at most Addresses)
+	// From is the first day of the generated period (default 1 Jan 2026);
+	// dates spread over the following 12 months and include both DST changes.
+	From time.Time
+}
+
+// DemoWorkers are the case workers of the emulator's demo tenant.
+var DemoWorkers = []Worker{
+	{ID: "AM", Name: "Anna Müller", UPN: "anna.mueller@kanzlei.example"},
+	{ID: "JS", Name: "Jens Schäfer", UPN: "jens.schaefer@kanzlei.example"},
+	{ID: "ÖY", Name: "Özlem Yılmaz", UPN: "oezlem.yilmaz@kanzlei.example"},
+}
+
+var (
+	givenNames = []string{"Jürgen", "Käthe", "Björn", "Sören", "Günther", "Ümit", "Maximilian", "Lea", "Zoë", "Jörg", "Bärbel", "Heinz-Dieter", "Marie-Luise", "Çağla", "Łukasz"}
+	surnames   = []string{"Müller", "Schröder", "Weiß", "Groß", "Bäcker", "Köhler", "Fuß", "Öztürk", "Schäfer", "Lübke", "Kraußer", "von der Höhe", "Nguyễn", "Dvořák", "Meißner"}
+	companies  = []string{"Bäckerei Höfle GmbH", "Müller & Söhne KG", "Grünflächen Ämter AG", "Straßenbau Süd GmbH & Co. KG", "Öko-Energie eG", ""}
+	streets    = []string{"Hauptstraße", "Königsallee", "Am Mühlbach", "Schloßstraße", "Lindenweg", "Gärtnerplatz"}
+	cities     = []struct{ plz, city string }{{"80331", "München"}, {"50667", "Köln"}, {"20095", "Hamburg"}, {"01067", "Dresden"}, {"70173", "Stuttgart"}, {"79098", "Freiburg im Breisgau"}}
+	subjects   = []string{"Mandantengespräch", "Mündliche Verhandlung", "Güteverhandlung", "Besprechung mit Gegenseite", "Ortstermin", "Beweisaufnahme", "Telefonkonferenz"}
+	courts     = []string{"LG München I, Saal 201", "AG Köln, Raum 3.14", "OLG Düsseldorf", "Kanzlei, Besprechungsraum Süd", "ArbG Stuttgart", "Videokonferenz"}
+	fristen    = []string{"Berufungsbegründung", "Klageerwiderung", "Stellungnahme zum Gutachten", "Einspruch gegen Versäumnisurteil", "Revisionsbegründung", "Replik"}
+	gruende    = []string{"Sachstandsanfrage", "Zahlungseingang prüfen", "Akte zur Wiedervorlage", "Frist überwachen", "Rückruf Mandant"}
+	categories = []string{"Gericht", "Mandant", "Intern", ""}
+)
+
+// dstDays are the days the clocks change in Germany in 2026.
+var dstDays = []string{"2026-03-29", "2026-10-25"}
+
+// Generate writes a new cache with demo data to path (replacing a file there).
+func Generate(ctx context.Context, path string, o GenOptions) error {
+	if len(o.Workers) == 0 {
+		o.Workers = DemoWorkers
+	}
+	if o.From.IsZero() {
+		o.From = time.Date(2026, 1, 1, 0, 0, 0, 0, Berlin)
+	}
+	if o.Subscriptions > o.Addresses {
+		o.Subscriptions = o.Addresses
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("generate cache: %w", err)
+		}
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("generate cache: %w", err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, schemaSQL); err != nil {
+		return fmt.Errorf("generate cache schema: %w", err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	g := &generator{rng: rand.New(rand.NewPCG(o.Seed, 0x6b616e7a)), o: o, tx: tx}
+	for _, step := range []func(context.Context) error{g.schemaInfo, g.workers, g.appointments, g.deadlines, g.resubmissions, g.addresses} {
+		if err := step(ctx); err != nil {
+			return fmt.Errorf("generate cache: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+type generator struct {
+	rng *rand.Rand
+	o   GenOptions
+	tx  *sql.Tx
+}
+
+func (g *generator) pick(s []string) string { return s[g.rng.IntN(len(s))] }
+
+// day returns a day of the generated year; every 20th is a DST day.
+func (g *generator) day() time.Time {
+	if g.rng.IntN(20) == 0 {
+		d, _ := time.ParseInLocation(dateLayout, g.pick(dstDays), Berlin)
+		return d
+	}
+	return g.o.From.AddDate(0, 0, g.rng.IntN(365))
+}
+
+func (g *generator) fileNo() string {
+	return fmt.Sprintf("%d/%02d", 1+g.rng.IntN(999), 24+g.rng.IntN(3))
+}
+
+func (g *generator) stamp() string {
+	return g.o.From.Add(-time.Duration(g.rng.IntN(90*24)) * time.Hour).UTC().Format(time.RFC3339)
+}
+
+func (g *generator) schemaInfo(ctx context.Context) error {
+	_, err := g.tx.ExecContext(ctx, `INSERT INTO schema_info (version) VALUES (?)`, SchemaVersion)
+	return err
+}
+
+func (g *generator) workers(ctx context.Context) error {
+	for _, w := range g.o.Workers {
+		if _, err := g.tx.ExecContext(ctx, `INSERT INTO sachbearbeiter (id, name, upn) VALUES (?, ?, ?)`, w.ID, w.Name, w.UPN); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *generator) appointments(ctx context.Context) error {
+	st, err := g.tx.PrepareContext(ctx, `INSERT INTO termin (betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, w := range g.o.Workers {
+		for range g.o.Appointments {
+			day := g.day()
+			allDay := g.rng.IntN(6) == 0
+			var start, end time.Time
+			if allDay {
+				start = day
+				end = day.AddDate(0, 0, 1+g.rng.IntN(2))
+			} else {
+				// also 02:30 on the DST days, which happens twice in October and never in March
+				start = time.Date(day.Year(), day.Month(), day.Day(), 2+g.rng.IntN(17), []int{0, 15, 30, 45}[g.rng.IntN(4)], 0, 0, Berlin)
+				end = start.Add(time.Duration(30+30*g.rng.IntN(6)) * time.Minute)
+			}
+			client := g.pick(surnames) + " ./. " + g.pick(surnames)
+			var reminder any
+			if g.rng.IntN(3) > 0 {
+				reminder = []int{15, 30, 60, 1440}[g.rng.IntN(4)]
+			}
+			if _, err := st.ExecContext(ctx, g.pick(subjects)+" "+client, g.pick(courts), start.Format(localLayout), end.Format(localLayout), allDay,
+				"Bitte Handakte und Vollmacht mitbringen.\nAnsprechpartner: "+g.pick(givenNames)+" "+g.pick(surnames),
+				g.fileNo(), client, w.ID, g.pick(categories), reminder, g.stamp()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (g *generator) deadlines(ctx context.Context) error {
+	st, err := g.tx.PrepareContext(ctx, `INSERT INTO frist (aktenzeichen, bezeichnung, fristdatum, vorfrist, erledigt, sachbearbeiter_id, geaendert_am)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, w := range g.o.Workers {
+		for range g.o.Deadlines {
+			due := g.day()
+			var early any
+			if g.rng.IntN(4) > 0 {
+				early = due.AddDate(0, 0, -7).Format(dateLayout)
+			}
+			if _, err := st.ExecContext(ctx, g.fileNo(), g.pick(fristen), due.Format(dateLayout), early, g.rng.IntN(5) == 0, w.ID, g.stamp()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (g *generator) resubmissions(ctx context.Context) error {
+	st, err := g.tx.PrepareContext(ctx, `INSERT INTO wiedervorlage (aktenzeichen, grund, datum, erledigt, sachbearbeiter_id, geaendert_am) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, w := range g.o.Workers {
+		for range g.o.Resubmissions {
+			if _, err := st.ExecContext(ctx, g.fileNo(), g.pick(gruende), g.day().Format(dateLayout), g.rng.IntN(5) == 0, w.ID, g.stamp()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (g *generator) addresses(ctx context.Context) error {
+	st, err := g.tx.PrepareContext(ctx, `INSERT INTO adresse (anrede, titel, vorname, nachname, firma, email1, email2, email3,
+		telefon_geschaeftlich, telefon_privat, mobil, strasse, plz, ort, land, notiz, geaendert_am)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i := range g.o.Addresses {
+		given, sur := g.pick(givenNames), g.pick(surnames)
+		city := cities[g.rng.IntN(len(cities))]
+		title := ""
+		if g.rng.IntN(5) == 0 {
+			title = "Dr."
+		}
+		mail := fmt.Sprintf("a%d@mandant.example", i+1)
+		var mail2 any
+		if g.rng.IntN(3) == 0 {
+			mail2 = fmt.Sprintf("buero%d@mandant.example", i+1)
+		}
+		if _, err := st.ExecContext(ctx, []string{"Herr", "Frau", ""}[g.rng.IntN(3)], title, given, sur, g.pick(companies), mail, mail2, nil,
+			fmt.Sprintf("+49 89 %07d", g.rng.IntN(9999999)), nil, fmt.Sprintf("+49 17%d %07d", g.rng.IntN(10), g.rng.IntN(9999999)),
+			fmt.Sprintf("%s %d", g.pick(streets), 1+g.rng.IntN(120)), city.plz, city.city, "Deutschland", "Mandant seit "+fmt.Sprint(2000+g.rng.IntN(26)), g.stamp()); err != nil {
+			return err
+		}
+	}
+	ab, err := g.tx.PrepareContext(ctx, `INSERT INTO abo (adresse_id, sachbearbeiter_id, seit) VALUES (?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ab.Close()
+	for _, w := range g.o.Workers {
+		for _, idx := range g.rng.Perm(g.o.Addresses)[:g.o.Subscriptions] {
+			if _, err := ab.ExecContext(ctx, idx+1, w.ID, g.stamp()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,399 @@
+package source
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Worker is a case worker as the practice software knows them.
+type Worker struct {
+	ID, Name, UPN string
+}
+
+// Appointment is a Termin. Start and End are in Europe/Berlin; an all-day
+// Termin starts at midnight and ends at midnight after its last day.
+type Appointment struct {
+	ID              int64
+	Subject         string
+	Location        string
+	Start, End      time.Time
+	AllDay          bool
+	Description     string
+	FileNo          string // Aktenzeichen
+	Client          string // Mandant
+	WorkerID        string
+	Category        string
+	ReminderMinutes *int
+	Modified        time.Time
+}
+
+// Date is a calendar day without a time (Fristdatum, Wiedervorlage).
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+
+// Midnight is the start of the day in loc.
+func (d Date) Midnight(loc *time.Location) time.Time {
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)
+}
+
+// Deadline is a Frist, with an optional Vorfrist (early warning day).
+type Deadline struct {
+	ID           int64
+	FileNo       string
+	Title        string
+	Due          Date
+	EarlyWarning *Date
+	Done         bool
+	WorkerID     string
+	Modified     time.Time
+}
+
+// Resubmission is a Wiedervorlage.
+type Resubmission struct {
+	ID       int64
+	FileNo   string
+	Reason   string
+	Date     Date
+	Done     bool
+	WorkerID string
+	Modified time.Time
+}
+
+// Address is an Adresse.
+type Address struct {
+	ID                          int64
+	Salutation, Title           string
+	GivenName, Surname, Company string
+	Emails                      []string
+	BusinessPhone, HomePhone    string
+	Mobile                      string
+	Street, PostalCode, City    string
+	Country, Note               string
+	Modified                    time.Time
+}
+
+// RowError is a cache row that cannot be exported, with the reason.
+type RowError struct {
+	Table  string
+	ID     string
+	Reason string // German, for the journal
+}
+
+func (e RowError) Error() string { return fmt.Sprintf("%s %s: %s", e.Table, e.ID, e.Reason) }
+
+// Limits of what is exported.
+const (
+	MaxText      = 100 << 10 // a description or note longer than this is refused
+	MaxSubject   = 255
+	earliestYear = 1900
+	latestYear   = 2200
+	localLayout  = "2006-01-02T15:04:05"
+	dateLayout   = "2006-01-02"
+)
+
+// Workers lists the case workers.
+func (c *Cache) Workers(ctx context.Context) ([]Worker, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, name, upn FROM sachbearbeiter ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("read sachbearbeiter: %w", err)
+	}
+	defer rows.Close()
+	var out []Worker
+	for rows.Next() {
+		var w Worker
+		if err := rows.Scan(&w.ID, &w.Name, &w.UPN); err != nil {
+			return nil, fmt.Errorf("read sachbearbeiter: %w", err)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// checker collects the problems of one row.
+type checker struct {
+	table, id string
+	problems  []string
+}
+
+func (k *checker) text(field, v string, max int, required bool) string {
+	switch {
+	case !utf8.ValidString(v):
+		k.problems = append(k.problems, field+" enthält ungültige Zeichen (kein UTF-8)")
+	case required && strings.TrimSpace(v) == "":
+		k.problems = append(k.problems, field+" ist leer")
+	case len(v) > max:
+		k.problems = append(k.problems, fmt.Sprintf("%s ist zu lang (%d KB, höchstens %d KB)", field, len(v)>>10, max>>10))
+	}
+	return v
+}
+
+func (k *checker) local(field string, v sql.NullString) time.Time {
+	if !v.Valid || v.String == "" {
+		k.problems = append(k.problems, field+" fehlt")
+		return time.Time{}
+	}
+	t, err := time.ParseInLocation(localLayout, v.String, Berlin)
+	if err != nil {
+		k.problems = append(k.problems, fmt.Sprintf("%s „%s“ ist kein Zeitpunkt (erwartet JJJJ-MM-TTThh:mm:ss)", field, v.String))
+		return time.Time{}
+	}
+	if t.Year() < earliestYear || t.Year() > latestYear {
+		k.problems = append(k.problems, fmt.Sprintf("%s %s liegt außerhalb von %d bis %d", field, v.String, earliestYear, latestYear))
+	}
+	return t
+}
+
+func (k *checker) date(field string, v sql.NullString, required bool) *Date {
+	if !v.Valid || v.String == "" {
+		if required {
+			k.problems = append(k.problems, field+" fehlt")
+		}
+		return nil
+	}
+	t, err := time.Parse(dateLayout, v.String)
+	if err != nil {
+		k.problems = append(k.problems, fmt.Sprintf("%s „%s“ ist kein Datum (erwartet JJJJ-MM-TT)", field, v.String))
+		return nil
+	}
+	if t.Year() < earliestYear || t.Year() > latestYear {
+		k.problems = append(k.problems, fmt.Sprintf("%s %s liegt außerhalb von %d bis %d", field, v.String, earliestYear, latestYear))
+		return nil
+	}
+	return &Date{t.Year(), t.Month(), t.Day()}
+}
+
+func (k *checker) worker(id string, known map[string]bool) string {
+	if !known[id] {
+		k.problems = append(k.problems, fmt.Sprintf("Sachbearbeiter „%s“ ist unbekannt", id))
+	}
+	return id
+}
+
+func (k *checker) err() *RowError {
+	if len(k.problems) == 0 {
+		return nil
+	}
+	return &RowError{Table: k.table, ID: k.id, Reason: strings.Join(k.problems, "; ")}
+}
+
+func modified(v sql.NullString) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, v.String)
+	return t
+}
+
+func (c *Cache) knownWorkers(ctx context.Context) (map[string]bool, error) {
+	ws, err := c.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, w := range ws {
+		known[w.ID] = true
+	}
+	return known, nil
+}
+
+func ns(s sql.NullString) string { return s.String }
+
+// Appointments reads the Termine of one worker ("" for all); rows that
+// cannot be exported come back as RowErrors.
+func (c *Cache) Appointments(ctx context.Context, workerID string) ([]Appointment, []RowError, error) {
+	known, err := c.knownWorkers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am FROM termin WHERE ? = '' OR sachbearbeiter_id = ? ORDER BY id`, workerID, workerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read termin: %w", err)
+	}
+	defer rows.Close()
+	var out []Appointment
+	var bad []RowError
+	for rows.Next() {
+		var a Appointment
+		var subj, loc, begin, end, desc, file, client, worker, cat, mod sql.NullString
+		var reminder sql.NullInt64
+		var allDay int
+		if err := rows.Scan(&a.ID, &subj, &loc, &begin, &end, &allDay, &desc, &file, &client, &worker, &cat, &reminder, &mod); err != nil {
+			return nil, nil, fmt.Errorf("read termin: %w", err)
+		}
+		k := &checker{table: "termin", id: fmt.Sprint(a.ID)}
+		a.Subject = k.text("Betreff", ns(subj), MaxSubject, true)
+		a.Location = k.text("Ort", ns(loc), MaxSubject, false)
+		a.Description = k.text("Beschreibung", ns(desc), MaxText, false)
+		a.FileNo = k.text("Aktenzeichen", ns(file), MaxSubject, false)
+		a.Client = k.text("Mandant", ns(client), MaxSubject, false)
+		a.Category = k.text("Kategorie", ns(cat), MaxSubject, false)
+		a.WorkerID = k.worker(ns(worker), known)
+		a.AllDay = allDay != 0
+		a.Start, a.End = k.local("Beginn", begin), k.local("Ende", end)
+		if len(k.problems) == 0 {
+			switch {
+			case a.End.Before(a.Start):
+				k.problems = append(k.problems, fmt.Sprintf("Ende %s liegt vor dem Beginn %s", a.End.Format(localLayout), a.Start.Format(localLayout)))
+			case a.AllDay && (!isMidnight(a.Start) || !isMidnight(a.End) || !a.End.After(a.Start)):
+				k.problems = append(k.problems, "ganztägiger Termin beginnt oder endet nicht um Mitternacht")
+			}
+		}
+		if reminder.Valid {
+			m := int(reminder.Int64)
+			if m < 0 || m > 4*7*24*60 {
+				k.problems = append(k.problems, fmt.Sprintf("Erinnerung %d Minuten liegt außerhalb von 0 bis 4 Wochen", m))
+			}
+			a.ReminderMinutes = &m
+		}
+		a.Modified = modified(mod)
+		if e := k.err(); e != nil {
+			bad = append(bad, *e)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, bad, rows.Err()
+}
+
+func isMidnight(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 }
+
+// Deadlines reads the Fristen of one worker ("" for all).
+func (c *Cache) Deadlines(ctx context.Context, workerID string) ([]Deadline, []RowError, error) {
+	known, err := c.knownWorkers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, aktenzeichen, bezeichnung, fristdatum, vorfrist, erledigt, sachbearbeiter_id, geaendert_am
+		FROM frist WHERE ? = '' OR sachbearbeiter_id = ? ORDER BY id`, workerID, workerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read frist: %w", err)
+	}
+	defer rows.Close()
+	var out []Deadline
+	var bad []RowError
+	for rows.Next() {
+		var d Deadline
+		var file, title, due, early, worker, mod sql.NullString
+		var done int
+		if err := rows.Scan(&d.ID, &file, &title, &due, &early, &done, &worker, &mod); err != nil {
+			return nil, nil, fmt.Errorf("read frist: %w", err)
+		}
+		k := &checker{table: "frist", id: fmt.Sprint(d.ID)}
+		d.FileNo = k.text("Aktenzeichen", ns(file), MaxSubject, false)
+		d.Title = k.text("Bezeichnung", ns(title), MaxSubject, true)
+		d.WorkerID = k.worker(ns(worker), known)
+		if p := k.date("Fristdatum", due, true); p != nil {
+			d.Due = *p
+		}
+		d.EarlyWarning = k.date("Vorfrist", early, false)
+		if d.EarlyWarning != nil && d.Due != (Date{}) && d.EarlyWarning.String() > d.Due.String() {
+			k.problems = append(k.problems, fmt.Sprintf("Vorfrist %s liegt nach der Frist %s", d.EarlyWarning, d.Due))
+		}
+		d.Done = done != 0
+		d.Modified = modified(mod)
+		if e := k.err(); e != nil {
+			bad = append(bad, *e)
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, bad, rows.Err()
+}
+
+// Resubmissions reads the Wiedervorlagen of one worker ("" for all).
+func (c *Cache) Resubmissions(ctx context.Context, workerID string) ([]Resubmission, []RowError, error) {
+	known, err := c.knownWorkers(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, aktenzeichen, grund, datum, erledigt, sachbearbeiter_id, geaendert_am
+		FROM wiedervorlage WHERE ? = '' OR sachbearbeiter_id = ? ORDER BY id`, workerID, workerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read wiedervorlage: %w", err)
+	}
+	defer rows.Close()
+	var out []Resubmission
+	var bad []RowError
+	for rows.Next() {
+		var r Resubmission
+		var file, reason, date, worker, mod sql.NullString
+		var done int
+		if err := rows.Scan(&r.ID, &file, &reason, &date, &done, &worker, &mod); err != nil {
+			return nil, nil, fmt.Errorf("read wiedervorlage: %w", err)
+		}
+		k := &checker{table: "wiedervorlage", id: fmt.Sprint(r.ID)}
+		r.FileNo = k.text("Aktenzeichen", ns(file), MaxSubject, false)
+		r.Reason = k.text("Grund", ns(reason), MaxSubject, true)
+		r.WorkerID = k.worker(ns(worker), known)
+		if p := k.date("Datum", date, true); p != nil {
+			r.Date = *p
+		}
+		r.Done = done != 0
+		r.Modified = modified(mod)
+		if e := k.err(); e != nil {
+			bad = append(bad, *e)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, bad, rows.Err()
+}
+
+// SubscribedAddresses reads the Adressen a worker subscribed to.
+func (c *Cache) SubscribedAddresses(ctx context.Context, workerID string) ([]Address, []RowError, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT a.id, a.anrede, a.titel, a.vorname, a.nachname, a.firma, a.email1, a.email2, a.email3,
+		a.telefon_geschaeftlich, a.telefon_privat, a.mobil, a.strasse, a.plz, a.ort, a.land, a.notiz, a.geaendert_am
+		FROM adresse a JOIN abo ON abo.adresse_id = a.id WHERE abo.sachbearbeiter_id = ? ORDER BY a.id`, workerID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read adresse: %w", err)
+	}
+	defer rows.Close()
+	var out []Address
+	var bad []RowError
+	for rows.Next() {
+		var a Address
+		var f [17]sql.NullString
+		if err := rows.Scan(&a.ID, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16]); err != nil {
+			return nil, nil, fmt.Errorf("read adresse: %w", err)
+		}
+		k := &checker{table: "adresse", id: fmt.Sprint(a.ID)}
+		a.Salutation = k.text("Anrede", ns(f[0]), MaxSubject, false)
+		a.Title = k.text("Titel", ns(f[1]), MaxSubject, false)
+		a.GivenName = k.text("Vorname", ns(f[2]), MaxSubject, false)
+		a.Surname = k.text("Nachname", ns(f[3]), MaxSubject, false)
+		a.Company = k.text("Firma", ns(f[4]), MaxSubject, false)
+		for i, name := range []string{"E-Mail 1", "E-Mail 2", "E-Mail 3"} {
+			if v := k.text(name, ns(f[5+i]), MaxSubject, false); strings.TrimSpace(v) != "" {
+				a.Emails = append(a.Emails, strings.TrimSpace(v))
+			}
+		}
+		a.BusinessPhone = k.text("Telefon geschäftlich", ns(f[8]), MaxSubject, false)
+		a.HomePhone = k.text("Telefon privat", ns(f[9]), MaxSubject, false)
+		a.Mobile = k.text("Mobil", ns(f[10]), MaxSubject, false)
+		a.Street = k.text("Straße", ns(f[11]), MaxSubject, false)
+		a.PostalCode = k.text("PLZ", ns(f[12]), MaxSubject, false)
+		a.City = k.text("Ort", ns(f[13]), MaxSubject, false)
+		a.Country = k.text("Land", ns(f[14]), MaxSubject, false)
+		a.Note = k.text("Notiz", ns(f[15]), MaxText, false)
+		a.Modified = modified(f[16])
+		if strings.TrimSpace(a.Surname+a.GivenName+a.Company) == "" {
+			k.problems = append(k.problems, "weder Name noch Firma")
+		}
+		if e := k.err(); e != nil {
+			bad = append(bad, *e)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, bad, rows.Err()
+}
