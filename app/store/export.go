@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Mapping says which Graph object a source item became.
+type Mapping struct {
+	Worker      string
+	ItemKey     string
+	GraphID     string // "" while a create is pending
+	ContainerID string
+	Hashes      map[string]string
+	PendingTx   string
+	Updated     time.Time
+}
+
+// Pending reports whether a create was started but not confirmed.
+func (m Mapping) Pending() bool { return m.GraphID == "" }
+
+// Mappings returns a worker's mappings by item key.
+func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT item_key, COALESCE(graph_id, ''), COALESCE(container_id, ''), field_hashes,
+		COALESCE(pending_tx, ''), updated_at FROM mapping WHERE worker = ?`, worker)
+	if err != nil {
+		return nil, fmt.Errorf("read mappings of %s: %w", worker, err)
+	}
+	defer rows.Close()
+	out := map[string]Mapping{}
+	for rows.Next() {
+		m := Mapping{Worker: worker}
+		var hashes, updated string
+		if err := rows.Scan(&m.ItemKey, &m.GraphID, &m.ContainerID, &hashes, &m.PendingTx, &updated); err != nil {
+			return nil, fmt.Errorf("read mappings of %s: %w", worker, err)
+		}
+		if err := json.Unmarshal([]byte(hashes), &m.Hashes); err != nil {
+			return nil, fmt.Errorf("mapping %s of %s: damaged field hashes: %w", m.ItemKey, worker, err)
+		}
+		m.Updated, _ = time.Parse(time.RFC3339Nano, updated)
+		out[m.ItemKey] = m
+	}
+	return out, rows.Err()
+}
+
+// PutMapping stores a mapping (insert or replace).
+func (s *Store) PutMapping(ctx context.Context, m Mapping) error {
+	hashes, err := json.Marshal(m.Hashes)
+	if err != nil {
+		return err
+	}
+	if m.Updated.IsZero() {
+		m.Updated = time.Now()
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO mapping (worker, item_key, graph_id, container_id, field_hashes, pending_tx, updated_at)
+		VALUES (?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, NULLIF(?, ''), ?)
+		ON CONFLICT (worker, item_key) DO UPDATE SET graph_id = excluded.graph_id, container_id = excluded.container_id,
+			field_hashes = excluded.field_hashes, pending_tx = excluded.pending_tx, updated_at = excluded.updated_at`,
+		m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("store mapping %s of %s: %w", m.ItemKey, m.Worker, err)
+	}
+	return nil
+}
+
+// DeleteMapping forgets a mapping.
+func (s *Store) DeleteMapping(ctx context.Context, worker, itemKey string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM mapping WHERE worker = ? AND item_key = ?`, worker, itemKey); err != nil {
+		return fmt.Errorf("delete mapping %s of %s: %w", itemKey, worker, err)
+	}
+	return nil
+}
+
+// ResetMappings forgets every mapping of a worker (the export then rebuilds
+// them from the source keys stored in Microsoft 365).
+func (s *Store) ResetMappings(ctx context.Context, worker string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM mapping WHERE worker = ?`, worker)
+	return err
+}
+
+// JournalEntry is one transfer.
+type JournalEntry struct {
+	ID        int64
+	At        time.Time
+	Worker    string
+	ItemKey   string
+	Action    string
+	Result    string // ok or error
+	RequestID string
+	Error     string
+}
+
+// Journal appends entries in one transaction.
+func (s *Store) Journal(ctx context.Context, entries ...JournalEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO journal (at, worker, item_key, action, result, request_id, error) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, e := range entries {
+		if e.At.IsZero() {
+			e.At = time.Now()
+		}
+		if _, err := st.ExecContext(ctx, e.At.UTC().Format(time.RFC3339Nano), e.Worker, e.ItemKey, e.Action, e.Result, e.RequestID, e.Error); err != nil {
+			return fmt.Errorf("write journal: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// JournalFilter selects journal entries; zero fields match everything.
+type JournalFilter struct {
+	Worker string
+	Result string
+	Since  time.Time
+	Limit  int // default 1000
+}
+
+// ReadJournal returns entries, newest first.
+func (s *Store) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalEntry, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	q := `SELECT id, at, worker, item_key, action, result, request_id, error FROM journal
+		WHERE (? = '' OR worker = ?) AND (? = '' OR result = ?) AND at >= ? ORDER BY id DESC LIMIT ?`
+	rows, err := s.db.QueryContext(ctx, q, f.Worker, f.Worker, f.Result, f.Result, f.Since.UTC().Format(time.RFC3339Nano), f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	defer rows.Close()
+	var out []JournalEntry
+	for rows.Next() {
+		var e JournalEntry
+		var at string
+		if err := rows.Scan(&e.ID, &at, &e.Worker, &e.ItemKey, &e.Action, &e.Result, &e.RequestID, &e.Error); err != nil {
+			return nil, err
+		}
+		e.At, _ = time.Parse(time.RFC3339Nano, at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
