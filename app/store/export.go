@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// tsLayout has a fixed width, so that stored times sort as text.
+const tsLayout = "2006-01-02T15:04:05.000000000Z"
+
 // Mapping says which Graph object a source item became.
 type Mapping struct {
 	Worker      string
@@ -58,7 +61,7 @@ func (s *Store) PutMapping(ctx context.Context, m Mapping) error {
 		VALUES (?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, NULLIF(?, ''), ?)
 		ON CONFLICT (worker, item_key) DO UPDATE SET graph_id = excluded.graph_id, container_id = excluded.container_id,
 			field_hashes = excluded.field_hashes, pending_tx = excluded.pending_tx, updated_at = excluded.updated_at`,
-		m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(time.RFC3339Nano))
+		m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(tsLayout))
 	if err != nil {
 		return fmt.Errorf("store mapping %s of %s: %w", m.ItemKey, m.Worker, err)
 	}
@@ -111,7 +114,7 @@ func (s *Store) Journal(ctx context.Context, entries ...JournalEntry) error {
 		if e.At.IsZero() {
 			e.At = time.Now()
 		}
-		if _, err := st.ExecContext(ctx, e.At.UTC().Format(time.RFC3339Nano), e.Worker, e.ItemKey, e.Action, e.Result, e.RequestID, e.Error); err != nil {
+		if _, err := st.ExecContext(ctx, e.At.UTC().Format(tsLayout), e.Worker, e.ItemKey, e.Action, e.Result, e.RequestID, e.Error); err != nil {
 			return fmt.Errorf("write journal: %w", err)
 		}
 	}
@@ -133,7 +136,7 @@ func (s *Store) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalEntr
 	}
 	q := `SELECT id, at, worker, item_key, action, result, request_id, error FROM journal
 		WHERE (? = '' OR worker = ?) AND (? = '' OR result = ?) AND at >= ? ORDER BY id DESC LIMIT ?`
-	rows, err := s.db.QueryContext(ctx, q, f.Worker, f.Worker, f.Result, f.Result, f.Since.UTC().Format(time.RFC3339Nano), f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, f.Worker, f.Worker, f.Result, f.Result, f.Since.UTC().Format(tsLayout), f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
