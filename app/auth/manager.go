@@ -232,22 +232,26 @@ func qualify(resource string, scopes []string) []string {
 
 // Graph is the worker's token source for Microsoft Graph (delegated).
 func (m *Manager) Graph(upn string) *TokenSource {
-	return &TokenSource{get: func(ctx context.Context) (*oauth2.Token, error) { return m.account(upn).token(ctx, "graph") }}
+	return &TokenSource{get: func(ctx context.Context, force bool) (*oauth2.Token, error) {
+		return m.account(upn).token(ctx, "graph", force)
+	}}
 }
 
 // Outlook is the worker's token source for POP and SMTP (outlook.office.com).
 func (m *Manager) Outlook(upn string) *TokenSource {
-	return &TokenSource{get: func(ctx context.Context) (*oauth2.Token, error) { return m.account(upn).token(ctx, "outlook") }}
+	return &TokenSource{get: func(ctx context.Context, force bool) (*oauth2.Token, error) {
+		return m.account(upn).token(ctx, "outlook", force)
+	}}
 }
 
 // App is the entity's token source for Graph with application permissions.
 func (m *Manager) App(entity string) *TokenSource {
-	return &TokenSource{get: func(ctx context.Context) (*oauth2.Token, error) { return m.app(entity).token(ctx) }}
+	return &TokenSource{get: func(ctx context.Context, force bool) (*oauth2.Token, error) { return m.app(entity).token(ctx, force) }}
 }
 
 // TokenSource hands out access tokens; it is an oauth2.TokenSource.
 type TokenSource struct {
-	get func(ctx context.Context) (*oauth2.Token, error)
+	get func(ctx context.Context, force bool) (*oauth2.Token, error)
 }
 
 var _ oauth2.TokenSource = (*TokenSource)(nil)
@@ -256,11 +260,15 @@ var _ oauth2.TokenSource = (*TokenSource)(nil)
 func (t *TokenSource) Token() (*oauth2.Token, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return t.get(ctx)
+	return t.get(ctx, false)
 }
 
 // TokenContext is Token with a context.
-func (t *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) { return t.get(ctx) }
+func (t *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) { return t.get(ctx, false) }
+
+// Renew gets a new access token although the cached one has not expired:
+// the answer to a 401 from the service.
+func (t *TokenSource) Renew(ctx context.Context) (*oauth2.Token, error) { return t.get(ctx, true) }
 
 // account holds one worker's refresh token and access tokens. Its mutex
 // makes concurrent callers share one refresh.
@@ -272,12 +280,12 @@ type account struct {
 	cache map[string]*oauth2.Token // "graph", "outlook"
 }
 
-func (a *account) token(ctx context.Context, resource string) (*oauth2.Token, error) {
+func (a *account) token(ctx context.Context, resource string, force bool) (*oauth2.Token, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m := a.m
 	now := m.opts.Now()
-	if t := a.cache[resource]; t != nil && now.Add(m.opts.RefreshMargin).Before(t.Expiry) {
+	if t := a.cache[resource]; t != nil && !force && now.Add(m.opts.RefreshMargin).Before(t.Expiry) {
 		return t, nil
 	}
 	w, err := m.dir.Worker(ctx, a.upn)
@@ -354,12 +362,12 @@ func (m *Manager) app(entity string) *appSource {
 	return s
 }
 
-func (s *appSource) token(ctx context.Context) (*oauth2.Token, error) {
+func (s *appSource) token(ctx context.Context, force bool) (*oauth2.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.m
 	now := m.opts.Now()
-	if s.tok != nil && now.Add(m.opts.RefreshMargin).Before(s.tok.Expiry) {
+	if s.tok != nil && !force && now.Add(m.opts.RefreshMargin).Before(s.tok.Expiry) {
 		return s.tok, nil
 	}
 	ent, err := m.dir.Entity(ctx, s.entity)

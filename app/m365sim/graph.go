@@ -68,6 +68,7 @@ type greq struct {
 	requestID   string
 	clientReqID string
 	inBatch     bool
+	received    time.Time // when the (outer) request arrived
 }
 
 // caller is who a token speaks for. Filled by authenticate.
@@ -105,7 +106,7 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	req := &greq{method: r.Method, path: strings.TrimPrefix(r.URL.Path, "/v1.0"), query: r.URL.Query(), header: r.Header,
-		body: body, requestID: reqID, clientReqID: clientReqID}
+		body: body, requestID: reqID, clientReqID: clientReqID, received: logEntry.Time}
 	var resp *gresp
 	if gerr != nil {
 		resp = errResp(gerr)
@@ -306,7 +307,7 @@ func (s *Server) execGraph(req *greq, c *caller) *gresp {
 		return errResp(e)
 	}
 	key := c.app.ClientID + "|" + tg.owner.ID
-	if e := s.checkRetryAfter(key); e != nil {
+	if e := s.checkRetryAfter(key, req.received); e != nil {
 		return errResp(e)
 	}
 	release, e := s.throttle.acquire(key, s.Now())

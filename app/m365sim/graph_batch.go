@@ -140,7 +140,7 @@ func (s *Server) execBatchItem(outer *greq, c *caller, r batchRequest) *gresp {
 	reqID := s.newGUID()
 	s.mu.Unlock()
 	sub := &greq{method: strings.ToUpper(r.Method), path: strings.TrimPrefix(u.Path, "/v1.0"), query: u.Query(), header: h,
-		body: body, claims: outer.claims, requestID: reqID, clientReqID: outer.clientReqID, inBatch: true}
+		body: body, claims: outer.claims, requestID: reqID, clientReqID: outer.clientReqID, inBatch: true, received: outer.received}
 	resp := s.execGraph(sub, c)
 	entry := LoggedRequest{Time: s.Now(), Service: "graph", Method: sub.method, Path: u.Path, Query: u.RawQuery,
 		Body: truncateForLog(body), Status: resp.status, RequestID: reqID, InBatch: true, BatchID: r.ID}

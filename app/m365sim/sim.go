@@ -64,7 +64,7 @@ type Server struct {
 	stats       Stats
 	issued      []string // every token and code handed out, for leak scans in tests
 	faults      Faults
-	retryAfter  map[string]time.Time // throttled client -> earliest allowed retry
+	retryAfter  map[string]retryWindow // throttled client -> when it was told to wait, and until when
 	throttle    *throttler
 	seq         int64
 
@@ -125,7 +125,7 @@ func New(tf *TenantFile, opts Options) (*Server, error) {
 		flows:      map[string]*authFlow{},
 		sessions:   map[string]*browserSession{},
 		faults:     cfg.Faults,
-		retryAfter: map[string]time.Time{},
+		retryAfter: map[string]retryWindow{},
 		closed:     make(chan struct{}),
 		stats:      Stats{InjectedStatus: map[int]int{}},
 		conns:      map[net.Conn]struct{}{},

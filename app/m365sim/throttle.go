@@ -187,6 +187,11 @@ func (s *Server) faultFor(code int) *graphError {
 	return &graphError{status: code, code: http.StatusText(code), message: fmt.Sprintf("Injected failure %d.", code)}
 }
 
+// retryWindow is a Retry-After handed to a client.
+type retryWindow struct {
+	told, until time.Time
+}
+
 // noteRetryAfter remembers when a throttled client may come back.
 func (s *Server) noteRetryAfter(key string, e *graphError) {
 	if e.retryAfter <= 0 {
@@ -196,29 +201,33 @@ func (s *Server) noteRetryAfter(key string, e *graphError) {
 	if e.status == 429 {
 		s.stats.Throttled++
 	}
-	s.retryAfter[key] = s.now().Add(time.Duration(e.retryAfter) * time.Second)
+	now := s.now()
+	s.retryAfter[key] = retryWindow{told: now, until: now.Add(time.Duration(e.retryAfter) * time.Second)}
 	s.mu.Unlock()
 }
 
 var errRetryTooEarly = errors.New("retried before Retry-After")
 
-// checkRetryAfter fails a request that comes before the Retry-After it was given.
-func (s *Server) checkRetryAfter(key string) *graphError {
+// checkRetryAfter fails a request that comes before the Retry-After it was
+// given. sent is when the client sent the request (for a batch item: when
+// the batch arrived), so that items that left with the throttled one are
+// not held against the client.
+func (s *Server) checkRetryAfter(key string, sent time.Time) *graphError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	until, ok := s.retryAfter[key]
+	w, ok := s.retryAfter[key]
 	if !ok {
 		return nil
 	}
 	now := s.now()
-	if !now.Before(until) {
+	if !now.Before(w.until) {
 		delete(s.retryAfter, key)
 		return nil
 	}
-	if !s.faults.EnforceRetryAfter {
+	if !s.faults.EnforceRetryAfter || !sent.After(w.told) {
 		return nil
 	}
 	s.stats.RetryAfterViolations++
-	wait := int(math.Ceil(until.Sub(now).Seconds()))
+	wait := int(math.Ceil(w.until.Sub(now).Seconds()))
 	return &graphError{status: 429, code: "TooManyRequests", message: "Retry-After was not honoured: the request came before the time given in the Retry-After header (" + errRetryTooEarly.Error() + ").", retryAfter: max(wait, 1)}
 }

@@ -1,0 +1,427 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	khttp "github.com/microsoft/kiota-http-go"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
+	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
+	"golang.org/x/oauth2"
+)
+
+// TokenSource is an auth token source as the client needs it (*auth.TokenSource).
+type TokenSource interface {
+	TokenContext(ctx context.Context) (*oauth2.Token, error)
+	Renew(ctx context.Context) (*oauth2.Token, error)
+}
+
+// MaxBatch is Graph's limit of requests in one JSON batch.
+const MaxBatch = 20
+
+// MailboxConcurrency is Outlook's limit of concurrent requests per
+// application and mailbox.
+const MailboxConcurrency = 4
+
+// Request is one Graph call. URL is relative to the version root, e.g.
+// "/users/anna@kanzlei.de/events".
+type Request struct {
+	ID      string
+	Method  string
+	URL     string
+	Body    any // encoded as JSON; nil for none
+	Headers map[string]string
+}
+
+// Response is the answer to one Request.
+type Response struct {
+	ID        string
+	Status    int
+	Header    http.Header
+	Body      json.RawMessage
+	RequestID string
+	Err       error // transport failure, or the Graph error of a final 4xx/5xx
+}
+
+// OK reports a 2xx answer.
+func (r Response) OK() bool { return r.Err == nil && r.Status >= 200 && r.Status < 300 }
+
+// Error is Graph's error answer.
+type Error struct {
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("graph: %d %s: %s", e.Status, e.Code, e.Message) }
+
+// Client sends requests through msgraph-sdk-go's HTTP pipeline.
+// One Client serves one mailbox: its slots keep at most MailboxConcurrency
+// requests (batch items counted one by one) in flight.
+type Client struct {
+	base  string // e.g. https://graph.microsoft.com/v1.0
+	ts    TokenSource
+	hc    *http.Client
+	pacer *Pacer
+	log   *slog.Logger
+	slots chan struct{}
+
+	mu        sync.Mutex
+	notBefore time.Time // the mailbox's Retry-After: nothing is sent before it
+}
+
+// Options configure a Client.
+type Options struct {
+	Pacer  *Pacer
+	Logger *slog.Logger
+}
+
+// NewHTTPClient is kiota's pipeline with a fixed middleware order and no
+// retry handler (retries are the Pacer's, with a fresh request each time).
+func NewHTTPClient() *http.Client {
+	opts := msgraphsdk.GetDefaultClientOptions()
+	hc := khttp.GetDefaultClient(
+		msgraphgocore.NewGraphTelemetryHandler(&opts),
+		khttp.NewCompressionHandler(),
+		khttp.NewRedirectHandler(),
+		khttp.NewParametersNameDecodingHandler(),
+		khttp.NewUserAgentHandler(),
+		khttp.NewHeadersInspectionHandler(),
+	)
+	hc.Timeout = 100 * time.Second
+	return hc
+}
+
+// New returns a client for the Graph endpoint (config.Entity.GraphEndpoint).
+func New(endpoint string, ts TokenSource, o Options) *Client {
+	if o.Pacer == nil {
+		o.Pacer = NewPacer()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{base: strings.TrimRight(endpoint, "/") + "/v1.0", ts: ts, hc: NewHTTPClient(), pacer: o.Pacer, log: o.Logger,
+		slots: make(chan struct{}, MailboxConcurrency)}
+}
+
+// acquire takes n slots (released by the returned function).
+func (c *Client) acquire(ctx context.Context, n int) (func(), error) {
+	for k := 0; k < n; k++ {
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			for ; k > 0; k-- {
+				<-c.slots
+			}
+			return nil, ctx.Err()
+		}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			for range n {
+				<-c.slots
+			}
+		})
+	}, nil
+}
+
+// holdOff remembers a Retry-After for the whole mailbox: Outlook throttles
+// per application and mailbox, so no request of this client may go out
+// before it has passed.
+func (c *Client) holdOff(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until := time.Now().Add(d); until.After(c.notBefore) {
+		c.notBefore = until
+	}
+}
+
+// waitTurn sleeps until the mailbox's Retry-After has passed.
+func (c *Client) waitTurn(ctx context.Context) error {
+	c.mu.Lock()
+	d := time.Until(c.notBefore)
+	c.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	err := c.pacer.Sleep(ctx, d)
+	if err == nil {
+		c.mu.Lock()
+		c.notBefore = time.Time{} // the pacer's clock may not be the wall clock (tests)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// send makes one HTTP exchange: a fresh request every time, so that a
+// retry never re-sends a body that was already read.
+func (c *Client) send(ctx context.Context, method, url string, body []byte, headers map[string]string, renew bool) (*http.Response, []byte, error) {
+	if err := c.waitTurn(ctx); err != nil {
+		return nil, nil, err
+	}
+	var tok *oauth2.Token
+	var err error
+	if renew {
+		tok, err = c.ts.Renew(ctx)
+	} else {
+		tok, err = c.ts.TokenContext(ctx)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+url, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		c.holdOff(retryAfter(resp.Header))
+	}
+	return resp, raw, err
+}
+
+// do runs one request under the pacer, with one token renewal on 401.
+func (c *Client) do(ctx context.Context, method, url string, body []byte, headers map[string]string) (*http.Response, []byte, error) {
+	var resp *http.Response
+	var raw []byte
+	renewed := false
+	err := c.pacer.Call(ctx, func() (bool, time.Duration, error) {
+		var err error
+		resp, raw, err = c.send(ctx, method, url, body, headers, false)
+		if err == nil && resp.StatusCode == http.StatusUnauthorized && !renewed {
+			renewed = true
+			resp, raw, err = c.send(ctx, method, url, body, headers, true)
+		}
+		if err != nil {
+			retry, _ := ShouldRetry(ctx, 0, nil, err)
+			return retry, 0, err
+		}
+		if retry, after := ShouldRetry(ctx, resp.StatusCode, resp.Header, nil); retry {
+			return true, after, graphError(resp.StatusCode, resp.Header, raw)
+		}
+		return false, 0, nil
+	})
+	if err != nil && resp == nil {
+		return nil, nil, err
+	}
+	return resp, raw, nil
+}
+
+// Do sends one request with retries.
+func (c *Client) Do(ctx context.Context, r Request) Response {
+	var body []byte
+	if r.Body != nil {
+		var err error
+		if body, err = json.Marshal(r.Body); err != nil {
+			return Response{ID: r.ID, Err: fmt.Errorf("encode %s %s: %w", r.Method, r.URL, err)}
+		}
+	}
+	release, err := c.acquire(ctx, 1)
+	if err != nil {
+		return Response{ID: r.ID, Err: err}
+	}
+	resp, raw, err := c.do(ctx, r.Method, r.URL, body, r.Headers)
+	release()
+	if err != nil {
+		return Response{ID: r.ID, Err: err}
+	}
+	out := Response{ID: r.ID, Status: resp.StatusCode, Header: resp.Header, Body: raw, RequestID: resp.Header.Get("request-id")}
+	if !out.OK() {
+		out.Err = graphError(resp.StatusCode, resp.Header, raw)
+	}
+	return out
+}
+
+func graphError(status int, h http.Header, raw []byte) *Error {
+	var e struct {
+		Error struct {
+			Code       string `json:"code"`
+			Message    string `json:"message"`
+			InnerError struct {
+				RequestID string `json:"request-id"`
+			} `json:"innerError"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(raw, &e)
+	ge := &Error{Status: status, Code: e.Error.Code, Message: e.Error.Message, RequestID: e.Error.InnerError.RequestID}
+	if ge.RequestID == "" && h != nil {
+		ge.RequestID = h.Get("request-id")
+	}
+	if ge.Code == "" {
+		ge.Code = http.StatusText(status)
+	}
+	return ge
+}
+
+type batchItem struct {
+	ID        string            `json:"id"`
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	Body      json.RawMessage   `json:"body,omitempty"`
+	DependsOn []string          `json:"dependsOn,omitempty"`
+}
+
+type batchAnswer struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// Batch sends requests in JSON batches of up to 20. Within a batch the
+// items form MailboxConcurrency chains (dependsOn), so that at most four run
+// at once in a mailbox. Items answered 429, 503, 504, 500, 502 or 424 are
+// sent again on their own schedule (Retry-After, else backoff) until they
+// succeed, fail for good, or the attempts run out; the answers come back in
+// the order of reqs.
+func (c *Client) Batch(ctx context.Context, reqs []Request) []Response {
+	out := make([]Response, len(reqs))
+	index := map[string]int{}
+	for i := range reqs {
+		if reqs[i].ID == "" {
+			reqs[i].ID = fmt.Sprint(i)
+		}
+		index[reqs[i].ID] = i
+	}
+	pending := make([]int, len(reqs))
+	for i := range pending {
+		pending[i] = i
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt >= c.pacer.MaxAttempts {
+			for _, i := range pending {
+				if out[i].Err == nil {
+					out[i] = Response{ID: reqs[i].ID, Err: ErrGaveUp}
+				}
+				out[i].Err = errors.Join(ErrGaveUp, out[i].Err)
+			}
+			break
+		}
+		var retry []int
+		var wait time.Duration
+		for start := 0; start < len(pending); start += MaxBatch {
+			chunk := pending[start:min(start+MaxBatch, len(pending))]
+			answers, err := c.sendBatch(ctx, reqs, chunk)
+			if err != nil {
+				for _, i := range chunk {
+					out[i] = Response{ID: reqs[i].ID, Err: err}
+				}
+				if ctx.Err() != nil {
+					return out
+				}
+				continue
+			}
+			for _, a := range answers {
+				i, ok := index[a.ID]
+				if !ok {
+					continue
+				}
+				h := http.Header{}
+				for k, v := range a.Headers {
+					h.Set(k, v)
+				}
+				r := Response{ID: a.ID, Status: a.Status, Header: h, Body: a.Body}
+				if !r.OK() {
+					ge := graphError(a.Status, h, a.Body)
+					r.Err, r.RequestID = ge, ge.RequestID
+				}
+				out[i] = r
+				if again, after := ShouldRetry(ctx, a.Status, h, nil); again || a.Status == http.StatusFailedDependency {
+					retry = append(retry, i)
+					wait = max(wait, after)
+					c.holdOff(after)
+				}
+			}
+		}
+		pending = retry
+		if len(pending) == 0 {
+			break
+		}
+		c.log.Debug("batch items to retry", "count", len(pending), "retryAfter", wait.String())
+		if wait <= 0 {
+			// no Retry-After (5xx, 424): back off; otherwise waitTurn waits
+			if err := c.pacer.Sleep(ctx, c.pacer.backoff(attempt)); err != nil {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// sendBatch posts one $batch (under the pacer for the batch as a whole).
+func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]batchAnswer, error) {
+	items := make([]batchItem, len(chunk))
+	for k, i := range chunk {
+		r := reqs[i]
+		it := batchItem{ID: r.ID, Method: r.Method, URL: r.URL, Headers: map[string]string{}}
+		for hk, hv := range r.Headers {
+			it.Headers[hk] = hv
+		}
+		if r.Body != nil {
+			b, err := json.Marshal(r.Body)
+			if err != nil {
+				return nil, fmt.Errorf("encode %s %s: %w", r.Method, r.URL, err)
+			}
+			it.Body = b
+			it.Headers["Content-Type"] = "application/json"
+		}
+		if k >= MailboxConcurrency {
+			it.DependsOn = []string{reqs[chunk[k-MailboxConcurrency]].ID}
+		}
+		items[k] = it
+	}
+	body, err := json.Marshal(map[string]any{"requests": items})
+	if err != nil {
+		return nil, err
+	}
+	release, err := c.acquire(ctx, min(len(chunk), MailboxConcurrency))
+	if err != nil {
+		return nil, err
+	}
+	resp, raw, err := c.do(ctx, http.MethodPost, "/$batch", body, nil)
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("batch: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("batch: %w", graphError(resp.StatusCode, resp.Header, raw))
+	}
+	var answer struct {
+		Responses []batchAnswer `json:"responses"`
+	}
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		return nil, fmt.Errorf("batch answer: %w", err)
+	}
+	return answer.Responses, nil
+}
