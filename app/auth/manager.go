@@ -264,7 +264,9 @@ func (t *TokenSource) Token() (*oauth2.Token, error) {
 }
 
 // TokenContext is Token with a context.
-func (t *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) { return t.get(ctx, false) }
+func (t *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	return t.get(ctx, false)
+}
 
 // Renew gets a new access token although the cached one has not expired:
 // the answer to a 401 from the service.

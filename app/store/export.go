@@ -153,4 +153,3 @@ func (s *Store) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalEntr
 	}
 	return out, rows.Err()
 }
-
