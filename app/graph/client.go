@@ -425,3 +425,27 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 	}
 	return answer.Responses, nil
 }
+
+// GetAll reads a collection with all its pages (@odata.nextLink).
+func (c *Client) GetAll(ctx context.Context, url string) ([]json.RawMessage, error) {
+	var all []json.RawMessage
+	for url != "" {
+		r := c.Do(ctx, Request{Method: http.MethodGet, URL: url})
+		if r.Err != nil {
+			return nil, fmt.Errorf("read %s: %w", strings.SplitN(url, "?", 2)[0], r.Err)
+		}
+		var page struct {
+			Value    []json.RawMessage `json:"value"`
+			NextLink string            `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(r.Body, &page); err != nil {
+			return nil, fmt.Errorf("read %s: %w", url, err)
+		}
+		all = append(all, page.Value...)
+		url = strings.TrimPrefix(page.NextLink, c.base)
+		if url != "" && !strings.HasPrefix(url, "/") {
+			return nil, fmt.Errorf("read: next page %q is not on %s", page.NextLink, c.base)
+		}
+	}
+	return all, nil
+}

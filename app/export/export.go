@@ -1,0 +1,386 @@
+// Package export keeps a worker's Microsoft 365 mailbox in step with the
+// practice software's cache: it plans creates, field-wise updates, deletes
+// and re-creates against its own mapping, and applies them in Graph batches
+// so that a crash at any moment loses nothing and doubles nothing.
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+)
+
+// Exporter exports one worker's items.
+type Exporter struct {
+	Store    *store.Store
+	Cache    *source.Cache
+	Settings config.Settings
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// Installation prefixes transactionIds, so that two workstations never share one.
+	Installation string
+}
+
+// Op is one planned change.
+type Op struct {
+	Action  string // create, update, delete
+	Item    Item
+	Mapping store.Mapping
+	Fields  []string // update: the changed fields
+}
+
+// Plan is what one cycle would do for one worker.
+type Plan struct {
+	Worker  string
+	Ops     []Op
+	Skipped []source.RowError
+}
+
+// Summary counts a plan's operations, in German, e.g.
+// "12 Termine anlegen, 3 Termine ändern, 45 Kontakte anlegen".
+func (p *Plan) Summary() string {
+	type k struct{ kind, action string }
+	counts := map[k]int{}
+	for _, op := range p.Ops {
+		counts[k{op.Item.Kind, op.Action}]++
+	}
+	noun := map[string]string{Event: "Kalendereinträge", Task: "Aufgaben", Contact: "Kontakte"}
+	verb := map[string]string{"create": "anlegen", "update": "ändern", "delete": "löschen"}
+	var parts []string
+	for _, kind := range []string{Event, Task, Contact} {
+		for _, a := range []string{"create", "update", "delete"} {
+			if n := counts[k{kind, a}]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s %s", n, noun[kind], verb[a]))
+			}
+		}
+	}
+	if len(p.Skipped) > 0 {
+		parts = append(parts, fmt.Sprintf("%d Einträge des Caches übersprungen (fehlerhaft)", len(p.Skipped)))
+	}
+	if len(parts) == 0 {
+		return "Nichts zu tun."
+	}
+	return strings.Join(parts, ", ")
+}
+
+// PlanOptions change what a plan covers.
+type PlanOptions struct {
+	// OnlyChangedAfter, when set, leaves out items not yet exported that
+	// were last changed in the practice software before it (the option
+	// "only changes after the connection was set up").
+	OnlyChangedAfter time.Time
+}
+
+// Desired builds the items a worker should have in Microsoft 365.
+func (e *Exporter) Desired(ctx context.Context, w config.Worker, cacheID string) ([]Item, []source.RowError, error) {
+	var items []Item
+	var skipped []source.RowError
+	if w.Has(config.Calendar) {
+		apps, bad, err := e.Cache.Appointments(ctx, cacheID)
+		if err != nil {
+			return nil, nil, err
+		}
+		skipped = append(skipped, bad...)
+		for _, a := range apps {
+			items = append(items, appointmentItem(a, e.Settings))
+		}
+	}
+	deadlinesOn := (e.Settings.DeadlinesTo == "todo" && w.Has(config.Tasks)) || (e.Settings.DeadlinesTo == "calendar" && w.Has(config.Calendar))
+	if deadlinesOn {
+		ds, bad, err := e.Cache.Deadlines(ctx, cacheID)
+		if err != nil {
+			return nil, nil, err
+		}
+		skipped = append(skipped, bad...)
+		for _, d := range ds {
+			items = append(items, deadlineItems(d, e.Settings)...)
+		}
+		rs, bad, err := e.Cache.Resubmissions(ctx, cacheID)
+		if err != nil {
+			return nil, nil, err
+		}
+		skipped = append(skipped, bad...)
+		for _, r := range rs {
+			items = append(items, resubmissionItem(r, e.Settings))
+		}
+	}
+	if w.Has(config.Contacts) {
+		as, bad, err := e.Cache.SubscribedAddresses(ctx, cacheID)
+		if err != nil {
+			return nil, nil, err
+		}
+		skipped = append(skipped, bad...)
+		for _, a := range as {
+			items = append(items, addressItem(a))
+		}
+	}
+	return items, skipped, nil
+}
+
+// Plan compares the desired items with the mapping.
+func (e *Exporter) Plan(ctx context.Context, w config.Worker, cacheID string, o PlanOptions) (*Plan, error) {
+	items, skipped, err := e.Desired(ctx, w, cacheID)
+	if err != nil {
+		return nil, err
+	}
+	maps, err := e.Store.Mappings(ctx, w.UPN)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Worker: w.UPN, Skipped: skipped}
+	want := map[string]bool{}
+	for _, it := range items {
+		want[it.Key] = true
+		m, ok := maps[it.Key]
+		switch {
+		case !ok || m.Pending():
+			if !ok && !o.OnlyChangedAfter.IsZero() && it.Modified.Before(o.OnlyChangedAfter) {
+				continue
+			}
+			p.Ops = append(p.Ops, Op{Action: "create", Item: it, Mapping: m})
+		default:
+			if ch := it.changed(m.Hashes); len(ch) > 0 {
+				sort.Strings(ch)
+				p.Ops = append(p.Ops, Op{Action: "update", Item: it, Mapping: m, Fields: ch})
+			}
+		}
+	}
+	for key, m := range maps {
+		kind, sk, _ := strings.Cut(key, "/")
+		// A module that is switched off is left alone: its items stay in
+		// Microsoft 365 and their mappings stay, so switching it on again
+		// resumes without doubles.
+		if !want[key] && kind != "list" && w.Has(moduleOf(kind)) {
+			p.Ops = append(p.Ops, Op{Action: "delete", Item: Item{Key: key, Kind: kind, SourceKey: sk}, Mapping: m})
+		}
+	}
+	sort.SliceStable(p.Ops, func(i, j int) bool { return p.Ops[i].Item.Key < p.Ops[j].Item.Key })
+	return p, nil
+}
+
+// ErrPartial means some operations failed; they are in the journal and
+// are tried again in the next cycle.
+var ErrPartial = errors.New("export: some items failed")
+
+// Result counts what a cycle did.
+type Result struct {
+	Created, Updated, Deleted, Recreated, Adopted, Failed, Skipped int
+}
+
+// Run plans and applies one cycle for a worker. fullCheck also compares the
+// mapping with what is in Microsoft 365 (items deleted there are created
+// again); it is done anyway when the mapping is empty or has pending creates.
+func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, cacheID string, fullCheck bool, o PlanOptions) (Result, error) {
+	var res Result
+	maps, err := e.Store.Mappings(ctx, w.UPN)
+	if err != nil {
+		return res, err
+	}
+	needCheck := fullCheck || len(maps) == 0
+	for _, m := range maps {
+		if m.Pending() {
+			needCheck = true
+		}
+	}
+	mb := "/users/" + url.PathEscape(w.UPN)
+	listID := ""
+	if e.Settings.DeadlinesTo == "todo" && w.Has(config.Tasks) {
+		if listID, err = e.ensureList(ctx, c, w, mb, maps, needCheck); err != nil {
+			return res, err
+		}
+	}
+	if needCheck {
+		n, err := e.reconcile(ctx, c, w, mb, listID)
+		if err != nil {
+			return res, err
+		}
+		res.Adopted = n
+	}
+	p, err := e.Plan(ctx, w, cacheID, o)
+	if err != nil {
+		return res, err
+	}
+	var journal []store.JournalEntry
+	for _, s := range p.Skipped {
+		res.Skipped++
+		journal = append(journal, store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: s.Table + ":" + s.ID, Action: "skip", Result: "error", Error: s.Reason})
+	}
+	if err := e.Store.Journal(ctx, journal...); err != nil {
+		return res, err
+	}
+	err = e.apply(ctx, c, w, mb, listID, p.Ops, &res)
+	if res.Failed > 0 && err == nil {
+		err = ErrPartial
+	}
+	return res, err
+}
+
+func (e *Exporter) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (e *Exporter) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Exporter) collection(kind, mb, listID string) string {
+	switch kind {
+	case Event:
+		return mb + "/events"
+	case Contact:
+		return mb + "/contacts"
+	}
+	return mb + "/todo/lists/" + url.PathEscape(listID) + "/tasks"
+}
+
+// transactionID is the same for every attempt to create one item, so a
+// retried or repeated POST never makes a second event.
+func (e *Exporter) transactionID(worker, key string) string {
+	sum := sha256.Sum256([]byte(e.Installation + "|" + strings.ToLower(worker) + "|" + key))
+	return "ks-" + hex.EncodeToString(sum[:16])
+}
+
+// createBody is the full item with its source key.
+func (e *Exporter) createBody(w config.Worker, it Item) map[string]any {
+	b := make(map[string]any, len(it.Fields)+2)
+	for k, v := range it.Fields {
+		b[k] = v
+	}
+	switch it.Kind {
+	case Task:
+		b["linkedResources"] = []any{map[string]any{"applicationName": linkedApp, "displayName": "kanzleisync " + it.SourceKey, "externalId": it.SourceKey}}
+	default:
+		b["singleValueExtendedProperties"] = []any{map[string]any{"id": SourceKeyProperty, "value": it.SourceKey}}
+	}
+	if it.Kind == Event {
+		b["transactionId"] = e.transactionID(w.UPN, it.Key)
+	}
+	return b
+}
+
+// apply runs the operations in batches, recording pending creates before
+// they are sent and their Graph ids after.
+func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, mb, listID string, ops []Op, res *Result) error {
+	const chunk = 100
+	for start := 0; start < len(ops); start += chunk {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		part := ops[start:min(start+chunk, len(ops))]
+		reqs := make([]graph.Request, len(part))
+		for i, op := range part {
+			id := fmt.Sprint(i)
+			switch op.Action {
+			case "create":
+				m := store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, ContainerID: listID, Hashes: map[string]string{}, PendingTx: op.Item.SourceKey, Updated: e.now()}
+				if err := e.Store.PutMapping(ctx, m); err != nil {
+					return err
+				}
+				reqs[i] = graph.Request{ID: id, Method: http.MethodPost, URL: e.collection(op.Item.Kind, mb, listID), Body: e.createBody(w, op.Item)}
+			case "update":
+				body := map[string]any{}
+				for _, f := range op.Fields {
+					body[f] = op.Item.Fields[f]
+				}
+				reqs[i] = graph.Request{ID: id, Method: http.MethodPatch, URL: e.collection(op.Item.Kind, mb, op.Mapping.ContainerID) + "/" + url.PathEscape(op.Mapping.GraphID), Body: body}
+			case "delete":
+				reqs[i] = graph.Request{ID: id, Method: http.MethodDelete, URL: e.collection(op.Item.Kind, mb, op.Mapping.ContainerID) + "/" + url.PathEscape(op.Mapping.GraphID)}
+			}
+		}
+		answers := c.Batch(ctx, reqs)
+		var journal []store.JournalEntry
+		var recreate []Op
+		for i, op := range part {
+			a := answers[i]
+			entry := store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: op.Item.Key, Action: op.Action, Result: "ok", RequestID: a.RequestID}
+			var ge *graph.Error
+			gone := errors.As(a.Err, &ge) && ge.Status == http.StatusNotFound
+			switch {
+			case op.Action == "create" && a.OK():
+				var created struct {
+					ID string `json:"id"`
+				}
+				_ = json.Unmarshal(a.Body, &created)
+				m := store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, GraphID: created.ID, ContainerID: listID, Hashes: op.Item.Hashes(), Updated: e.now()}
+				if err := e.Store.PutMapping(ctx, m); err != nil {
+					return err
+				}
+				res.Created++
+			case op.Action == "update" && a.OK():
+				m := op.Mapping
+				for k, h := range op.Item.Hashes() {
+					m.Hashes[k] = h
+				}
+				m.Updated = e.now()
+				if err := e.Store.PutMapping(ctx, m); err != nil {
+					return err
+				}
+				res.Updated++
+			case op.Action == "update" && gone:
+				// deleted in Microsoft 365: create it again
+				if err := e.Store.DeleteMapping(ctx, w.UPN, op.Item.Key); err != nil {
+					return err
+				}
+				recreate = append(recreate, Op{Action: "create", Item: op.Item})
+				entry.Action, entry.Result = "recreate", "ok"
+			case op.Action == "delete" && (a.OK() || gone):
+				if err := e.Store.DeleteMapping(ctx, w.UPN, op.Item.Key); err != nil {
+					return err
+				}
+				res.Deleted++
+			default:
+				entry.Result = "error"
+				if a.Err != nil {
+					entry.Error = a.Err.Error()
+				}
+				if ge != nil {
+					entry.RequestID = ge.RequestID
+				}
+				res.Failed++
+			}
+			journal = append(journal, entry)
+		}
+		if err := e.Store.Journal(ctx, journal...); err != nil {
+			return err
+		}
+		if len(recreate) > 0 {
+			res.Recreated += len(recreate)
+			if err := e.apply(ctx, c, w, mb, listID, recreate, res); err != nil {
+				return err
+			}
+			res.Created -= len(recreate)
+		}
+	}
+	return nil
+}
+
+// moduleOf is the module whose switch governs items of a target kind.
+func moduleOf(kind string) config.Module {
+	switch kind {
+	case Task:
+		return config.Tasks
+	case Contact:
+		return config.Contacts
+	}
+	return config.Calendar
+}

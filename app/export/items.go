@@ -1,0 +1,211 @@
+package export
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html"
+	"strings"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/source"
+)
+
+// SourceKeyProperty is the single-value extended property that carries an
+// item's source key in Outlook (events, contacts).
+const SourceKeyProperty = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name kanzleisync.SourceKey"
+
+// linkedApp names kanzleisync in a To Do task's linkedResources, whose
+// externalId carries the source key (todoTask has no extended properties in
+// Graph v1.0).
+const linkedApp = "kanzleisync"
+
+// windowsBerlin is the zone Graph gets with every local time.
+const windowsBerlin = "W. Europe Standard Time"
+
+// Target kinds.
+const (
+	Event   = "event"
+	Task    = "task"
+	Contact = "contact"
+)
+
+// Item is what one source item should look like in Microsoft 365.
+type Item struct {
+	Key       string         // mapping key: "event/termin:4711"
+	Kind      string         // event, task or contact
+	SourceKey string         // "termin:4711"
+	Modified  time.Time      // geaendert_am in the cache
+	Fields    map[string]any // the exported Graph properties
+}
+
+func newItem(kind, sourceKey string, modified time.Time, fields map[string]any) Item {
+	return Item{Key: kind + "/" + sourceKey, Kind: kind, SourceKey: sourceKey, Modified: modified, Fields: fields}
+}
+
+// Hashes are the per-field fingerprints of what was sent.
+func (it Item) Hashes() map[string]string {
+	out := make(map[string]string, len(it.Fields))
+	for k, v := range it.Fields {
+		b, _ := json.Marshal(v)
+		sum := sha256.Sum256(b)
+		out[k] = hex.EncodeToString(sum[:12])
+	}
+	return out
+}
+
+// changed lists the fields whose fingerprint differs from stored ones.
+func (it Item) changed(stored map[string]string) []string {
+	var out []string
+	for k, h := range it.Hashes() {
+		if stored[k] != h {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func dtz(t time.Time) map[string]any {
+	return map[string]any{"dateTime": t.In(source.Berlin).Format("2006-01-02T15:04:05"), "timeZone": windowsBerlin}
+}
+
+func dayDTZ(d source.Date, hour int) map[string]any {
+	return map[string]any{"dateTime": fmt.Sprintf("%sT%02d:00:00", d, hour), "timeZone": windowsBerlin}
+}
+
+func body(format string, lines ...string) map[string]any {
+	var kept []string
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			kept = append(kept, l)
+		}
+	}
+	text := strings.Join(kept, "\n")
+	if format == "text" {
+		return map[string]any{"contentType": "text", "content": text}
+	}
+	return map[string]any{"contentType": "html", "content": strings.ReplaceAll(html.EscapeString(text), "\n", "<br>")}
+}
+
+func fileLine(fileNo, client string) string {
+	switch {
+	case fileNo != "" && client != "":
+		return "Aktenzeichen " + fileNo + " – " + client
+	case fileNo != "":
+		return "Aktenzeichen " + fileNo
+	}
+	return client
+}
+
+// appointmentItem: a Termin as an Outlook event.
+func appointmentItem(a source.Appointment, s config.Settings) Item {
+	f := map[string]any{
+		"subject":  a.Subject,
+		"location": map[string]any{"displayName": a.Location},
+		"start":    dtz(a.Start),
+		"end":      dtz(a.End),
+		"isAllDay": a.AllDay,
+		"body":     body(s.BodyFormat, a.Description, fileLine(a.FileNo, a.Client)),
+	}
+	cats := []any{}
+	if a.Category != "" {
+		cats = append(cats, a.Category)
+	}
+	f["categories"] = cats
+	if a.ReminderMinutes != nil {
+		f["isReminderOn"] = true
+		f["reminderMinutesBeforeStart"] = *a.ReminderMinutes
+	} else {
+		f["isReminderOn"] = false
+	}
+	return newItem(Event, fmt.Sprintf("termin:%d", a.ID), a.Modified, f)
+}
+
+// dayEvent is an all-day event for one day (Frist, Vorfrist, Wiedervorlage in the calendar).
+func dayEvent(sourceKey, subject string, d source.Date, done bool, modified time.Time, b map[string]any) Item {
+	next := d.Midnight(source.Berlin).AddDate(0, 0, 1)
+	showAs := "free"
+	if done {
+		subject = "Erledigt: " + subject
+	}
+	return newItem(Event, sourceKey, modified, map[string]any{
+		"subject": subject, "isAllDay": true, "showAs": showAs, "body": b,
+		"start": dayDTZ(d, 0), "end": dayDTZ(source.Date{Year: next.Year(), Month: next.Month(), Day: next.Day()}, 0),
+		"isReminderOn": false, "categories": []any{"Frist"},
+	})
+}
+
+func task(sourceKey, title string, due source.Date, early *source.Date, done bool, modified time.Time, b map[string]any) Item {
+	f := map[string]any{"title": title, "dueDateTime": dayDTZ(due, 0), "body": b, "importance": "high"}
+	if early != nil {
+		f["isReminderOn"] = true
+		f["reminderDateTime"] = dayDTZ(*early, 8)
+	} else {
+		f["isReminderOn"] = false
+	}
+	if done {
+		f["status"] = "completed"
+	} else {
+		f["status"] = "notStarted"
+	}
+	return newItem(Task, sourceKey, modified, f)
+}
+
+// deadlineItems: a Frist as a To Do task (Vorfrist as its reminder) or as
+// all-day events (Vorfrist as its own event).
+func deadlineItems(d source.Deadline, s config.Settings) []Item {
+	key := fmt.Sprintf("frist:%d", d.ID)
+	title := "Frist: " + d.Title
+	if d.FileNo != "" {
+		title += " (" + d.FileNo + ")"
+	}
+	b := body(s.BodyFormat, "Frist "+d.Title, fileLine(d.FileNo, ""), "Fristdatum "+germanDate(d.Due))
+	if s.DeadlinesTo == "todo" {
+		return []Item{task(key, title, d.Due, d.EarlyWarning, d.Done, d.Modified, b)}
+	}
+	items := []Item{dayEvent(key, title, d.Due, d.Done, d.Modified, b)}
+	if d.EarlyWarning != nil {
+		items = append(items, dayEvent(fmt.Sprintf("vorfrist:%d", d.ID), "Vorfrist: "+d.Title+" (Frist "+germanDate(d.Due)+")",
+			*d.EarlyWarning, d.Done, d.Modified, b))
+	}
+	return items
+}
+
+func resubmissionItem(r source.Resubmission, s config.Settings) Item {
+	key := fmt.Sprintf("wiedervorlage:%d", r.ID)
+	title := "Wiedervorlage: " + r.Reason
+	if r.FileNo != "" {
+		title += " (" + r.FileNo + ")"
+	}
+	b := body(s.BodyFormat, "Wiedervorlage "+r.Reason, fileLine(r.FileNo, ""))
+	if s.DeadlinesTo == "todo" {
+		return task(key, title, r.Date, nil, r.Done, r.Modified, b)
+	}
+	return dayEvent(key, title, r.Date, r.Done, r.Modified, b)
+}
+
+func germanDate(d source.Date) string { return fmt.Sprintf("%02d.%02d.%04d", d.Day, d.Month, d.Year) }
+
+// addressItem: a subscribed Adresse as an Outlook contact.
+func addressItem(a source.Address) Item {
+	mails := []any{}
+	name := strings.TrimSpace(a.GivenName + " " + a.Surname)
+	for _, m := range a.Emails {
+		mails = append(mails, map[string]any{"address": m, "name": name})
+	}
+	phones := func(p string) []any {
+		if p == "" {
+			return []any{}
+		}
+		return []any{p}
+	}
+	f := map[string]any{
+		"givenName": a.GivenName, "surname": a.Surname, "title": a.Title, "companyName": a.Company,
+		"emailAddresses": mails, "businessPhones": phones(a.BusinessPhone), "homePhones": phones(a.HomePhone),
+		"mobilePhone": a.Mobile, "personalNotes": a.Note,
+		"businessAddress": map[string]any{"street": a.Street, "postalCode": a.PostalCode, "city": a.City, "countryOrRegion": a.Country},
+	}
+	return newItem(Contact, fmt.Sprintf("adresse:%d", a.ID), a.Modified, f)
+}
