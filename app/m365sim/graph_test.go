@@ -521,7 +521,7 @@ func TestThrottling(t *testing.T) {
 	t.Run("four concurrent requests per mailbox", func(t *testing.T) {
 		srv := simtest.Start(t, nil, m365sim.Options{})
 		g := newGraphClient(t, srv, anna)
-		srv.SetFaults(m365sim.Faults{Latency: m365sim.Duration(time.Second)}) // long enough that all 8 arrive while 4 are held
+		srv.SetFaults(m365sim.Faults{ItemLatency: m365sim.Duration(time.Second)}) // long enough that all 8 arrive while 4 are held
 		var mu sync.Mutex
 		counts := map[int]int{}
 		var wg sync.WaitGroup

@@ -79,9 +79,14 @@ type Faults struct {
 	Status map[int]float64 `json:"status,omitempty"`
 	// Reset is the probability that the connection is dropped without an answer.
 	Reset float64 `json:"reset,omitempty"`
-	// Latency is added to every request, plus a uniform Jitter.
+	// Latency is added to every HTTP request (the network's round trip),
+	// plus a uniform Jitter.
 	Latency Duration `json:"latency,omitempty"`
 	Jitter  Duration `json:"jitter,omitempty"`
+	// ItemLatency is the mailbox's work per request, batch items counted
+	// one by one; it is spent while the request holds one of the
+	// mailbox's concurrency slots.
+	ItemLatency Duration `json:"itemLatency,omitempty"`
 	// RetryAfter is the Retry-After (seconds) sent with injected 429 and 503 (default 1).
 	RetryAfter int `json:"retryAfter,omitempty"`
 	// EnforceRetryAfter fails a client that retries before its Retry-After
@@ -103,11 +108,23 @@ func (s *Server) SetFaults(f Faults) {
 // SetThrottle changes the throttling limits while the emulator runs.
 func (s *Server) SetThrottle(cfg ThrottleConfig) { s.throttle.setConfig(cfg) }
 
-// injectTransportFaults drops the connection before a request is served.
+// injectTransportFaults drops the connection or holds a request for the
+// network's latency before it is served.
 func (s *Server) injectTransportFaults(w http.ResponseWriter, r *http.Request) *graphError {
 	s.mu.Lock()
 	reset := s.faults.Reset > 0 && s.rng.Float64() < s.faults.Reset
+	delay := time.Duration(s.faults.Latency)
+	if s.faults.Jitter > 0 {
+		delay += time.Duration(s.rng.Int64N(int64(s.faults.Jitter)))
+	}
 	s.mu.Unlock()
+	if delay > 0 && !reset {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+		case <-s.closed:
+		}
+	}
 	if reset {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
@@ -124,14 +141,11 @@ func (s *Server) injectTransportFaults(w http.ResponseWriter, r *http.Request) *
 	return nil
 }
 
-// injectLatency holds a request (while it counts against the concurrency
-// limit, as a slow mailbox would).
+// injectLatency holds a request while it counts against the mailbox's
+// concurrency limit, as a busy mailbox would.
 func (s *Server) injectLatency() {
 	s.mu.Lock()
-	delay := time.Duration(s.faults.Latency)
-	if s.faults.Jitter > 0 {
-		delay += time.Duration(s.rng.Int64N(int64(s.faults.Jitter)))
-	}
+	delay := time.Duration(s.faults.ItemLatency)
 	s.mu.Unlock()
 	if delay > 0 {
 		select {

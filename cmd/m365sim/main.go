@@ -26,7 +26,7 @@ func main() {
 		tenants   = flag.String("tenants", "", "tenant file (JSON); default: the built-in demo tenant")
 		state     = flag.String("state", "", "state file to load at start and save at exit")
 		faults    = flag.String("faults", "", "injected Graph errors, e.g. 429=0.1,503=0.05")
-		latency   = flag.Duration("latency", 0, "latency added to each Graph request")
+		latency   = flag.Duration("latency", 0, "network latency added to each Graph HTTP request")
 		jitter    = flag.Duration("jitter", 0, "random extra latency up to this value")
 		reset     = flag.Float64("reset", 0, "probability of dropping a Graph connection")
 		enforceRA = flag.Bool("enforce-retry-after", false, "fail clients that retry before Retry-After has passed")
