@@ -15,10 +15,14 @@ import (
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
+	"kanzleisync/app/export"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/store"
 )
 
 // Deps are what the commands work on; main wires them.
 type Deps struct {
+	Store       *store.Store
 	Repo        *config.Repo
 	Auth        *auth.Manager
 	OpenBrowser func(string) error
@@ -34,9 +38,11 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync auth status
   kanzleisync auth logout --worker UPN
 
+  kanzleisync sync --once [--preview] [--full] [--entity NAME]
+
   kanzleisync config show
   kanzleisync config entity set --name NAME --tenant ID --client-id GUID [--secret-expires 31.05.2028]
-                                 [--authority-host URL] [--graph-endpoint URL] [--secret-stdin]
+                                 [--cache DATEI] [--authority-host URL] [--graph-endpoint URL] [--secret-stdin]
   kanzleisync config entity export --name NAME [--file DATEI]
   kanzleisync config entity import --file DATEI
   kanzleisync config worker set --upn UPN --name NAME --entity NAME --modules calendar,contacts,tasks,mail
@@ -51,12 +57,18 @@ func Run(ctx context.Context, args []string, d Deps) int {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if len(args) < 2 {
+	if len(args) == 0 || (len(args) < 2 && args[0] != "sync") {
 		fmt.Fprint(d.Stderr, usage)
 		return 2
 	}
 	var err error
-	switch args[0] + " " + args[1] {
+	cmd := args[0]
+	if cmd != "sync" {
+		cmd += " " + args[1]
+	}
+	switch cmd {
+	case "sync":
+		err = syncCmd(ctx, args[1:], d)
 	case "auth login":
 		err = authLogin(ctx, args[2:], d)
 	case "auth status":
@@ -280,6 +292,7 @@ func configEntity(ctx context.Context, args []string, d Deps) error {
 	client := fs.String("client-id", "", "Anwendungs-ID (GUID)")
 	expires := fs.String("secret-expires", "", "Ablaufdatum des geheimen Clientschlüssels")
 	authority := fs.String("authority-host", "", "Anmeldedienst (nationale Clouds)")
+	cachePath := fs.String("cache", "", "Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz")
 	graph := fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
 	secretStdin := fs.Bool("secret-stdin", false, "geheimen Clientschlüssel von der Standardeingabe lesen")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -287,7 +300,7 @@ func configEntity(ctx context.Context, args []string, d Deps) error {
 	}
 	switch args[0] {
 	case "set":
-		e := config.Entity{Name: *name, Tenant: *tenant, ClientID: *client, AuthorityHost: *authority, GraphEndpoint: *graph}
+		e := config.Entity{Name: *name, Tenant: *tenant, ClientID: *client, AuthorityHost: *authority, GraphEndpoint: *graph, CachePath: *cachePath}
 		if *expires != "" {
 			date, err := config.ParseDate(*expires)
 			if err != nil {
@@ -418,4 +431,51 @@ func configSettings(ctx context.Context, args []string, d Deps) error {
 	}
 	fmt.Fprintln(d.Stdout, "Einstellungen gespeichert.")
 	return nil
+}
+
+// syncCmd runs one export cycle (or its preview) for every entity.
+func syncCmd(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("sync", d)
+	once := fs.Bool("once", false, "einen Abgleich ausführen und beenden")
+	preview := fs.Bool("preview", false, "nur anzeigen, was der Abgleich täte")
+	full := fs.Bool("full", false, "auch prüfen, was in Microsoft 365 gelöscht wurde")
+	only := fs.String("entity", "", "nur diese Entität")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if !*once {
+		return usageError("sync: bitte --once angeben (der laufende Abgleich gehört zur Tray-Anwendung)")
+	}
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	installation, err := d.Store.InstallationID(ctx)
+	if err != nil {
+		return err
+	}
+	var failed error
+	for _, e := range ents {
+		if *only != "" && e.Name != *only {
+			continue
+		}
+		r := &export.Runner{Entity: e.Name, Repo: d.Repo, Store: d.Store, Installation: installation,
+			Tokens: func(upn string) graph.TokenSource { return d.Auth.Graph(upn) }}
+		if *full {
+			r.FullEvery = time.Nanosecond
+		}
+		out, err := r.Cycle(ctx, *preview)
+		verb := "Abgleich"
+		if *preview {
+			verb = "Vorschau"
+		}
+		for upn, s := range out {
+			fmt.Fprintf(d.Stdout, "%s %s (%s): %s\n", verb, upn, e.Name, s)
+		}
+		if err != nil {
+			fmt.Fprintf(d.Stderr, "Entität „%s“: %s\n", e.Name, auth.Explain(err, auth.Context{Entity: e}).String())
+			failed = silent{err}
+		}
+	}
+	return failed
 }

@@ -14,6 +14,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/source"
 	"kanzleisync/app/store"
 	"kanzleisync/platform/keyring"
 	"kanzleisync/platform/keyring/keyringtest"
@@ -42,7 +43,7 @@ func newWorkstation(t *testing.T) *workstation {
 	}
 	repo := config.NewRepo(w.st.DB())
 	mgr := auth.NewManager(repo, w.kr, auth.Options{Logger: slog.New(slog.NewTextHandler(&w.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: w.sim.Now})
-	w.deps = cli.Deps{Repo: repo, Auth: mgr, Stdout: &w.out, Stderr: &w.out,
+	w.deps = cli.Deps{Store: w.st, Repo: repo, Auth: mgr, Stdout: &w.out, Stderr: &w.out,
 		OpenBrowser: func(u string) error { return w.browser(u) }}
 	return w
 }
@@ -160,4 +161,45 @@ func (w *workstation) scan(creds []string) {
 	if n < 3 {
 		t.Fatalf("only %d credentials to look for", n)
 	}
+}
+
+func TestSyncOnce(t *testing.T) {
+	w := newWorkstation(t)
+	w.browser = func(u string) error {
+		go simtest.NewBrowser().SignInAndDeliver(u, anna, m365sim.DemoPassword)
+		return nil
+	}
+	cachePath := filepath.Join(w.dir, "cache.db")
+	if err := source.Generate(context.Background(), cachePath, source.GenOptions{Seed: 1, Appointments: 7, Deadlines: 2, Addresses: 5, Subscriptions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	w.run(m365sim.DemoClientSecret, "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID,
+		"--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--cache", cachePath, "--secret-stdin")
+	w.run("", "config", "worker", "set", "--upn", anna, "--name", "Anna Müller", "--entity", "Kanzlei")
+	code, out := w.run("", "sync", "--once")
+	if code != 1 || !strings.Contains(out, "noch nicht bei Microsoft 365 angemeldet") {
+		t.Errorf("sync before sign-in: %d %s", code, out)
+	}
+	if code, out = w.run("", "auth", "login", "--worker", anna); code != 0 {
+		t.Fatalf("login: %s", out)
+	}
+	code, out = w.run("", "sync", "--once", "--preview")
+	if code != 0 || !strings.Contains(out, "Vorschau "+anna+" (Kanzlei): 7 Kalendereinträge anlegen, 2 Aufgaben anlegen, 3 Kontakte anlegen") {
+		t.Errorf("preview: %d %s", code, out)
+	}
+	if st, _ := w.sim.State(anna); len(st.Events) != 0 {
+		t.Error("the preview wrote to Microsoft 365")
+	}
+	code, out = w.run("", "sync", "--once")
+	if code != 0 || !strings.Contains(out, "12 angelegt") {
+		t.Errorf("sync: %d %s", code, out)
+	}
+	code, out = w.run("", "sync", "--once")
+	if code != 0 || !strings.Contains(out, "Alles aktuell.") {
+		t.Errorf("second sync: %d %s", code, out)
+	}
+	if code, _ = w.run("", "sync"); code != 2 {
+		t.Errorf("sync without --once: exit %d", code)
+	}
+	w.scan(append(w.sim.IssuedCredentials(), m365sim.DemoClientSecret))
 }

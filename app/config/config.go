@@ -59,6 +59,8 @@ type Entity struct {
 	SecretExpires Date   `json:"secretExpires,omitempty"`
 	AuthorityHost string `json:"authorityHost,omitempty"` // national clouds: https://login.microsoftonline.us …
 	GraphEndpoint string `json:"graphEndpoint,omitempty"` // national clouds: https://graph.microsoft.us …
+	// CachePath is the practice software's SQLite cache on this workstation.
+	CachePath string `json:"cachePath,omitempty"`
 }
 
 // WithDefaults fills in the worldwide cloud's hosts.

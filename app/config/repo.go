@@ -48,12 +48,12 @@ func (r *Repo) SaveEntity(ctx context.Context, e Entity) error {
 	if !e.SecretExpires.IsZero() {
 		exp = e.SecretExpires.String()
 	}
-	_, err := r.db.ExecContext(ctx, `INSERT INTO entity (name, tenant, client_id, secret_expires, authority_host, graph_endpoint, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err := r.db.ExecContext(ctx, `INSERT INTO entity (name, tenant, client_id, secret_expires, authority_host, graph_endpoint, cache_path, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET tenant = excluded.tenant, client_id = excluded.client_id,
 			secret_expires = excluded.secret_expires, authority_host = excluded.authority_host,
-			graph_endpoint = excluded.graph_endpoint, updated_at = excluded.updated_at`,
-		e.Name, e.Tenant, e.ClientID, exp, e.AuthorityHost, e.GraphEndpoint, ts(r.now()))
+			graph_endpoint = excluded.graph_endpoint, cache_path = excluded.cache_path, updated_at = excluded.updated_at`,
+		e.Name, e.Tenant, e.ClientID, exp, e.AuthorityHost, e.GraphEndpoint, e.CachePath, ts(r.now()))
 	if err != nil {
 		return fmt.Errorf("save entity %s: %w", e.Name, err)
 	}
@@ -64,8 +64,8 @@ func (r *Repo) SaveEntity(ctx context.Context, e Entity) error {
 func (r *Repo) Entity(ctx context.Context, name string) (Entity, error) {
 	var e Entity
 	var exp sql.NullString
-	err := r.db.QueryRowContext(ctx, `SELECT name, tenant, client_id, secret_expires, authority_host, graph_endpoint FROM entity WHERE name = ?`, name).
-		Scan(&e.Name, &e.Tenant, &e.ClientID, &exp, &e.AuthorityHost, &e.GraphEndpoint)
+	err := r.db.QueryRowContext(ctx, `SELECT name, tenant, client_id, secret_expires, authority_host, graph_endpoint, cache_path FROM entity WHERE name = ?`, name).
+		Scan(&e.Name, &e.Tenant, &e.ClientID, &exp, &e.AuthorityHost, &e.GraphEndpoint, &e.CachePath)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Entity{}, fmt.Errorf("entity %q: %w", name, ErrNotFound)
 	}
@@ -286,6 +286,7 @@ func (r *Repo) ExportEntity(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.CachePath = "" // belongs to this workstation
 	return json.MarshalIndent(entityExport{Format: exportFormat, Entity: e}, "", "  ")
 }
 
@@ -309,6 +310,7 @@ func (r *Repo) ImportEntity(ctx context.Context, data []byte) (Entity, error) {
 		v.add("file", "Die Datei hat das Format „%s“, erwartet wird „%s“.", in.Format, exportFormat)
 		return Entity{}, v
 	}
+	in.Entity.CachePath = "" // a path of another workstation means nothing here
 	if err := r.SaveEntity(ctx, in.Entity); err != nil {
 		return Entity{}, err
 	}

@@ -281,7 +281,7 @@ func (e *Exporter) createBody(w config.Worker, it Item) map[string]any {
 // apply runs the operations in batches, recording pending creates before
 // they are sent and their Graph ids after.
 func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, mb, listID string, ops []Op, res *Result) error {
-	const chunk = 100
+	const chunk = graph.MaxBatch // small, so that a cancel stops within about one batch
 	for start := 0; start < len(ops); start += chunk {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -59,6 +59,6 @@ func run(dataDir string, args []string) int {
 	mgr := auth.NewManager(repo, keyring.New(service), auth.Options{Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	return cli.Run(ctx, args, cli.Deps{Repo: repo, Auth: mgr, OpenBrowser: browser.Open,
+	return cli.Run(ctx, args, cli.Deps{Store: st, Repo: repo, Auth: mgr, OpenBrowser: browser.Open,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 }

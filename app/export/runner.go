@@ -1,0 +1,199 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+)
+
+// Progress reports a worker's cycle to the UI.
+type Progress struct {
+	Worker  string
+	Summary string // German, e.g. "12 Kalendereinträge anlegen"
+	Result  Result
+	Err     error
+	Done    bool // the worker's cycle has ended
+	At      time.Time
+}
+
+// Runner exports all workers of one entity, every Interval and on demand.
+// Its cycles never overlap.
+type Runner struct {
+	Entity       string
+	Repo         *config.Repo
+	Store        *store.Store
+	Tokens       func(upn string) graph.TokenSource
+	Interval     time.Duration // default 2 min
+	FullEvery    time.Duration // a full check against Microsoft 365 at least this often (default 1 h)
+	OnProgress   func(Progress)
+	Logger       *slog.Logger
+	Installation string
+
+	cycle    sync.Mutex
+	trigger  chan struct{}
+	once     sync.Once
+	lastFull time.Time
+}
+
+func (r *Runner) init() {
+	r.once.Do(func() {
+		r.trigger = make(chan struct{}, 1)
+		if r.Interval <= 0 {
+			r.Interval = 2 * time.Minute
+		}
+		if r.FullEvery <= 0 {
+			r.FullEvery = time.Hour
+		}
+		if r.Logger == nil {
+			r.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Trigger asks for a cycle now; requests during a cycle coalesce into one.
+func (r *Runner) Trigger() {
+	r.init()
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs cycles until ctx ends.
+func (r *Runner) Run(ctx context.Context) error {
+	r.init()
+	for {
+		if _, err := r.Cycle(ctx, false); err != nil && ctx.Err() == nil {
+			r.Logger.Warn("export cycle failed", "entity", r.Entity, "error", err.Error())
+		}
+		t := time.NewTimer(r.Interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-r.trigger:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// Cycle exports every worker of the entity once, the workers' mailboxes in
+// parallel. With preview it only plans. It returns the plans (preview) or
+// the results' summaries per worker.
+func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, error) {
+	r.init()
+	r.cycle.Lock()
+	defer r.cycle.Unlock()
+	ent, err := r.Repo.Entity(ctx, r.Entity)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := r.Repo.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ent.CachePath == "" {
+		return nil, fmt.Errorf("export %s: no cache path configured", ent.Name)
+	}
+	cache, err := source.Open(ctx, ent.CachePath)
+	if err != nil {
+		return nil, err
+	}
+	defer cache.Close()
+	cacheWorkers, err := cache.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byUPN := map[string]string{}
+	for _, cw := range cacheWorkers {
+		byUPN[strings.ToLower(cw.UPN)] = cw.ID
+	}
+	workers, err := r.Repo.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	full := time.Since(r.lastFull) >= r.FullEvery
+	ex := &Exporter{Store: r.Store, Cache: cache, Settings: settings, Logger: r.Logger, Installation: r.Installation}
+	var mu sync.Mutex
+	out := map[string]string{}
+	var errs []error
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		if w.Entity != ent.Name || len(w.Modules) == 0 {
+			continue
+		}
+		cacheID, ok := byUPN[strings.ToLower(w.UPN)]
+		if !ok {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("export %s: the practice software knows no Sachbearbeiter with this account", w.UPN))
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			summary, err := r.worker(ctx, ex, ent, w, cacheID, full, preview)
+			mu.Lock()
+			defer mu.Unlock()
+			out[w.UPN] = summary
+			if err != nil {
+				errs = append(errs, fmt.Errorf("export %s: %w", w.UPN, err))
+			}
+		}()
+	}
+	wg.Wait()
+	if full && !preview && len(errs) == 0 {
+		r.lastFull = time.Now()
+	}
+	return out, errors.Join(errs...)
+}
+
+func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w config.Worker, cacheID string, full, preview bool) (string, error) {
+	report := func(p Progress) {
+		if r.OnProgress != nil {
+			p.Worker, p.At = w.UPN, time.Now()
+			r.OnProgress(p)
+		}
+	}
+	if preview {
+		p, err := ex.Plan(ctx, w, cacheID, PlanOptions{})
+		if err != nil {
+			return "", err
+		}
+		return p.Summary(), nil
+	}
+	c := graph.New(ent.WithDefaults().GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
+	report(Progress{Summary: "Abgleich läuft"})
+	res, err := ex.Run(ctx, c, w, cacheID, full, PlanOptions{})
+	s := res.Summary()
+	report(Progress{Summary: s, Result: res, Err: err, Done: true})
+	return s, err
+}
+
+// Summary says in German what a cycle did.
+func (r Result) Summary() string {
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		text string
+	}{{r.Created, "angelegt"}, {r.Updated, "geändert"}, {r.Deleted, "gelöscht"}, {r.Recreated, "neu angelegt (in Outlook gelöscht)"},
+		{r.Adopted, "aus Microsoft 365 wieder zugeordnet"}, {r.Failed, "fehlgeschlagen (siehe Protokoll)"}, {r.Skipped, "im Cache fehlerhaft, übersprungen"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.text))
+		}
+	}
+	if len(parts) == 0 {
+		return "Alles aktuell."
+	}
+	return strings.Join(parts, ", ")
+}
