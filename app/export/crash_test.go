@@ -1,0 +1,147 @@
+package export_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/export"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+)
+
+// crashSize is the cache of the kill test: 2,500 Termine, 1,500 Fristen
+// and Wiedervorlagen (To Do) and 1,000 subscribed Adressen = 5,000 items.
+var crashSize = source.GenOptions{Seed: 11, Appointments: 2500, Deadlines: 1000, Resubmissions: 500, Addresses: 2000, Subscriptions: 1000}
+
+// TestKilledExport kills an exporting process with SIGKILL at random
+// moments, again and again (KANZLEISYNC_KILLS times, default 5; make bench
+// uses 20), then runs one clean cycle: every item must be in Microsoft 365
+// exactly once.
+func TestKilledExport(t *testing.T) {
+	if os.Getenv("KANZLEISYNC_CRASH_CHILD") != "" {
+		t.Skip("this is the child's test binary")
+	}
+	kills := 5
+	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
+		kills = n
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	sim := simtest.Start(t, nil, m365sim.Options{})
+	cachePath, storePath := filepath.Join(dir, "cache.db"), filepath.Join(dir, "kanzleisync.db")
+	if err := source.Generate(ctx, cachePath, crashSize); err != nil {
+		t.Fatal(err)
+	}
+	token := simtest.AppToken(t, sim, "https://graph.microsoft.com")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	cdb, err := sql.Open("sqlite", "file:"+cachePath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdb.Close()
+	finished := 0
+	for i := range kills {
+		// the practice software goes on working: changes and deletions between the runs
+		if _, err := cdb.Exec(`UPDATE termin SET betreff = betreff || ' (geändert)' WHERE id % 97 = ?`, i%97); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cdb.Exec(`DELETE FROM termin WHERE id = ?`, 1+rng.IntN(2500)); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "KANZLEISYNC_CRASH_CHILD=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		delay := time.Duration(20+rng.IntN(600)) * time.Millisecond
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run %d ended by itself with %v", i, err)
+			}
+			finished++
+		case <-time.After(delay):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		}
+	}
+	t.Logf("%d kills, %d runs finished before their kill", kills-finished, finished)
+	// one clean cycle, in this process
+	st, err := store.Open(storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cache, err := source.Open(ctx, cachePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	ex := &export.Exporter{Store: st, Cache: cache, Settings: config.DefaultSettings(), Installation: "crash"}
+	c := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
+	w := config.Worker{UPN: anna, Entity: "Kanzlei", Modules: config.AllModules}
+	if _, err := ex.Run(ctx, c, w, "AM", true, export.PlanOptions{}); err != nil {
+		t.Fatalf("clean cycle: %v", err)
+	}
+	var termine int
+	if err := cdb.QueryRow(`SELECT COUNT(*) FROM termin WHERE sachbearbeiter_id = 'AM'`).Scan(&termine); err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{t: t, sim: sim}
+	ev, tk, ct := b.mailbox()
+	if len(ev) != termine || len(tk) != 1500 || len(ct) != 1000 {
+		t.Errorf("after %d kills: %d events (want %d), %d tasks (want 1500), %d contacts (want 1000)", kills-finished, len(ev), termine, len(tk), len(ct))
+	}
+	for k, e := range ev {
+		var subject string
+		var id int
+		fmt.Sscanf(k, "termin:%d", &id)
+		if err := cdb.QueryRow(`SELECT betreff FROM termin WHERE id = ?`, id).Scan(&subject); err != nil || e["subject"] != subject {
+			t.Errorf("%s: subject %q in Outlook, %q in the cache (%v)", k, e["subject"], subject, err)
+			break
+		}
+	}
+	// and nothing left to do
+	res, err := ex.Run(ctx, c, w, "AM", true, export.PlanOptions{})
+	if err != nil || res != (export.Result{}) {
+		t.Errorf("a cycle after the clean one: %+v %v", res, err)
+	}
+}
+
+// TestCrashChild is the process the kill test kills: it exports until done.
+func TestCrashChild(t *testing.T) {
+	if os.Getenv("KANZLEISYNC_CRASH_CHILD") == "" {
+		t.Skip("run by TestKilledExport")
+	}
+	ctx := context.Background()
+	st, err := store.Open(os.Getenv("STORE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := source.Open(ctx, os.Getenv("CACHE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &export.Exporter{Store: st, Cache: cache, Settings: config.DefaultSettings(), Installation: "crash"}
+	c := graph.New(os.Getenv("SIM_URL"), staticTokens{os.Getenv("SIM_TOKEN")}, graph.Options{})
+	w := config.Worker{UPN: anna, Entity: "Kanzlei", Modules: config.AllModules}
+	if _, err := ex.Run(ctx, c, w, "AM", false, export.PlanOptions{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
