@@ -58,18 +58,22 @@ func (p *Plan) Summary() string {
 	for _, op := range p.Ops {
 		counts[k{op.Item.Kind, op.Action}]++
 	}
-	noun := map[string]string{Event: "Kalendereinträge", Task: "Aufgaben", Contact: "Kontakte"}
+	noun := map[string][2]string{Event: {"Kalendereintrag", "Kalendereinträge"}, Task: {"Aufgabe", "Aufgaben"}, Contact: {"Kontakt", "Kontakte"}}
 	verb := map[string]string{"create": "anlegen", "update": "ändern", "delete": "löschen"}
 	var parts []string
 	for _, kind := range []string{Event, Task, Contact} {
 		for _, a := range []string{"create", "update", "delete"} {
 			if n := counts[k{kind, a}]; n > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s %s", n, noun[kind], verb[a]))
+				form := noun[kind][1]
+				if n == 1 {
+					form = noun[kind][0]
+				}
+				parts = append(parts, fmt.Sprintf("%d %s %s", n, form, verb[a]))
 			}
 		}
 	}
 	if len(p.Skipped) > 0 {
-		parts = append(parts, fmt.Sprintf("%d Einträge des Caches übersprungen (fehlerhaft)", len(p.Skipped)))
+		parts = append(parts, fmt.Sprintf("%d fehlerhafte Einträge des Caches werden übersprungen", len(p.Skipped)))
 	}
 	if len(parts) == 0 {
 		return "Nichts zu tun."

@@ -1,0 +1,143 @@
+package export_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/export"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+)
+
+func newRunner(t *testing.T, o source.GenOptions) (*export.Runner, *m365sim.Server, *[]export.Progress, *sync.Mutex) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	sim := simtest.Start(t, nil, m365sim.Options{})
+	cachePath := filepath.Join(dir, "cache.db")
+	if err := source.Generate(ctx, cachePath, o); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "kanzleisync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	repo := config.NewRepo(st.DB())
+	if err := repo.SaveEntity(ctx, config.Entity{Name: "Kanzlei", Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
+		AuthorityHost: sim.URL(), GraphEndpoint: sim.URL(), CachePath: cachePath}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range source.DemoWorkers {
+		if err := repo.SaveWorker(ctx, config.Worker{UPN: w.UPN, DisplayName: w.Name, Entity: "Kanzlei", Modules: config.AllModules}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token := simtest.AppToken(t, sim, "https://graph.microsoft.com")
+	var mu sync.Mutex
+	var events []export.Progress
+	r := &export.Runner{Entity: "Kanzlei", Repo: repo, Store: st, Installation: "runner",
+		Tokens:     func(string) graph.TokenSource { return staticTokens{token} },
+		OnProgress: func(p export.Progress) { mu.Lock(); events = append(events, p); mu.Unlock() }}
+	return r, sim, &events, &mu
+}
+
+func TestRunnerCyclesAndCancel(t *testing.T) {
+	r, sim, events, mu := newRunner(t, source.GenOptions{Seed: 2, Appointments: 400, Deadlines: 50, Addresses: 50, Subscriptions: 20})
+	// the three workers' mailboxes in parallel, each slowed down
+	sim.SetFaults(m365sim.Faults{ItemLatency: m365sim.Duration(20 * time.Millisecond)})
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(*events)
+		mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // in the middle of the first cycle
+	start := time.Now()
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the runner did not stop")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("stopping took %v", d)
+	}
+	// a consistent state: a clean cycle finishes the job, exactly
+	sim.SetFaults(m365sim.Faults{})
+	if _, err := r.Cycle(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range source.DemoWorkers {
+		st, _ := sim.State(w.UPN)
+		if len(st.Events) != 400 {
+			t.Errorf("%s: %d events, want 400", w.UPN, len(st.Events))
+		}
+	}
+	// cycles never overlap: per worker, every start is followed by its end
+	mu.Lock()
+	open := map[string]bool{}
+	for _, p := range *events {
+		if !p.Done && open[p.Worker] {
+			t.Errorf("%s: a cycle started while one was running", p.Worker)
+		}
+		open[p.Worker] = !p.Done
+	}
+	mu.Unlock()
+}
+
+func TestRunnerTriggerAndOverlap(t *testing.T) {
+	r, _, events, mu := newRunner(t, source.GenOptions{Seed: 3, Appointments: 30})
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.Cycle(context.Background(), false); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	open := map[string]bool{}
+	for _, p := range *events {
+		if !p.Done && open[p.Worker] {
+			t.Errorf("%s: overlapping cycles", p.Worker)
+		}
+		open[p.Worker] = !p.Done
+	}
+	r.Trigger()
+	r.Trigger() // coalesces
+}
+
+func TestRunnerPreview(t *testing.T) {
+	r, sim, _, _ := newRunner(t, source.GenOptions{Seed: 4, Appointments: 3, Deadlines: 1, Addresses: 3, Subscriptions: 2})
+	out, err := r.Cycle(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out["anna.mueller@kanzlei.example"]; got != "3 Kalendereinträge anlegen, 1 Aufgabe anlegen, 2 Kontakte anlegen" {
+		t.Errorf("preview %q", got)
+	}
+	for _, req := range sim.Requests() {
+		if req.Service == "graph" {
+			t.Errorf("the preview called Graph: %s %s", req.Method, req.Path)
+		}
+	}
+}
