@@ -292,14 +292,12 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 		}
 		part := ops[start:min(start+chunk, len(ops))]
 		reqs := make([]graph.Request, len(part))
+		var pending []store.Mapping
 		for i, op := range part {
 			id := fmt.Sprint(i)
 			switch op.Action {
 			case "create":
-				m := store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, ContainerID: listID, Hashes: map[string]string{}, PendingTx: op.Item.SourceKey, Updated: e.now()}
-				if err := e.Store.PutMapping(ctx, m); err != nil {
-					return err
-				}
+				pending = append(pending, store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, ContainerID: listID, Hashes: map[string]string{}, PendingTx: op.Item.SourceKey, Updated: e.now()})
 				reqs[i] = graph.Request{ID: id, Method: http.MethodPost, URL: e.collection(op.Item.Kind, mb, listID), Body: e.createBody(w, op.Item)}
 			case "update":
 				body := map[string]any{}
@@ -311,8 +309,13 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				reqs[i] = graph.Request{ID: id, Method: http.MethodDelete, URL: e.collection(op.Item.Kind, mb, op.Mapping.ContainerID) + "/" + url.PathEscape(op.Mapping.GraphID)}
 			}
 		}
+		// pending before sending: after a crash, reconcile looks for these
+		if err := e.Store.PutMappings(ctx, pending...); err != nil {
+			return err
+		}
 		answers := c.Batch(ctx, reqs)
 		var journal []store.JournalEntry
+		var done []store.Mapping
 		var recreate []Op
 		for i, op := range part {
 			a := answers[i]
@@ -325,10 +328,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 					ID string `json:"id"`
 				}
 				_ = json.Unmarshal(a.Body, &created)
-				m := store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, GraphID: created.ID, ContainerID: listID, Hashes: op.Item.Hashes(), Updated: e.now()}
-				if err := e.Store.PutMapping(ctx, m); err != nil {
-					return err
-				}
+				done = append(done, store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, GraphID: created.ID, ContainerID: listID, Hashes: op.Item.Hashes(), Updated: e.now()})
 				res.Created++
 			case op.Action == "update" && a.OK():
 				m := op.Mapping
@@ -336,9 +336,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 					m.Hashes[k] = h
 				}
 				m.Updated = e.now()
-				if err := e.Store.PutMapping(ctx, m); err != nil {
-					return err
-				}
+				done = append(done, m)
 				res.Updated++
 			case op.Action == "update" && gone:
 				// deleted in Microsoft 365: create it again
@@ -363,6 +361,9 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				res.Failed++
 			}
 			journal = append(journal, entry)
+		}
+		if err := e.Store.PutMappings(ctx, done...); err != nil {
+			return err
 		}
 		if err := e.Store.Journal(ctx, journal...); err != nil {
 			return err

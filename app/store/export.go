@@ -49,23 +49,39 @@ func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping
 }
 
 // PutMapping stores a mapping (insert or replace).
-func (s *Store) PutMapping(ctx context.Context, m Mapping) error {
-	hashes, err := json.Marshal(m.Hashes)
+func (s *Store) PutMapping(ctx context.Context, m Mapping) error { return s.PutMappings(ctx, m) }
+
+// PutMappings stores mappings in one transaction: all or none.
+func (s *Store) PutMappings(ctx context.Context, ms ...Mapping) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if m.Updated.IsZero() {
-		m.Updated = time.Now()
-	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO mapping (worker, item_key, graph_id, container_id, field_hashes, pending_tx, updated_at)
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO mapping (worker, item_key, graph_id, container_id, field_hashes, pending_tx, updated_at)
 		VALUES (?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, NULLIF(?, ''), ?)
 		ON CONFLICT (worker, item_key) DO UPDATE SET graph_id = excluded.graph_id, container_id = excluded.container_id,
-			field_hashes = excluded.field_hashes, pending_tx = excluded.pending_tx, updated_at = excluded.updated_at`,
-		m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(tsLayout))
+			field_hashes = excluded.field_hashes, pending_tx = excluded.pending_tx, updated_at = excluded.updated_at`)
 	if err != nil {
-		return fmt.Errorf("store mapping %s of %s: %w", m.ItemKey, m.Worker, err)
+		return err
 	}
-	return nil
+	defer st.Close()
+	for _, m := range ms {
+		hashes, err := json.Marshal(m.Hashes)
+		if err != nil {
+			return err
+		}
+		if m.Updated.IsZero() {
+			m.Updated = time.Now()
+		}
+		if _, err := st.ExecContext(ctx, m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(tsLayout)); err != nil {
+			return fmt.Errorf("store mapping %s of %s: %w", m.ItemKey, m.Worker, err)
+		}
+	}
+	return tx.Commit()
 }
 
 // DeleteMapping forgets a mapping.
