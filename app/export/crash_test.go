@@ -140,8 +140,13 @@ func TestCrashChild(t *testing.T) {
 	ex := &export.Exporter{Store: st, Cache: cache, Settings: config.DefaultSettings(), Installation: "crash"}
 	c := graph.New(os.Getenv("SIM_URL"), staticTokens{os.Getenv("SIM_TOKEN")}, graph.Options{})
 	w := config.Worker{UPN: anna, Entity: "Kanzlei", Modules: config.AllModules}
-	if _, err := ex.Run(ctx, c, w, "AM", false, export.PlanOptions{}); err != nil {
+	start := time.Now()
+	res, err := ex.Run(ctx, c, w, "AM", false, export.PlanOptions{})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if os.Getenv("KANZLEISYNC_CHILD_REPORT") != "" {
+		childReport(res.Created, time.Since(start))
 	}
 }

@@ -1,0 +1,160 @@
+package export_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/export"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+)
+
+// The figures of `make bench` for the export (issue 4), measured with
+// KANZLEISYNC_FIGURES=1: 10,000 Termine + 2,000 Fristen + 2,000
+// Wiedervorlagen + 5,000 Adressen into one mailbox, 50 ms network latency
+// per HTTP request. The emulator's window is widened to 240,000 requests per
+// 10 minutes (400 per second) so that the client, not Outlook's default of
+// 10,000 per 10 minutes (16.7 per second), is what is measured.
+var figureSize = source.GenOptions{Seed: 21, Workers: source.DemoWorkers[:1],
+	Appointments: 10000, Deadlines: 2000, Resubmissions: 2000, Addresses: 5000, Subscriptions: 5000}
+
+const (
+	figureLatency   = 50 * time.Millisecond
+	figureWindowReq = 240000
+)
+
+func TestExportFigures(t *testing.T) {
+	if os.Getenv("KANZLEISYNC_FIGURES") == "" || os.Getenv("KANZLEISYNC_CRASH_CHILD") != "" {
+		t.Skip("make bench sets KANZLEISYNC_FIGURES")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	sim := simtest.Start(t, nil, m365sim.Options{})
+	sim.SetThrottle(m365sim.ThrottleConfig{Requests: figureWindowReq, Window: m365sim.Duration(10 * time.Minute)})
+	cachePath, storePath := filepath.Join(dir, "cache.db"), filepath.Join(dir, "kanzleisync.db")
+	if err := source.Generate(ctx, cachePath, figureSize); err != nil {
+		t.Fatal(err)
+	}
+	token := simtest.AppToken(t, sim, "https://graph.microsoft.com")
+	sim.SetFaults(m365sim.Faults{Latency: m365sim.Duration(figureLatency)})
+
+	// kanzleisync, in a process of its own so that its peak RSS is its own
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KANZLEISYNC_CRASH_CHILD=1", "KANZLEISYNC_CHILD_REPORT=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("export child: %v\n%s", err, out)
+	}
+	var items int
+	var seconds, rssMB float64
+	for _, l := range strings.Split(string(out), "\n") {
+		fmt.Sscanf(l, "child: items=%d seconds=%f rss_mb=%f", &items, &seconds, &rssMB)
+	}
+	if items != 19000 {
+		t.Fatalf("the child exported %d items, want 19000:\n%s", items, out)
+	}
+	perS := float64(items) / seconds
+
+	// the naive exporter: one request per item, one at a time (a sample)
+	naive := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
+	const sample = 200
+	start := time.Now()
+	for i := range sample {
+		r := naive.Do(ctx, graph.Request{Method: http.MethodPost, URL: "/users/jens.schaefer@kanzlei.example/contacts",
+			Body: map[string]any{"surname": fmt.Sprintf("Naiv %d", i)}})
+		if !r.OK() {
+			t.Fatal(r.Err)
+		}
+	}
+	naivePerS := sample / time.Since(start).Seconds()
+	ceiling := float64(figureWindowReq) / (10 * time.Minute).Seconds()
+
+	ms, reqs, allocs := noChangeCycle(t, sim, token)
+	fmt.Printf("figure: export_items_per_s = %.1f items/s\n", perS)
+	fmt.Printf("figure: export_naive_items_per_s = %.1f items/s\n", naivePerS)
+	fmt.Printf("figure: export_speedup_vs_naive = %.1f x\n", perS/naivePerS)
+	fmt.Printf("figure: export_ceiling_items_per_s = %.1f items/s\n", ceiling)
+	fmt.Printf("figure: export_share_of_ceiling = %.2f ratio\n", perS/ceiling)
+	fmt.Printf("figure: export_peak_rss_mb = %.1f MB\n", rssMB)
+	fmt.Printf("figure: nochange_cycle_ms = %.1f ms\n", ms)
+	fmt.Printf("figure: nochange_cycle_requests = %d requests\n", reqs)
+	fmt.Printf("figure: nochange_cycle_allocs = %d allocs\n", allocs)
+}
+
+// noChangeCycle measures a cycle over 100,000 cache rows (the mailbox
+// already up to date) without latency: time, Graph requests, allocations.
+func noChangeCycle(t *testing.T, sim *m365sim.Server, token string) (float64, int, uint64) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cachePath := filepath.Join(dir, "cache.db")
+	if err := source.Generate(ctx, cachePath, source.GenOptions{Seed: 5, Workers: source.DemoWorkers[:1],
+		Appointments: 70000, Deadlines: 15000, Resubmissions: 10000, Addresses: 5000, Subscriptions: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "kanzleisync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cache, err := source.Open(ctx, cachePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	ex := &export.Exporter{Store: st, Cache: cache, Settings: config.DefaultSettings(), Installation: "figures"}
+	w := config.Worker{UPN: anna, Entity: "Kanzlei", Modules: config.AllModules}
+	// the state of a completed export: every item mapped with the hashes it was sent with
+	items, _, err := ex.Desired(ctx, w, "AM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := []store.Mapping{{Worker: anna, ItemKey: "list/todo", GraphID: "liste", Hashes: map[string]string{}}}
+	for i, it := range items {
+		maps = append(maps, store.Mapping{Worker: anna, ItemKey: it.Key, GraphID: "id" + strconv.Itoa(i), ContainerID: "liste", Hashes: it.Hashes()})
+	}
+	if err := st.PutMappings(ctx, maps...); err != nil {
+		t.Fatal(err)
+	}
+	sim.SetFaults(m365sim.Faults{})
+	sim.ResetRequests()
+	c := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	res, err := ex.Run(ctx, c, w, "AM", false, export.PlanOptions{})
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if err != nil || res != (export.Result{}) {
+		t.Fatalf("no-change cycle: %+v %v", res, err)
+	}
+	return float64(elapsed.Microseconds()) / 1000, len(sim.Requests()), after.Mallocs - before.Mallocs
+}
+
+// childReport prints what the figures need, from inside the child.
+func childReport(items int, elapsed time.Duration) {
+	rss := 0.0
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmHWM:") {
+				var kb float64
+				fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%f", &kb)
+				rss = kb / 1024
+			}
+		}
+	}
+	fmt.Printf("child: items=%d seconds=%.3f rss_mb=%.1f\n", items, elapsed.Seconds(), rss)
+}
