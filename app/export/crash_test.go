@@ -55,7 +55,7 @@ func TestKilledExport(t *testing.T) {
 	finished := 0
 	for i := range kills {
 		// the practice software goes on working: changes and deletions between the runs
-		if _, err := cdb.Exec(`UPDATE termin SET betreff = betreff || ' (geändert)' WHERE id % 97 = ?`, i%97); err != nil {
+		if _, err := cdb.Exec(`UPDATE termin SET betreff = betreff || ' (geändert)', geaendert_am = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id % 97 = ?`, i%97); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := cdb.Exec(`DELETE FROM termin WHERE id = ?`, 1+rng.IntN(2500)); err != nil {

@@ -87,6 +87,22 @@ type PlanOptions struct {
 	// were last changed in the practice software before it (the option
 	// "only changes after the connection was set up").
 	OnlyChangedAfter time.Time
+	// FullCompare compares every field of every item; otherwise an item
+	// whose cache row (geaendert_am) and settings are unchanged is skipped.
+	FullCompare bool
+}
+
+// settingsFP fingerprints the settings that shape exported items.
+func settingsFP(s config.Settings) string {
+	sum := sha256.Sum256([]byte(s.BodyFormat + "|" + s.DeadlinesTo + "|" + s.TodoListName))
+	return hex.EncodeToString(sum[:8])
+}
+
+func modifiedStamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // Desired builds the items a worker should have in Microsoft 365.
@@ -137,16 +153,21 @@ func (e *Exporter) Desired(ctx context.Context, w config.Worker, cacheID string)
 
 // Plan compares the desired items with the mapping.
 func (e *Exporter) Plan(ctx context.Context, w config.Worker, cacheID string, o PlanOptions) (*Plan, error) {
-	items, skipped, err := e.Desired(ctx, w, cacheID)
-	if err != nil {
-		return nil, err
-	}
 	maps, err := e.Store.Mappings(ctx, w.UPN)
 	if err != nil {
 		return nil, err
 	}
+	return e.plan(ctx, w, cacheID, maps, o)
+}
+
+func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, maps map[string]store.Mapping, o PlanOptions) (*Plan, error) {
+	items, skipped, err := e.Desired(ctx, w, cacheID)
+	if err != nil {
+		return nil, err
+	}
+	fp := settingsFP(e.Settings)
 	p := &Plan{Worker: w.UPN, Skipped: skipped}
-	want := map[string]bool{}
+	want := make(map[string]bool, len(items))
 	for _, it := range items {
 		want[it.Key] = true
 		m, ok := maps[it.Key]
@@ -156,8 +177,10 @@ func (e *Exporter) Plan(ctx context.Context, w config.Worker, cacheID string, o 
 				continue
 			}
 			p.Ops = append(p.Ops, Op{Action: "create", Item: it, Mapping: m})
+		case !o.FullCompare && m.SettingsFP == fp && m.SourceModified != "" && m.SourceModified == modifiedStamp(it.Modified):
+			// unchanged row, unchanged settings: nothing to compare
 		default:
-			if ch := it.changed(m.Hashes); len(ch) > 0 {
+			if ch := it.changed(m.FieldHashes()); len(ch) > 0 {
 				sort.Strings(ch)
 				p.Ops = append(p.Ops, Op{Action: "update", Item: it, Mapping: m, Fields: ch})
 			}
@@ -214,7 +237,14 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 		}
 		res.Adopted = n
 	}
-	p, err := e.Plan(ctx, w, cacheID, o)
+	if needCheck {
+		// the adopted and re-checked mappings changed: read them again
+		if maps, err = e.Store.Mappings(ctx, w.UPN); err != nil {
+			return res, err
+		}
+		o.FullCompare = true
+	}
+	p, err := e.plan(ctx, w, cacheID, maps, o)
 	if err != nil {
 		return res, err
 	}
@@ -328,14 +358,16 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 					ID string `json:"id"`
 				}
 				_ = json.Unmarshal(a.Body, &created)
-				done = append(done, store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, GraphID: created.ID, ContainerID: listID, Hashes: op.Item.Hashes(), Updated: e.now()})
+				done = append(done, store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, GraphID: created.ID, ContainerID: listID, Hashes: op.Item.Hashes(),
+					Updated: e.now(), SourceModified: modifiedStamp(op.Item.Modified), SettingsFP: settingsFP(e.Settings)})
 				res.Created++
 			case op.Action == "update" && a.OK():
 				m := op.Mapping
+				hashes := m.FieldHashes()
 				for k, h := range op.Item.Hashes() {
-					m.Hashes[k] = h
+					hashes[k] = h
 				}
-				m.Updated = e.now()
+				m.Updated, m.SourceModified, m.SettingsFP = e.now(), modifiedStamp(op.Item.Modified), settingsFP(e.Settings)
 				done = append(done, m)
 				res.Updated++
 			case op.Action == "update" && gone:

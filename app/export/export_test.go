@@ -157,7 +157,7 @@ func TestExportSemantics(t *testing.T) {
 		}
 	})
 	t.Run("one field changed: PATCH carries only that field", func(t *testing.T) {
-		b.exec(`UPDATE termin SET betreff = 'Verlegt: Güteverhandlung' WHERE id = 1`)
+		b.exec(`UPDATE termin SET betreff = 'Verlegt: Güteverhandlung', geaendert_am = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1`)
 		b.sim.ResetRequests()
 		if res := b.run(false); res.Updated != 1 {
 			t.Fatalf("result %+v", res)
@@ -199,7 +199,7 @@ func TestExportSemantics(t *testing.T) {
 		ev, _, _ := b.mailbox()
 		id := ev["termin:4"]["id"].(string)
 		b.client.Do(context.Background(), graph.Request{Method: http.MethodDelete, URL: "/users/" + anna + "/events/" + id})
-		b.exec(`UPDATE termin SET ort = 'Saal 7' WHERE id = 4`)
+		b.exec(`UPDATE termin SET ort = 'Saal 7', geaendert_am = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 4`)
 		if res := b.run(false); res.Recreated != 1 {
 			t.Errorf("result %+v", res)
 		}
@@ -219,7 +219,7 @@ func TestExportSemantics(t *testing.T) {
 		}
 	})
 	t.Run("Frist done: task completed", func(t *testing.T) {
-		b.exec(`UPDATE frist SET erledigt = 1 WHERE id = 1`)
+		b.exec(`UPDATE frist SET erledigt = 1, geaendert_am = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1`)
 		b.run(false)
 		if _, tk, _ := b.mailbox(); tk["frist:1"]["status"] != "completed" || tk["frist:1"]["completedDateTime"] == nil {
 			t.Errorf("task: %v", tk["frist:1"])
@@ -243,7 +243,7 @@ func TestExportSemantics(t *testing.T) {
 		before, _ := b.st.Mappings(context.Background(), anna)
 		b.worker.Modules = nil
 		b.sim.ResetRequests()
-		b.exec(`UPDATE termin SET betreff = 'nicht mehr exportiert' WHERE id = 1`)
+		b.exec(`UPDATE termin SET betreff = 'nicht mehr exportiert', geaendert_am = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1`)
 		if _, err := b.ex.Run(context.Background(), b.client, b.worker, "AM", false, export.PlanOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -356,5 +356,22 @@ func TestExportUnderFaults(t *testing.T) {
 	}
 	if v := b.sim.Stats().RetryAfterViolations; v != 0 {
 		t.Errorf("%d requests broke their Retry-After", v)
+	}
+}
+
+// TestFullCheckFindsChangesWithoutTimestamp: a row changed without a new
+// geaendert_am is skipped by the quick path, and caught by the full check.
+func TestFullCheckFindsChangesWithoutTimestamp(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 8, Appointments: 3})
+	b.run(false)
+	b.exec(`UPDATE termin SET betreff = 'ohne Zeitstempel' WHERE id = 2`)
+	if res := b.run(false); res.Updated != 0 {
+		t.Errorf("quick cycle: %+v", res)
+	}
+	if res := b.run(true); res.Updated != 1 {
+		t.Errorf("full check: %+v", res)
+	}
+	if ev, _, _ := b.mailbox(); ev["termin:2"]["subject"] != "ohne Zeitstempel" {
+		t.Errorf("subject %v", ev["termin:2"]["subject"])
 	}
 }

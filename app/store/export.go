@@ -16,9 +16,23 @@ type Mapping struct {
 	ItemKey     string
 	GraphID     string // "" while a create is pending
 	ContainerID string
-	Hashes      map[string]string
+	Hashes      map[string]string // decoded on first use, see FieldHashes
 	PendingTx   string
 	Updated     time.Time
+	// SourceModified and SettingsFP say what the item was exported from.
+	SourceModified string
+	SettingsFP     string
+
+	rawHashes string
+}
+
+// FieldHashes returns the per-field fingerprints, decoding them once.
+func (m *Mapping) FieldHashes() map[string]string {
+	if m.Hashes == nil {
+		m.Hashes = map[string]string{}
+		_ = json.Unmarshal([]byte(m.rawHashes), &m.Hashes)
+	}
+	return m.Hashes
 }
 
 // Pending reports whether a create was started but not confirmed.
@@ -27,7 +41,7 @@ func (m Mapping) Pending() bool { return m.GraphID == "" }
 // Mappings returns a worker's mappings by item key.
 func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT item_key, COALESCE(graph_id, ''), COALESCE(container_id, ''), field_hashes,
-		COALESCE(pending_tx, ''), updated_at FROM mapping WHERE worker = ?`, worker)
+		COALESCE(pending_tx, ''), updated_at, source_modified, settings_fp FROM mapping WHERE worker = ?`, worker)
 	if err != nil {
 		return nil, fmt.Errorf("read mappings of %s: %w", worker, err)
 	}
@@ -35,14 +49,11 @@ func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping
 	out := map[string]Mapping{}
 	for rows.Next() {
 		m := Mapping{Worker: worker}
-		var hashes, updated string
-		if err := rows.Scan(&m.ItemKey, &m.GraphID, &m.ContainerID, &hashes, &m.PendingTx, &updated); err != nil {
+		var updated string
+		if err := rows.Scan(&m.ItemKey, &m.GraphID, &m.ContainerID, &m.rawHashes, &m.PendingTx, &updated, &m.SourceModified, &m.SettingsFP); err != nil {
 			return nil, fmt.Errorf("read mappings of %s: %w", worker, err)
 		}
-		if err := json.Unmarshal([]byte(hashes), &m.Hashes); err != nil {
-			return nil, fmt.Errorf("mapping %s of %s: damaged field hashes: %w", m.ItemKey, worker, err)
-		}
-		m.Updated, _ = time.Parse(time.RFC3339Nano, updated)
+		m.Updated, _ = time.Parse(tsLayout, updated)
 		out[m.ItemKey] = m
 	}
 	return out, rows.Err()
@@ -61,23 +72,24 @@ func (s *Store) PutMappings(ctx context.Context, ms ...Mapping) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO mapping (worker, item_key, graph_id, container_id, field_hashes, pending_tx, updated_at)
-		VALUES (?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, NULLIF(?, ''), ?)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO mapping (worker, item_key, graph_id, container_id, field_hashes, pending_tx, updated_at, source_modified, settings_fp)
+		VALUES (?, ?, NULLIF(?, ''), NULLIF(?, ''), ?, NULLIF(?, ''), ?, ?, ?)
 		ON CONFLICT (worker, item_key) DO UPDATE SET graph_id = excluded.graph_id, container_id = excluded.container_id,
-			field_hashes = excluded.field_hashes, pending_tx = excluded.pending_tx, updated_at = excluded.updated_at`)
+			field_hashes = excluded.field_hashes, pending_tx = excluded.pending_tx, updated_at = excluded.updated_at,
+			source_modified = excluded.source_modified, settings_fp = excluded.settings_fp`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, m := range ms {
-		hashes, err := json.Marshal(m.Hashes)
+		hashes, err := json.Marshal(m.FieldHashes())
 		if err != nil {
 			return err
 		}
 		if m.Updated.IsZero() {
 			m.Updated = time.Now()
 		}
-		if _, err := st.ExecContext(ctx, m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(tsLayout)); err != nil {
+		if _, err := st.ExecContext(ctx, m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(tsLayout), m.SourceModified, m.SettingsFP); err != nil {
 			return fmt.Errorf("store mapping %s of %s: %w", m.ItemKey, m.Worker, err)
 		}
 	}

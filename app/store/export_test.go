@@ -19,7 +19,7 @@ func TestMappingsAndJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := s.Mappings(ctx, "ANNA@kanzlei.de")
-	if got := m["event/termin:1"]; !got.Pending() || got.PendingTx != "ks-1" || got.Hashes["subject"] != "ab" {
+	if got := m["event/termin:1"]; !got.Pending() || got.PendingTx != "ks-1" || got.FieldHashes()["subject"] != "ab" {
 		t.Fatalf("pending mapping: %+v", got)
 	}
 	pending.GraphID, pending.PendingTx = "AAMkAD1", ""
