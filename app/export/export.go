@@ -199,6 +199,12 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 	return p, nil
 }
 
+// MappingFor is the mapping a successful create of an item records.
+func (e *Exporter) MappingFor(worker string, it Item, graphID, containerID string) store.Mapping {
+	return store.Mapping{Worker: worker, ItemKey: it.Key, GraphID: graphID, ContainerID: containerID, Hashes: it.Hashes(),
+		Updated: e.now(), SourceModified: modifiedStamp(it.Modified), SettingsFP: settingsFP(e.Settings)}
+}
+
 // ErrPartial means some operations failed; they are in the journal and
 // are tried again in the next cycle.
 var ErrPartial = errors.New("export: some items failed")
@@ -296,8 +302,9 @@ func (e *Exporter) transactionID(worker, key string) string {
 
 // createBody is the full item with its source key.
 func (e *Exporter) createBody(w config.Worker, it Item) map[string]any {
-	b := make(map[string]any, len(it.Fields)+2)
-	for k, v := range it.Fields {
+	fields := it.Fields()
+	b := make(map[string]any, len(fields)+2)
+	for k, v := range fields {
 		b[k] = v
 	}
 	switch it.Kind {
@@ -332,7 +339,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 			case "update":
 				body := map[string]any{}
 				for _, f := range op.Fields {
-					body[f] = op.Item.Fields[f]
+					body[f] = op.Item.Fields()[f]
 				}
 				reqs[i] = graph.Request{ID: id, Method: http.MethodPatch, URL: e.collection(op.Item.Kind, mb, op.Mapping.ContainerID) + "/" + url.PathEscape(op.Mapping.GraphID), Body: body}
 			case "delete":
@@ -358,8 +365,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 					ID string `json:"id"`
 				}
 				_ = json.Unmarshal(a.Body, &created)
-				done = append(done, store.Mapping{Worker: w.UPN, ItemKey: op.Item.Key, GraphID: created.ID, ContainerID: listID, Hashes: op.Item.Hashes(),
-					Updated: e.now(), SourceModified: modifiedStamp(op.Item.Modified), SettingsFP: settingsFP(e.Settings)})
+				done = append(done, e.MappingFor(w.UPN, op.Item, created.ID, listID))
 				res.Created++
 			case op.Action == "update" && a.OK():
 				m := op.Mapping

@@ -123,7 +123,7 @@ func noChangeCycle(t *testing.T, sim *m365sim.Server, token string) (float64, in
 	}
 	maps := []store.Mapping{{Worker: anna, ItemKey: "list/todo", GraphID: "liste", Hashes: map[string]string{}}}
 	for i, it := range items {
-		maps = append(maps, store.Mapping{Worker: anna, ItemKey: it.Key, GraphID: "id" + strconv.Itoa(i), ContainerID: "liste", Hashes: it.Hashes()})
+		maps = append(maps, ex.MappingFor(anna, it, "id"+strconv.Itoa(i), "liste"))
 	}
 	if err := st.PutMappings(ctx, maps...); err != nil {
 		t.Fatal(err)

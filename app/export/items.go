@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"sync"
 	"time"
 
 	"kanzleisync/app/config"
@@ -34,21 +35,39 @@ const (
 
 // Item is what one source item should look like in Microsoft 365.
 type Item struct {
-	Key       string         // mapping key: "event/termin:4711"
-	Kind      string         // event, task or contact
-	SourceKey string         // "termin:4711"
-	Modified  time.Time      // geaendert_am in the cache
-	Fields    map[string]any // the exported Graph properties
+	Key       string    // mapping key: "event/termin:4711"
+	Kind      string    // event, task or contact
+	SourceKey string    // "termin:4711"
+	Modified  time.Time // geaendert_am in the cache
+	fields    *lazyFields
 }
 
-func newItem(kind, sourceKey string, modified time.Time, fields map[string]any) Item {
-	return Item{Key: kind + "/" + sourceKey, Kind: kind, SourceKey: sourceKey, Modified: modified, Fields: fields}
+// lazyFields builds an item's Graph properties only when a cycle needs
+// them: most items of a cycle are unchanged and never need them.
+type lazyFields struct {
+	once  sync.Once
+	build func() map[string]any
+	m     map[string]any
+}
+
+func newItem(kind, sourceKey string, modified time.Time, build func() map[string]any) Item {
+	return Item{Key: kind + "/" + sourceKey, Kind: kind, SourceKey: sourceKey, Modified: modified, fields: &lazyFields{build: build}}
+}
+
+// Fields are the exported Graph properties.
+func (it Item) Fields() map[string]any {
+	if it.fields == nil {
+		return nil
+	}
+	it.fields.once.Do(func() { it.fields.m = it.fields.build() })
+	return it.fields.m
 }
 
 // Hashes are the per-field fingerprints of what was sent.
 func (it Item) Hashes() map[string]string {
-	out := make(map[string]string, len(it.Fields))
-	for k, v := range it.Fields {
+	fields := it.Fields()
+	out := make(map[string]string, len(fields))
+	for k, v := range fields {
 		b, _ := json.Marshal(v)
 		sum := sha256.Sum256(b)
 		out[k] = hex.EncodeToString(sum[:12])
@@ -101,6 +120,10 @@ func fileLine(fileNo, client string) string {
 
 // appointmentItem: a Termin as an Outlook event.
 func appointmentItem(a source.Appointment, s config.Settings) Item {
+	return newItem(Event, fmt.Sprintf("termin:%d", a.ID), a.Modified, func() map[string]any { return appointmentFields(a, s) })
+}
+
+func appointmentFields(a source.Appointment, s config.Settings) map[string]any {
 	f := map[string]any{
 		"subject":  a.Subject,
 		"location": map[string]any{"displayName": a.Location},
@@ -120,7 +143,7 @@ func appointmentItem(a source.Appointment, s config.Settings) Item {
 	} else {
 		f["isReminderOn"] = false
 	}
-	return newItem(Event, fmt.Sprintf("termin:%d", a.ID), a.Modified, f)
+	return f
 }
 
 // dayEvent is an all-day event for one day (Frist, Vorfrist, Wiedervorlage in the calendar).
@@ -130,14 +153,20 @@ func dayEvent(sourceKey, subject string, d source.Date, done bool, modified time
 	if done {
 		subject = "Erledigt: " + subject
 	}
-	return newItem(Event, sourceKey, modified, map[string]any{
-		"subject": subject, "isAllDay": true, "showAs": showAs, "body": b,
-		"start": dayDTZ(d, 0), "end": dayDTZ(source.Date{Year: next.Year(), Month: next.Month(), Day: next.Day()}, 0),
-		"isReminderOn": false, "categories": []any{"Frist"},
+	return newItem(Event, sourceKey, modified, func() map[string]any {
+		return map[string]any{
+			"subject": subject, "isAllDay": true, "showAs": showAs, "body": b,
+			"start": dayDTZ(d, 0), "end": dayDTZ(source.Date{Year: next.Year(), Month: next.Month(), Day: next.Day()}, 0),
+			"isReminderOn": false, "categories": []any{"Frist"},
+		}
 	})
 }
 
 func task(sourceKey, title string, due source.Date, early *source.Date, done bool, modified time.Time, b map[string]any) Item {
+	return newItem(Task, sourceKey, modified, func() map[string]any { return taskFields(title, due, early, done, b) })
+}
+
+func taskFields(title string, due source.Date, early *source.Date, done bool, b map[string]any) map[string]any {
 	f := map[string]any{"title": title, "dueDateTime": dayDTZ(due, 0), "body": b, "importance": "high"}
 	if early != nil {
 		f["isReminderOn"] = true
@@ -150,7 +179,7 @@ func task(sourceKey, title string, due source.Date, early *source.Date, done boo
 	} else {
 		f["status"] = "notStarted"
 	}
-	return newItem(Task, sourceKey, modified, f)
+	return f
 }
 
 // deadlineItems: a Frist as a To Do task (Vorfrist as its reminder) or as
@@ -190,6 +219,10 @@ func germanDate(d source.Date) string { return fmt.Sprintf("%02d.%02d.%04d", d.D
 
 // addressItem: a subscribed Adresse as an Outlook contact.
 func addressItem(a source.Address) Item {
+	return newItem(Contact, fmt.Sprintf("adresse:%d", a.ID), a.Modified, func() map[string]any { return addressFields(a) })
+}
+
+func addressFields(a source.Address) map[string]any {
 	mails := []any{}
 	name := strings.TrimSpace(a.GivenName + " " + a.Surname)
 	for _, m := range a.Emails {
@@ -207,5 +240,5 @@ func addressItem(a source.Address) Item {
 		"mobilePhone": a.Mobile, "personalNotes": a.Note,
 		"businessAddress": map[string]any{"street": a.Street, "postalCode": a.PostalCode, "city": a.City, "countryOrRegion": a.Country},
 	}
-	return newItem(Contact, fmt.Sprintf("adresse:%d", a.ID), a.Modified, f)
+	return f
 }
