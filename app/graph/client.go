@@ -299,9 +299,9 @@ type batchAnswer struct {
 	Body    json.RawMessage   `json:"body"`
 }
 
-// Batch sends requests in JSON batches of up to 20. Within a batch the
-// items form MailboxConcurrency chains (dependsOn), so that at most four run
-// at once in a mailbox. Items answered 429, 503, 504, 500, 502 or 424 are
+// Batch sends requests in JSON batches of up to 20, two batches in flight,
+// each with two chains of items (dependsOn), so that at most four run at
+// once in a mailbox. Items answered 429, 503, 504, 500, 502 or 424 are
 // sent again on their own schedule (Retry-After, else backoff) until they
 // succeed, fail for good, or the attempts run out; the answers come back in
 // the order of reqs.
@@ -330,9 +330,13 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) []Response {
 		}
 		var retry []int
 		var wait time.Duration
+		var chunks [][]int
 		for start := 0; start < len(pending); start += MaxBatch {
-			chunk := pending[start:min(start+MaxBatch, len(pending))]
-			answers, err := c.sendBatch(ctx, reqs, chunk)
+			chunks = append(chunks, pending[start:min(start+MaxBatch, len(pending))])
+		}
+		results := c.sendBatches(ctx, reqs, chunks)
+		for ci, chunk := range chunks {
+			answers, err := results[ci].answers, results[ci].err
 			if err != nil {
 				for _, i := range chunk {
 					out[i] = Response{ID: reqs[i].ID, Err: err}
@@ -379,6 +383,40 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) []Response {
 	return out
 }
 
+// parallelBatches is how many $batch requests are in flight at once; each
+// runs MailboxConcurrency/parallelBatches chains, so that no more than
+// MailboxConcurrency items run in the mailbox at once while the network's
+// latency of one batch overlaps with the next.
+const parallelBatches = 2
+
+type batchResult struct {
+	answers []batchAnswer
+	err     error
+}
+
+// sendBatches posts the chunks, parallelBatches at a time.
+func (c *Client) sendBatches(ctx context.Context, reqs []Request, chunks [][]int) []batchResult {
+	results := make([]batchResult, len(chunks))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(parallelBatches, len(chunks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ci := range next {
+				a, err := c.sendBatch(ctx, reqs, chunks[ci])
+				results[ci] = batchResult{a, err}
+			}
+		}()
+	}
+	for ci := range chunks {
+		next <- ci
+	}
+	close(next)
+	wg.Wait()
+	return results
+}
+
 // sendBatch posts one $batch (under the pacer for the batch as a whole).
 func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]batchAnswer, error) {
 	items := make([]batchItem, len(chunk))
@@ -396,8 +434,8 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 			it.Body = b
 			it.Headers["Content-Type"] = "application/json"
 		}
-		if k >= MailboxConcurrency {
-			it.DependsOn = []string{reqs[chunk[k-MailboxConcurrency]].ID}
+		if chains := MailboxConcurrency / parallelBatches; k >= chains {
+			it.DependsOn = []string{reqs[chunk[k-chains]].ID}
 		}
 		items[k] = it
 	}
@@ -405,7 +443,7 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 	if err != nil {
 		return nil, err
 	}
-	release, err := c.acquire(ctx, min(len(chunk), MailboxConcurrency))
+	release, err := c.acquire(ctx, min(len(chunk), MailboxConcurrency/parallelBatches))
 	if err != nil {
 		return nil, err
 	}
