@@ -322,7 +322,9 @@ func (e *Exporter) createBody(w config.Worker, it Item) map[string]any {
 // apply runs the operations in batches, recording pending creates before
 // they are sent and their Graph ids after.
 func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, mb, listID string, ops []Op, res *Result) error {
-	const chunk = graph.MaxBatch // small, so that a cancel stops within about one batch
+	// ten batches: enough to keep two in flight, few enough that a cancel
+	// takes effect within a fraction of a second
+	const chunk = 10 * graph.MaxBatch
 	for start := 0; start < len(ops); start += chunk {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -461,6 +461,16 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 	if err := json.Unmarshal(raw, &answer); err != nil {
 		return nil, fmt.Errorf("batch answer: %w", err)
 	}
+	// a throttled item holds the mailbox before the next batch leaves
+	for _, a := range answer.Responses {
+		if a.Status == http.StatusTooManyRequests || a.Status == http.StatusServiceUnavailable {
+			h := http.Header{}
+			for k, v := range a.Headers {
+				h.Set(k, v)
+			}
+			c.holdOff(retryAfter(h))
+		}
+	}
 	return answer.Responses, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -69,6 +70,19 @@ type greq struct {
 	clientReqID string
 	inBatch     bool
 	received    time.Time // when the (outer) request arrived
+	// throttled collects the Retry-Afters of a batch's items: the client
+	// learns of them only with the batch's answer, so they are noted then.
+	throttled *throttleNotes
+}
+
+type throttleNotes struct {
+	mu    sync.Mutex
+	notes []throttleNote
+}
+
+type throttleNote struct {
+	key string
+	e   *graphError
 }
 
 // caller is who a token speaks for. Filled by authenticate.
@@ -312,13 +326,13 @@ func (s *Server) execGraph(req *greq, c *caller) *gresp {
 	}
 	release, e := s.throttle.acquire(key, s.Now())
 	if e != nil {
-		s.noteRetryAfter(key, e)
+		s.noteLater(req, key, e)
 		return errResp(e)
 	}
 	defer release()
 	s.injectLatency()
 	if e := s.injectStatusFault(); e != nil {
-		s.noteRetryAfter(key, e)
+		s.noteLater(req, key, e)
 		return errResp(e)
 	}
 	s.mu.Lock()
@@ -450,4 +464,16 @@ func restError(rest []string) *graphError {
 		return methodNotAllowed()
 	}
 	return unknownSegment(rest[len(rest)-1])
+}
+
+// noteLater remembers a Retry-After now, or, for a batch item, when the
+// batch answers.
+func (s *Server) noteLater(req *greq, key string, e *graphError) {
+	if req.throttled == nil {
+		s.noteRetryAfter(key, e)
+		return
+	}
+	req.throttled.mu.Lock()
+	req.throttled.notes = append(req.throttled.notes, throttleNote{key, e})
+	req.throttled.mu.Unlock()
 }

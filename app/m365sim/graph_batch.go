@@ -65,6 +65,7 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 			}
 		}
 	}
+	req.throttled = &throttleNotes{}
 	results := make([]map[string]any, len(in.Requests))
 	statuses := make([]int, len(in.Requests))
 	done := make([]chan struct{}, len(in.Requests))
@@ -96,6 +97,9 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 		}()
 	}
 	wg.Wait()
+	for _, n := range req.throttled.notes {
+		s.noteRetryAfter(n.key, n.e)
+	}
 	// Graph answers in an order of its own; clients must match by id.
 	out := make([]any, len(results))
 	s.mu.Lock()
@@ -140,7 +144,8 @@ func (s *Server) execBatchItem(outer *greq, c *caller, r batchRequest) *gresp {
 	reqID := s.newGUID()
 	s.mu.Unlock()
 	sub := &greq{method: strings.ToUpper(r.Method), path: strings.TrimPrefix(u.Path, "/v1.0"), query: u.Query(), header: h,
-		body: body, claims: outer.claims, requestID: reqID, clientReqID: outer.clientReqID, inBatch: true, received: outer.received}
+		body: body, claims: outer.claims, requestID: reqID, clientReqID: outer.clientReqID, inBatch: true, received: outer.received,
+		throttled: outer.throttled}
 	resp := s.execGraph(sub, c)
 	entry := LoggedRequest{Time: s.Now(), Service: "graph", Method: sub.method, Path: u.Path, Query: u.RawQuery,
 		Body: truncateForLog(body), Status: resp.status, RequestID: reqID, InBatch: true, BatchID: r.ID}
