@@ -9,10 +9,16 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // maxBatch is Graph's limit of requests in one JSON batch.
 const maxBatch = 20
+
+// batchAnswerGrace: a client learns that a batch item was throttled only
+// once the whole batch answer has arrived and been read; a request it
+// had already under way in that moment is not held against it.
+const batchAnswerGrace = 50 * time.Millisecond
 
 type batchRequest struct {
 	ID        string            `json:"id"`
@@ -98,7 +104,7 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 	}
 	wg.Wait()
 	for _, n := range req.throttled.notes {
-		s.noteRetryAfter(n.key, n.e)
+		s.noteRetryAfterFrom(n.key, n.e, batchAnswerGrace)
 	}
 	// Graph answers in an order of its own; clients must match by id.
 	out := make([]any, len(results))

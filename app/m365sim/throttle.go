@@ -207,7 +207,11 @@ type retryWindow struct {
 }
 
 // noteRetryAfter remembers when a throttled client may come back.
-func (s *Server) noteRetryAfter(key string, e *graphError) {
+func (s *Server) noteRetryAfter(key string, e *graphError) { s.noteRetryAfterFrom(key, e, 0) }
+
+// noteRetryAfterFrom is noteRetryAfter for a client that learns of the
+// throttling only after grace.
+func (s *Server) noteRetryAfterFrom(key string, e *graphError, grace time.Duration) {
 	if e.retryAfter <= 0 {
 		return
 	}
@@ -216,7 +220,7 @@ func (s *Server) noteRetryAfter(key string, e *graphError) {
 		s.stats.Throttled++
 	}
 	now := s.now()
-	s.retryAfter[key] = retryWindow{told: now, until: now.Add(time.Duration(e.retryAfter) * time.Second)}
+	s.retryAfter[key] = retryWindow{told: now.Add(grace), until: now.Add(time.Duration(e.retryAfter) * time.Second)}
 	s.mu.Unlock()
 }
 
