@@ -105,50 +105,116 @@ func modifiedStamp(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Desired builds the items a worker should have in Microsoft 365.
+// Desired builds every item a worker should have in Microsoft 365.
 func (e *Exporter) Desired(ctx context.Context, w config.Worker, cacheID string) ([]Item, []source.RowError, error) {
+	items, _, skipped, err := e.desired(ctx, w, cacheID, nil, true)
+	return items, skipped, err
+}
+
+// sourceKind is one table of the cache and the mapping keys its rows become.
+type sourceKind struct {
+	table string
+	keys  func(id int64) []string // the first key decides; the others are optional
+}
+
+// kinds lists what a worker's modules and the settings export.
+func (e *Exporter) kinds(w config.Worker) []sourceKind {
+	var out []sourceKind
+	one := func(kind, prefix string) func(int64) []string {
+		return func(id int64) []string { return []string{fmt.Sprintf("%s/%s:%d", kind, prefix, id)} }
+	}
+	if w.Has(config.Calendar) {
+		out = append(out, sourceKind{"termin", one(Event, "termin")})
+	}
+	switch {
+	case e.Settings.DeadlinesTo == "todo" && w.Has(config.Tasks):
+		out = append(out, sourceKind{"frist", one(Task, "frist")}, sourceKind{"wiedervorlage", one(Task, "wiedervorlage")})
+	case e.Settings.DeadlinesTo == "calendar" && w.Has(config.Calendar):
+		out = append(out, sourceKind{"frist", func(id int64) []string {
+			return []string{fmt.Sprintf("event/frist:%d", id), fmt.Sprintf("event/vorfrist:%d", id)}
+		}}, sourceKind{"wiedervorlage", one(Event, "wiedervorlage")})
+	}
+	if w.Has(config.Contacts) {
+		out = append(out, sourceKind{"adresse", one(Contact, "adresse")})
+	}
+	return out
+}
+
+// desired reads the cache. Without full, rows whose geaendert_am and the
+// settings match their mappings are not read again: their keys come back
+// in unchanged, and only the other rows become items.
+func (e *Exporter) desired(ctx context.Context, w config.Worker, cacheID string, maps map[string]store.Mapping, full bool) ([]Item, map[string]bool, []source.RowError, error) {
+	fp := settingsFP(e.Settings)
+	unchanged := map[string]bool{}
 	var items []Item
 	var skipped []source.RowError
-	if w.Has(config.Calendar) {
-		apps, bad, err := e.Cache.Appointments(ctx, cacheID)
-		if err != nil {
-			return nil, nil, err
+	for _, k := range e.kinds(w) {
+		var ids []int64 // nil: read every row
+		if !full {
+			stamps, err := e.Cache.Stamps(ctx, k.table, cacheID)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			ids = []int64{}
+			for id, mod := range stamps {
+				keys := k.keys(id)
+				m, ok := maps[keys[0]]
+				if ok && !m.Pending() && m.SettingsFP == fp && m.SourceModified != "" && m.SourceModified == modifiedStamp(mod) {
+					for _, key := range keys {
+						if _, ok := maps[key]; ok {
+							unchanged[key] = true
+						}
+					}
+					continue
+				}
+				ids = append(ids, id)
+			}
+			if len(ids) == 0 {
+				continue
+			}
+			if len(ids) > 5000 {
+				ids = nil // many changed rows: one pass over the table is cheaper
+			}
 		}
+		got, bad, err := e.readKind(ctx, k.table, cacheID, ids)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		items = append(items, got...)
 		skipped = append(skipped, bad...)
+	}
+	return items, unchanged, skipped, nil
+}
+
+func (e *Exporter) readKind(ctx context.Context, table, cacheID string, ids []int64) ([]Item, []source.RowError, error) {
+	var items []Item
+	switch table {
+	case "termin":
+		apps, bad, err := e.Cache.AppointmentsByID(ctx, cacheID, ids)
 		for _, a := range apps {
 			items = append(items, appointmentItem(a, e.Settings))
 		}
-	}
-	deadlinesOn := (e.Settings.DeadlinesTo == "todo" && w.Has(config.Tasks)) || (e.Settings.DeadlinesTo == "calendar" && w.Has(config.Calendar))
-	if deadlinesOn {
-		ds, bad, err := e.Cache.Deadlines(ctx, cacheID)
-		if err != nil {
-			return nil, nil, err
-		}
-		skipped = append(skipped, bad...)
+		return items, bad, err
+	case "frist":
+		ds, bad, err := e.Cache.DeadlinesByID(ctx, cacheID, ids)
 		for _, d := range ds {
 			items = append(items, deadlineItems(d, e.Settings)...)
 		}
-		rs, bad, err := e.Cache.Resubmissions(ctx, cacheID)
-		if err != nil {
-			return nil, nil, err
-		}
-		skipped = append(skipped, bad...)
+		return items, bad, err
+	case "wiedervorlage":
+		rs, bad, err := e.Cache.ResubmissionsByID(ctx, cacheID, ids)
 		for _, r := range rs {
 			items = append(items, resubmissionItem(r, e.Settings))
 		}
-	}
-	if w.Has(config.Contacts) {
-		as, bad, err := e.Cache.SubscribedAddresses(ctx, cacheID)
-		if err != nil {
-			return nil, nil, err
-		}
-		skipped = append(skipped, bad...)
+		return items, bad, err
+	case "adresse":
+		as, bad, err := e.Cache.SubscribedAddressesByID(ctx, cacheID, ids)
 		for _, a := range as {
 			items = append(items, addressItem(a))
 		}
+		return items, bad, err
 	}
-	return items, skipped, nil
+	return nil, nil, fmt.Errorf("export: unknown table %s", table)
 }
 
 // Plan compares the desired items with the mapping.
@@ -161,13 +227,13 @@ func (e *Exporter) Plan(ctx context.Context, w config.Worker, cacheID string, o 
 }
 
 func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, maps map[string]store.Mapping, o PlanOptions) (*Plan, error) {
-	items, skipped, err := e.Desired(ctx, w, cacheID)
+	items, unchanged, skipped, err := e.desired(ctx, w, cacheID, maps, o.FullCompare)
 	if err != nil {
 		return nil, err
 	}
 	fp := settingsFP(e.Settings)
 	p := &Plan{Worker: w.UPN, Skipped: skipped}
-	want := make(map[string]bool, len(items))
+	want := unchanged
 	for _, it := range items {
 		want[it.Key] = true
 		m, ok := maps[it.Key]

@@ -210,25 +210,25 @@ func ns(s sql.NullString) string { return s.String }
 // Appointments reads the Termine of one worker ("" for all); rows that
 // cannot be exported come back as RowErrors.
 func (c *Cache) Appointments(ctx context.Context, workerID string) ([]Appointment, []RowError, error) {
+	return c.AppointmentsByID(ctx, workerID, nil)
+}
+
+// AppointmentsByID reads the Termine with the given ids (nil: all).
+func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int64) ([]Appointment, []RowError, error) {
 	known, err := c.knownWorkers(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
-		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am FROM termin WHERE ? = '' OR sachbearbeiter_id = ? ORDER BY id`, workerID, workerID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read termin: %w", err)
-	}
-	defer rows.Close()
 	var out []Appointment
 	var bad []RowError
-	for rows.Next() {
+	err = c.eachRow(ctx, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am FROM termin WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
 		var a Appointment
 		var subj, loc, begin, end, desc, file, client, worker, cat, mod sql.NullString
 		var reminder sql.NullInt64
 		var allDay int
 		if err := rows.Scan(&a.ID, &subj, &loc, &begin, &end, &allDay, &desc, &file, &client, &worker, &cat, &reminder, &mod); err != nil {
-			return nil, nil, fmt.Errorf("read termin: %w", err)
+			return fmt.Errorf("read termin: %w", err)
 		}
 		k := &checker{table: "termin", id: fmt.Sprint(a.ID)}
 		a.Subject = k.text("Betreff", ns(subj), MaxSubject, true)
@@ -258,35 +258,36 @@ func (c *Cache) Appointments(ctx context.Context, workerID string) ([]Appointmen
 		a.Modified = modified(mod)
 		if e := k.err(); e != nil {
 			bad = append(bad, *e)
-			continue
+			return nil
 		}
 		out = append(out, a)
-	}
-	return out, bad, rows.Err()
+		return nil
+	})
+	return out, bad, err
 }
 
 func isMidnight(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 }
 
 // Deadlines reads the Fristen of one worker ("" for all).
 func (c *Cache) Deadlines(ctx context.Context, workerID string) ([]Deadline, []RowError, error) {
+	return c.DeadlinesByID(ctx, workerID, nil)
+}
+
+// DeadlinesByID reads the Fristen with the given ids (nil: all).
+func (c *Cache) DeadlinesByID(ctx context.Context, workerID string, ids []int64) ([]Deadline, []RowError, error) {
 	known, err := c.knownWorkers(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT id, aktenzeichen, bezeichnung, fristdatum, vorfrist, erledigt, sachbearbeiter_id, geaendert_am
-		FROM frist WHERE ? = '' OR sachbearbeiter_id = ? ORDER BY id`, workerID, workerID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read frist: %w", err)
-	}
-	defer rows.Close()
 	var out []Deadline
 	var bad []RowError
-	for rows.Next() {
+	err = c.eachRow(ctx, `SELECT id, aktenzeichen, bezeichnung, fristdatum, vorfrist, erledigt, sachbearbeiter_id, geaendert_am
+		FROM frist WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
 		var d Deadline
 		var file, title, due, early, worker, mod sql.NullString
 		var done int
 		if err := rows.Scan(&d.ID, &file, &title, &due, &early, &done, &worker, &mod); err != nil {
-			return nil, nil, fmt.Errorf("read frist: %w", err)
+			return fmt.Errorf("read frist: %w", err)
 		}
 		k := &checker{table: "frist", id: fmt.Sprint(d.ID)}
 		d.FileNo = k.text("Aktenzeichen", ns(file), MaxSubject, false)
@@ -303,33 +304,34 @@ func (c *Cache) Deadlines(ctx context.Context, workerID string) ([]Deadline, []R
 		d.Modified = modified(mod)
 		if e := k.err(); e != nil {
 			bad = append(bad, *e)
-			continue
+			return nil
 		}
 		out = append(out, d)
-	}
-	return out, bad, rows.Err()
+		return nil
+	})
+	return out, bad, err
 }
 
 // Resubmissions reads the Wiedervorlagen of one worker ("" for all).
 func (c *Cache) Resubmissions(ctx context.Context, workerID string) ([]Resubmission, []RowError, error) {
+	return c.ResubmissionsByID(ctx, workerID, nil)
+}
+
+// ResubmissionsByID reads the Wiedervorlagen with the given ids (nil: all).
+func (c *Cache) ResubmissionsByID(ctx context.Context, workerID string, ids []int64) ([]Resubmission, []RowError, error) {
 	known, err := c.knownWorkers(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT id, aktenzeichen, grund, datum, erledigt, sachbearbeiter_id, geaendert_am
-		FROM wiedervorlage WHERE ? = '' OR sachbearbeiter_id = ? ORDER BY id`, workerID, workerID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read wiedervorlage: %w", err)
-	}
-	defer rows.Close()
 	var out []Resubmission
 	var bad []RowError
-	for rows.Next() {
+	err = c.eachRow(ctx, `SELECT id, aktenzeichen, grund, datum, erledigt, sachbearbeiter_id, geaendert_am
+		FROM wiedervorlage WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
 		var r Resubmission
 		var file, reason, date, worker, mod sql.NullString
 		var done int
 		if err := rows.Scan(&r.ID, &file, &reason, &date, &done, &worker, &mod); err != nil {
-			return nil, nil, fmt.Errorf("read wiedervorlage: %w", err)
+			return fmt.Errorf("read wiedervorlage: %w", err)
 		}
 		k := &checker{table: "wiedervorlage", id: fmt.Sprint(r.ID)}
 		r.FileNo = k.text("Aktenzeichen", ns(file), MaxSubject, false)
@@ -342,29 +344,30 @@ func (c *Cache) Resubmissions(ctx context.Context, workerID string) ([]Resubmiss
 		r.Modified = modified(mod)
 		if e := k.err(); e != nil {
 			bad = append(bad, *e)
-			continue
+			return nil
 		}
 		out = append(out, r)
-	}
-	return out, bad, rows.Err()
+		return nil
+	})
+	return out, bad, err
 }
 
 // SubscribedAddresses reads the Adressen a worker subscribed to.
 func (c *Cache) SubscribedAddresses(ctx context.Context, workerID string) ([]Address, []RowError, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT a.id, a.anrede, a.titel, a.vorname, a.nachname, a.firma, a.email1, a.email2, a.email3,
-		a.telefon_geschaeftlich, a.telefon_privat, a.mobil, a.strasse, a.plz, a.ort, a.land, a.notiz, a.geaendert_am
-		FROM adresse a JOIN abo ON abo.adresse_id = a.id WHERE abo.sachbearbeiter_id = ? ORDER BY a.id`, workerID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read adresse: %w", err)
-	}
-	defer rows.Close()
+	return c.SubscribedAddressesByID(ctx, workerID, nil)
+}
+
+// SubscribedAddressesByID reads the subscribed Adressen with the given ids (nil: all).
+func (c *Cache) SubscribedAddressesByID(ctx context.Context, workerID string, ids []int64) ([]Address, []RowError, error) {
 	var out []Address
 	var bad []RowError
-	for rows.Next() {
+	err := c.eachRow(ctx, `SELECT a.id, a.anrede, a.titel, a.vorname, a.nachname, a.firma, a.email1, a.email2, a.email3,
+		a.telefon_geschaeftlich, a.telefon_privat, a.mobil, a.strasse, a.plz, a.ort, a.land, a.notiz, a.geaendert_am
+		FROM adresse a JOIN abo ON abo.adresse_id = a.id WHERE (abo.sachbearbeiter_id = ? OR abo.sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
 		var a Address
 		var f [17]sql.NullString
 		if err := rows.Scan(&a.ID, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16]); err != nil {
-			return nil, nil, fmt.Errorf("read adresse: %w", err)
+			return fmt.Errorf("read adresse: %w", err)
 		}
 		k := &checker{table: "adresse", id: fmt.Sprint(a.ID)}
 		a.Salutation = k.text("Anrede", ns(f[0]), MaxSubject, false)
@@ -391,9 +394,79 @@ func (c *Cache) SubscribedAddresses(ctx context.Context, workerID string) ([]Add
 		}
 		if e := k.err(); e != nil {
 			bad = append(bad, *e)
-			continue
+			return nil
 		}
 		out = append(out, a)
+		return nil
+	})
+	return out, bad, err
+}
+
+// eachRow runs query (whose WHERE takes workerID twice) for all rows, or
+// for the given ids in chunks, in id order.
+func (c *Cache) eachRow(ctx context.Context, query, workerID string, ids []int64, fn func(*sql.Rows) error) error {
+	idCol := "id"
+	if strings.Contains(query, "FROM adresse a") {
+		idCol = "a.id"
 	}
-	return out, bad, rows.Err()
+	run := func(q string, args ...any) error {
+		rows, err := c.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	if ids == nil {
+		return run(query+" ORDER BY "+idCol, workerID, workerID)
+	}
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := []any{workerID, workerID}
+		marks := make([]string, len(part))
+		for i, id := range part {
+			marks[i] = "?"
+			args = append(args, id)
+		}
+		if err := run(query+" AND "+idCol+" IN ("+strings.Join(marks, ",")+") ORDER BY "+idCol, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stamps returns, for one worker's rows of a table (termin, frist,
+// wiedervorlage, or adresse for the subscribed ones), id → geaendert_am.
+// It reads two columns only: the quick first pass of a cycle.
+func (c *Cache) Stamps(ctx context.Context, table, workerID string) (map[int64]time.Time, error) {
+	var q string
+	switch table {
+	case "termin", "frist", "wiedervorlage":
+		q = `SELECT id, geaendert_am FROM ` + table + ` WHERE sachbearbeiter_id = ?`
+	case "adresse":
+		q = `SELECT a.id, a.geaendert_am FROM adresse a JOIN abo ON abo.adresse_id = a.id WHERE abo.sachbearbeiter_id = ?`
+	default:
+		return nil, fmt.Errorf("stamps: unknown table %q", table)
+	}
+	rows, err := c.db.QueryContext(ctx, q, workerID)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var id int64
+		var mod sql.NullString
+		if err := rows.Scan(&id, &mod); err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		out[id] = modified(mod)
+	}
+	return out, rows.Err()
 }
