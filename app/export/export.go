@@ -234,6 +234,7 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 	fp := settingsFP(e.Settings)
 	p := &Plan{Worker: w.UPN, Skipped: skipped}
 	want := unchanged
+	var compare []Item
 	for _, it := range items {
 		want[it.Key] = true
 		m, ok := maps[it.Key]
@@ -246,7 +247,25 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 		case !o.FullCompare && m.SettingsFP == fp && m.SourceModified != "" && m.SourceModified == modifiedStamp(it.Modified):
 			// unchanged row, unchanged settings: nothing to compare
 		default:
-			if ch := it.changed(m.FieldHashes()); len(ch) > 0 {
+			compare = append(compare, it)
+		}
+	}
+	if len(compare) > 0 {
+		keys := make([]string, len(compare))
+		for i, it := range compare {
+			keys[i] = it.Key
+		}
+		hashes, err := e.Store.FieldHashes(ctx, w.UPN, keys)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range compare {
+			m := maps[it.Key]
+			m.Hashes = hashes[it.Key]
+			if m.Hashes == nil {
+				m.Hashes = map[string]string{}
+			}
+			if ch := it.changed(m.Hashes); len(ch) > 0 {
 				sort.Strings(ch)
 				p.Ops = append(p.Ops, Op{Action: "update", Item: it, Mapping: m, Fields: ch})
 			}
@@ -437,9 +456,8 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				res.Created++
 			case op.Action == "update" && a.OK():
 				m := op.Mapping
-				hashes := m.FieldHashes()
 				for k, h := range op.Item.Hashes() {
-					hashes[k] = h
+					m.Hashes[k] = h
 				}
 				m.Updated, m.SourceModified, m.SettingsFP = e.now(), modifiedStamp(op.Item.Modified), settingsFP(e.Settings)
 				done = append(done, m)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,23 +17,13 @@ type Mapping struct {
 	ItemKey     string
 	GraphID     string // "" while a create is pending
 	ContainerID string
-	Hashes      map[string]string // decoded on first use, see FieldHashes
-	PendingTx   string
-	Updated     time.Time
+	// Hashes are not read by Mappings (a cycle rarely needs them); see FieldHashes.
+	Hashes    map[string]string
+	PendingTx string
+	Updated   time.Time
 	// SourceModified and SettingsFP say what the item was exported from.
 	SourceModified string
 	SettingsFP     string
-
-	rawHashes string
-}
-
-// FieldHashes returns the per-field fingerprints, decoding them once.
-func (m *Mapping) FieldHashes() map[string]string {
-	if m.Hashes == nil {
-		m.Hashes = map[string]string{}
-		_ = json.Unmarshal([]byte(m.rawHashes), &m.Hashes)
-	}
-	return m.Hashes
 }
 
 // Pending reports whether a create was started but not confirmed.
@@ -40,8 +31,8 @@ func (m Mapping) Pending() bool { return m.GraphID == "" }
 
 // Mappings returns a worker's mappings by item key.
 func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT item_key, COALESCE(graph_id, ''), COALESCE(container_id, ''), field_hashes,
-		COALESCE(pending_tx, ''), updated_at, source_modified, settings_fp FROM mapping WHERE worker = ?`, worker)
+	rows, err := s.db.QueryContext(ctx, `SELECT item_key, COALESCE(graph_id, ''), COALESCE(container_id, ''),
+		COALESCE(pending_tx, ''), source_modified, settings_fp FROM mapping WHERE worker = ?`, worker)
 	if err != nil {
 		return nil, fmt.Errorf("read mappings of %s: %w", worker, err)
 	}
@@ -49,11 +40,9 @@ func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping
 	out := map[string]Mapping{}
 	for rows.Next() {
 		m := Mapping{Worker: worker}
-		var updated string
-		if err := rows.Scan(&m.ItemKey, &m.GraphID, &m.ContainerID, &m.rawHashes, &m.PendingTx, &updated, &m.SourceModified, &m.SettingsFP); err != nil {
+		if err := rows.Scan(&m.ItemKey, &m.GraphID, &m.ContainerID, &m.PendingTx, &m.SourceModified, &m.SettingsFP); err != nil {
 			return nil, fmt.Errorf("read mappings of %s: %w", worker, err)
 		}
-		m.Updated, _ = time.Parse(tsLayout, updated)
 		out[m.ItemKey] = m
 	}
 	return out, rows.Err()
@@ -82,7 +71,10 @@ func (s *Store) PutMappings(ctx context.Context, ms ...Mapping) error {
 	}
 	defer st.Close()
 	for _, m := range ms {
-		hashes, err := json.Marshal(m.FieldHashes())
+		if m.Hashes == nil {
+			m.Hashes = map[string]string{}
+		}
+		hashes, err := json.Marshal(m.Hashes)
 		if err != nil {
 			return err
 		}
@@ -94,6 +86,40 @@ func (s *Store) PutMappings(ctx context.Context, ms ...Mapping) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// FieldHashes reads the per-field fingerprints of some mappings.
+func (s *Store) FieldHashes(ctx context.Context, worker string, keys []string) (map[string]map[string]string, error) {
+	out := make(map[string]map[string]string, len(keys))
+	const chunk = 500
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		args := []any{worker}
+		marks := make([]string, len(part))
+		for i, k := range part {
+			marks[i] = "?"
+			args = append(args, k)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT item_key, field_hashes FROM mapping WHERE worker = ? AND item_key IN (`+strings.Join(marks, ",")+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read field hashes of %s: %w", worker, err)
+		}
+		for rows.Next() {
+			var key, raw string
+			if err := rows.Scan(&key, &raw); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			h := map[string]string{}
+			if err := json.Unmarshal([]byte(raw), &h); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("mapping %s of %s: damaged field hashes: %w", key, worker, err)
+			}
+			out[key] = h
+		}
+		rows.Close()
+	}
+	return out, nil
 }
 
 // DeleteMapping forgets a mapping.

@@ -19,8 +19,11 @@ func TestMappingsAndJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := s.Mappings(ctx, "ANNA@kanzlei.de")
-	if got := m["event/termin:1"]; !got.Pending() || got.PendingTx != "ks-1" || got.FieldHashes()["subject"] != "ab" {
+	if got := m["event/termin:1"]; !got.Pending() || got.PendingTx != "ks-1" {
 		t.Fatalf("pending mapping: %+v", got)
+	}
+	if h, err := s.FieldHashes(ctx, "anna@kanzlei.de", []string{"event/termin:1", "event/fehlt"}); err != nil || h["event/termin:1"]["subject"] != "ab" || len(h) != 1 {
+		t.Fatalf("field hashes: %v %v", h, err)
 	}
 	pending.GraphID, pending.PendingTx = "AAMkAD1", ""
 	if err := s.PutMapping(ctx, pending); err != nil {
