@@ -33,6 +33,11 @@ type Exporter struct {
 	Now      func() time.Time
 	// Installation prefixes transactionIds, so that two workstations never share one.
 	Installation string
+	// OnChunk is told after each chunk of operations how far a cycle is,
+	// per target kind (event, task, contact).
+	OnChunk func(done, total map[string]int)
+
+	progress func(part []Op)
 }
 
 // Op is one planned change.
@@ -347,6 +352,19 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 	if err := e.Store.Journal(ctx, journal...); err != nil {
 		return res, err
 	}
+	total := map[string]int{}
+	for _, op := range p.Ops {
+		total[op.Item.Kind]++
+	}
+	done := map[string]int{}
+	e.progress = func(part []Op) {
+		for _, op := range part {
+			done[op.Item.Kind]++
+		}
+		if e.OnChunk != nil {
+			e.OnChunk(done, total)
+		}
+	}
 	err = e.apply(ctx, c, w, mb, listID, p.Ops, &res)
 	if res.Failed > 0 && err == nil {
 		err = ErrPartial
@@ -491,6 +509,9 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 		}
 		if err := e.Store.Journal(ctx, journal...); err != nil {
 			return err
+		}
+		if e.progress != nil {
+			e.progress(part)
 		}
 		if len(recreate) > 0 {
 			res.Recreated += len(recreate)

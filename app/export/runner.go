@@ -19,10 +19,13 @@ import (
 type Progress struct {
 	Worker  string
 	Summary string // German, e.g. "12 Kalendereinträge anlegen"
-	Result  Result
-	Err     error
-	Done    bool // the worker's cycle has ended
-	At      time.Time
+	// Completed and Total count the cycle's operations per target kind
+	// (event, task, contact) while it runs.
+	Completed, Total map[string]int
+	Result           Result
+	Err              error
+	Done             bool // the worker's cycle has ended
+	At               time.Time
 }
 
 // Runner exports all workers of one entity, every Interval and on demand.
@@ -174,7 +177,11 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 	}
 	c := graph.New(ent.WithDefaults().GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
 	report(Progress{Summary: "Abgleich läuft"})
-	res, err := ex.Run(ctx, c, w, cacheID, full, PlanOptions{})
+	mine := *ex // one per worker: its progress counts are the worker's own
+	mine.OnChunk = func(done, total map[string]int) {
+		report(Progress{Summary: "Abgleich läuft", Completed: copyCounts(done), Total: copyCounts(total)})
+	}
+	res, err := mine.Run(ctx, c, w, cacheID, full, PlanOptions{})
 	s := res.Summary()
 	report(Progress{Summary: s, Result: res, Err: err, Done: true})
 	return s, err
@@ -196,4 +203,12 @@ func (r Result) Summary() string {
 		return "Alles aktuell."
 	}
 	return strings.Join(parts, ", ")
+}
+
+func copyCounts(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

@@ -63,7 +63,6 @@ func contactReqs(n int) []graph.Request {
 func TestBatchUnderFaults(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	ts := &simTokens{token: simtest.SignIn(t, srv, anna).AccessToken}
-	c := graph.New(srv.URL(), ts, graph.Options{Pacer: fastPacer()})
 	// Retry-After: 1 s on the emulator's clock; the test advances that clock
 	// instead of waiting, through the pacer's sleep
 	p := fastPacer()
@@ -71,7 +70,7 @@ func TestBatchUnderFaults(t *testing.T) {
 		srv.Advance(d)
 		return nil
 	}
-	c = graph.New(srv.URL(), ts, graph.Options{Pacer: p})
+	c := graph.New(srv.URL(), ts, graph.Options{Pacer: p})
 	srv.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.04, 500: 0.02, 503: 0.02, 504: 0.02},
 		Latency: m365sim.Duration(5 * time.Millisecond), Jitter: m365sim.Duration(20 * time.Millisecond), RetryAfter: 1, EnforceRetryAfter: true})
 	answers := c.Batch(context.Background(), contactReqs(75))
