@@ -307,15 +307,32 @@ func TestCrashAfterCreateBeforeRecord(t *testing.T) {
 
 func TestBadRowsAreJournaled(t *testing.T) {
 	b := newBench(t, source.GenOptions{Seed: 2, Appointments: 4})
-	b.exec(`INSERT INTO termin (id, betreff, beginn, ende, sachbearbeiter_id) VALUES (9001, 'x', '2026-05-05T11:00:00', '2026-05-05T10:00:00', 'AM')`)
-	b.exec(`INSERT INTO termin (id, betreff, beginn, ende, sachbearbeiter_id) VALUES (9002, '', '2026-05-05T10:00:00', '2026-05-05T11:00:00', 'AM')`)
+	bad := map[string]string{
+		`(9001, 'x', '2026-05-05T11:00:00', '2026-05-05T10:00:00', 'AM', NULL)`:                                 "liegt vor dem Beginn",
+		`(9002, '', '2026-05-05T10:00:00', '2026-05-05T11:00:00', 'AM', NULL)`:                                  "Betreff ist leer",
+		`(9003, 'x', '2026-05-05T10:00:00', '2026-05-05T11:00:00', 'AM', '` + strings.Repeat("ü", 1<<19) + `')`: "zu lang",
+		`(9004, CAST(X'4B6C61676520E4' AS TEXT), '2026-05-05T10:00:00', '2026-05-05T11:00:00', 'AM', NULL)`:     "kein UTF-8",
+		`(9005, 'x', '0001-01-01T10:00:00', '0001-01-01T11:00:00', 'AM', NULL)`:                                 "außerhalb von 1900",
+	}
+	for values := range bad {
+		b.exec(`INSERT INTO termin (id, betreff, beginn, ende, sachbearbeiter_id, beschreibung) VALUES ` + values)
+	}
 	res := b.run(false)
-	if res.Created != 4 || res.Skipped != 2 {
+	if res.Created != 4 || res.Skipped != len(bad) {
 		t.Errorf("result %+v", res)
 	}
 	j, _ := b.st.ReadJournal(context.Background(), store.JournalFilter{Result: "error"})
-	if len(j) != 2 || !strings.Contains(j[0].Error+j[1].Error, "Betreff ist leer") {
-		t.Errorf("journal: %+v", j)
+	all := ""
+	for _, e := range j {
+		all += e.ItemKey + " " + e.Error + "\n"
+	}
+	for _, reason := range bad {
+		if !strings.Contains(all, reason) {
+			t.Errorf("journal lacks %q:\n%s", reason, all)
+		}
+	}
+	if ev, _, _ := b.mailbox(); len(ev) != 4 {
+		t.Errorf("%d events, want the 4 good ones", len(ev))
 	}
 }
 

@@ -117,6 +117,11 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 	if err != nil {
 		return nil, err
 	}
+	if !preview {
+		if err := r.journalOrphans(ctx, cache); err != nil {
+			return nil, err
+		}
+	}
 	byUPN := map[string]string{}
 	for _, cw := range cacheWorkers {
 		byUPN[strings.ToLower(cw.UPN)] = cw.ID
@@ -211,4 +216,17 @@ func copyCounts(m map[string]int) map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// journalOrphans reports rows that belong to no known Sachbearbeiter.
+func (r *Runner) journalOrphans(ctx context.Context, cache *source.Cache) error {
+	orphans, err := cache.OrphanRows(ctx)
+	if err != nil || len(orphans) == 0 {
+		return err
+	}
+	entries := make([]store.JournalEntry, len(orphans))
+	for i, o := range orphans {
+		entries[i] = store.JournalEntry{At: time.Now(), Worker: "–", ItemKey: o.Table + ":" + o.ID, Action: "skip", Result: "error", Error: o.Reason}
+	}
+	return r.Store.Journal(ctx, entries...)
 }

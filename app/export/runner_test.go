@@ -2,7 +2,9 @@ package export_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,5 +150,25 @@ func TestRunnerPreview(t *testing.T) {
 		if req.Service == "graph" {
 			t.Errorf("the preview called Graph: %s %s", req.Method, req.Path)
 		}
+	}
+}
+
+func TestRunnerJournalsRowsOfUnknownWorkers(t *testing.T) {
+	r, _, _, _ := newRunner(t, source.GenOptions{Seed: 5, Appointments: 2})
+	ent, _ := r.Repo.Entity(context.Background(), "Kanzlei")
+	db, err := sql.Open("sqlite", "file:"+ent.CachePath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO termin (id, betreff, beginn, ende, sachbearbeiter_id) VALUES (777, 'x', '2026-05-05T10:00:00', '2026-05-05T11:00:00', 'ZZ')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Cycle(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	j, _ := r.Store.ReadJournal(context.Background(), store.JournalFilter{Result: "error"})
+	if len(j) != 1 || j[0].ItemKey != "termin:777" || !strings.Contains(j[0].Error, "„ZZ“ ist unbekannt") {
+		t.Errorf("journal %+v", j)
 	}
 }

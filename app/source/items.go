@@ -470,3 +470,31 @@ func (c *Cache) Stamps(ctx context.Context, table, workerID string) (map[int64]t
 	}
 	return out, rows.Err()
 }
+
+// OrphanRows lists the rows that name a Sachbearbeiter the cache does not
+// know: no worker's export reads them, so they are reported here.
+func (c *Cache) OrphanRows(ctx context.Context) ([]RowError, error) {
+	var out []RowError
+	for _, table := range []string{"termin", "frist", "wiedervorlage", "abo"} {
+		idCol := "id"
+		if table == "abo" {
+			idCol = "adresse_id"
+		}
+		rows, err := c.db.QueryContext(ctx, `SELECT `+idCol+`, COALESCE(sachbearbeiter_id, '') FROM `+table+
+			` WHERE sachbearbeiter_id IS NULL OR sachbearbeiter_id NOT IN (SELECT id FROM sachbearbeiter) ORDER BY `+idCol)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		for rows.Next() {
+			var id int64
+			var worker string
+			if err := rows.Scan(&id, &worker); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, RowError{Table: table, ID: fmt.Sprint(id), Reason: fmt.Sprintf("Sachbearbeiter „%s“ ist unbekannt", worker)})
+		}
+		rows.Close()
+	}
+	return out, nil
+}
