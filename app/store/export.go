@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -29,8 +31,55 @@ type Mapping struct {
 // Pending reports whether a create was started but not confirmed.
 func (m Mapping) Pending() bool { return m.GraphID == "" }
 
-// Mappings returns a worker's mappings by item key.
+// mappingCache keeps a worker's mappings between cycles, so that a cycle
+// without changes does not read 100,000 rows again. gen is the store's
+// mapping generation it reflects: every write of mappings (from this
+// process or another) raises the generation in the same transaction, so a
+// stale cache is noticed with one small query.
+type mappingCache struct {
+	gen int64
+	m   map[string]Mapping
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func mappingGen(ctx context.Context, q querier) (int64, error) {
+	var v sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'mapping_gen'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v.Int64, err
+}
+
+// bumpGen raises the mapping generation inside a write transaction and
+// returns the old and the new value.
+func bumpGen(ctx context.Context, tx *sql.Tx) (int64, int64, error) {
+	old, err := mappingGen(ctx, tx)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('mapping_gen', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, fmt.Sprint(old+1))
+	return old, old + 1, err
+}
+
+// Mappings returns a worker's mappings by item key (without field hashes).
+// The map is shared with later calls: callers must not change it.
 func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping, error) {
+	gen, err := mappingGen(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("read mappings of %s: %w", worker, err)
+	}
+	key := strings.ToLower(worker)
+	s.mu.Lock()
+	if c := s.mcache[key]; c != nil && c.gen == gen {
+		s.mu.Unlock()
+		return c.m, nil
+	}
+	s.mu.Unlock()
 	rows, err := s.db.QueryContext(ctx, `SELECT item_key, COALESCE(graph_id, ''), COALESCE(container_id, ''),
 		COALESCE(pending_tx, ''), source_modified, settings_fp FROM mapping WHERE worker = ?`, worker)
 	if err != nil {
@@ -45,7 +94,31 @@ func (s *Store) Mappings(ctx context.Context, worker string) (map[string]Mapping
 		}
 		out[m.ItemKey] = m
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.mcache == nil {
+		s.mcache = map[string]*mappingCache{}
+	}
+	s.mcache[key] = &mappingCache{gen: gen, m: out}
+	s.mu.Unlock()
+	return out, nil
+}
+
+// afterWrite drops the caches of the workers a write touched (the next
+// Mappings reads them again); the others stay current.
+func (s *Store) afterWrite(workers map[string]bool, old, gen int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for w, c := range s.mcache {
+		switch {
+		case workers[w] || c.gen != old:
+			delete(s.mcache, w)
+		default:
+			c.gen = gen
+		}
+	}
 }
 
 // PutMapping stores a mapping (insert or replace).
@@ -70,6 +143,7 @@ func (s *Store) PutMappings(ctx context.Context, ms ...Mapping) error {
 		return err
 	}
 	defer st.Close()
+	workers := map[string]bool{}
 	for _, m := range ms {
 		if m.Hashes == nil {
 			m.Hashes = map[string]string{}
@@ -84,8 +158,17 @@ func (s *Store) PutMappings(ctx context.Context, ms ...Mapping) error {
 		if _, err := st.ExecContext(ctx, m.Worker, m.ItemKey, m.GraphID, m.ContainerID, string(hashes), m.PendingTx, m.Updated.UTC().Format(tsLayout), m.SourceModified, m.SettingsFP); err != nil {
 			return fmt.Errorf("store mapping %s of %s: %w", m.ItemKey, m.Worker, err)
 		}
+		workers[strings.ToLower(m.Worker)] = true
 	}
-	return tx.Commit()
+	old, gen, err := bumpGen(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.afterWrite(workers, old, gen)
+	return nil
 }
 
 // FieldHashes reads the per-field fingerprints of some mappings.
@@ -124,17 +207,33 @@ func (s *Store) FieldHashes(ctx context.Context, worker string, keys []string) (
 
 // DeleteMapping forgets a mapping.
 func (s *Store) DeleteMapping(ctx context.Context, worker, itemKey string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM mapping WHERE worker = ? AND item_key = ?`, worker, itemKey); err != nil {
-		return fmt.Errorf("delete mapping %s of %s: %w", itemKey, worker, err)
-	}
-	return nil
+	return s.deleteMappings(ctx, worker, `DELETE FROM mapping WHERE worker = ? AND item_key = ?`, worker, itemKey)
 }
 
 // ResetMappings forgets every mapping of a worker (the export then rebuilds
 // them from the source keys stored in Microsoft 365).
 func (s *Store) ResetMappings(ctx context.Context, worker string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM mapping WHERE worker = ?`, worker)
-	return err
+	return s.deleteMappings(ctx, worker, `DELETE FROM mapping WHERE worker = ?`, worker)
+}
+
+func (s *Store) deleteMappings(ctx context.Context, worker, query string, args ...any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("delete mappings of %s: %w", worker, err)
+	}
+	old, gen, err := bumpGen(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.afterWrite(map[string]bool{strings.ToLower(worker): true}, old, gen)
+	return nil
 }
 
 // JournalEntry is one transfer.

@@ -66,3 +66,41 @@ func TestMappingsAndJournal(t *testing.T) {
 		t.Errorf("since: %+v", later)
 	}
 }
+
+func TestMappingCacheSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "k.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path) // another process on the same file
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	put := func(s *Store, key string) {
+		if err := s.PutMapping(ctx, Mapping{Worker: "w", ItemKey: key, GraphID: "g-" + key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(a, "k1")
+	if m, _ := a.Mappings(ctx, "w"); len(m) != 1 {
+		t.Fatalf("%d mappings", len(m))
+	}
+	put(b, "k2")
+	if m, _ := a.Mappings(ctx, "w"); len(m) != 2 {
+		t.Errorf("after another writer: %d mappings, want 2", len(m))
+	}
+	if err := b.DeleteMapping(ctx, "w", "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := a.Mappings(ctx, "w"); len(m) != 1 || m["k2"].GraphID != "g-k2" {
+		t.Errorf("after another delete: %v", m)
+	}
+	put(a, "k3")
+	if m, _ := a.Mappings(ctx, "W"); len(m) != 2 {
+		t.Errorf("after its own write: %v", m)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
@@ -31,6 +32,9 @@ type Store struct {
 	db      *sql.DB
 	path    string
 	version int
+
+	mu     sync.Mutex
+	mcache map[string]*mappingCache // by lower-case worker
 }
 
 type options struct {
