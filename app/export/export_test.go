@@ -355,7 +355,7 @@ func TestPreviewAndOnlyChangesAfterSetup(t *testing.T) {
 func TestExportUnderFaults(t *testing.T) {
 	b := newBench(t, source.GenOptions{Seed: 6, Appointments: 60, Deadlines: 20, Resubmissions: 10, Addresses: 40, Subscriptions: 30})
 	b.sim.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.04, 500: 0.02, 502: 0.01, 503: 0.02, 504: 0.01},
-		Jitter: m365sim.Duration(20 * time.Millisecond), RetryAfter: 2, EnforceRetryAfter: true})
+		Jitter: m365sim.Duration(200 * time.Millisecond), RetryAfter: 2, EnforceRetryAfter: true})
 	for range 3 {
 		_, err := b.ex.Run(context.Background(), b.client, b.worker, "AM", false, export.PlanOptions{})
 		if err == nil {
@@ -390,5 +390,31 @@ func TestFullCheckFindsChangesWithoutTimestamp(t *testing.T) {
 	}
 	if ev, _, _ := b.mailbox(); ev["termin:2"]["subject"] != "ohne Zeitstempel" {
 		t.Errorf("subject %v", ev["termin:2"]["subject"])
+	}
+}
+
+// TestDeadlineOnDSTDayStaysOnThatDay: Fristen are days, not instants.
+func TestDeadlineOnDSTDayStaysOnThatDay(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 12})
+	b.exec(`INSERT INTO frist (id, aktenzeichen, bezeichnung, fristdatum, vorfrist, sachbearbeiter_id) VALUES (1, '12/26', 'Berufung', '2026-10-25', '2026-03-29', 'AM')`)
+	b.run(false)
+	_, tk, _ := b.mailbox()
+	due := tk["frist:1"]["dueDateTime"].(map[string]any)
+	// To Do keeps the due date in UTC: midnight of 25 October in Berlin (CEST)
+	if due["dateTime"] != "2026-10-24T22:00:00.0000000" || due["timeZone"] != "UTC" {
+		t.Errorf("due %v", due)
+	}
+	local, _ := time.Parse("2006-01-02T15:04:05.0000000", due["dateTime"].(string))
+	if d := local.In(source.Berlin).Format("2006-01-02"); d != "2026-10-25" {
+		t.Errorf("due date in Berlin: %s", d)
+	}
+	b.ex.Settings.DeadlinesTo = "calendar"
+	b.run(false)
+	ev, _, _ := b.mailbox()
+	for key, day := range map[string]string{"frist:1": "2026-10-25", "vorfrist:1": "2026-03-29"} {
+		e := ev[key]
+		if e == nil || e["isAllDay"] != true || !strings.HasPrefix(e["start"].(map[string]any)["dateTime"].(string), day+"T00:00:00") {
+			t.Errorf("%s: %v", key, e)
+		}
 	}
 }
