@@ -1,0 +1,163 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"kanzleisync/app/store"
+)
+
+// TokenSource gives the account's Outlook access token (*auth.TokenSource).
+type TokenSource interface {
+	TokenContext(ctx context.Context) (*oauth2.Token, error)
+	Renew(ctx context.Context) (*oauth2.Token, error)
+}
+
+// Account is a POP3 account as the fetcher needs it.
+type Account struct {
+	Address string // also the SASL user
+	Addr    string // host:port
+	Mode    TLSMode
+	TLS     *tls.Config
+	// LeaveDays keeps fetched messages on the server this many days (0: delete at once).
+	LeaveDays int
+	// MaxSize: a larger message is left on the server and journaled once (default 50 MB).
+	MaxSize int64
+	Timeout time.Duration
+}
+
+// Fetcher fetches an account's new messages into the store.
+type Fetcher struct {
+	Store  *store.Store
+	Tokens TokenSource
+	Logger *slog.Logger
+	Now    func() time.Time
+	// BatchBytes: messages are committed to the store in groups of about this size.
+	BatchBytes int64
+}
+
+// Result counts what one fetch did.
+type Result struct {
+	Fetched, Deleted, Skipped int
+}
+
+// Fetch runs one session: new messages (by UIDL) are read, committed to the
+// store, and only then marked for deletion; QUIT makes the deletions happen.
+// A crash at any point leaves every message either on the server, or in
+// the store, or both — and a message in the store is never fetched again.
+func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
+	var res Result
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	if a.MaxSize <= 0 {
+		a.MaxSize = 50 << 20
+	}
+	batchBytes := f.BatchBytes
+	if batchBytes <= 0 {
+		batchBytes = 8 << 20
+	}
+	tok, err := f.Tokens.TokenContext(ctx)
+	if err != nil {
+		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+	}
+	c, err := Dial(ctx, a.Addr, a.Mode, a.TLS, a.Timeout)
+	if err != nil {
+		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+	}
+	defer c.Close()
+	if err := c.AuthXOAUTH2(a.Address, tok.AccessToken); err != nil {
+		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+	}
+	list, err := c.List()
+	if err != nil {
+		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+	}
+	stored, err := f.Store.FetchedUIDLs(ctx, a.Address)
+	if err != nil {
+		return res, err
+	}
+	var pending []store.Message
+	var pendingNums []int
+	var pendingBytes int64
+	flush := func() error {
+		if err := f.Store.StoreMessages(ctx, pending...); err != nil {
+			return err
+		}
+		res.Fetched += len(pending)
+		if a.LeaveDays == 0 {
+			for _, n := range pendingNums {
+				if err := c.Dele(n); err != nil {
+					return err
+				}
+				res.Deleted++
+			}
+		}
+		pending, pendingNums, pendingBytes = nil, nil, 0
+		return nil
+	}
+	for _, e := range list {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		if at, ok := stored[e.UIDL]; ok {
+			// already safe in the store: delete it now (a crash before QUIT
+			// left it), or when it has been kept long enough
+			if a.LeaveDays == 0 || now().Sub(at) >= time.Duration(a.LeaveDays)*24*time.Hour {
+				if err := c.Dele(e.Num); err != nil {
+					return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+				}
+				res.Deleted++
+			}
+			continue
+		}
+		if e.Size > a.MaxSize {
+			first, err := f.Store.SkipMessage(ctx, a.Address, e.UIDL, fmt.Sprintf("Nachricht mit %d MB ist größer als die Grenze von %d MB und bleibt auf dem Server.", e.Size>>20, a.MaxSize>>20))
+			if err != nil {
+				return res, err
+			}
+			if first {
+				if err := f.Store.Journal(ctx, store.JournalEntry{At: now(), Worker: a.Address, ItemKey: "pop3:" + e.UIDL, Action: "skip", Result: "error",
+					Error: fmt.Sprintf("Nachricht mit %d MB ist größer als die eingestellte Grenze von %d MB; sie bleibt auf dem Server und wird nicht abgeholt.", e.Size>>20, a.MaxSize>>20)}); err != nil {
+					return res, err
+				}
+			}
+			res.Skipped++
+			continue
+		}
+		raw, err := c.Retr(e.Num, a.MaxSize)
+		if errors.Is(err, ErrTooLarge) {
+			res.Skipped++
+			continue
+		}
+		if err != nil {
+			// what was read so far is committed before giving up
+			if ferr := flush(); ferr != nil {
+				return res, ferr
+			}
+			return res, fmt.Errorf("fetch %s: RETR %d: %w", a.Address, e.Num, err)
+		}
+		pending = append(pending, store.Message{Account: a.Address, UIDL: e.UIDL, Raw: raw, Fetched: now()})
+		pendingNums = append(pendingNums, e.Num)
+		pendingBytes += int64(len(raw))
+		if pendingBytes >= batchBytes {
+			if err := flush(); err != nil {
+				return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+	}
+	if err := c.Quit(); err != nil {
+		return res, fmt.Errorf("fetch %s: QUIT: %w", a.Address, err)
+	}
+	return res, nil
+}

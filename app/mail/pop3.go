@@ -1,0 +1,344 @@
+// Package mail runs the mail accounts of the practice software's mail
+// client: fetching over POP3 with XOAUTH2 into kanzleisync's store, durably
+// before anything is deleted on the server.
+package mail
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	// ErrAuthFailed: the server refused the login (token, user, or POP switched off).
+	ErrAuthFailed = errors.New("pop3: authentication failed")
+	// ErrProtocol: the server's answer does not follow RFC 1939.
+	ErrProtocol = errors.New("pop3: protocol error")
+	// ErrTooLarge: a message is larger than the configured limit.
+	ErrTooLarge = errors.New("pop3: message too large")
+	// ErrServer: the server answered -ERR.
+	ErrServer = errors.New("pop3: server error")
+)
+
+// TLSMode says how a connection is secured.
+type TLSMode int
+
+const (
+	ImplicitTLS TLSMode = iota // port 995
+	StartTLS                   // STLS on port 110
+	PlainLoopback              // no TLS: only for servers on this machine (tests)
+)
+
+// Client is one POP3 session.
+type Client struct {
+	conn    net.Conn
+	r       *bufio.Reader
+	timeout time.Duration
+	// Detail is the server's explanation of the last failed login (the
+	// decoded XOAUTH2 challenge), for the journal and the diagnosis.
+	Detail string
+}
+
+// Dial connects and reads the greeting. Every later read and write has
+// timeout (default 60 s).
+func Dial(ctx context.Context, addr string, mode TLSMode, conf *tls.Config, timeout time.Duration) (*Client, error) {
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("pop3: address %q: %w", addr, err)
+	}
+	if mode == PlainLoopback {
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("pop3: no TLS to %s: unencrypted POP3 is only allowed on this machine", host)
+		}
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pop3: connect %s: %w", addr, err)
+	}
+	if mode == ImplicitTLS {
+		tc := tls.Client(conn, tlsConfig(conf, host))
+		_ = tc.SetDeadline(time.Now().Add(timeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("pop3: TLS with %s: %w", addr, err)
+		}
+		conn = tc
+	}
+	c := &Client{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), timeout: timeout}
+	if _, err := c.status(); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("pop3: greeting: %w", err)
+	}
+	if mode == StartTLS {
+		if _, err := c.cmd("STLS"); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("pop3: STLS: %w", err)
+		}
+		tc := tls.Client(conn, tlsConfig(conf, host))
+		_ = tc.SetDeadline(time.Now().Add(timeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("pop3: TLS with %s: %w", addr, err)
+		}
+		c.conn, c.r = tc, bufio.NewReaderSize(tc, 64<<10)
+	}
+	return c, nil
+}
+
+func tlsConfig(conf *tls.Config, host string) *tls.Config {
+	if conf == nil {
+		conf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	conf = conf.Clone()
+	if conf.ServerName == "" {
+		conf.ServerName = host
+	}
+	return conf
+}
+
+// Close ends the connection without QUIT: deletions are not committed.
+func (c *Client) Close() error { return c.conn.Close() }
+
+func (c *Client) line() (string, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+	l, err := c.r.ReadString('\n')
+	if err != nil {
+		if len(l) > 0 && errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("%w: connection closed in the middle of a line", ErrProtocol)
+		}
+		return "", err
+	}
+	return strings.TrimRight(l, "\r\n"), nil
+}
+
+func (c *Client) send(line string) error {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
+	_, err := io.WriteString(c.conn, line+"\r\n")
+	return err
+}
+
+// status reads a +OK/-ERR line.
+func (c *Client) status() (string, error) {
+	l, err := c.line()
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case strings.HasPrefix(l, "+OK"):
+		return strings.TrimSpace(strings.TrimPrefix(l, "+OK")), nil
+	case strings.HasPrefix(l, "-ERR"):
+		return "", fmt.Errorf("%w: %s", ErrServer, strings.TrimSpace(strings.TrimPrefix(l, "-ERR")))
+	}
+	return "", fmt.Errorf("%w: unexpected answer %q", ErrProtocol, truncate(l))
+}
+
+func truncate(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+func (c *Client) cmd(line string) (string, error) {
+	if err := c.send(line); err != nil {
+		return "", err
+	}
+	return c.status()
+}
+
+// multi reads the lines of a multi-line answer up to the terminating dot,
+// undoing dot-stuffing; max limits the bytes (0: none).
+func (c *Client) multi(max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+		l, err := c.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// a very long line: keep reading it
+			buf.Write(l)
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("%w: the multi-line answer ended without the closing dot", ErrProtocol)
+			}
+			return nil, err
+		}
+		if bytes.Equal(l, []byte(".\r\n")) || bytes.Equal(l, []byte(".\n")) {
+			return buf.Bytes(), nil
+		}
+		if len(l) > 1 && l[0] == '.' {
+			l = l[1:]
+		}
+		buf.Write(l)
+		if max > 0 && int64(buf.Len()) > max {
+			// drain the rest of the answer so that the session stays usable
+			for {
+				_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+				l, err := c.r.ReadSlice('\n')
+				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+					return nil, err
+				}
+				if bytes.Equal(l, []byte(".\r\n")) {
+					return nil, ErrTooLarge
+				}
+			}
+		}
+	}
+}
+
+// Capa lists the server's capabilities (RFC 2449).
+func (c *Client) Capa() ([]string, error) {
+	if _, err := c.cmd("CAPA"); err != nil {
+		return nil, err
+	}
+	b, err := c.multi(64 << 10)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(strings.ReplaceAll(string(b), "\r\n", "\n")), nil
+}
+
+// AuthXOAUTH2 logs in with a bearer token. A server that refuses answers
+// with a "+ " challenge carrying a base64 JSON error (Dovecot, Gmail), which
+// must be answered with an empty line before the -ERR comes; Exchange
+// answers -ERR at once.
+func (c *Client) AuthXOAUTH2(user, token string) error {
+	sasl := base64.StdEncoding.EncodeToString([]byte("user=" + user + "\x01auth=Bearer " + token + "\x01\x01"))
+	if err := c.send("AUTH XOAUTH2 " + sasl); err != nil {
+		return err
+	}
+	l, err := c.line()
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(l, "+ ") || l == "+" {
+		challenge := strings.TrimSpace(strings.TrimPrefix(l, "+"))
+		if d, err := base64.StdEncoding.DecodeString(challenge); err == nil {
+			c.Detail = string(d)
+		}
+		if err := c.send(""); err != nil {
+			return err
+		}
+		if l, err = c.line(); err != nil {
+			return err
+		}
+	}
+	switch {
+	case strings.HasPrefix(l, "+OK"):
+		return nil
+	case strings.HasPrefix(l, "-ERR"):
+		if c.Detail == "" {
+			c.Detail = strings.TrimSpace(strings.TrimPrefix(l, "-ERR"))
+		}
+		return fmt.Errorf("%w: %s", ErrAuthFailed, strings.TrimSpace(strings.TrimPrefix(l, "-ERR")))
+	}
+	return fmt.Errorf("%w: unexpected answer to AUTH %q", ErrProtocol, truncate(l))
+}
+
+// Entry is one message of the maildrop.
+type Entry struct {
+	Num  int
+	UIDL string
+	Size int64
+}
+
+// List returns the messages with their UIDL and size.
+func (c *Client) List() ([]Entry, error) {
+	if _, err := c.cmd("UIDL"); err != nil {
+		return nil, err
+	}
+	raw, err := c.multi(0)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	byNum := map[int]int{}
+	for _, l := range strings.Split(strings.TrimRight(string(raw), "\r\n"), "\r\n") {
+		if l == "" {
+			continue
+		}
+		f := strings.Fields(l)
+		n, err := strconv.Atoi(safeField(f, 0))
+		if len(f) != 2 || err != nil || n < 1 || !validUID(f[1]) {
+			return nil, fmt.Errorf("%w: malformed UIDL line %q", ErrProtocol, truncate(l))
+		}
+		byNum[n] = len(out)
+		out = append(out, Entry{Num: n, UIDL: f[1]})
+	}
+	if _, err := c.cmd("LIST"); err != nil {
+		return nil, err
+	}
+	if raw, err = c.multi(0); err != nil {
+		return nil, err
+	}
+	for _, l := range strings.Split(strings.TrimRight(string(raw), "\r\n"), "\r\n") {
+		if l == "" {
+			continue
+		}
+		f := strings.Fields(l)
+		n, err1 := strconv.Atoi(safeField(f, 0))
+		size, err2 := strconv.ParseInt(safeField(f, 1), 10, 64)
+		if len(f) < 2 || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%w: malformed LIST line %q", ErrProtocol, truncate(l))
+		}
+		if i, ok := byNum[n]; ok {
+			out[i].Size = size
+		}
+	}
+	return out, nil
+}
+
+func safeField(f []string, i int) string {
+	if i < len(f) {
+		return f[i]
+	}
+	return ""
+}
+
+// validUID: RFC 1939 unique-ids are 1–70 characters 0x21–0x7E.
+func validUID(s string) bool {
+	if len(s) == 0 || len(s) > 70 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// Retr reads a message; larger than max (0: no limit) is ErrTooLarge.
+func (c *Client) Retr(n int, max int64) ([]byte, error) {
+	if _, err := c.cmd("RETR " + strconv.Itoa(n)); err != nil {
+		return nil, err
+	}
+	return c.multi(max)
+}
+
+// Dele marks a message for deletion at QUIT.
+func (c *Client) Dele(n int) error {
+	_, err := c.cmd("DELE " + strconv.Itoa(n))
+	return err
+}
+
+// Quit ends the session; the server then deletes the marked messages.
+func (c *Client) Quit() error {
+	_, err := c.cmd("QUIT")
+	c.conn.Close()
+	return err
+}
