@@ -33,9 +33,9 @@ var (
 type TLSMode int
 
 const (
-	ImplicitTLS TLSMode = iota // port 995
-	StartTLS                   // STLS on port 110
-	PlainLoopback              // no TLS: only for servers on this machine (tests)
+	ImplicitTLS   TLSMode = iota // port 995
+	StartTLS                     // STLS on port 110
+	PlainLoopback                // no TLS: only for servers on this machine (tests)
 )
 
 // Client is one POP3 session.
