@@ -29,6 +29,7 @@ sim:
 bench: deps-test
 	.ci/with-keyring $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS) | tee bench.out
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledExport$$' -v ./app/export/ | tee -a bench.out
+	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledFetch$$' -v ./app/mail/ | tee -a bench.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 30m -run '^TestExportFigures$$' -v ./app/export/ | tee export-figures.out
 	@.ci/bench-figures < bench.out
 	@grep '^figure:' export-figures.out

@@ -3,6 +3,8 @@ package mail_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -276,4 +278,10 @@ func TestThirtyMegabyteMessage(t *testing.T) {
 	if len(msgs) != 1 || len(msgs[0].Raw) < 30<<20-1000 {
 		t.Errorf("stored %d bytes", len(msgs[0].Raw))
 	}
+}
+
+func tlsFromPEM(pem []byte) *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }

@@ -1,0 +1,133 @@
+package mail_test
+
+import (
+	"context"
+	"strings"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/mail"
+	"kanzleisync/app/store"
+)
+
+// TestKilledFetch kills a fetching process with SIGKILL at random moments
+// during a 500-message fetch (KANZLEISYNC_KILLS times, default 10; make bench
+// uses 20), then fetches once cleanly: every message is in the store exactly
+// once and none is left on the server.
+func TestKilledFetch(t *testing.T) {
+	if os.Getenv("KANZLEISYNC_FETCH_CHILD") != "" {
+		t.Skip("this is the child's test binary")
+	}
+	kills := 10
+	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
+		kills = n
+	}
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	// 25 new messages of about 40 KB arrive before each run: 500 in all with 20 kills
+	const perRound = 25
+	total := perRound * kills
+	body := strings.Repeat("Sehr geehrte Frau Müller, anbei der Schriftsatz. ", 800)
+	storePath := filepath.Join(t.TempDir(), "k.db")
+	token := outlookToken(t, srv)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	finished, midFetch := 0, 0
+	stored := func() int {
+		st, err := store.Open(storePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		msgs, _ := st.Messages(context.Background(), anna)
+		return len(msgs)
+	}
+	before := 0
+	for round := range kills {
+		for i := range perRound {
+			if _, err := srv.Deliver(anna, mailText(round*perRound+i, body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFetchChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "KANZLEISYNC_FETCH_CHILD=1", "POP3_ADDR="+srv.POP3Addr(), "POP3_TOKEN="+token, "STORE="+storePath, "CA="+ca)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("a fetch ended with %v", err)
+			}
+			finished++
+		case <-time.After(time.Duration(20+rng.IntN(120)) * time.Millisecond):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			after := stored()
+			if after > before && after < (round+1)*perRound {
+				midFetch++ // killed with part of the mail stored and part not
+			}
+			before = after
+		}
+	}
+	t.Logf("%d kills (%d with part of the mail stored), %d fetches finished before their kill", kills-finished, midFetch, finished)
+	if midFetch == 0 {
+		t.Error("no kill fell into the middle of a fetch; the test proves nothing")
+	}
+	st, err := store.Open(storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := &mail.Fetcher{Store: st, Tokens: staticTokens{token}}
+	if _, err := f.Fetch(context.Background(), simAccount(srv)); err != nil {
+		t.Fatalf("clean fetch: %v", err)
+	}
+	msgs, _ := st.Messages(context.Background(), anna)
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		id := headerValue(string(m.Raw), "Message-ID")
+		if seen[id] {
+			t.Errorf("%s stored twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != total {
+		t.Errorf("%d distinct messages stored, want %d", len(seen), total)
+	}
+	state, _ := srv.State(anna)
+	if n := inbox(state); n != 0 {
+		t.Errorf("%d messages left on the server", n)
+	}
+}
+
+// TestFetchChild is the process the kill test kills.
+func TestFetchChild(t *testing.T) {
+	if os.Getenv("KANZLEISYNC_FETCH_CHILD") == "" {
+		t.Skip("run by TestKilledFetch")
+	}
+	st, err := store.Open(os.Getenv("STORE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := os.ReadFile(os.Getenv("CA"))
+	f := &mail.Fetcher{Store: st, Tokens: staticTokens{os.Getenv("POP3_TOKEN")}, BatchBytes: 8 << 10}
+	a := mail.Account{Address: anna, Addr: os.Getenv("POP3_ADDR"), Mode: mail.StartTLS, TLS: tlsFromPEM(pem), Timeout: 5 * time.Second}
+	if _, err := f.Fetch(context.Background(), a); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
