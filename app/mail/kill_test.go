@@ -2,13 +2,13 @@ package mail_test
 
 import (
 	"context"
-	"strings"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
