@@ -1,0 +1,188 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Sender submits messages over SMTP with STARTTLS and XOAUTH2
+// (Exchange Online: smtp.office365.com:587).
+type Sender struct {
+	Tokens TokenSource
+	Logger *slog.Logger
+}
+
+// SendError is a refusal by the SMTP server, or a failure on the way to it,
+// with the step it happened in. Temporary errors (4xx, lost connection)
+// may succeed later; permanent ones need a person to change something.
+type SendError struct {
+	Step      string // "connect", "auth", "mail", "rcpt", "data"
+	Code      int    // SMTP reply code; 0 when the connection failed
+	Enhanced  string // enhanced status code such as "5.7.139"
+	Message   string // the server's text
+	Temporary bool
+	Err       error
+}
+
+func (e *SendError) Error() string {
+	if e.Code == 0 {
+		return fmt.Sprintf("smtp %s: %v", e.Step, e.Err)
+	}
+	return fmt.Sprintf("smtp %s: %d %s %s", e.Step, e.Code, e.Enhanced, e.Message)
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Advice says in German what a person can do about the error.
+func (e *SendError) Advice() string {
+	switch {
+	case e.Enhanced == "5.7.139":
+		return "Microsoft 365 erlaubt für dieses Postfach kein SMTP-Versenden. Die IT muss im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ die Option „Authentifiziertes SMTP“ einschalten (und die Organisation darf SMTP AUTH nicht abschalten). Die Änderung kann bis zu einer Stunde dauern."
+	case e.Enhanced == "5.7.3" || e.Step == "auth":
+		return "Die Anmeldung am Postausgangsserver wurde abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; hilft das nicht, prüfen, ob die Absenderadresse zum angemeldeten Microsoft-365-Konto gehört."
+	case e.Enhanced == "5.7.60" || e.Enhanced == "5.2.0" && strings.Contains(e.Message, "SendAsDenied"):
+		return "Das angemeldete Konto darf nicht mit dieser Absenderadresse senden. Bitte als Absender das eigene Postfach wählen oder die IT bitten, das Recht „Senden als“ zu vergeben."
+	case e.Enhanced == "5.7.57":
+		return "Der Server verlangt eine Anmeldung vor dem Versenden. Bitte das Konto unter „Konten“ neu anmelden."
+	case e.Code == 552 || e.Enhanced == "5.3.4":
+		return "Die Nachricht ist zu groß für den Postausgangsserver. Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen."
+	case e.Step == "rcpt":
+		return "Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen."
+	case e.Temporary:
+		return "Der Postausgangsserver ist gerade nicht erreichbar oder überlastet. Die Nachricht bleibt im Postausgang und wird später erneut gesendet."
+	}
+	return "Der Postausgangsserver hat die Nachricht abgelehnt. Bitte die Meldung an die IT weitergeben."
+}
+
+// ErrTooLargeToSend: the message is larger than the server's announced SIZE.
+var ErrTooLargeToSend = errors.New("smtp: message larger than the server accepts")
+
+// Send submits m from a.Address. The token is renewed once if the server
+// refuses it; any other refusal is returned as a *SendError.
+func (s *Sender) Send(ctx context.Context, a Account, m *Message) error {
+	raw, err := m.Bytes(a.Address)
+	if err != nil {
+		return err
+	}
+	rcpts := m.Recipients()
+	if len(rcpts) == 0 {
+		return errors.New("smtp: the message has no recipient")
+	}
+	err = s.send(ctx, a, raw, rcpts, false)
+	var se *SendError
+	if errors.As(err, &se) && se.Step == "auth" && se.Enhanced == "5.7.3" {
+		s.logger().Info("smtp token refused, renewing once", "account", a.Address)
+		err = s.send(ctx, a, raw, rcpts, true)
+	}
+	return err
+}
+
+func (s *Sender) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string, renew bool) error {
+	timeout := a.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	tok, err := s.Tokens.TokenContext(ctx)
+	if renew {
+		tok, err = s.Tokens.Renew(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(a.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp: address %q: %w", a.Addr, err)
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", a.Addr)
+	if err != nil {
+		return &SendError{Step: "connect", Temporary: true, Err: err}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
+	if err != nil {
+		conn.Close()
+		return classify("connect", err)
+	}
+	defer c.Close()
+	c.CommandTimeout, c.SubmissionTimeout = timeout, 2*timeout
+	if size, ok := c.MaxMessageSize(); ok && size > 0 && len(raw) > size {
+		_ = c.Quit()
+		return &SendError{Step: "mail", Code: 552, Enhanced: "5.3.4",
+			Message: fmt.Sprintf("message of %d bytes, server accepts %d", len(raw), size), Err: ErrTooLargeToSend}
+	}
+	x := &xoauth2{user: a.Address, token: tok.AccessToken}
+	if err := c.Auth(x); err != nil {
+		se := classify("auth", err)
+		if x.detail != "" {
+			s.logger().Info("smtp auth refused", "account", a.Address, "detail", x.detail)
+		}
+		return se
+	}
+	if err := c.Mail(a.Address, &smtp.MailOptions{Size: int64(len(raw))}); err != nil {
+		return classify("mail", err)
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			return classify("rcpt", err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify("data", err)
+	}
+	if _, err := w.Write(raw); err != nil {
+		return classify("data", err)
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return classify("data", err)
+	}
+	s.logger().Info("smtp message submitted", "account", a.Address, "recipients", len(rcpts), "bytes", len(raw), "queue_id", resp.StatusText)
+	_ = c.Quit()
+	return nil
+}
+
+func classify(step string, err error) *SendError {
+	var pe *smtp.SMTPError
+	if errors.As(err, &pe) {
+		enh := ""
+		if pe.EnhancedCode != smtp.NoEnhancedCode && pe.EnhancedCode != (smtp.EnhancedCode{}) {
+			enh = fmt.Sprintf("%d.%d.%d", pe.EnhancedCode[0], pe.EnhancedCode[1], pe.EnhancedCode[2])
+		}
+		return &SendError{Step: step, Code: pe.Code, Enhanced: enh, Message: pe.Message, Temporary: pe.Temporary(), Err: err}
+	}
+	return &SendError{Step: step, Temporary: true, Err: err}
+}
+
+// xoauth2 is the SASL XOAUTH2 mechanism of Google and Microsoft: the initial
+// response carries user and bearer token; an error challenge (JSON) is
+// answered with an empty line, after which the server sends the final 535.
+type xoauth2 struct {
+	user, token string
+	detail      string
+}
+
+func (x *xoauth2) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + x.user + "\x01auth=Bearer " + x.token + "\x01\x01"), nil
+}
+
+func (x *xoauth2) Next(challenge []byte) ([]byte, error) {
+	x.detail = string(challenge)
+	return []byte{}, nil
+}
