@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,30 @@ import (
 type Sender struct {
 	Tokens TokenSource
 	Logger *slog.Logger
+	// Step, when set, is told each step of a submission with its outcome
+	// (for "Testmail senden"); detail never contains the token.
+	Step func(step Step)
+}
+
+// Step is one step of a submission as the test mail report shows it.
+type Step struct {
+	Name   string // "Token", "Verbindung", "TLS", "AUTH", "MAIL FROM", "RCPT", "DATA"
+	OK     bool
+	Detail string // the server's reply or what was checked
+}
+
+func (s *Sender) step(name string, err error, detail string) {
+	if s.Step == nil {
+		return
+	}
+	if err != nil {
+		detail = err.Error()
+		var se *SendError
+		if errors.As(err, &se) && se.Code == 0 {
+			detail = se.Err.Error()
+		}
+	}
+	s.Step(Step{Name: name, OK: err == nil, Detail: detail})
 }
 
 // SendError is a refusal by the SMTP server, or a failure on the way to it,
@@ -101,7 +126,13 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 		tok, err = s.Tokens.Renew(ctx)
 	}
 	if err != nil {
+		s.step("Token", err, "")
 		return err
+	}
+	if tok.Expiry.IsZero() {
+		s.step("Token", nil, "vorhanden")
+	} else {
+		s.step("Token", nil, "gültig bis "+tok.Expiry.Local().Format("02.01.2006 15:04"))
 	}
 	host, _, err := net.SplitHostPort(a.Addr)
 	if err != nil {
@@ -110,21 +141,37 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 	d := net.Dialer{Timeout: timeout}
 	conn, err := d.DialContext(ctx, "tcp", a.Addr)
 	if err != nil {
-		return &SendError{Step: "connect", Temporary: true, Err: err}
+		se := &SendError{Step: "connect", Temporary: true, Err: err}
+		s.step("Verbindung", se, "")
+		return se
 	}
+	s.step("Verbindung", nil, a.Addr)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
 	if err != nil {
 		conn.Close()
-		return classify("connect", err)
+		se := classify("connect", err)
+		s.step("TLS", se, "")
+		return se
 	}
 	defer c.Close()
+	// EHLO after STARTTLS runs the TLS handshake.
+	if err := c.Hello("localhost"); err != nil {
+		se := classify("connect", err)
+		s.step("TLS", se, "")
+		return se
+	}
+	if st, ok := c.TLSConnectionState(); ok && len(st.PeerCertificates) > 0 {
+		s.step("TLS", nil, tls.VersionName(st.Version)+", "+tls.CipherSuiteName(st.CipherSuite)+", Zertifikat für "+st.PeerCertificates[0].Subject.CommonName)
+	}
 	c.CommandTimeout, c.SubmissionTimeout = timeout, 2*timeout
 	if size, ok := c.MaxMessageSize(); ok && size > 0 && len(raw) > size {
 		_ = c.Quit()
-		return &SendError{Step: "mail", Code: 552, Enhanced: "5.3.4",
+		se := &SendError{Step: "mail", Code: 552, Enhanced: "5.3.4",
 			Message: fmt.Sprintf("message of %d bytes, server accepts %d", len(raw), size), Err: ErrTooLargeToSend}
+		s.step("Größe", se, "")
+		return se
 	}
 	x := &xoauth2{user: a.Address, token: tok.AccessToken}
 	if err := c.Auth(x); err != nil {
@@ -132,27 +179,42 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 		if x.detail != "" {
 			s.logger().Info("smtp auth refused", "account", a.Address, "detail", x.detail)
 		}
+		s.step("AUTH", se, "")
 		return se
 	}
+	s.step("AUTH", nil, "XOAUTH2 als "+a.Address+" angenommen")
 	if err := c.Mail(a.Address, &smtp.MailOptions{Size: int64(len(raw))}); err != nil {
-		return classify("mail", err)
+		se := classify("mail", err)
+		s.step("MAIL FROM", se, "")
+		return se
 	}
+	s.step("MAIL FROM", nil, a.Address)
 	for _, r := range rcpts {
 		if err := c.Rcpt(r, nil); err != nil {
-			return classify("rcpt", err)
+			se := classify("rcpt", err)
+			s.step("RCPT", se, "")
+			return se
 		}
+		s.step("RCPT", nil, r)
 	}
 	w, err := c.Data()
 	if err != nil {
-		return classify("data", err)
+		se := classify("data", err)
+		s.step("DATA", se, "")
+		return se
 	}
 	if _, err := w.Write(raw); err != nil {
-		return classify("data", err)
+		se := classify("data", err)
+		s.step("DATA", se, "")
+		return se
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		return classify("data", err)
+		se := classify("data", err)
+		s.step("DATA", se, "")
+		return se
 	}
+	s.step("DATA", nil, fmt.Sprintf("%d Bytes angenommen: %s", len(raw), resp.StatusText))
 	s.logger().Info("smtp message submitted", "account", a.Address, "recipients", len(rcpts), "bytes", len(raw), "queue_id", resp.StatusText)
 	_ = c.Quit()
 	return nil

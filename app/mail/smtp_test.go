@@ -254,3 +254,48 @@ func TestSendTemporaryFailures(t *testing.T) {
 
 // base64Reader decodes a base64 body part; the decoder skips line breaks.
 func base64Reader(r io.Reader) io.Reader { return base64.NewDecoder(base64.StdEncoding, r) }
+
+func TestSendTestMailReportsEachStep(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	token := smtpToken(t, srv)
+	rep := (&mail.Sender{Tokens: staticTokens{token}}).SendTestMail(context.Background(), smtpAccount(srv), "Anna Müller", "")
+	if rep.Err != nil {
+		t.Fatal(rep.Text())
+	}
+	var names []string
+	for _, s := range rep.Steps {
+		names = append(names, s.Name)
+		if !s.OK {
+			t.Errorf("step %+v failed", s)
+		}
+		if strings.Contains(s.Detail, token) {
+			t.Fatal("the report shows the token")
+		}
+	}
+	if got := strings.Join(names, ","); got != "Token,Verbindung,TLS,AUTH,MAIL FROM,RCPT,DATA" {
+		t.Errorf("steps %s", got)
+	}
+	if st, _ := srv.State(anna); !hasSubject(st, "inbox", "kanzleisync: Testmail") {
+		t.Error("the test mail did not arrive in the own inbox")
+	}
+	on := true
+	if err := srv.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{TenantSMTPAuthDisabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	rep = (&mail.Sender{Tokens: staticTokens{token}}).SendTestMail(context.Background(), smtpAccount(srv), "Anna Müller", "")
+	last := rep.Steps[len(rep.Steps)-1]
+	if rep.Err == nil || last.Name != "AUTH" || last.OK || !strings.Contains(last.Detail, "5.7.139") ||
+		!strings.Contains(rep.Text(), "Authentifiziertes SMTP") || !strings.Contains(rep.Text(), "✓ TLS") {
+		t.Fatalf("report:\n%s", rep.Text())
+	}
+	t.Logf("report:\n%s", rep.Text())
+}
+
+func hasSubject(st *m365sim.MailboxState, folder, subj string) bool {
+	for _, m := range st.Messages {
+		if m["subject"] == subj && strings.EqualFold(m["_folder"].(string), folder) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,70 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"strings"
+	"time"
+)
+
+// TestMailReport is what "Testmail senden" shows: every step with its
+// outcome, and for a failure what to do.
+type TestMailReport struct {
+	Steps  []Step
+	Err    error
+	Advice string
+}
+
+// Text renders the report for the dialog and for copying into a ticket.
+func (r TestMailReport) Text() string {
+	var b strings.Builder
+	for _, s := range r.Steps {
+		mark := "✓"
+		if !s.OK {
+			mark = "✗"
+		}
+		fmt.Fprintf(&b, "%s %-10s %s\n", mark, s.Name, s.Detail)
+	}
+	if r.Err == nil {
+		b.WriteString("\nDie Testmail wurde versendet.\n")
+	} else {
+		b.WriteString("\nDie Testmail wurde nicht versendet. " + r.Advice + "\n")
+	}
+	return b.String()
+}
+
+// SendTestMail sends a short message to to (empty: the account's own
+// address) and records each step of the way.
+func (s *Sender) SendTestMail(ctx context.Context, a Account, fromName, to string) TestMailReport {
+	if to == "" {
+		to = a.Address
+	}
+	var rep TestMailReport
+	inner := s.Step
+	ts := *s
+	ts.Step = func(st Step) {
+		rep.Steps = append(rep.Steps, st)
+		if inner != nil {
+			inner(st)
+		}
+	}
+	m := &Message{
+		FromName: fromName,
+		To:       []netmail.Address{{Address: to}},
+		Subject:  "kanzleisync: Testmail",
+		Text: fmt.Sprintf("Diese Testmail wurde am %s von kanzleisync über den Postausgangsserver %s gesendet.\n"+
+			"Wenn sie angekommen ist, funktioniert das Versenden für das Konto %s.\n", time.Now().Format("02.01.2006 um 15:04"), a.Addr, a.Address),
+	}
+	rep.Err = ts.Send(ctx, a, m)
+	if rep.Err != nil {
+		var se *SendError
+		if errors.As(rep.Err, &se) {
+			rep.Advice = se.Advice()
+		} else {
+			rep.Advice = "Bitte das Konto unter „Konten“ neu anmelden."
+		}
+	}
+	return rep
+}
