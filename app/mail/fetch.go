@@ -73,6 +73,9 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
 	}
 	defer c.Close()
+	// Cancel cuts a blocked read short instead of waiting for the timeout.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	if err := c.AuthXOAUTH2(a.Address, tok.AccessToken); err != nil {
 		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
 	}
