@@ -72,12 +72,16 @@ func (e *SendError) Advice() string {
 		return "Microsoft 365 erlaubt für dieses Postfach kein SMTP-Versenden. Die IT muss im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ die Option „Authentifiziertes SMTP“ einschalten (und die Organisation darf SMTP AUTH nicht abschalten). Die Änderung kann bis zu einer Stunde dauern."
 	case e.Enhanced == "5.7.3" || e.Step == "auth":
 		return "Die Anmeldung am Postausgangsserver wurde abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; hilft das nicht, prüfen, ob die Absenderadresse zum angemeldeten Microsoft-365-Konto gehört."
-	case e.Enhanced == "5.7.60" || e.Enhanced == "5.2.0" && strings.Contains(e.Message, "SendAsDenied"):
+	case errors.Is(e.Err, ErrTooLargeToSend) || e.Code == 552 || e.Enhanced == "5.3.4":
+		return "Die Nachricht ist zu groß für den Postausgangsserver. Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen."
+	case e.Enhanced == "ErrorInvalidRecipients":
+		return "Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen."
+	case e.Step == "graph" && (e.Code == 401 || e.Code == 403) && e.Enhanced != "ErrorSendAsDenied":
+		return "Microsoft 365 hat das Senden über Graph abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; bleibt der Fehler, muss die IT der App die Berechtigung Mail.Send erteilen."
+	case e.Enhanced == "5.7.60" || e.Enhanced == "ErrorSendAsDenied" || e.Enhanced == "5.2.0" && strings.Contains(e.Message, "SendAsDenied"):
 		return "Das angemeldete Konto darf nicht mit dieser Absenderadresse senden. Bitte als Absender das eigene Postfach wählen oder die IT bitten, das Recht „Senden als“ zu vergeben."
 	case e.Enhanced == "5.7.57":
 		return "Der Server verlangt eine Anmeldung vor dem Versenden. Bitte das Konto unter „Konten“ neu anmelden."
-	case e.Code == 552 || e.Enhanced == "5.3.4":
-		return "Die Nachricht ist zu groß für den Postausgangsserver. Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen."
 	case e.Step == "rcpt":
 		return "Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen."
 	case e.Temporary:

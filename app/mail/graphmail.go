@@ -1,0 +1,196 @@
+package mail
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	netmail "net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"kanzleisync/app/graph"
+	"kanzleisync/app/store"
+)
+
+// GraphMail is the Graph transport of an account, chosen instead of
+// POP3/SMTP: messages in the Inbox are fetched as MIME ($value), stored,
+// and then moved to a folder; sending uses sendMail.
+type GraphMail struct {
+	Client *graph.Client
+	Store  *store.Store
+	Logger *slog.Logger
+	// Mailbox is the account's address (the user of /users/{id}).
+	Mailbox string
+	// DoneFolder receives fetched messages (created when missing).
+	DoneFolder string
+	Now        func() time.Time
+}
+
+// DefaultDoneFolder is where fetched messages go unless configured.
+const DefaultDoneFolder = "Von kanzleisync abgeholt"
+
+// graphKey marks a Graph message id in the store's uidl column.
+func graphKey(internetMessageID, id string) string {
+	if internetMessageID != "" {
+		return "graph:" + internetMessageID
+	}
+	return "graph-id:" + id
+}
+
+func (g *GraphMail) user() string { return "/users/" + url.PathEscape(g.Mailbox) }
+
+// Fetch stores every message of the Inbox and then moves it to the done
+// folder. A crash between storing and moving leaves the message in the
+// Inbox; the next run finds it in the store and only moves it.
+func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
+	var res Result
+	now := time.Now
+	if g.Now != nil {
+		now = g.Now
+	}
+	folder, err := g.doneFolderID(ctx)
+	if err != nil {
+		return res, err
+	}
+	stored, err := g.Store.FetchedUIDLs(ctx, g.Mailbox)
+	if err != nil {
+		return res, err
+	}
+	q := url.Values{"$select": {"id,internetMessageId,receivedDateTime"}, "$orderby": {"receivedDateTime asc"}, "$top": {"50"}}
+	pages, err := g.Client.GetAll(ctx, g.user()+"/mailFolders/inbox/messages?"+q.Encode())
+	if err != nil {
+		return res, fmt.Errorf("graph mail %s: %w", g.Mailbox, err)
+	}
+	for _, raw := range pages {
+		var m struct {
+			ID                string `json:"id"`
+			InternetMessageID string `json:"internetMessageId"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
+			return res, fmt.Errorf("graph mail %s: unreadable message entry: %s", g.Mailbox, truncate(string(raw)))
+		}
+		key := graphKey(m.InternetMessageID, m.ID)
+		if _, ok := stored[key]; !ok {
+			r := g.Client.Do(ctx, graph.Request{Method: http.MethodGet, URL: g.user() + "/messages/" + url.PathEscape(m.ID) + "/$value"})
+			if r.Err != nil {
+				return res, fmt.Errorf("graph mail %s: read message: %w", g.Mailbox, r.Err)
+			}
+			if err := g.Store.StoreMessages(ctx, store.Message{Account: g.Mailbox, UIDL: key, Raw: r.Body, Fetched: now()}); err != nil {
+				return res, err
+			}
+			stored[key] = now()
+			res.Fetched++
+		}
+		r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/messages/" + url.PathEscape(m.ID) + "/move",
+			Body: map[string]any{"destinationId": folder}})
+		if r.Err != nil {
+			return res, fmt.Errorf("graph mail %s: move to %q: %w", g.Mailbox, g.doneFolder(), r.Err)
+		}
+		res.Deleted++ // moved out of the Inbox
+	}
+	return res, nil
+}
+
+func (g *GraphMail) doneFolder() string {
+	if g.DoneFolder == "" {
+		return DefaultDoneFolder
+	}
+	return g.DoneFolder
+}
+
+// doneFolderID finds the done folder by name, creating it when missing.
+func (g *GraphMail) doneFolderID(ctx context.Context) (string, error) {
+	name := g.doneFolder()
+	for attempt := 0; attempt < 2; attempt++ {
+		folders, err := g.Client.GetAll(ctx, g.user()+"/mailFolders?$top=100&$select=id,displayName")
+		if err != nil {
+			return "", fmt.Errorf("graph mail %s: folders: %w", g.Mailbox, err)
+		}
+		for _, raw := range folders {
+			var f struct{ ID, DisplayName string }
+			if json.Unmarshal(raw, &f) == nil && strings.EqualFold(f.DisplayName, name) {
+				return f.ID, nil
+			}
+		}
+		r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/mailFolders", Body: map[string]any{"displayName": name}})
+		var ge *graph.Error
+		if errors.As(r.Err, &ge) && ge.Code == "ErrorFolderExists" {
+			continue // made by another client in between: list again
+		}
+		if r.Err != nil {
+			return "", fmt.Errorf("graph mail %s: create folder %q: %w", g.Mailbox, name, r.Err)
+		}
+		var f struct{ ID string }
+		if err := json.Unmarshal(r.Body, &f); err != nil || f.ID == "" {
+			return "", fmt.Errorf("graph mail %s: create folder %q: no id in the answer", g.Mailbox, name)
+		}
+		return f.ID, nil
+	}
+	return "", fmt.Errorf("graph mail %s: folder %q exists but is not listed", g.Mailbox, name)
+}
+
+// MaxGraphSend is the largest sendMail request Graph takes in one call
+// (larger messages need an upload session).
+const MaxGraphSend = 4 << 20
+
+// Send submits m with sendMail and keeps a copy in Sent Items.
+func (g *GraphMail) Send(ctx context.Context, m *Message) error {
+	if len(m.Recipients()) == 0 {
+		return errors.New("graph sendMail: the message has no recipient")
+	}
+	if _, err := m.Bytes(g.Mailbox); err != nil { // the same checks as SMTP
+		return err
+	}
+	rcpt := func(l []netmail.Address) []any {
+		out := []any{}
+		for _, a := range l {
+			out = append(out, map[string]any{"emailAddress": map[string]any{"name": a.Name, "address": a.Address}})
+		}
+		return out
+	}
+	msg := map[string]any{
+		"subject":       m.Subject,
+		"body":          map[string]any{"contentType": "text", "content": m.Text},
+		"toRecipients":  rcpt(m.To),
+		"ccRecipients":  rcpt(m.Cc),
+		"bccRecipients": rcpt(m.Bcc),
+	}
+	size := len(m.Text)
+	if len(m.Attachments) > 0 {
+		var atts []any
+		for _, a := range m.Attachments {
+			ct := a.ContentType
+			if ct == "" {
+				if i := strings.LastIndex(a.Name, "."); i >= 0 {
+					ct = mime.TypeByExtension(strings.ToLower(a.Name[i:]))
+				}
+			}
+			if ct == "" {
+				ct = "application/octet-stream"
+			}
+			enc := base64.StdEncoding.EncodeToString(a.Data)
+			size += len(enc)
+			atts = append(atts, map[string]any{"@odata.type": "#microsoft.graph.fileAttachment", "name": a.Name, "contentType": ct, "contentBytes": enc})
+		}
+		msg["attachments"] = atts
+	}
+	if size > MaxGraphSend {
+		return &SendError{Step: "graph", Code: 413, Message: fmt.Sprintf("message of %d bytes, sendMail takes %d", size, MaxGraphSend), Err: ErrTooLargeToSend}
+	}
+	r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/sendMail", Body: map[string]any{"message": msg, "saveToSentItems": true}})
+	if r.Err != nil {
+		se := &SendError{Step: "graph", Code: r.Status, Err: r.Err, Temporary: r.Status == 0 || r.Status == 429 || r.Status >= 500}
+		var ge *graph.Error
+		if errors.As(r.Err, &ge) {
+			se.Enhanced, se.Message = ge.Code, ge.Message
+		}
+		return se
+	}
+	return nil
+}

@@ -1,0 +1,168 @@
+package mail_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	netmail "net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"kanzleisync/app/graph"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/mail"
+)
+
+func graphMail(t *testing.T, srv *m365sim.Server, attempts int) *mail.GraphMail {
+	p := graph.NewPacer()
+	p.Base = 10 * time.Millisecond
+	if attempts > 0 {
+		p.MaxAttempts = attempts
+	}
+	c := graph.New(srv.URL(), staticTokens{simtest.SignIn(t, srv, anna).AccessToken}, graph.Options{Pacer: p})
+	return &mail.GraphMail{Client: c, Store: openStore(t), Mailbox: anna}
+}
+
+func folderCount(t *testing.T, srv *m365sim.Server, folder string) int {
+	st, err := srv.State(anna)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range st.Messages {
+		if strings.EqualFold(m["_folder"].(string), folder) {
+			n++
+		}
+	}
+	return n
+}
+
+func deliverN(t *testing.T, srv *m365sim.Server, from, n int) map[string]string {
+	want := map[string]string{}
+	for i := from; i < from+n; i++ {
+		raw := mailText(i, strings.Repeat("Graph-Abruf ", i*20))
+		want[fmt.Sprintf("<m%d@lg.example>", i)] = string(raw)
+		if _, err := srv.Deliver(anna, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return want
+}
+
+func TestGraphMailFetchMovesAfterStoring(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	want := deliverN(t, srv, 0, 60) // more than one page of 50
+	g := graphMail(t, srv, 0)
+	res, err := g.Fetch(context.Background())
+	if err != nil || res.Fetched != 60 || res.Deleted != 60 {
+		t.Fatalf("fetch %+v %v", res, err)
+	}
+	msgs, _ := g.Store.Messages(context.Background(), anna)
+	if len(msgs) != 60 {
+		t.Fatalf("%d stored", len(msgs))
+	}
+	for _, m := range msgs {
+		if id := headerValue(string(m.Raw), "Message-ID"); want[id] != string(m.Raw) {
+			t.Errorf("%s: stored MIME differs from what was delivered", id)
+		}
+	}
+	if in, done := folderCount(t, srv, "inbox"), folderCount(t, srv, mail.DefaultDoneFolder); in != 0 || done != 60 {
+		t.Fatalf("inbox %d, done folder %d", in, done)
+	}
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 0 {
+		t.Fatalf("second fetch %+v %v", res, err)
+	}
+}
+
+// A failure after storing and before moving (here: the move answered 500,
+// no retry) leaves the message in the Inbox; the next fetch only moves it.
+func TestGraphMailFailedMoveNoDuplicate(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	deliverN(t, srv, 0, 5)
+	g := graphMail(t, srv, 1)
+	// folders, create folder, inbox list, $value 1, move 1, $value 2, move 2 → 500
+	srv.SetFaults(m365sim.Faults{Script: []int{0, 0, 0, 0, 0, 0, 500}})
+	res, err := g.Fetch(context.Background())
+	if err == nil || res.Fetched != 2 || res.Deleted != 1 {
+		t.Fatalf("fetch with a failing move: %+v %v", res, err)
+	}
+	if folderCount(t, srv, "inbox") != 4 {
+		t.Fatalf("inbox %d, want 4", folderCount(t, srv, "inbox"))
+	}
+	res, err = g.Fetch(context.Background())
+	if err != nil || res.Fetched != 3 || res.Deleted != 4 {
+		t.Fatalf("second fetch %+v %v", res, err)
+	}
+	msgs, _ := g.Store.Messages(context.Background(), anna)
+	if len(msgs) != 5 || folderCount(t, srv, "inbox") != 0 || folderCount(t, srv, mail.DefaultDoneFolder) != 5 {
+		t.Fatalf("%d stored, inbox %d", len(msgs), folderCount(t, srv, "inbox"))
+	}
+}
+
+// Throttling and server errors are retried; nothing is lost or stored twice.
+func TestGraphMailFetchUnderFaults(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	want := deliverN(t, srv, 0, 15)
+	g := graphMail(t, srv, 0)
+	srv.SetFaults(m365sim.Faults{Script: []int{429, 0, 503, 0, 0, 500}, Status: map[int]float64{429: 0.1, 503: 0.05, 500: 0.05}})
+	for range 5 {
+		if _, err := g.Fetch(context.Background()); err == nil {
+			break
+		}
+	}
+	msgs, _ := g.Store.Messages(context.Background(), anna)
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		id := headerValue(string(m.Raw), "Message-ID")
+		if seen[id] {
+			t.Errorf("%s stored twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != len(want) || folderCount(t, srv, "inbox") != 0 {
+		t.Fatalf("%d of %d stored, %d left in the inbox", len(seen), len(want), folderCount(t, srv, "inbox"))
+	}
+	if srv.Stats().InjectedStatus[429] == 0 {
+		t.Fatal("no fault was injected")
+	}
+}
+
+func TestGraphMailSend(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	g := graphMail(t, srv, 0)
+	m := testMessage()
+	if err := g.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	out := srv.Outbound()
+	if len(out) != 2 || out[0].Via != "graph" {
+		t.Fatalf("outbound %d", len(out))
+	}
+	msg, err := netmail.ReadMessage(bytes.NewReader(out[0].Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); got != subject {
+		t.Errorf("subject %q", got)
+	}
+	if !bytes.Contains(out[0].Raw, []byte("Schriftsatz")) {
+		t.Error("attachment missing")
+	}
+	if folderCount(t, srv, "sentitems") != 1 {
+		t.Error("no copy in Sent Items")
+	}
+	big := testMessage()
+	big.Attachments[0].Data = make([]byte, 4<<20)
+	err = g.Send(context.Background(), big)
+	var se *mail.SendError
+	if !errors.Is(err, mail.ErrTooLargeToSend) || !errors.As(err, &se) || !strings.Contains(se.Advice(), "zu groß") {
+		t.Fatalf("%v", err)
+	}
+	if len(srv.Outbound()) != 2 {
+		t.Fatal("the oversized message went out")
+	}
+}
