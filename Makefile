@@ -5,7 +5,7 @@ GO      ?= go
 PKGS    ?= ./...
 export CGO_ENABLED := 1
 
-.PHONY: run test build sim bench lint deps-run deps-test
+.PHONY: run test build sim bench lint deps-run deps-test deps-bench
 
 ## run: the demo. Until the tray application exists it starts the Microsoft
 ## 365 emulator with the demo tenant and prints where each service listens.
@@ -26,13 +26,15 @@ sim:
 	$(GO) run ./cmd/m365sim $(ARGS)
 
 ## bench: speed and memory; ends with one `figure: NAME = VALUE UNIT` line per figure.
-bench: deps-test
+bench: deps-bench
 	.ci/with-keyring $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s $(PKGS) | tee bench.out
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledExport$$' -v ./app/export/ | tee -a bench.out
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledFetch$$' -v ./app/mail/ | tee -a bench.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 30m -run '^TestExportFigures$$' -v ./app/export/ | tee export-figures.out
+	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestPOP3Figures$$' -v ./app/mail/ | tee pop3-figures.out
 	@.ci/bench-figures < bench.out
 	@grep '^figure:' export-figures.out
+	@grep '^figure:' pop3-figures.out
 
 ## lint: gofmt, go vet, staticcheck.
 lint: deps-test
@@ -45,3 +47,6 @@ deps-run:
 
 deps-test:
 	@.ci/install-deps test
+
+deps-bench:
+	@.ci/install-deps bench

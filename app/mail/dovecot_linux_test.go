@@ -22,8 +22,9 @@ import (
 // startDovecot runs a real Dovecot POP3 server on loopback that checks
 // XOAUTH2 tokens against the emulator's RFC 7662 introspection endpoint
 // (../shared/RECIPES.md), with an empty maildir for upn. It returns the
-// address and the maildir's "new" directory.
-func startDovecot(t *testing.T, introspectURL, upn string) (string, string) {
+// address and the maildir's "new" directory. A non-empty password also
+// allows USER/PASS with it (for fetchmail and getmail in make bench).
+func startDovecot(t testing.TB, introspectURL, upn, password string) (string, string) {
 	t.Helper()
 	bin, err := exec.LookPath("dovecot")
 	if err != nil {
@@ -67,13 +68,18 @@ func startDovecot(t *testing.T, introspectURL, upn string) (string, string) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	plainMechs, plainDB := "", ""
+	if password != "" {
+		plainMechs = " plain login"
+		plainDB = "passdb {\n  driver = static\n  mechanisms = plain login\n  args = password=" + password + "\n}"
+	}
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 protocols = pop3
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = xoauth2 oauthbearer
+auth_mechanisms = xoauth2 oauthbearer%[3]s
 auth_failure_delay = 0
 mail_location = maildir:%[1]s/mail/%%u/Maildir
 log_path = %[1]s/dovecot.log
@@ -96,11 +102,12 @@ passdb {
   mechanisms = xoauth2 oauthbearer
   args = %[1]s/etc/oauth2.conf
 }
+%[4]s
 userdb {
   driver = static
   args = uid=dovecot gid=dovecot home=%[1]s/mail/%%u
 }
-`, dir, port)
+`, dir, port, plainMechs, plainDB)
 	oauth := fmt.Sprintf("introspection_mode = post\nintrospection_url = %s\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n", introspectURL)
 	confPath := filepath.Join(dir, "etc", "dovecot.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
@@ -138,7 +145,7 @@ userdb {
 
 func TestFetchFromDovecot(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
-	addr, newDir := startDovecot(t, srv.URL()+"/introspect", anna)
+	addr, newDir := startDovecot(t, srv.URL()+"/introspect", anna, "")
 	dv, _ := user.Lookup("dovecot")
 	uid, _ := strconv.Atoi(dv.Uid)
 	gid, _ := strconv.Atoi(dv.Gid)
