@@ -141,11 +141,43 @@ const MaxGraphSend = 4 << 20
 
 // Send submits m with sendMail and keeps a copy in Sent Items.
 func (g *GraphMail) Send(ctx context.Context, m *Message) error {
+	_, err := g.send(ctx, m)
+	return err
+}
+
+// SendTestMail is "Testmail senden" for a Graph account: one sendMail call,
+// reported with Graph's status and request-id (what Microsoft support asks for).
+func (g *GraphMail) SendTestMail(ctx context.Context, fromName, to string) TestMailReport {
+	if to == "" {
+		to = g.Mailbox
+	}
+	m := &Message{FromName: fromName, To: []netmail.Address{{Address: to}}, Subject: "kanzleisync: Testmail",
+		Text: fmt.Sprintf("Diese Testmail wurde am %s von kanzleisync über Microsoft Graph gesendet.\n"+
+			"Wenn sie angekommen ist, funktioniert das Versenden für das Konto %s.\n", time.Now().Format("02.01.2006 um 15:04"), g.Mailbox)}
+	r, err := g.send(ctx, m)
+	rep := TestMailReport{Err: err}
+	st := Step{Name: "Graph", OK: err == nil, Detail: fmt.Sprintf("POST /users/%s/sendMail → %d", g.Mailbox, r.Status)}
+	if err != nil {
+		st.Detail += ": " + err.Error()
+		var se *SendError
+		if errors.As(err, &se) {
+			rep.Advice = se.Advice()
+		}
+	}
+	if r.RequestID != "" {
+		st.Detail += " (request-id " + r.RequestID + ")"
+	}
+	rep.Steps = []Step{st}
+	return rep
+}
+
+func (g *GraphMail) send(ctx context.Context, m *Message) (graph.Response, error) {
+	var none graph.Response
 	if len(m.Recipients()) == 0 {
-		return errors.New("graph sendMail: the message has no recipient")
+		return none, errors.New("graph sendMail: the message has no recipient")
 	}
 	if _, err := m.Bytes(g.Mailbox); err != nil { // the same checks as SMTP
-		return err
+		return none, err
 	}
 	rcpt := func(l []netmail.Address) []any {
 		out := []any{}
@@ -181,7 +213,7 @@ func (g *GraphMail) Send(ctx context.Context, m *Message) error {
 		msg["attachments"] = atts
 	}
 	if size > MaxGraphSend {
-		return &SendError{Step: "graph", Code: 413, Message: fmt.Sprintf("message of %d bytes, sendMail takes %d", size, MaxGraphSend), Err: ErrTooLargeToSend}
+		return none, &SendError{Step: "graph", Code: 413, Message: fmt.Sprintf("message of %d bytes, sendMail takes %d", size, MaxGraphSend), Err: ErrTooLargeToSend}
 	}
 	r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/sendMail", Body: map[string]any{"message": msg, "saveToSentItems": true}})
 	if r.Err != nil {
@@ -190,7 +222,7 @@ func (g *GraphMail) Send(ctx context.Context, m *Message) error {
 		if errors.As(r.Err, &ge) {
 			se.Enhanced, se.Message = ge.Code, ge.Message
 		}
-		return se
+		return r, se
 	}
-	return nil
+	return r, nil
 }

@@ -166,3 +166,22 @@ func TestGraphMailSend(t *testing.T) {
 		t.Fatal("the oversized message went out")
 	}
 }
+
+func TestGraphTestMail(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	g := graphMail(t, srv, 1)
+	rep := g.SendTestMail(context.Background(), "Anna Müller", "")
+	if rep.Err != nil || len(rep.Steps) != 1 || !rep.Steps[0].OK || !strings.Contains(rep.Steps[0].Detail, "202") ||
+		!strings.Contains(rep.Steps[0].Detail, "request-id") {
+		t.Fatalf("report:\n%s", rep.Text())
+	}
+	if folderCount(t, srv, "inbox") != 1 {
+		t.Fatal("the test mail did not arrive in the own inbox")
+	}
+	srv.SetFaults(m365sim.Faults{Script: []int{503}})
+	rep = g.SendTestMail(context.Background(), "Anna Müller", "")
+	if rep.Err == nil || rep.Steps[0].OK || !strings.Contains(rep.Steps[0].Detail, "503") || !strings.Contains(rep.Text(), "später erneut") {
+		t.Fatalf("report:\n%s", rep.Text())
+	}
+	t.Logf("report:\n%s", rep.Text())
+}

@@ -57,10 +57,14 @@ type SendError struct {
 }
 
 func (e *SendError) Error() string {
-	if e.Code == 0 {
-		return fmt.Sprintf("smtp %s: %v", e.Step, e.Err)
+	where := "smtp " + e.Step
+	if e.Step == "graph" {
+		where = "graph sendMail"
 	}
-	return fmt.Sprintf("smtp %s: %d %s %s", e.Step, e.Code, e.Enhanced, e.Message)
+	if e.Code == 0 {
+		return fmt.Sprintf("%s: %v", where, e.Err)
+	}
+	return fmt.Sprintf("%s: %d %s %s", where, e.Code, e.Enhanced, e.Message)
 }
 
 func (e *SendError) Unwrap() error { return e.Err }

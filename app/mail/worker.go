@@ -13,8 +13,10 @@ import (
 // is cancelled; a fetch in progress is cut off, which the fetcher's
 // store-before-delete order makes safe.
 type Worker struct {
-	Fetcher  *Fetcher
-	Account  Account
+	// Source is the account's transport: a *POP3Source or a *GraphMail.
+	Source   Source
+	Name     string        // the account, for the log
+	Logger   *slog.Logger  // default slog.Default()
 	Interval time.Duration // default 60 s
 	// MaxBackoff caps the wait after repeated failures (default 15 min).
 	MaxBackoff time.Duration
@@ -25,6 +27,20 @@ type Worker struct {
 	once    sync.Once
 	trigger chan struct{}
 }
+
+// Source fetches an account's new messages into the store once.
+type Source interface {
+	Fetch(ctx context.Context) (Result, error)
+}
+
+// POP3Source is a POP3 account as a worker's source.
+type POP3Source struct {
+	Fetcher *Fetcher
+	Account Account
+}
+
+// Fetch runs one POP3 session.
+func (p *POP3Source) Fetch(ctx context.Context) (Result, error) { return p.Fetcher.Fetch(ctx, p.Account) }
 
 func (w *Worker) init() { w.once.Do(func() { w.trigger = make(chan struct{}, 1) }) }
 
@@ -48,13 +64,13 @@ func (w *Worker) Run(ctx context.Context) {
 	if maxBackoff <= 0 {
 		maxBackoff = 15 * time.Minute
 	}
-	log := w.Fetcher.Logger
+	log := w.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	failures := 0
 	for {
-		res, err := w.Fetcher.Fetch(ctx, w.Account)
+		res, err := w.Source.Fetch(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -62,11 +78,11 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil {
 			failures++
 			next = backoff(interval, failures, maxBackoff)
-			log.Warn("mail fetch failed", "account", w.Account.Address, "failures", failures, "retry_in", next, "err", err)
+			log.Warn("mail fetch failed", "account", w.Name, "failures", failures, "retry_in", next, "err", err)
 		} else {
 			failures = 0
 			if res.Fetched > 0 || res.Skipped > 0 {
-				log.Info("mail fetched", "account", w.Account.Address, "fetched", res.Fetched, "deleted", res.Deleted, "skipped", res.Skipped)
+				log.Info("mail fetched", "account", w.Name, "fetched", res.Fetched, "deleted", res.Deleted, "skipped", res.Skipped)
 			}
 		}
 		if w.Report != nil {

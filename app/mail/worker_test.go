@@ -52,7 +52,7 @@ func TestWorkerFetchesAtStartAndOnDemand(t *testing.T) {
 		}
 	}
 	st := openStore(t)
-	w := &mail.Worker{Fetcher: &mail.Fetcher{Store: st, Tokens: staticTokens{outlookToken(t, srv)}}, Account: simAccount(srv), Interval: time.Hour}
+	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: st, Tokens: staticTokens{outlookToken(t, srv)}}, Account: simAccount(srv)}, Name: anna, Interval: time.Hour}
 	reports, cancel, done := runWorker(t, w)
 	if r := nextReport(t, reports); r.err != nil || r.res.Fetched != 3 || r.next != time.Hour {
 		t.Fatalf("first fetch %+v", r)
@@ -101,8 +101,8 @@ func TestWorkerBacksOffAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := openStore(t)
-	w := &mail.Worker{Fetcher: &mail.Fetcher{Store: st, Tokens: &failingTokens{n: 4, token: outlookToken(t, srv)}},
-		Account: simAccount(srv), Interval: 2 * time.Second, MaxBackoff: 500 * time.Millisecond}
+	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: st, Tokens: &failingTokens{n: 4, token: outlookToken(t, srv)}},
+		Account: simAccount(srv)}, Name: anna, Interval: 2 * time.Second, MaxBackoff: 500 * time.Millisecond}
 	reports, _, _ := runWorker(t, w)
 	want := []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond}
 	for i, d := range want {
@@ -134,8 +134,8 @@ func TestWorkerStopsDuringAHangingFetch(t *testing.T) {
 		close(accepted)
 		_, _ = io.Copy(io.Discard, c) // reads the commands, never answers
 	}()
-	w := &mail.Worker{Fetcher: &mail.Fetcher{Store: openStore(t), Tokens: staticTokens{"t"}},
-		Account: mail.Account{Address: anna, Addr: l.Addr().String(), Mode: mail.PlainLoopback, Timeout: time.Minute}}
+	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: openStore(t), Tokens: staticTokens{"t"}},
+		Account: mail.Account{Address: anna, Addr: l.Addr().String(), Mode: mail.PlainLoopback, Timeout: time.Minute}}}
 	_, cancel, done := runWorker(t, w)
 	<-accepted
 	time.Sleep(100 * time.Millisecond)
@@ -147,4 +147,21 @@ func TestWorkerStopsDuringAHangingFetch(t *testing.T) {
 		t.Fatal("the worker waited for the server instead of stopping")
 	}
 	t.Logf("stopped %v after cancel", time.Since(start))
+}
+
+// A Graph account runs in the same worker as a POP3 account.
+func TestWorkerRunsGraphAccounts(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	deliverN(t, srv, 0, 3)
+	g := graphMail(t, srv, 0)
+	w := &mail.Worker{Source: g, Name: anna, Interval: time.Hour}
+	reports, _, _ := runWorker(t, w)
+	if r := nextReport(t, reports); r.err != nil || r.res.Fetched != 3 {
+		t.Fatalf("first fetch %+v", r)
+	}
+	deliverN(t, srv, 3, 2)
+	w.FetchNow()
+	if r := nextReport(t, reports); r.err != nil || r.res.Fetched != 2 {
+		t.Fatalf("fetch on demand %+v", r)
+	}
 }
