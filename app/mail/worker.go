@@ -40,7 +40,9 @@ type POP3Source struct {
 }
 
 // Fetch runs one POP3 session.
-func (p *POP3Source) Fetch(ctx context.Context) (Result, error) { return p.Fetcher.Fetch(ctx, p.Account) }
+func (p *POP3Source) Fetch(ctx context.Context) (Result, error) {
+	return p.Fetcher.Fetch(ctx, p.Account)
+}
 
 func (w *Worker) init() { w.once.Do(func() { w.trigger = make(chan struct{}, 1) }) }
 
