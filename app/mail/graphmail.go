@@ -35,13 +35,12 @@ type GraphMail struct {
 // DefaultDoneFolder is where fetched messages go unless configured.
 const DefaultDoneFolder = "Von kanzleisync abgeholt"
 
-// graphKey marks a Graph message id in the store's uidl column.
-func graphKey(internetMessageID, id string) string {
-	if internetMessageID != "" {
-		return "graph:" + internetMessageID
-	}
-	return "graph-id:" + id
-}
+// graphKey marks a Graph message in the store's uidl column. It is the
+// message's id, not its Message-ID header: some mailers reuse Message-IDs,
+// and keying by them would move a second, different message unstored. The
+// id is stable while the message stays in the Inbox, which is all the
+// store-then-move order needs.
+func graphKey(id string) string { return "graph:" + id }
 
 func (g *GraphMail) user() string { return "/users/" + url.PathEscape(g.Mailbox) }
 
@@ -62,20 +61,19 @@ func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	q := url.Values{"$select": {"id,internetMessageId,receivedDateTime"}, "$orderby": {"receivedDateTime asc"}, "$top": {"50"}}
+	q := url.Values{"$select": {"id,receivedDateTime"}, "$orderby": {"receivedDateTime asc"}, "$top": {"50"}}
 	pages, err := g.Client.GetAll(ctx, g.user()+"/mailFolders/inbox/messages?"+q.Encode())
 	if err != nil {
 		return res, fmt.Errorf("graph mail %s: %w", g.Mailbox, err)
 	}
 	for _, raw := range pages {
 		var m struct {
-			ID                string `json:"id"`
-			InternetMessageID string `json:"internetMessageId"`
+			ID string `json:"id"`
 		}
 		if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
 			return res, fmt.Errorf("graph mail %s: unreadable message entry: %s", g.Mailbox, truncate(string(raw)))
 		}
-		key := graphKey(m.InternetMessageID, m.ID)
+		key := graphKey(m.ID)
 		if _, ok := stored[key]; !ok {
 			r := g.Client.Do(ctx, graph.Request{Method: http.MethodGet, URL: g.user() + "/messages/" + url.PathEscape(m.ID) + "/$value"})
 			if r.Err != nil {

@@ -185,3 +185,23 @@ func TestGraphTestMail(t *testing.T) {
 	}
 	t.Logf("report:\n%s", rep.Text())
 }
+
+// Two different messages with the same Message-ID (some mailers reuse
+// them) are both stored before they leave the Inbox.
+func TestGraphMailReusedMessageID(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	for _, body := range []string{"Erste Nachricht", "Zweite, andere Nachricht"} {
+		raw := "From: scanner@kanzlei.example\r\nTo: " + anna + "\r\nSubject: Scan\r\nMessage-ID: <scan@scanner>\r\n\r\n" + body + "\r\n"
+		if _, err := srv.Deliver(anna, []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := graphMail(t, srv, 0)
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 2 {
+		t.Fatalf("fetch %+v %v", res, err)
+	}
+	msgs, _ := g.Store.Messages(context.Background(), anna)
+	if len(msgs) != 2 || bytes.Equal(msgs[0].Raw, msgs[1].Raw) {
+		t.Fatalf("%d stored", len(msgs))
+	}
+}
