@@ -1,0 +1,248 @@
+// Package diagnose is "Anbindung testen": for an entity (application
+// permissions) and for a signed-in case worker (delegated), each module is
+// probed with a harmless real Graph call and the permissions in the token
+// are compared with what the module needs.
+package diagnose
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/graph"
+)
+
+// Status is the colour of a module's dot.
+type Status string
+
+const (
+	Grey   Status = "grau"  // module not switched on
+	Green  Status = "grün"  // works
+	Yellow Status = "gelb"  // works, but needs attention soon
+	Red    Status = "rot"   // fails
+)
+
+// Check is one line of the report.
+type Check struct {
+	Name   string `json:"name"`   // German label: Kalender, Kontakte, …
+	Status Status `json:"status"` // grau, grün, gelb, rot
+	Detail string `json:"detail"` // what was checked, or what failed
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Report is the result for one entity or one case worker.
+type Report struct {
+	Subject string  `json:"subject"` // "Entität Kanzlei" or the worker's UPN
+	Checks  []Check `json:"checks"`
+	// ConsentURL is where an administrator grants missing permissions.
+	ConsentURL string `json:"consentUrl,omitempty"`
+}
+
+// OK reports whether every switched-on module is green.
+func (r Report) OK() bool {
+	for _, c := range r.Checks {
+		if c.Status != Green && c.Status != Grey {
+			return false
+		}
+	}
+	return true
+}
+
+// Diagnoser runs the checks. The token functions are the auth.Manager's.
+type Diagnoser struct {
+	Repo        *config.Repo
+	GraphTokens func(upn string) graph.TokenSource
+	AppTokens   func(entity string) graph.TokenSource
+	Now         func() time.Time
+	// RedirectURI is sent with the admin-consent URL.
+	RedirectURI string
+}
+
+type probe struct {
+	module    config.Module
+	name      string
+	delegated string // scope in scp
+	app       string // role in roles
+	path      string // after /users/{upn}
+}
+
+var probes = []probe{
+	{config.Calendar, "Kalender", "Calendars.ReadWrite", "Calendars.ReadWrite", "/events?$top=1&$select=id"},
+	{config.Contacts, "Kontakte", "Contacts.ReadWrite", "Contacts.ReadWrite", "/contacts?$top=1&$select=id"},
+	{config.Tasks, "Aufgaben", "Tasks.ReadWrite", "Tasks.ReadWrite.All", "/todo/lists"},
+	{config.Mail, "Mail lesen", "Mail.ReadWrite", "Mail.ReadWrite", "/mailFolders/inbox"},
+	{config.Mail, "Mail senden", "Mail.Send", "Mail.Send", ""}, // sending is checked by "Testmail senden"
+}
+
+func (d *Diagnoser) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// Worker checks a signed-in case worker's delegated access.
+func (d *Diagnoser) Worker(ctx context.Context, upn string) (Report, error) {
+	w, err := d.Repo.Worker(ctx, upn)
+	if err != nil {
+		return Report{}, err
+	}
+	ent, err := d.Repo.Entity(ctx, w.Entity)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Subject: w.UPN, ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
+	d.run(ctx, &rep, ent, w.UPN, w.Modules, d.GraphTokens(w.UPN), false)
+	return rep, nil
+}
+
+// Entity checks the entity's client secret and its application permissions,
+// probed on the mailbox of the entity's first case worker.
+func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
+	ent, err := d.Repo.Entity(ctx, name)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Subject: "Entität " + ent.Name, ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
+	rep.Checks = append(rep.Checks, d.secretCheck(ent))
+	workers, err := d.Repo.Workers(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	var modules []config.Module
+	upn := ""
+	for _, w := range workers {
+		if w.Entity != ent.Name {
+			continue
+		}
+		if upn == "" {
+			upn = w.UPN
+		}
+		for _, m := range w.Modules {
+			if !slices.Contains(modules, m) {
+				modules = append(modules, m)
+			}
+		}
+	}
+	if upn == "" {
+		rep.Checks = append(rep.Checks, Check{Name: "Sachbearbeiter", Status: Red, Detail: "Der Entität ist kein Sachbearbeiter zugeordnet.",
+			Fix: "Unter „Einstellungen“ einen Sachbearbeiter mit seinen Modulen anlegen."})
+		return rep, nil
+	}
+	d.run(ctx, &rep, ent, upn, modules, d.AppTokens(ent.Name), true)
+	return rep, nil
+}
+
+func (d *Diagnoser) secretCheck(ent config.Entity) Check {
+	c := Check{Name: "Geheimer Clientschlüssel"}
+	if ent.SecretExpires.IsZero() {
+		c.Status, c.Detail = Yellow, "Ablaufdatum nicht eingetragen."
+		c.Fix = "Das Ablaufdatum aus dem Azure-Portal (App-Registrierung → Zertifikate & Geheimnisse) unter „Einstellungen“ eintragen, damit kanzleisync rechtzeitig warnt."
+		return c
+	}
+	days := int(ent.SecretExpires.Sub(d.now()).Hours() / 24)
+	switch {
+	case !ent.SecretExpires.After(d.now()):
+		c.Status, c.Detail = Red, "abgelaufen am "+ent.SecretExpires.German()
+		c.Fix = "Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
+	case days < 30:
+		c.Status, c.Detail = Yellow, fmt.Sprintf("läuft am %s ab (in %d Tagen)", ent.SecretExpires.German(), days)
+		c.Fix = "Rechtzeitig im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
+	default:
+		c.Status, c.Detail = Green, "gültig bis "+ent.SecretExpires.German()
+	}
+	return c
+}
+
+func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn string, modules []config.Module, ts graph.TokenSource, app bool) {
+	tok, tokErr := ts.TokenContext(ctx)
+	var granted []string
+	if tokErr == nil {
+		granted = permissions(tok.AccessToken, app)
+	}
+	p := graph.NewPacer()
+	p.MaxAttempts = 2
+	client := graph.New(ent.WithDefaults().GraphEndpoint, ts, graph.Options{Pacer: p})
+	for _, pr := range probes {
+		c := Check{Name: pr.name}
+		need := pr.delegated
+		if app {
+			need = pr.app
+		}
+		switch {
+		case !slices.Contains(modules, pr.module):
+			c.Status, c.Detail = Grey, "Modul nicht eingeschaltet"
+		case tokErr != nil:
+			a := auth.Explain(tokErr, auth.Context{Entity: ent, UPN: upn})
+			c.Status, c.Detail, c.Fix = Red, a.Problem, a.Fix
+		case !slices.Contains(granted, need):
+			c.Status, c.Detail = Red, "Berechtigung "+need+" fehlt im Token."
+			if app {
+				c.Fix = "Ein Administrator muss der App die Anwendungsberechtigung " + need + " erteilen (Schaltfläche „Administratorzustimmung“)."
+			} else {
+				c.Fix = "Ein Administrator muss der Berechtigung " + need + " zustimmen (Schaltfläche „Administratorzustimmung“); danach den Sachbearbeiter neu anmelden."
+			}
+		case pr.path == "":
+			c.Status, c.Detail = Green, "Berechtigung "+need+" vorhanden; das Senden prüft „Testmail senden“."
+		default:
+			r := client.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/users/" + url.PathEscape(upn) + pr.path})
+			if r.Err != nil {
+				c.Status, c.Detail, c.Fix = Red, r.Err.Error(), probeFix(r)
+			} else {
+				c.Status, c.Detail = Green, fmt.Sprintf("GET …%s → %d", strings.SplitN(pr.path, "?", 2)[0], r.Status)
+			}
+		}
+		rep.Checks = append(rep.Checks, c)
+	}
+}
+
+func probeFix(r graph.Response) string {
+	var ge *graph.Error
+	if errors.As(r.Err, &ge) {
+		switch {
+		case ge.Status == 401:
+			return "Microsoft 365 hat die Anmeldung nicht angenommen. Bitte den Sachbearbeiter neu anmelden."
+		case ge.Status == 403:
+			return "Microsoft 365 verweigert den Zugriff. Die Berechtigungen der App prüfen und die Administratorzustimmung erteilen."
+		case ge.Status == 404 && (ge.Code == "MailboxNotEnabledForRESTAPI" || ge.Code == "ResourceNotFound" || ge.Code == "ErrorItemNotFound"):
+			return "Für diesen Benutzer gibt es kein Exchange-Online-Postfach. Im Microsoft 365 Admin Center eine Lizenz mit Exchange Online zuweisen."
+		case ge.Status == 429 || ge.Status >= 500:
+			return "Microsoft 365 ist gerade überlastet oder nicht erreichbar. Bitte in einigen Minuten erneut testen."
+		}
+	}
+	return "Die Netzwerkverbindung zu Microsoft 365 prüfen und erneut testen."
+}
+
+// permissions reads scp (delegated) or roles (application) from an access
+// token's claims. The token is not verified here: Graph does that; this
+// only explains which permission is missing.
+func permissions(token string, app bool) []string {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil
+	}
+	var claims struct {
+		Scp   string   `json:"scp"`
+		Roles []string `json:"roles"`
+	}
+	if json.Unmarshal(raw, &claims) != nil {
+		return nil
+	}
+	if app {
+		return claims.Roles
+	}
+	return strings.Fields(claims.Scp)
+}

@@ -1,0 +1,143 @@
+package diagnose_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/diagnose"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/store"
+)
+
+const anna = "anna.mueller@kanzlei.example"
+
+type staticTokens struct{ token string }
+
+func (s staticTokens) TokenContext(context.Context) (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: s.token}, nil
+}
+func (s staticTokens) Renew(ctx context.Context) (*oauth2.Token, error) { return s.TokenContext(ctx) }
+
+func setup(t *testing.T, srv *m365sim.Server, modules []config.Module, secretExpires time.Time) *config.Repo {
+	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	repo := config.NewRepo(st.DB())
+	ctx := context.Background()
+	if err := repo.SaveEntity(ctx, config.Entity{Name: "Kanzlei", Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
+		SecretExpires: config.Date{Time: secretExpires}, AuthorityHost: srv.URL(), GraphEndpoint: srv.URL()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.SaveWorker(ctx, config.Worker{UPN: anna, DisplayName: "Anna Müller", Entity: "Kanzlei", Modules: modules}); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+func statuses(r diagnose.Report) string {
+	var parts []string
+	for _, c := range r.Checks {
+		parts = append(parts, c.Name+"="+string(c.Status))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func TestWorkerAllGreen(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	repo := setup(t, srv, []config.Module{config.Calendar, config.Contacts, config.Tasks, config.Mail}, time.Now().AddDate(1, 0, 0))
+	tok := simtest.SignIn(t, srv, anna).AccessToken
+	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return staticTokens{tok} }}
+	rep, err := d.Worker(context.Background(), anna)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || statuses(rep) != "Kalender=grün, Kontakte=grün, Aufgaben=grün, Mail lesen=grün, Mail senden=grün" {
+		t.Fatalf("%s\n%+v", statuses(rep), rep.Checks)
+	}
+	for _, c := range rep.Checks {
+		if strings.Contains(c.Detail, tok) {
+			t.Fatal("the report shows the token")
+		}
+	}
+}
+
+// A module switched off is grey; a permission missing from the token is red
+// with the fix, without a Graph call being needed to find out.
+func TestWorkerMissingPermissionAndModuleOff(t *testing.T) {
+	// the app registration lacks Tasks.ReadWrite: Entra puts every consented
+	// scope of the resource into scp, so only the registration can leave it out
+	tf := m365sim.DemoTenant(time.Now())
+	app := &tf.Tenants[0].Apps[0]
+	app.DelegatedScopes = slices.DeleteFunc(app.DelegatedScopes, func(s string) bool { return s == "Tasks.ReadWrite" })
+	srv := simtest.Start(t, tf, m365sim.Options{})
+	repo := setup(t, srv, []config.Module{config.Calendar, config.Tasks}, time.Now().AddDate(1, 0, 0))
+	tok := simtest.SignIn(t, srv, anna).AccessToken
+	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return staticTokens{tok} }}
+	rep, err := d.Worker(context.Background(), anna)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || statuses(rep) != "Kalender=grün, Kontakte=grau, Aufgaben=rot, Mail lesen=grau, Mail senden=grau" {
+		t.Fatalf("%s", statuses(rep))
+	}
+	if c := rep.Checks[2]; !strings.Contains(c.Detail, "Tasks.ReadWrite") || !strings.Contains(c.Fix, "Administratorzustimmung") {
+		t.Errorf("%+v", c)
+	}
+	if !strings.Contains(rep.ConsentURL, "adminconsent?client_id="+m365sim.DemoClientID) {
+		t.Errorf("consent URL %q", rep.ConsentURL)
+	}
+}
+
+// A refused token is red on the probe, with a German fix.
+func TestWorkerProbeRefused(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	repo := setup(t, srv, []config.Module{config.Calendar}, time.Now().AddDate(1, 0, 0))
+	tok := simtest.SignIn(t, srv, anna).AccessToken
+	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return staticTokens{tok} }}
+	srv.SetFaults(m365sim.Faults{Script: []int{503, 503}})
+	rep, _ := d.Worker(context.Background(), anna)
+	if c := rep.Checks[0]; c.Status != diagnose.Red || !strings.Contains(c.Fix, "erneut testen") {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestEntitySecretAndAppPermissions(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	app := simtest.AppToken(t, srv, "https://graph.microsoft.com")
+	for _, tc := range []struct {
+		expires time.Time
+		want    diagnose.Status
+	}{
+		{time.Now().AddDate(0, 6, 0), diagnose.Green},
+		{time.Now().AddDate(0, 0, 10), diagnose.Yellow},
+		{time.Now().AddDate(0, 0, -1), diagnose.Red},
+		{time.Time{}, diagnose.Yellow},
+	} {
+		repo := setup(t, srv, []config.Module{config.Calendar, config.Contacts, config.Tasks, config.Mail}, tc.expires)
+		d := &diagnose.Diagnoser{Repo: repo, AppTokens: func(string) graph.TokenSource { return staticTokens{app} }}
+		rep, err := d.Entity(context.Background(), "Kanzlei")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Checks[0].Status != tc.want {
+			t.Errorf("secret expiring %v: %+v", tc.expires, rep.Checks[0])
+		}
+		if got := statuses(diagnose.Report{Checks: rep.Checks[1:]}); got != "Kalender=grün, Kontakte=grün, Aufgaben=grün, Mail lesen=grün, Mail senden=grün" {
+			t.Errorf("application permissions: %s %+v", got, rep.Checks)
+		}
+		if rep.OK() != (tc.want == diagnose.Green) {
+			t.Errorf("OK() = %v with the secret %s", rep.OK(), tc.want)
+		}
+	}
+}
