@@ -25,10 +25,10 @@ import (
 type Status string
 
 const (
-	Grey   Status = "grau"  // module not switched on
-	Green  Status = "grün"  // works
-	Yellow Status = "gelb"  // works, but needs attention soon
-	Red    Status = "rot"   // fails
+	Grey   Status = "grau" // module not switched on
+	Green  Status = "grün" // works
+	Yellow Status = "gelb" // works, but needs attention soon
+	Red    Status = "rot"  // fails
 )
 
 // Check is one line of the report.
