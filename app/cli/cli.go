@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
+	"kanzleisync/app/diagnose"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
 	"kanzleisync/app/store"
@@ -39,6 +41,7 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync auth logout --worker UPN
 
   kanzleisync sync --once [--preview] [--full] [--entity NAME]
+  kanzleisync diagnose [--json]      (Anbindung testen; Exit-Code 0 nur, wenn alles grün ist)
 
   kanzleisync config show
   kanzleisync config entity set --name NAME --tenant ID --client-id GUID [--secret-expires 31.05.2028]
@@ -57,18 +60,20 @@ func Run(ctx context.Context, args []string, d Deps) int {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	if len(args) == 0 || (len(args) < 2 && args[0] != "sync") {
+	if len(args) == 0 || (len(args) < 2 && args[0] != "sync" && args[0] != "diagnose") {
 		fmt.Fprint(d.Stderr, usage)
 		return 2
 	}
 	var err error
 	cmd := args[0]
-	if cmd != "sync" {
+	if cmd != "sync" && cmd != "diagnose" {
 		cmd += " " + args[1]
 	}
 	switch cmd {
 	case "sync":
 		err = syncCmd(ctx, args[1:], d)
+	case "diagnose":
+		err = diagnoseCmd(ctx, args[1:], d)
 	case "auth login":
 		err = authLogin(ctx, args[2:], d)
 	case "auth status":
@@ -478,4 +483,70 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 		}
 	}
 	return failed
+}
+
+func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("diagnose", d)
+	asJSON := fs.Bool("json", false, "das Ergebnis als JSON ausgeben")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	dg := &diagnose.Diagnoser{Repo: d.Repo, Now: d.Now,
+		RedirectURI: fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath),
+		GraphTokens: func(upn string) graph.TokenSource { return d.Auth.Graph(upn) },
+		AppTokens:   func(entity string) graph.TokenSource { return d.Auth.App(entity) }}
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	workers, err := d.Repo.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	var reports []diagnose.Report
+	for _, e := range ents {
+		r, err := dg.Entity(ctx, e.Name)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, r)
+	}
+	for _, w := range workers {
+		r, err := dg.Worker(ctx, w.UPN)
+		if err != nil {
+			return err
+		}
+		reports = append(reports, r)
+	}
+	ok := true
+	for _, r := range reports {
+		ok = ok && r.OK()
+	}
+	if *asJSON {
+		enc := json.NewEncoder(d.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"ok": ok, "reports": reports}); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range reports {
+			fmt.Fprintf(d.Stdout, "%s\n", r.Subject)
+			tw := tabwriter.NewWriter(d.Stdout, 2, 4, 2, ' ', 0)
+			for _, c := range r.Checks {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Status, c.Name, c.Detail)
+				if c.Fix != "" {
+					fmt.Fprintf(tw, "  \t\t→ %s\n", c.Fix)
+				}
+			}
+			tw.Flush()
+			if !r.OK() && r.ConsentURL != "" {
+				fmt.Fprintf(d.Stdout, "  Administratorzustimmung: %s\n", r.ConsentURL)
+			}
+			fmt.Fprintln(d.Stdout)
+		}
+	}
+	if !ok {
+		return silent{errors.New("diagnose: not every module is green")}
+	}
+	return nil
 }

@@ -190,6 +190,16 @@ func TestSyncOnce(t *testing.T) {
 	if st, _ := w.sim.State(anna); len(st.Events) != 0 {
 		t.Error("the preview wrote to Microsoft 365")
 	}
+	// everything works, but the secret's expiry date was never entered: yellow, exit 1
+	code, out = w.run("", "diagnose")
+	if code != 1 || !strings.Contains(out, "gelb  Geheimer Clientschlüssel") || !strings.Contains(out, "→ Das Ablaufdatum") ||
+		strings.Count(out, "grün  Kalender") != 2 || !strings.Contains(out, "\n"+anna+"\n") {
+		t.Errorf("diagnose: %d %s", code, out)
+	}
+	code, out = w.run("", "diagnose", "--json")
+	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"status": "gelb"`) {
+		t.Errorf("diagnose --json: %d %s", code, out)
+	}
 	code, out = w.run("", "sync", "--once")
 	if code != 0 || !strings.Contains(out, "12 angelegt") {
 		t.Errorf("sync: %d %s", code, out)
