@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -28,10 +29,13 @@ type Deps struct {
 	Repo        *config.Repo
 	Auth        *auth.Manager
 	OpenBrowser func(string) error
-	Stdin       io.Reader
-	Stdout      io.Writer
-	Stderr      io.Writer
-	Now         func() time.Time
+	// MailTLS are the trusted roots of the POP3/SMTP servers (nil: the
+	// system's; the demo sets the emulator's).
+	MailTLS *tls.Config
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Now     func() time.Time
 }
 
 const usage = `kanzleisync – Befehle für die IT-Betreuung
@@ -492,9 +496,11 @@ func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 		return usageError(err.Error())
 	}
 	dg := &diagnose.Diagnoser{Repo: d.Repo, Now: d.Now,
-		RedirectURI: fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath),
-		GraphTokens: func(upn string) graph.TokenSource { return d.Auth.Graph(upn) },
-		AppTokens:   func(entity string) graph.TokenSource { return d.Auth.App(entity) }}
+		RedirectURI:   fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath),
+		GraphTokens:   func(upn string) graph.TokenSource { return d.Auth.Graph(upn) },
+		AppTokens:     func(entity string) graph.TokenSource { return d.Auth.App(entity) },
+		OutlookTokens: func(upn string) graph.TokenSource { return d.Auth.Outlook(upn) },
+		MailTLS:       d.MailTLS}
 	ents, err := d.Repo.Entities(ctx)
 	if err != nil {
 		return err

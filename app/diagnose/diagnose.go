@@ -6,6 +6,7 @@ package diagnose
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/graph"
+	"kanzleisync/app/mail"
 )
 
 // Status is the colour of a module's dot.
@@ -62,7 +64,11 @@ type Diagnoser struct {
 	Repo        *config.Repo
 	GraphTokens func(upn string) graph.TokenSource
 	AppTokens   func(entity string) graph.TokenSource
-	Now         func() time.Time
+	// OutlookTokens give the worker's token for POP and SMTP; MailTLS the
+	// trusted roots of the mail servers (nil: the system's).
+	OutlookTokens func(upn string) graph.TokenSource
+	MailTLS       *tls.Config
+	Now           func() time.Time
 	// RedirectURI is sent with the admin-consent URL.
 	RedirectURI string
 }
@@ -102,7 +108,65 @@ func (d *Diagnoser) Worker(ctx context.Context, upn string) (Report, error) {
 	}
 	rep := Report{Subject: w.UPN, ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
 	d.run(ctx, &rep, ent, w.UPN, w.Modules, d.GraphTokens(w.UPN), false)
+	if w.Has(config.Mail) && d.OutlookTokens != nil {
+		d.mailChecks(ctx, &rep, ent, w)
+	}
 	return rep, nil
+}
+
+// mailChecks signs in to POP3 and SMTP for every POP3/SMTP account of the
+// worker: nothing is fetched, deleted or sent.
+func (d *Diagnoser) mailChecks(ctx context.Context, rep *Report, ent config.Entity, w config.Worker) {
+	var tok string
+	var tokErr error
+	var granted []string
+	for _, acc := range w.Accounts {
+		acc = acc.WithDefaults()
+		if acc.Transport != config.POP3SMTP {
+			continue
+		}
+		if tok == "" && tokErr == nil {
+			t, err := d.OutlookTokens(w.UPN).TokenContext(ctx)
+			if tokErr = err; err == nil {
+				tok, granted = t.AccessToken, permissions(t.AccessToken, false)
+			}
+		}
+		pop, sub := mail.Endpoints(acc, d.MailTLS)
+		for _, k := range []struct {
+			name, scope string
+			probe       func(context.Context, mail.Account, string) (string, error)
+			a           mail.Account
+		}{{"POP3 " + acc.Address, "POP.AccessAsUser.All", mail.ProbePOP3, pop}, {"SMTP " + acc.Address, "SMTP.Send", mail.ProbeSMTP, sub}} {
+			c := Check{Name: k.name}
+			switch {
+			case tokErr != nil:
+				a := auth.Explain(tokErr, auth.Context{Entity: ent, UPN: w.UPN})
+				c.Status, c.Detail, c.Fix = Red, a.Problem, a.Fix
+			case !slices.Contains(granted, k.scope):
+				c.Status, c.Detail = Red, "Berechtigung "+k.scope+" fehlt im Token."
+				c.Fix = "Ein Administrator muss der Berechtigung " + k.scope + " (Office 365 Exchange Online) zustimmen; danach den Sachbearbeiter neu anmelden."
+			default:
+				detail, err := k.probe(ctx, k.a, tok)
+				if err != nil {
+					c.Status, c.Detail, c.Fix = Red, err.Error(), mailFix(err)
+				} else {
+					c.Status, c.Detail = Green, k.a.Addr+": "+detail
+				}
+			}
+			rep.Checks = append(rep.Checks, c)
+		}
+	}
+}
+
+func mailFix(err error) string {
+	var se *mail.SendError
+	switch {
+	case errors.As(err, &se):
+		return se.Advice()
+	case errors.Is(err, mail.ErrAuthFailed):
+		return "Der POP3-Server hat die Anmeldung abgelehnt. Im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ POP einschalten; ist es eingeschaltet, den Sachbearbeiter neu anmelden."
+	}
+	return "Den Server und den Port des Kontos prüfen (Exchange Online: outlook.office365.com:995 und smtp.office365.com:587) und ob die Firewall sie erlaubt."
 }
 
 // Entity checks the entity's client secret and its application permissions,

@@ -2,8 +2,10 @@ package diagnose_test
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +141,50 @@ func TestEntitySecretAndAppPermissions(t *testing.T) {
 		if rep.OK() != (tc.want == diagnose.Green) {
 			t.Errorf("OK() = %v with the secret %s", rep.OK(), tc.want)
 		}
+	}
+}
+
+func TestWorkerPOP3AndSMTP(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	repo := setup(t, srv, []config.Module{config.Mail}, time.Now().AddDate(1, 0, 0))
+	popHost, popPort, _ := net.SplitHostPort(srv.POP3Addr())
+	smtpHost, smtpPort, _ := net.SplitHostPort(srv.SMTPAddr())
+	pp, _ := strconv.Atoi(popPort)
+	sp, _ := strconv.Atoi(smtpPort)
+	w, _ := repo.Worker(context.Background(), anna)
+	w.Accounts = []config.MailAccount{
+		{Address: anna, POP3Host: popHost, POP3Port: pp, POP3TLS: config.TLSStartTLS, SMTPHost: smtpHost, SMTPPort: sp},
+		{Address: "archiv@kanzlei.example", Mailbox: config.ArchiveMailbox, Transport: config.GraphMail},
+	}
+	if err := repo.SaveWorker(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	graphTok := simtest.SignIn(t, srv, anna).AccessToken
+	outlookTok := simtest.SignIn(t, srv, anna, "https://outlook.office.com/POP.AccessAsUser.All", "offline_access").AccessToken
+	d := &diagnose.Diagnoser{Repo: repo, MailTLS: simtest.TLSConfig(srv),
+		GraphTokens:   func(string) graph.TokenSource { return staticTokens{graphTok} },
+		OutlookTokens: func(string) graph.TokenSource { return staticTokens{outlookTok} }}
+	rep, _ := d.Worker(context.Background(), anna)
+	want := "Kalender=grau, Kontakte=grau, Aufgaben=grau, Mail lesen=grün, Mail senden=grün, POP3 " + anna + "=grün, SMTP " + anna + "=grün"
+	if !rep.OK() || statuses(rep) != want {
+		t.Fatalf("%s\n%+v", statuses(rep), rep.Checks)
+	}
+	if st, _ := srv.State(anna); len(srv.Outbound()) != 0 || len(st.Messages) != 0 {
+		t.Fatal("the probe sent or left something")
+	}
+	on := true
+	if err := srv.PatchUser(anna, m365sim.UserPatch{POPDisabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{TenantSMTPAuthDisabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = d.Worker(context.Background(), anna)
+	pop, smtp := rep.Checks[5], rep.Checks[6]
+	if pop.Status != diagnose.Red || !strings.Contains(pop.Fix, "POP einschalten") {
+		t.Errorf("POP3 switched off: %+v", pop)
+	}
+	if smtp.Status != diagnose.Red || !strings.Contains(smtp.Detail, "5.7.139") || !strings.Contains(smtp.Fix, "Authentifiziertes SMTP") {
+		t.Errorf("SMTP AUTH switched off: %+v", smtp)
 	}
 }

@@ -1,0 +1,77 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"kanzleisync/app/config"
+)
+
+// Endpoints turns a configured account into the POP3 and SMTP accounts the
+// fetcher and the sender use; trust is nil for the system's roots.
+func Endpoints(a config.MailAccount, trust *tls.Config) (pop, sub Account) {
+	a = a.WithDefaults()
+	mode := ImplicitTLS
+	if a.POP3TLS == config.TLSStartTLS {
+		mode = StartTLS
+	}
+	pop = Account{Address: a.Address, Addr: net.JoinHostPort(a.POP3Host, strconv.Itoa(a.POP3Port)), Mode: mode, TLS: trust, Timeout: 30 * time.Second}
+	sub = Account{Address: a.Address, Addr: net.JoinHostPort(a.SMTPHost, strconv.Itoa(a.SMTPPort)), TLS: trust, Timeout: 30 * time.Second}
+	return pop, sub
+}
+
+// ProbePOP3 signs in and out again: no message is read or deleted.
+func ProbePOP3(ctx context.Context, a Account, token string) (string, error) {
+	c, err := Dial(ctx, a.Addr, a.Mode, a.TLS, a.Timeout)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.AuthXOAUTH2(a.Address, token); err != nil {
+		return c.Detail, err
+	}
+	list, err := c.List()
+	if err != nil {
+		return "", err
+	}
+	_ = c.Quit()
+	return fmt.Sprintf("Anmeldung angenommen, %d Nachrichten auf dem Server", len(list)), nil
+}
+
+// ProbeSMTP connects, starts TLS, authenticates and quits: nothing is sent.
+func ProbeSMTP(ctx context.Context, a Account, token string) (string, error) {
+	host, _, err := net.SplitHostPort(a.Addr)
+	if err != nil {
+		return "", err
+	}
+	d := net.Dialer{Timeout: a.Timeout}
+	conn, err := d.DialContext(ctx, "tcp", a.Addr)
+	if err != nil {
+		return "", &SendError{Step: "connect", Temporary: true, Err: err}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
+	if err != nil {
+		conn.Close()
+		return "", classify("connect", err)
+	}
+	defer c.Close()
+	c.CommandTimeout = a.Timeout
+	if err := c.Hello("localhost"); err != nil {
+		return "", classify("connect", err)
+	}
+	if err := c.Auth(&xoauth2{user: a.Address, token: token}); err != nil {
+		return "", classify("auth", err)
+	}
+	_ = c.Quit()
+	return "STARTTLS und XOAUTH2 angenommen", nil
+}
