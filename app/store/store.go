@@ -178,3 +178,14 @@ func (s *Store) InstallationID(ctx context.Context) (string, error) {
 // DB is the database for the packages that keep their tables here
 // (config, export, mail); each uses only its own tables.
 func (s *Store) DB() *sql.DB { return s.db }
+
+// FirstTime records key and reports whether it was new: for things that
+// must happen once, such as a warning notification per threshold.
+func (s *Store) FirstTime(ctx context.Context, key string, at time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)`, "once/"+key, at.UTC().Format(time.RFC3339))
+	if err != nil {
+		return false, fmt.Errorf("record %s: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}

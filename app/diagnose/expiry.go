@@ -1,0 +1,105 @@
+package diagnose
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/store"
+)
+
+// Warning is an expiry warning for the tray, the windows' banner and a
+// desktop notification. Key is stable per threshold, so each threshold is
+// notified once.
+type Warning struct {
+	Key    string
+	Status Status // gelb or rot
+	Title  string
+	Text   string
+}
+
+// SecretThresholds are the days before a client secret expires at which
+// kanzleisync warns.
+var SecretThresholds = []int{60, 30, 14, 7, 1}
+
+// RefreshWarnDays: Entra drops a refresh token unused for 90 days; warn at 80.
+const (
+	RefreshWarnDays = 80
+	RefreshMaxDays  = 90
+)
+
+// Warnings lists what expires soon or has expired.
+func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Warning {
+	var out []Warning
+	for _, e := range ents {
+		if e.SecretExpires.IsZero() {
+			continue
+		}
+		left := e.SecretExpires.Sub(now)
+		if left <= 0 {
+			out = append(out, Warning{Key: "secret/" + e.Name + "/expired", Status: Red,
+				Title: "Clientschlüssel abgelaufen",
+				Text: fmt.Sprintf("Der geheime Clientschlüssel der Entität „%s“ ist am %s abgelaufen; der Abgleich steht. Im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
+					e.Name, e.SecretExpires.German())})
+			continue
+		}
+		days := int(left.Hours() / 24)
+		for i := len(SecretThresholds) - 1; i >= 0; i-- {
+			if th := SecretThresholds[i]; days < th {
+				out = append(out, Warning{Key: fmt.Sprintf("secret/%s/%d", e.Name, th), Status: Yellow,
+					Title: "Clientschlüssel läuft bald ab",
+					Text: fmt.Sprintf("Der geheime Clientschlüssel der Entität „%s“ läuft am %s ab (%s). Rechtzeitig im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
+						e.Name, e.SecretExpires.German(), inDays(days))})
+				break
+			}
+		}
+	}
+	for _, w := range workers {
+		last := w.LastSignIn
+		if w.LastRefresh.After(last) {
+			last = w.LastRefresh
+		}
+		if last.IsZero() {
+			continue // never signed in: the account list and the test show that
+		}
+		unused := int(now.Sub(last).Hours() / 24)
+		switch {
+		case unused >= RefreshMaxDays:
+			out = append(out, Warning{Key: fmt.Sprintf("refresh/%s/%s/expired", w.UPN, last.UTC().Format("20060102")), Status: Red,
+				Title: "Neu anmelden",
+				Text:  fmt.Sprintf("Die Anmeldung von %s wurde %d Tage nicht benutzt und ist bei Microsoft verfallen. Bitte im Tray-Menü „Anmelden“ wählen.", w.DisplayName, unused)})
+		case unused >= RefreshWarnDays:
+			out = append(out, Warning{Key: fmt.Sprintf("refresh/%s/%s/%d", w.UPN, last.UTC().Format("20060102"), RefreshWarnDays), Status: Yellow,
+				Title: "Anmeldung verfällt bald",
+				Text: fmt.Sprintf("Die Anmeldung von %s wurde seit %d Tagen nicht benutzt; Microsoft löscht sie nach %d Tagen. kanzleisync einmal synchronisieren lassen oder neu anmelden.",
+					w.DisplayName, unused, RefreshMaxDays)})
+		}
+	}
+	return out
+}
+
+func inDays(d int) string {
+	switch d {
+	case 0:
+		return "heute"
+	case 1:
+		return "morgen"
+	}
+	return fmt.Sprintf("in %d Tagen", d)
+}
+
+// NotifyOnce calls notify for each warning whose threshold was not
+// notified before on this installation.
+func NotifyOnce(ctx context.Context, st *store.Store, now time.Time, ws []Warning, notify func(Warning)) error {
+	for _, w := range ws {
+		first, err := st.FirstTime(ctx, "warning/"+w.Key, now)
+		if err != nil {
+			return err
+		}
+		if first {
+			notify(w)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package diagnose_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/diagnose"
+	"kanzleisync/app/store"
+)
+
+func TestSecretThresholds(t *testing.T) {
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.Local)
+	for _, tc := range []struct {
+		left time.Duration
+		key  string
+		want diagnose.Status
+	}{
+		{90 * 24 * time.Hour, "", ""},
+		{60*24*time.Hour + time.Hour, "", ""},
+		{59 * 24 * time.Hour, "secret/Kanzlei/60", diagnose.Yellow},
+		{29 * 24 * time.Hour, "secret/Kanzlei/30", diagnose.Yellow},
+		{10 * 24 * time.Hour, "secret/Kanzlei/14", diagnose.Yellow},
+		{3 * 24 * time.Hour, "secret/Kanzlei/7", diagnose.Yellow},
+		{5 * time.Hour, "secret/Kanzlei/1", diagnose.Yellow},
+		{-time.Minute, "secret/Kanzlei/expired", diagnose.Red},
+	} {
+		ws := diagnose.Warnings(now, []config.Entity{{Name: "Kanzlei", SecretExpires: config.Date{Time: now.Add(tc.left)}}}, nil)
+		if tc.key == "" {
+			if len(ws) != 0 {
+				t.Errorf("%v left: %+v", tc.left, ws)
+			}
+			continue
+		}
+		if len(ws) != 1 || ws[0].Key != tc.key || ws[0].Status != tc.want || !strings.Contains(ws[0].Text, "Azure-Portal") {
+			t.Errorf("%v left: %+v", tc.left, ws)
+		}
+	}
+}
+
+func TestRefreshTokenUnused(t *testing.T) {
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	w := func(days int) config.Worker {
+		return config.Worker{UPN: anna, DisplayName: "Anna Müller", LastSignIn: now.AddDate(0, 0, -200), LastRefresh: now.AddDate(0, 0, -days)}
+	}
+	if ws := diagnose.Warnings(now, nil, []config.Worker{w(79)}); len(ws) != 0 {
+		t.Errorf("79 days: %+v", ws)
+	}
+	if ws := diagnose.Warnings(now, nil, []config.Worker{w(80)}); len(ws) != 1 || ws[0].Status != diagnose.Yellow || !strings.Contains(ws[0].Text, "Anna Müller") {
+		t.Errorf("80 days: %+v", ws)
+	}
+	if ws := diagnose.Warnings(now, nil, []config.Worker{w(91)}); len(ws) != 1 || ws[0].Status != diagnose.Red || !strings.Contains(ws[0].Text, "„Anmelden“") {
+		t.Errorf("91 days: %+v", ws)
+	}
+	if ws := diagnose.Warnings(now, nil, []config.Worker{{UPN: anna}}); len(ws) != 0 {
+		t.Errorf("never signed in: %+v", ws)
+	}
+}
+
+// Each threshold is notified once per installation, across restarts; the
+// next threshold is notified again.
+func TestNotifyOncePerThreshold(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	now := time.Now()
+	ent := []config.Entity{{Name: "Kanzlei", SecretExpires: config.Date{Time: now.AddDate(0, 0, 40)}}}
+	var got []string
+	notify := func(w diagnose.Warning) { got = append(got, w.Key) }
+	for range 2 { // two runs of the app
+		st, err := store.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if err := diagnose.NotifyOnce(context.Background(), st, now, diagnose.Warnings(now, ent, nil), notify); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st.Close()
+	}
+	later := now.AddDate(0, 0, 15)
+	st, _ := store.Open(path)
+	defer st.Close()
+	_ = diagnose.NotifyOnce(context.Background(), st, later, diagnose.Warnings(later, ent, nil), notify)
+	if strings.Join(got, ",") != "secret/Kanzlei/60,secret/Kanzlei/30" {
+		t.Fatalf("notified %v", got)
+	}
+}
