@@ -10,7 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
+	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
 )
 
@@ -45,6 +48,7 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync auth logout --worker UPN
 
   kanzleisync sync --once [--preview] [--full] [--entity NAME]
+  kanzleisync mail testmail --worker UPN [--account ADRESSE] [--to ADRESSE]
   kanzleisync diagnose [--json]      (Anbindung testen; Exit-Code 0 nur, wenn alles grün ist)
 
   kanzleisync config show
@@ -53,7 +57,7 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync config entity export --name NAME [--file DATEI]
   kanzleisync config entity import --file DATEI
   kanzleisync config worker set --upn UPN --name NAME --entity NAME --modules calendar,contacts,tasks,mail
-                                 [--account adresse[,archive][,graph]] …
+                                 [--account adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port]] …
   kanzleisync config settings set [--deadlines todo|calendar] [--todo-list NAME] [--body html|text] [--keep-outlook-edits=true|false]
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
@@ -78,6 +82,8 @@ func Run(ctx context.Context, args []string, d Deps) int {
 		err = syncCmd(ctx, args[1:], d)
 	case "diagnose":
 		err = diagnoseCmd(ctx, args[1:], d)
+	case "mail testmail":
+		err = mailTestmail(ctx, args[2:], d)
 	case "auth login":
 		err = authLogin(ctx, args[2:], d)
 	case "auth status":
@@ -379,17 +385,48 @@ func (a *accountsFlag) Set(v string) error {
 	parts := strings.Split(v, ",")
 	acc := config.MailAccount{Address: strings.TrimSpace(parts[0])}
 	for _, p := range parts[1:] {
-		switch strings.TrimSpace(p) {
-		case "archive", "main":
-			acc.Mailbox = strings.TrimSpace(p)
-		case "graph", "pop3smtp":
-			acc.Transport = strings.TrimSpace(p)
+		p = strings.TrimSpace(p)
+		switch {
+		case p == "archive" || p == "main":
+			acc.Mailbox = p
+		case p == "graph" || p == "pop3smtp":
+			acc.Transport = p
+		case strings.HasPrefix(p, "pop3="):
+			hp, tlsMode, _ := strings.Cut(strings.TrimPrefix(p, "pop3="), "/")
+			host, port, err := hostPort(hp)
+			if err != nil {
+				return err
+			}
+			acc.POP3Host, acc.POP3Port = host, port
+			switch tlsMode {
+			case "", config.TLSImplicit:
+				acc.POP3TLS = config.TLSImplicit
+			case config.TLSStartTLS:
+				acc.POP3TLS = config.TLSStartTLS
+			default:
+				return fmt.Errorf("pop3: unbekannte Verschlüsselung %q (möglich: implicit, starttls)", tlsMode)
+			}
+		case strings.HasPrefix(p, "smtp="):
+			host, port, err := hostPort(strings.TrimPrefix(p, "smtp="))
+			if err != nil {
+				return err
+			}
+			acc.SMTPHost, acc.SMTPPort = host, port
 		default:
-			return fmt.Errorf("unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp)", p)
+			return fmt.Errorf("unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port)", p)
 		}
 	}
 	*a = append(*a, acc)
 	return nil
+}
+
+func hostPort(v string) (string, int, error) {
+	host, port, err := net.SplitHostPort(v)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || host == "" || n <= 0 || n > 65535 {
+		return "", 0, fmt.Errorf("%q ist keine Angabe der Form Server:Port", v)
+	}
+	return host, n, nil
 }
 
 func configWorker(ctx context.Context, args []string, d Deps) error {
@@ -402,7 +439,7 @@ func configWorker(ctx context.Context, args []string, d Deps) error {
 	entity := fs.String("entity", "", "Entität")
 	modules := fs.String("modules", "calendar,contacts,tasks,mail", "Module")
 	var accounts accountsFlag
-	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph] (mehrfach)")
+	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port] (mehrfach)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
 	}
@@ -553,6 +590,51 @@ func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 	}
 	if !ok {
 		return silent{errors.New("diagnose: not every module is green")}
+	}
+	return nil
+}
+
+func mailTestmail(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("mail testmail", d)
+	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	address := fs.String("account", "", "Mailkonto (ohne Angabe: das erste des Sachbearbeiters)")
+	to := fs.String("to", "", "Empfänger (ohne Angabe: das Konto selbst)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if *upn == "" {
+		return usageError("--worker fehlt")
+	}
+	w, err := d.Repo.Worker(ctx, *upn)
+	if err != nil {
+		return err
+	}
+	ent, err := d.Repo.Entity(ctx, w.Entity)
+	if err != nil {
+		return err
+	}
+	var acc *config.MailAccount
+	for i := range w.Accounts {
+		if *address == "" || strings.EqualFold(w.Accounts[i].Address, *address) {
+			acc = &w.Accounts[i]
+			break
+		}
+	}
+	if acc == nil {
+		return fmt.Errorf("%s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set … --account ADRESSE", w.UPN, *address)
+	}
+	a := acc.WithDefaults()
+	var rep mail.TestMailReport
+	if a.Transport == config.GraphMail {
+		g := &mail.GraphMail{Client: graph.New(ent.WithDefaults().GraphEndpoint, d.Auth.Graph(w.UPN), graph.Options{}), Mailbox: a.Address}
+		rep = g.SendTestMail(ctx, w.DisplayName, *to)
+	} else {
+		_, sub := mail.Endpoints(a, d.MailTLS)
+		rep = (&mail.Sender{Tokens: d.Auth.Outlook(w.UPN)}).SendTestMail(ctx, sub, w.DisplayName, *to)
+	}
+	fmt.Fprintf(d.Stdout, "Testmail von %s:\n%s", a.Address, rep.Text())
+	if rep.Err != nil {
+		return silent{rep.Err}
 	}
 	return nil
 }

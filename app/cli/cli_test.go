@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -212,4 +213,47 @@ func TestSyncOnce(t *testing.T) {
 		t.Errorf("sync without --once: exit %d", code)
 	}
 	w.scan(append(w.sim.IssuedCredentials(), m365sim.DemoClientSecret))
+}
+
+// Testmail senden from the command line: over SMTP to the emulator, with
+// each step shown; with SMTP AUTH switched off, the German fix.
+func TestMailTestmail(t *testing.T) {
+	w := newWorkstation(t)
+	w.browser = func(u string) error {
+		go simtest.NewBrowser().SignInAndDeliver(u, anna, m365sim.DemoPassword)
+		return nil
+	}
+	w.deps.MailTLS = simtest.TLSConfig(w.sim)
+	w.run(m365sim.DemoClientSecret, "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID,
+		"--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--secret-stdin")
+	if code, out := w.run("", "config", "worker", "set", "--upn", anna, "--name", "Anna Müller", "--entity", "Kanzlei",
+		"--account", anna+",pop3="+w.sim.POP3Addr()+"/starttls,smtp="+w.sim.SMTPAddr(), "--account", "archiv@kanzlei.example,archive,graph"); code != 0 {
+		t.Fatalf("worker set: %s", out)
+	}
+	if code, out := w.run("", "config", "worker", "set", "--upn", anna, "--account", anna+",smtp=kein-port"); code != 2 || !strings.Contains(out, "Server:Port") {
+		t.Errorf("bad smtp= accepted: %d %s", code, out)
+	}
+	if code, out := w.run("", "auth", "login", "--worker", anna); code != 0 {
+		t.Fatalf("login: %s", out)
+	}
+	code, out := w.run("", "mail", "testmail", "--worker", anna)
+	if code != 0 || !strings.Contains(out, "✓ AUTH") || !strings.Contains(out, "✓ DATA") || !strings.Contains(out, "Die Testmail wurde versendet.") {
+		t.Fatalf("testmail: %d %s", code, out)
+	}
+	code, out = w.run("", "mail", "testmail", "--worker", anna, "--account", anna, "--to", "jens.schaefer@kanzlei.example")
+	if code != 0 {
+		t.Fatalf("testmail to a colleague: %d %s", code, out)
+	}
+	on := true
+	if err := w.sim.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{TenantSMTPAuthDisabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	code, out = w.run("", "mail", "testmail", "--worker", anna)
+	if code != 1 || !strings.Contains(out, "✗ AUTH") || !strings.Contains(out, "Authentifiziertes SMTP") {
+		t.Fatalf("testmail with SMTP AUTH off: %d %s", code, out)
+	}
+	if st, _ := w.sim.State(anna); !strings.Contains(fmt.Sprint(st.Messages), "kanzleisync: Testmail") {
+		t.Error("the test mail did not arrive")
+	}
+	w.scan(w.sim.IssuedCredentials())
 }
