@@ -47,7 +47,11 @@ func Explain(err error, c Context) Advice {
 	case errors.As(err, &ee):
 		a := explainCode(ee, c)
 		if errors.As(err, &sir) {
-			a.Fix += " Danach bitte erneut anmelden (Tray-Menü „Anmelden“)."
+			if a.Fix == "Bitte erneut anmelden." {
+				a.Fix = "Bitte erneut anmelden (Tray-Menü „Anmelden“)."
+			} else {
+				a.Fix += " Danach bitte erneut anmelden (Tray-Menü „Anmelden“)."
+			}
 		}
 		return a
 	case errors.Is(err, ErrTimeout):

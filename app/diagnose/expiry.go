@@ -2,9 +2,11 @@ package diagnose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/store"
 )
@@ -102,4 +104,18 @@ func NotifyOnce(ctx context.Context, st *store.Store, now time.Time, ws []Warnin
 		}
 	}
 	return nil
+}
+
+// SignInWarning turns an error of a worker's token source into the warning
+// "Bitte erneut anmelden" when the stored sign-in can no longer be used
+// (expired, revoked, password changed, never signed in). The key changes
+// with the worker's next sign-in, so a later loss is notified again.
+func SignInWarning(err error, w config.Worker, ent config.Entity) (Warning, bool) {
+	var sir *auth.SignInRequiredError
+	if !errors.As(err, &sir) {
+		return Warning{}, false
+	}
+	a := auth.Explain(err, auth.Context{Entity: ent, UPN: w.UPN})
+	return Warning{Key: fmt.Sprintf("signin/%s/%d", w.UPN, w.LastSignIn.Unix()), Status: Red,
+		Title: "Bitte erneut anmelden", Text: w.DisplayName + ": " + a.String()}, true
 }

@@ -2,11 +2,14 @@ package diagnose_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/store"
@@ -86,5 +89,25 @@ func TestNotifyOncePerThreshold(t *testing.T) {
 	_ = diagnose.NotifyOnce(context.Background(), st, later, diagnose.Warnings(later, ent, nil), notify)
 	if strings.Join(got, ",") != "secret/Kanzlei/60,secret/Kanzlei/30" {
 		t.Fatalf("notified %v", got)
+	}
+}
+
+func TestSignInWarning(t *testing.T) {
+	w := config.Worker{UPN: anna, DisplayName: "Anna Müller", LastSignIn: time.Date(2026, 8, 1, 9, 0, 0, 0, time.UTC)}
+	err := fmt.Errorf("sync: %w", &auth.SignInRequiredError{UPN: anna, Cause: &auth.EntraError{Status: 400, OAuth: "invalid_grant", Code: 700082,
+		Description: "AADSTS700082: The refresh token has expired due to inactivity."}})
+	ws, ok := diagnose.SignInWarning(err, w, config.Entity{Name: "Kanzlei"})
+	if !ok || ws.Status != diagnose.Red || !strings.HasPrefix(ws.Text, "Anna Müller: ") || ws.Title != "Bitte erneut anmelden" {
+		t.Fatalf("%+v %v", ws, ok)
+	}
+	if strings.Count(strings.ToLower(ws.Text), "erneut anmelden") != 1 {
+		t.Errorf("the advice repeats itself: %s", ws.Text)
+	}
+	w.LastSignIn = w.LastSignIn.AddDate(0, 2, 0) // signed in again, lost again: a new warning
+	if again, _ := diagnose.SignInWarning(err, w, config.Entity{Name: "Kanzlei"}); again.Key == ws.Key {
+		t.Error("the same key after a new sign-in")
+	}
+	if _, ok := diagnose.SignInWarning(errors.New("network down"), w, config.Entity{}); ok {
+		t.Error("a network error asks for a new sign-in")
 	}
 }
