@@ -156,14 +156,7 @@ func authLogin(ctx context.Context, args []string, d Deps) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	if *upn == "" {
-		return usageError("--worker fehlt")
-	}
-	w, err := d.Repo.Worker(ctx, *upn)
-	if err != nil {
-		return err
-	}
-	ent, err := d.Repo.Entity(ctx, w.Entity)
+	w, ent, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {
 		return err
 	}
@@ -193,6 +186,19 @@ func authLogin(ctx context.Context, args []string, d Deps) error {
 	fmt.Fprintf(d.Stdout, "Angemeldet als %s am %s. Der Zugriff läuft ab jetzt ohne weitere Anmeldung.\n",
 		res.Account, res.SignedInAt.Local().Format("02.01.2006 um 15:04 Uhr"))
 	return nil
+}
+
+// workerAndEntity reads the worker named by --worker and its entity.
+func workerAndEntity(ctx context.Context, d Deps, upn string) (config.Worker, config.Entity, error) {
+	if upn == "" {
+		return config.Worker{}, config.Entity{}, usageError("--worker fehlt")
+	}
+	w, err := d.Repo.Worker(ctx, upn)
+	if err != nil {
+		return w, config.Entity{}, err
+	}
+	ent, err := d.Repo.Entity(ctx, w.Entity)
+	return w, ent, err
 }
 
 // silent is an error that was already reported in full.
@@ -602,14 +608,7 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	if *upn == "" {
-		return usageError("--worker fehlt")
-	}
-	w, err := d.Repo.Worker(ctx, *upn)
-	if err != nil {
-		return err
-	}
-	ent, err := d.Repo.Entity(ctx, w.Entity)
+	w, ent, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {
 		return err
 	}
@@ -620,8 +619,11 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 			break
 		}
 	}
-	if acc == nil {
-		return fmt.Errorf("%s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set … --account ADRESSE", w.UPN, *address)
+	switch {
+	case acc == nil && *address == "":
+		return fmt.Errorf("%s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
+	case acc == nil:
+		return fmt.Errorf("%s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set --upn %s … --account %s", w.UPN, *address, w.UPN, *address)
 	}
 	a := acc.WithDefaults()
 	var rep mail.TestMailReport

@@ -236,6 +236,12 @@ func TestMailTestmail(t *testing.T) {
 	if code, out := w.run("", "auth", "login", "--worker", anna); code != 0 {
 		t.Fatalf("login: %s", out)
 	}
+	if code, out := w.run("", "mail", "testmail", "--worker", anna, "--account", "fremd@kanzlei.example"); code != 1 || !strings.Contains(out, "kein Mailkonto fremd@kanzlei.example") {
+		t.Errorf("unknown account: %d %s", code, out)
+	}
+	if code, out := w.run("", "mail", "testmail"); code != 2 || !strings.Contains(out, "--worker fehlt") {
+		t.Errorf("without --worker: %d %s", code, out)
+	}
 	code, out := w.run("", "mail", "testmail", "--worker", anna)
 	if code != 0 || !strings.Contains(out, "✓ AUTH") || !strings.Contains(out, "✓ DATA") || !strings.Contains(out, "Die Testmail wurde versendet.") {
 		t.Fatalf("testmail: %d %s", code, out)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
 	"net/http"
 	netmail "net/mail"
 	"net/url"
@@ -149,10 +148,7 @@ func (g *GraphMail) SendTestMail(ctx context.Context, fromName, to string) TestM
 	if to == "" {
 		to = g.Mailbox
 	}
-	m := &Message{FromName: fromName, To: []netmail.Address{{Address: to}}, Subject: "kanzleisync: Testmail",
-		Text: fmt.Sprintf("Diese Testmail wurde am %s von kanzleisync über Microsoft Graph gesendet.\n"+
-			"Wenn sie angekommen ist, funktioniert das Versenden für das Konto %s.\n", time.Now().Format("02.01.2006 um 15:04"), g.Mailbox)}
-	r, err := g.send(ctx, m)
+	r, err := g.send(ctx, testMessage(fromName, to, g.Mailbox, "Microsoft Graph"))
 	rep := TestMailReport{Err: err}
 	st := Step{Name: "Graph", OK: err == nil, Detail: fmt.Sprintf("POST /users/%s/sendMail → %d", g.Mailbox, r.Status)}
 	if err != nil {
@@ -195,18 +191,9 @@ func (g *GraphMail) send(ctx context.Context, m *Message) (graph.Response, error
 	if len(m.Attachments) > 0 {
 		var atts []any
 		for _, a := range m.Attachments {
-			ct := a.ContentType
-			if ct == "" {
-				if i := strings.LastIndex(a.Name, "."); i >= 0 {
-					ct = mime.TypeByExtension(strings.ToLower(a.Name[i:]))
-				}
-			}
-			if ct == "" {
-				ct = "application/octet-stream"
-			}
 			enc := base64.StdEncoding.EncodeToString(a.Data)
 			size += len(enc)
-			atts = append(atts, map[string]any{"@odata.type": "#microsoft.graph.fileAttachment", "name": a.Name, "contentType": ct, "contentBytes": enc})
+			atts = append(atts, map[string]any{"@odata.type": "#microsoft.graph.fileAttachment", "name": a.Name, "contentType": a.Type(), "contentBytes": enc})
 		}
 		msg["attachments"] = atts
 	}

@@ -33,6 +33,20 @@ type Attachment struct {
 	Data        []byte
 }
 
+// Type is the attachment's content type: as given, else by the file
+// name's extension, else application/octet-stream.
+func (a Attachment) Type() string {
+	if a.ContentType != "" {
+		return a.ContentType
+	}
+	if i := strings.LastIndex(a.Name, "."); i >= 0 {
+		if ct := mime.TypeByExtension(strings.ToLower(a.Name[i:])); ct != "" {
+			return ct
+		}
+	}
+	return "application/octet-stream"
+}
+
 // Recipients are the envelope recipients: To, Cc and Bcc.
 func (m *Message) Recipients() []string {
 	var out []string
@@ -94,15 +108,7 @@ func (m *Message) Bytes(from string) ([]byte, error) {
 	writeText(&buf, m.Text)
 	for _, at := range m.Attachments {
 		fmt.Fprintf(&buf, "\r\n--%s\r\n", boundary)
-		ct := at.ContentType
-		if ct == "" {
-			if i := strings.LastIndex(at.Name, "."); i >= 0 {
-				ct = mime.TypeByExtension(strings.ToLower(at.Name[i:]))
-			}
-			if ct == "" {
-				ct = "application/octet-stream"
-			}
-		}
+		ct := at.Type()
 		// The name goes both as RFC 2231 (filename*) and, for older
 		// clients such as Outlook 2010, as an encoded-word in name=.
 		fmt.Fprintf(&buf, "Content-Type: %s; name=\"%s\"\r\n", ct, mime.QEncoding.Encode("utf-8", at.Name))

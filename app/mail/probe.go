@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"kanzleisync/app/config"
 )
 
@@ -48,27 +46,11 @@ func ProbePOP3(ctx context.Context, a Account, token string) (string, error) {
 
 // ProbeSMTP connects, starts TLS, authenticates and quits: nothing is sent.
 func ProbeSMTP(ctx context.Context, a Account, token string) (string, error) {
-	host, _, err := net.SplitHostPort(a.Addr)
+	c, closeConn, err := openSMTP(ctx, a, smtpTimeout(a), func(string, error, string) {})
 	if err != nil {
 		return "", err
 	}
-	d := net.Dialer{Timeout: a.Timeout}
-	conn, err := d.DialContext(ctx, "tcp", a.Addr)
-	if err != nil {
-		return "", &SendError{Step: "connect", Temporary: true, Err: err}
-	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
-	if err != nil {
-		conn.Close()
-		return "", classify("connect", err)
-	}
-	defer c.Close()
-	c.CommandTimeout = a.Timeout
-	if err := c.Hello("localhost"); err != nil {
-		return "", classify("connect", err)
-	}
+	defer closeConn()
 	if err := c.Auth(&xoauth2{user: a.Address, token: token}); err != nil {
 		return "", classify("auth", err)
 	}

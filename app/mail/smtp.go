@@ -125,10 +125,7 @@ func (s *Sender) logger() *slog.Logger {
 }
 
 func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string, renew bool) error {
-	timeout := a.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
+	timeout := smtpTimeout(a)
 	tok, err := s.Tokens.TokenContext(ctx)
 	if renew {
 		tok, err = s.Tokens.Renew(ctx)
@@ -142,38 +139,18 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 	} else {
 		s.step("Token", nil, "gültig bis "+tok.Expiry.Local().Format("02.01.2006 15:04"))
 	}
-	host, _, err := net.SplitHostPort(a.Addr)
+	c, closeConn, err := openSMTP(ctx, a, timeout, s.step)
 	if err != nil {
-		return fmt.Errorf("smtp: address %q: %w", a.Addr, err)
+		return err
 	}
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.DialContext(ctx, "tcp", a.Addr)
-	if err != nil {
-		se := &SendError{Step: "connect", Temporary: true, Err: err}
-		s.step("Verbindung", se, "")
+	defer closeConn()
+	// fail reports a refusal at one step and returns it
+	fail := func(name, step string, err error) error {
+		se := classify(step, err)
+		s.step(name, se, "")
 		return se
 	}
-	s.step("Verbindung", nil, a.Addr)
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
-	if err != nil {
-		conn.Close()
-		se := classify("connect", err)
-		s.step("TLS", se, "")
-		return se
-	}
-	defer c.Close()
-	// EHLO after STARTTLS runs the TLS handshake.
-	if err := c.Hello("localhost"); err != nil {
-		se := classify("connect", err)
-		s.step("TLS", se, "")
-		return se
-	}
-	if st, ok := c.TLSConnectionState(); ok && len(st.PeerCertificates) > 0 {
-		s.step("TLS", nil, tls.VersionName(st.Version)+", "+tls.CipherSuiteName(st.CipherSuite)+", Zertifikat für "+st.PeerCertificates[0].Subject.CommonName)
-	}
-	c.CommandTimeout, c.SubmissionTimeout = timeout, 2*timeout
+	c.SubmissionTimeout = 2 * timeout
 	if size, ok := c.MaxMessageSize(); ok && size > 0 && len(raw) > size {
 		_ = c.Quit()
 		se := &SendError{Step: "mail", Code: 552, Enhanced: "5.3.4",
@@ -183,49 +160,79 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 	}
 	x := &xoauth2{user: a.Address, token: tok.AccessToken}
 	if err := c.Auth(x); err != nil {
-		se := classify("auth", err)
 		if x.detail != "" {
 			s.logger().Info("smtp auth refused", "account", a.Address, "detail", x.detail)
 		}
-		s.step("AUTH", se, "")
-		return se
+		return fail("AUTH", "auth", err)
 	}
 	s.step("AUTH", nil, "XOAUTH2 als "+a.Address+" angenommen")
 	if err := c.Mail(a.Address, &smtp.MailOptions{Size: int64(len(raw))}); err != nil {
-		se := classify("mail", err)
-		s.step("MAIL FROM", se, "")
-		return se
+		return fail("MAIL FROM", "mail", err)
 	}
 	s.step("MAIL FROM", nil, a.Address)
 	for _, r := range rcpts {
 		if err := c.Rcpt(r, nil); err != nil {
-			se := classify("rcpt", err)
-			s.step("RCPT", se, "")
-			return se
+			return fail("RCPT", "rcpt", err)
 		}
 		s.step("RCPT", nil, r)
 	}
 	w, err := c.Data()
 	if err != nil {
-		se := classify("data", err)
-		s.step("DATA", se, "")
-		return se
+		return fail("DATA", "data", err)
 	}
 	if _, err := w.Write(raw); err != nil {
-		se := classify("data", err)
-		s.step("DATA", se, "")
-		return se
+		return fail("DATA", "data", err)
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		se := classify("data", err)
-		s.step("DATA", se, "")
-		return se
+		return fail("DATA", "data", err)
 	}
 	s.step("DATA", nil, fmt.Sprintf("%d Bytes angenommen: %s", len(raw), resp.StatusText))
 	s.logger().Info("smtp message submitted", "account", a.Address, "recipients", len(rcpts), "bytes", len(raw), "queue_id", resp.StatusText)
 	_ = c.Quit()
 	return nil
+}
+
+func smtpTimeout(a Account) time.Duration {
+	if a.Timeout <= 0 {
+		return 60 * time.Second
+	}
+	return a.Timeout
+}
+
+// openSMTP connects, starts TLS and says EHLO (which runs the handshake),
+// reporting the steps "Verbindung" and "TLS". The returned function closes
+// the connection.
+func openSMTP(ctx context.Context, a Account, timeout time.Duration, step func(name string, err error, detail string)) (*smtp.Client, func(), error) {
+	host, _, err := net.SplitHostPort(a.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("smtp: address %q: %w", a.Addr, err)
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", a.Addr)
+	if err != nil {
+		se := &SendError{Step: "connect", Temporary: true, Err: err}
+		step("Verbindung", se, "")
+		return nil, nil, se
+	}
+	step("Verbindung", nil, a.Addr)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
+	if err == nil {
+		c.CommandTimeout = timeout
+		err = c.Hello("localhost")
+	}
+	if err != nil {
+		stop()
+		conn.Close()
+		se := classify("connect", err)
+		step("TLS", se, "")
+		return nil, nil, se
+	}
+	if st, ok := c.TLSConnectionState(); ok && len(st.PeerCertificates) > 0 {
+		step("TLS", nil, tls.VersionName(st.Version)+", "+tls.CipherSuiteName(st.CipherSuite)+", Zertifikat für "+st.PeerCertificates[0].Subject.CommonName)
+	}
+	return c, func() { stop(); c.Close() }, nil
 }
 
 func classify(step string, err error) *SendError {

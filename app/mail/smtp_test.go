@@ -127,18 +127,9 @@ func TestSendThroughEmulator(t *testing.T) {
 	// The colleague in Cc got it in the tenant, the sender has it in Sent Items.
 	jens, _ := srv.State("jens.schaefer@kanzlei.example")
 	annaState, _ := srv.State(anna)
-	if !hasMessage(jens, "inbox") || !hasMessage(annaState, "sentitems") {
+	if !hasSubject(jens, "inbox", subject) || !hasSubject(annaState, "sentitems", subject) {
 		t.Error("message missing in the colleague's inbox or the sender's Sent Items")
 	}
-}
-
-func hasMessage(st *m365sim.MailboxState, folder string) bool {
-	for _, m := range st.Messages {
-		if m["subject"] == subject && strings.EqualFold(m["_folder"].(string), folder) {
-			return true
-		}
-	}
-	return false
 }
 
 func TestSendRenewsARefusedTokenOnce(t *testing.T) {

@@ -50,14 +50,7 @@ func (s *Sender) SendTestMail(ctx context.Context, a Account, fromName, to strin
 			inner(st)
 		}
 	}
-	m := &Message{
-		FromName: fromName,
-		To:       []netmail.Address{{Address: to}},
-		Subject:  "kanzleisync: Testmail",
-		Text: fmt.Sprintf("Diese Testmail wurde am %s von kanzleisync über den Postausgangsserver %s gesendet.\n"+
-			"Wenn sie angekommen ist, funktioniert das Versenden für das Konto %s.\n", time.Now().Format("02.01.2006 um 15:04"), a.Addr, a.Address),
-	}
-	rep.Err = ts.Send(ctx, a, m)
+	rep.Err = ts.Send(ctx, a, testMessage(fromName, to, a.Address, "den Postausgangsserver "+a.Addr))
 	if rep.Err != nil {
 		var se *SendError
 		if errors.As(rep.Err, &se) {
@@ -67,4 +60,15 @@ func (s *Sender) SendTestMail(ctx context.Context, a Account, fromName, to strin
 		}
 	}
 	return rep
+}
+
+// testMessage is the test mail of an account, sent over the named way.
+func testMessage(fromName, to, account, via string) *Message {
+	return &Message{
+		FromName: fromName,
+		To:       []netmail.Address{{Address: to}},
+		Subject:  "kanzleisync: Testmail",
+		Text: fmt.Sprintf("Diese Testmail wurde am %s von kanzleisync über %s gesendet.\n"+
+			"Wenn sie angekommen ist, funktioniert das Versenden für das Konto %s.\n", time.Now().Format("02.01.2006 um 15:04"), via, account),
+	}
 }
