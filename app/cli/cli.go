@@ -19,10 +19,9 @@ import (
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
-	"kanzleisync/app/diagnose"
+	"kanzleisync/app/core"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
-	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
 )
 
@@ -538,34 +537,9 @@ func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	dg := &diagnose.Diagnoser{Repo: d.Repo, Now: d.Now,
-		RedirectURI:   fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath),
-		GraphTokens:   func(upn string) graph.TokenSource { return d.Auth.Graph(upn) },
-		AppTokens:     func(entity string) graph.TokenSource { return d.Auth.App(entity) },
-		OutlookTokens: func(upn string) graph.TokenSource { return d.Auth.Outlook(upn) },
-		MailTLS:       d.MailTLS}
-	ents, err := d.Repo.Entities(ctx)
+	reports, err := core.DiagnoseAll(ctx, core.NewDiagnoser(d.Repo, d.Auth, d.MailTLS, d.Now))
 	if err != nil {
 		return err
-	}
-	workers, err := d.Repo.Workers(ctx)
-	if err != nil {
-		return err
-	}
-	var reports []diagnose.Report
-	for _, e := range ents {
-		r, err := dg.Entity(ctx, e.Name)
-		if err != nil {
-			return err
-		}
-		reports = append(reports, r)
-	}
-	for _, w := range workers {
-		r, err := dg.Worker(ctx, w.UPN)
-		if err != nil {
-			return err
-		}
-		reports = append(reports, r)
 	}
 	ok := true
 	for _, r := range reports {
@@ -626,14 +600,7 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 		return fmt.Errorf("%s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set --upn %s … --account %s", w.UPN, *address, w.UPN, *address)
 	}
 	a := acc.WithDefaults()
-	var rep mail.TestMailReport
-	if a.Transport == config.GraphMail {
-		g := &mail.GraphMail{Client: graph.New(ent.WithDefaults().GraphEndpoint, d.Auth.Graph(w.UPN), graph.Options{}), Mailbox: a.Address}
-		rep = g.SendTestMail(ctx, w.DisplayName, *to)
-	} else {
-		_, sub := mail.Endpoints(a, d.MailTLS)
-		rep = (&mail.Sender{Tokens: d.Auth.Outlook(w.UPN)}).SendTestMail(ctx, sub, w.DisplayName, *to)
-	}
+	rep := core.SendTestMail(ctx, d.Auth, d.MailTLS, ent, w, a, *to)
 	fmt.Fprintf(d.Stdout, "Testmail von %s:\n%s", a.Address, rep.Text())
 	if rep.Err != nil {
 		return silent{rep.Err}

@@ -176,7 +176,9 @@ func TestFetchFromDovecot(t *testing.T) {
 	if !errors.Is(err, mail.ErrAuthFailed) {
 		t.Fatalf("bad token: %v", err)
 	}
-	c, err := mail.Dial(context.Background(), addr, mail.PlainLoopback, nil, 5*time.Second)
+	// the fetcher renewed the token and tried twice; Dovecot's auth penalty
+	// now delays the third failure by several seconds
+	c, err := mail.Dial(context.Background(), addr, mail.PlainLoopback, nil, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

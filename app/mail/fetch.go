@@ -68,7 +68,19 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
 	}
-	c, err := Dial(ctx, a.Addr, a.Mode, a.TLS, a.Timeout)
+	c, err := f.login(ctx, a, tok.AccessToken)
+	var de dialError
+	if err != nil && !errors.As(err, &de) {
+		// The token may have been revoked or expired on the server before
+		// its time: renew it once. A sign-in that cannot be renewed ends
+		// here as auth.SignInRequiredError, which tells the person to sign
+		// in again instead of "wrong password".
+		if tok, rerr := f.Tokens.Renew(ctx); rerr != nil {
+			return res, fmt.Errorf("fetch %s: %w", a.Address, rerr)
+		} else {
+			c, err = f.login(ctx, a, tok.AccessToken)
+		}
+	}
 	if err != nil {
 		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
 	}
@@ -76,9 +88,6 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 	// Cancel cuts a blocked read short instead of waiting for the timeout.
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	if err := c.AuthXOAUTH2(a.Address, tok.AccessToken); err != nil {
-		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
-	}
 	list, err := c.List()
 	if err != nil {
 		return res, fmt.Errorf("fetch %s: %w", a.Address, err)
@@ -163,4 +172,24 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 		return res, fmt.Errorf("fetch %s: QUIT: %w", a.Address, err)
 	}
 	return res, nil
+}
+
+// dialError marks a failure to reach the server, which a new token cannot cure.
+type dialError struct{ error }
+
+func (e dialError) Unwrap() error { return e.error }
+
+// login connects and authenticates; the connection is closed on failure.
+func (f *Fetcher) login(ctx context.Context, a Account, token string) (*Client, error) {
+	c, err := Dial(ctx, a.Addr, a.Mode, a.TLS, a.Timeout)
+	if err != nil {
+		return nil, dialError{err}
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.AuthXOAUTH2(a.Address, token); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/auth"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
 )
@@ -284,4 +285,30 @@ func tlsFromPEM(pem []byte) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+}
+
+// A token the server refuses before its time is renewed once; when the
+// sign-in itself is gone, the error says so instead of "wrong password".
+func TestFetchRenewsARefusedToken(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	if _, err := srv.Deliver(anna, mailText(1, "Text")); err != nil {
+		t.Fatal(err)
+	}
+	tok := &renewingTokens{bad: "abgelaufen.oder.widerrufen", good: outlookToken(t, srv)}
+	f := &mail.Fetcher{Store: openStore(t), Tokens: tok}
+	if res, err := f.Fetch(context.Background(), simAccount(srv)); err != nil || res.Fetched != 1 || tok.renewed.Load() != 1 {
+		t.Fatalf("fetch: %+v %v, renewed %d", res, err, tok.renewed.Load())
+	}
+	lost := &renewingTokens{bad: "abgelaufen", err: &auth.SignInRequiredError{UPN: anna}}
+	_, err := (&mail.Fetcher{Store: openStore(t), Tokens: lost}).Fetch(context.Background(), simAccount(srv))
+	if !errors.Is(err, auth.ErrSignInRequired) {
+		t.Fatalf("lost sign-in: %v", err)
+	}
+	// a server that cannot be reached is not a token problem: no renewal
+	down := &renewingTokens{bad: "x", good: "y"}
+	a := simAccount(srv)
+	a.Addr = "127.0.0.1:1"
+	if _, err := (&mail.Fetcher{Store: openStore(t), Tokens: down}).Fetch(context.Background(), a); err == nil || down.renewed.Load() != 0 {
+		t.Fatalf("unreachable server: %v, renewed %d", err, down.renewed.Load())
+	}
 }

@@ -30,9 +30,11 @@ func smtpAccount(srv *m365sim.Server) mail.Account {
 	return mail.Account{Address: anna, Addr: srv.SMTPAddr(), TLS: simtest.TLSConfig(srv), Timeout: 5 * time.Second}
 }
 
-// renewingTokens hands out a refused token until Renew is called.
+// renewingTokens hands out a refused token until Renew is called; with err
+// set, Renew fails (the sign-in is gone).
 type renewingTokens struct {
 	bad, good string
+	err       error
 	renewed   atomic.Int32
 }
 
@@ -45,6 +47,9 @@ func (r *renewingTokens) TokenContext(context.Context) (*oauth2.Token, error) {
 
 func (r *renewingTokens) Renew(ctx context.Context) (*oauth2.Token, error) {
 	r.renewed.Add(1)
+	if r.err != nil {
+		return nil, r.err
+	}
 	return r.TokenContext(ctx)
 }
 

@@ -1,5 +1,7 @@
 // Command kanzleisync keeps Microsoft 365 in step with the practice
-// software. This file only wires the parts together.
+// software. Without a command it starts the tray application; `demo` starts
+// it against the built-in Microsoft 365 emulator; every other command is the
+// command line for IT (app/cli). This package only wires the parts together.
 package main
 
 import (
@@ -26,25 +28,40 @@ func main() {
 	os.Exit(run(*dataDir, flag.Args()))
 }
 
+// env is what every mode works on.
+type env struct {
+	dataDir, logPath string
+	logger           *slog.Logger
+	store            *store.Store
+	repo             *config.Repo
+	auth             *auth.Manager
+}
+
 func run(dataDir string, args []string) int {
+	demoMode := len(args) > 0 && args[0] == "demo"
 	if dataDir == "" {
 		var err error
 		if dataDir, err = paths.DataDir(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		if demoMode { // the demo never touches the real configuration
+			dataDir = filepath.Join(dataDir, "demo")
+		}
 	}
 	if _, err := paths.Ensure(dataDir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	logFile, err := os.OpenFile(filepath.Join(dataDir, "kanzleisync.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logPath := filepath.Join(dataDir, "kanzleisync.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer logFile.Close()
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
+	slog.SetDefault(logger) // parts without their own logger write to the file too
 	st, err := store.Open(filepath.Join(dataDir, "kanzleisync.db"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -54,11 +71,21 @@ func run(dataDir string, args []string) int {
 	service := os.Getenv("KANZLEISYNC_KEYRING_SERVICE")
 	if service == "" {
 		service = "kanzleisync"
+		if demoMode {
+			service = "kanzleisync-demo"
+		}
 	}
 	repo := config.NewRepo(st.DB())
 	mgr := auth.NewManager(repo, keyring.New(service), auth.Options{Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	e := env{dataDir: dataDir, logPath: logPath, logger: logger, store: st, repo: repo, auth: mgr}
+	switch {
+	case len(args) == 0:
+		return runTray(ctx, e, nil)
+	case demoMode:
+		return runDemo(ctx, e, args[1:])
+	}
 	return cli.Run(ctx, args, cli.Deps{Store: st, Repo: repo, Auth: mgr, OpenBrowser: browser.Open,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 }

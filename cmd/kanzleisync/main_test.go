@@ -19,7 +19,7 @@ func TestRunCreatesDataDirAndAnswers(t *testing.T) {
 	if info, _ := os.Stat(dir); info.Mode().Perm() != 0o700 {
 		t.Errorf("data directory mode %v, want 0700", info.Mode().Perm())
 	}
-	if code := run(dir, nil); code != 2 {
-		t.Errorf("no command: exit %d, want 2", code)
+	if code := run(dir, []string{"unbekannt"}); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
 	}
 }

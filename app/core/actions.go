@@ -1,0 +1,157 @@
+package core
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/diagnose"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/mail"
+	"kanzleisync/app/store"
+)
+
+// NewDiagnoser wires "Anbindung testen" to the sign-ins of m.
+func NewDiagnoser(repo *config.Repo, m *auth.Manager, mailTLS *tls.Config, now func() time.Time) *diagnose.Diagnoser {
+	return &diagnose.Diagnoser{Repo: repo, Now: now,
+		RedirectURI:   fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath),
+		GraphTokens:   func(upn string) graph.TokenSource { return m.Graph(upn) },
+		AppTokens:     func(entity string) graph.TokenSource { return m.App(entity) },
+		OutlookTokens: func(upn string) graph.TokenSource { return m.Outlook(upn) },
+		MailTLS:       mailTLS}
+}
+
+// DiagnoseAll checks every entity and every case worker.
+func DiagnoseAll(ctx context.Context, dg *diagnose.Diagnoser) ([]diagnose.Report, error) {
+	ents, err := dg.Repo.Entities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	workers, err := dg.Repo.Workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var reports []diagnose.Report
+	for _, e := range ents {
+		r, err := dg.Entity(ctx, e.Name)
+		if err != nil {
+			return nil, err
+		}
+		reports = append(reports, r)
+	}
+	for _, w := range workers {
+		r, err := dg.Worker(ctx, w.UPN)
+		if err != nil {
+			return nil, err
+		}
+		reports = append(reports, r)
+	}
+	return reports, nil
+}
+
+// Diagnose runs "Anbindung testen" for everything configured.
+func (e *Engine) Diagnose(ctx context.Context) ([]diagnose.Report, error) {
+	return DiagnoseAll(ctx, NewDiagnoser(e.o.Repo, e.o.Auth, e.o.MailTLS, e.o.Now))
+}
+
+// SendTestMail sends a test mail from a worker's account over the account's
+// transport. to empty: the account itself.
+func SendTestMail(ctx context.Context, m *auth.Manager, mailTLS *tls.Config, ent config.Entity, w config.Worker, a config.MailAccount, to string) mail.TestMailReport {
+	a = a.WithDefaults()
+	if a.Transport == config.GraphMail {
+		g := &mail.GraphMail{Client: graph.New(ent.WithDefaults().GraphEndpoint, m.Graph(w.UPN), graph.Options{}), Mailbox: a.Address}
+		return g.SendTestMail(ctx, w.DisplayName, to)
+	}
+	_, sub := mail.Endpoints(a, mailTLS)
+	return (&mail.Sender{Tokens: m.Outlook(w.UPN)}).SendTestMail(ctx, sub, w.DisplayName, to)
+}
+
+// SendTestMail sends a test mail from the account address of worker upn.
+func (e *Engine) SendTestMail(ctx context.Context, upn, address, to string) (mail.TestMailReport, error) {
+	w, err := e.o.Repo.Worker(ctx, upn)
+	if err != nil {
+		return mail.TestMailReport{}, err
+	}
+	ent, err := e.o.Repo.Entity(ctx, w.Entity)
+	if err != nil {
+		return mail.TestMailReport{}, err
+	}
+	for _, a := range w.Accounts {
+		if strings.EqualFold(a.Address, address) {
+			rep := SendTestMail(ctx, e.o.Auth, e.o.MailTLS, ent, w, a, to)
+			if rep.Err != nil {
+				e.ReportSignInLost(ctx, rep.Err, upn)
+			}
+			return rep, nil
+		}
+	}
+	return mail.TestMailReport{}, fmt.Errorf("%s hat kein Mailkonto %s", w.UPN, address)
+}
+
+// SignIn runs the browser sign-in of a worker and restarts the workers so
+// that a fetch that failed for want of a sign-in runs again at once.
+func (e *Engine) SignIn(ctx context.Context, upn string, so auth.SignInOptions) error {
+	if _, err := e.o.Auth.SignIn(ctx, upn, so); err != nil {
+		return err
+	}
+	w, err := e.o.Repo.Worker(ctx, upn)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	delete(e.signIn, strings.ToLower(upn))
+	for _, a := range e.accounts {
+		if strings.EqualFold(a.Worker, upn) {
+			a.LastSignIn = w.LastSignIn
+		}
+	}
+	e.mu.Unlock()
+	e.RefreshWarnings(ctx)
+	e.SyncNow()
+	return nil
+}
+
+// Repo, Store and Auth give the windows what they edit.
+func (e *Engine) Repo() *config.Repo   { return e.o.Repo }
+func (e *Engine) Store() *store.Store  { return e.o.Store }
+func (e *Engine) Auth() *auth.Manager  { return e.o.Auth }
+func (e *Engine) Now() time.Time       { return e.o.Now() }
+func (e *Engine) MailTLS() *tls.Config { return e.o.MailTLS }
+
+// WriteJournalCSV writes journal entries as CSV for Excel: semicolons and a
+// UTF-8 byte order mark, as German Excel expects.
+func WriteJournalCSV(w io.Writer, entries []store.JournalEntry) error {
+	if _, err := io.WriteString(w, "\ufeff"); err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	cw.Comma = ';'
+	if err := cw.Write([]string{"Zeit", "Sachbearbeiter", "Eintrag", "Aktion", "Ergebnis", "Anfrage-ID", "Fehler"}); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		row := []string{e.At.Local().Format("02.01.2006 15:04:05"), e.Worker, e.ItemKey, e.Action, e.Result, e.RequestID, e.Error}
+		for i := range row {
+			row[i] = csvSafe(row[i])
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe keeps a spreadsheet from running text as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}

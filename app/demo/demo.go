@@ -1,0 +1,175 @@
+// Package demo is `make run`: the Microsoft 365 emulator in-process on
+// loopback, a demo tenant, a demo cache of the practice software and a
+// configuration pointing at both, so that a newcomer sees kanzleisync work
+// without a Microsoft account, and can break things on purpose.
+package demo
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/source"
+)
+
+// EntityName is the demo firm.
+const EntityName = "Kanzlei Müller & Partner"
+
+// Demo is a running demo environment.
+type Demo struct {
+	Sim     *m365sim.Server
+	MailTLS *tls.Config
+	Entity  config.Entity
+	Workers []config.Worker
+}
+
+// Start runs the emulator, writes the demo cache into dir (when missing)
+// and configures the entity, its secret and the demo case workers. The
+// emulator's addresses change with each start; the configuration follows.
+func Start(ctx context.Context, dir string, repo *config.Repo, m *auth.Manager, logger *slog.Logger) (*Demo, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	now := time.Now()
+	tf := m365sim.DemoTenant(now)
+	sim, err := m365sim.New(tf, m365sim.Options{Logger: logger, StateFile: filepath.Join(dir, "m365sim-state.json")})
+	if err != nil {
+		return nil, err
+	}
+	if err := sim.Start(); err != nil {
+		return nil, err
+	}
+	d := &Demo{Sim: sim}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(sim.CACertPEM())
+	d.MailTLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	if err := d.configure(ctx, dir, repo, m, tf.Tenants[0].Apps[0].Secrets[0].Expires); err != nil {
+		_ = sim.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Demo) configure(ctx context.Context, dir string, repo *config.Repo, m *auth.Manager, secretExpires time.Time) error {
+	cache := filepath.Join(dir, "demo-cache.sqlite")
+	if _, err := os.Stat(cache); os.IsNotExist(err) {
+		// A few hundred items: 3 workers × (40 Termine + 25 Fristen + 15
+		// Wiedervorlagen) and 60 Adressen, 20 subscribed per worker.
+		y, m, _ := time.Now().Date()
+		from := time.Date(y, m-1, 1, 0, 0, 0, 0, source.Berlin) // all-day items need midnight
+		if err := source.Generate(ctx, cache, source.GenOptions{Seed: 1, Appointments: 40, Deadlines: 25, Resubmissions: 15,
+			Addresses: 60, Subscriptions: 20, From: from}); err != nil {
+			return fmt.Errorf("demo cache: %w", err)
+		}
+	}
+	d.Entity = config.Entity{Name: EntityName, Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
+		SecretExpires: config.Date{Time: secretExpires}, AuthorityHost: d.Sim.URL(), GraphEndpoint: d.Sim.URL(), CachePath: cache}
+	if existing, err := repo.Entity(ctx, EntityName); err == nil && !existing.SecretExpires.IsZero() {
+		d.Entity.SecretExpires = existing.SecretExpires // the demo menu may have moved it
+	}
+	if err := repo.SaveEntity(ctx, d.Entity); err != nil {
+		return err
+	}
+	if err := m.SetClientSecret(EntityName, m365sim.DemoClientSecret); err != nil {
+		return err
+	}
+	pop3Host, pop3Port := hostPort(d.Sim.POP3SAddr())
+	smtpHost, smtpPort := hostPort(d.Sim.SMTPAddr())
+	for i, sw := range source.DemoWorkers {
+		w, err := repo.Worker(ctx, sw.UPN)
+		if err != nil { // first start: all modules, one mail account each
+			a := config.MailAccount{Address: sw.UPN, Transport: config.POP3SMTP}
+			if i == 2 { // one account over Graph instead of POP3/SMTP
+				a.Transport = config.GraphMail
+			}
+			w = config.Worker{UPN: sw.UPN, DisplayName: sw.Name, Modules: config.AllModules,
+				Accounts: []config.MailAccount{a.WithDefaults()}}
+		}
+		w.Entity = EntityName
+		for j := range w.Accounts { // follow the emulator's ports
+			if w.Accounts[j].Transport != config.GraphMail {
+				a := &w.Accounts[j]
+				a.POP3Host, a.POP3Port, a.POP3TLS, a.SMTPHost, a.SMTPPort = pop3Host, pop3Port, config.TLSImplicit, smtpHost, smtpPort
+			}
+		}
+		if err := repo.SaveWorker(ctx, w); err != nil {
+			return err
+		}
+		d.Workers = append(d.Workers, w)
+	}
+	return nil
+}
+
+func hostPort(addr string) (string, int) {
+	host, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
+	return host, port
+}
+
+// Close stops the emulator and saves its state.
+func (d *Demo) Close() error { return d.Sim.Close() }
+
+// Breakage is one thing the demo menu breaks on purpose.
+type Breakage struct {
+	Label string // German menu text
+	Apply func(ctx context.Context, repo *config.Repo) error
+}
+
+// Breakages are the entries of the demo menu.
+func (d *Demo) Breakages() []Breakage {
+	app := m365sim.DemoClientID
+	setExpiry := func(days int) func(context.Context, *config.Repo) error {
+		return func(ctx context.Context, repo *config.Repo) error {
+			exp := time.Now().AddDate(0, 0, days)
+			if err := d.Sim.PatchApp(app, m365sim.AppPatch{SecretExpires: &exp}); err != nil {
+				return err
+			}
+			ent, err := repo.Entity(ctx, EntityName)
+			if err != nil {
+				return err
+			}
+			ent.SecretExpires = config.Date{Time: time.Date(exp.Year(), exp.Month(), exp.Day(), 0, 0, 0, 0, time.Local)}
+			return repo.SaveEntity(ctx, ent)
+		}
+	}
+	yes, no := true, false
+	return []Breakage{
+		{"Clientschlüssel läuft in 7 Tagen ab", setExpiry(7)},
+		{"Clientschlüssel abgelaufen", setExpiry(-1)},
+		{"Administratorzustimmung entziehen", func(context.Context, *config.Repo) error {
+			return d.Sim.PatchApp(app, m365sim.AppPatch{AdminConsent: &no, WithdrawUserConsents: true})
+		}},
+		{"SMTP AUTH im Mandanten abschalten", func(context.Context, *config.Repo) error {
+			return d.Sim.PatchApp(app, m365sim.AppPatch{TenantSMTPAuthDisabled: &yes})
+		}},
+		{"Anmeldungen widerrufen (Passwort geändert)", func(context.Context, *config.Repo) error {
+			for _, w := range source.DemoWorkers {
+				if err := d.Sim.PatchUser(w.UPN, m365sim.UserPatch{RevokeSignIns: true}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"Drosselung (30 % HTTP 429)", func(context.Context, *config.Repo) error {
+			d.Sim.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.3}})
+			return nil
+		}},
+		{"Alles wieder in Ordnung bringen", func(ctx context.Context, repo *config.Repo) error {
+			d.Sim.SetFaults(m365sim.Faults{})
+			if err := d.Sim.PatchApp(app, m365sim.AppPatch{AdminConsent: &yes, TenantSMTPAuthDisabled: &no}); err != nil {
+				return err
+			}
+			return setExpiry(540)(ctx, repo)
+		}},
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"kanzleisync/app/core"
+	"kanzleisync/assets"
+	"kanzleisync/platform/autostart"
+	"kanzleisync/platform/browser"
+	"kanzleisync/platform/instance"
+	"kanzleisync/ui"
+)
+
+// version is set by the build (-ldflags "-X main.version=…").
+var version = "0.1.0"
+
+// trayExtras are what the demo adds to the tray application.
+type trayExtras struct {
+	mailTLS *tls.Config
+	demo    []ui.Action
+	help    string
+	openURL func(string) error
+	// after runs in the background once the window system is up.
+	after func(ctx context.Context, fa fyne.App, a *ui.App, eng *core.Engine)
+}
+
+// headless reports whether there is no display to open windows on.
+func headless() bool {
+	return runtime.GOOS == "linux" && os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == ""
+}
+
+// runTray runs the tray application until Beenden or Ctrl+C.
+func runTray(ctx context.Context, e env, x *trayExtras) int {
+	if headless() {
+		fmt.Fprintln(os.Stderr, "Keine grafische Anzeige gefunden (DISPLAY ist nicht gesetzt): die Tray-Anwendung braucht eine Desktop-Sitzung.\n"+
+			"Ohne Anzeige: „kanzleisync diagnose“, „kanzleisync sync --once“ und die anderen Befehle (kanzleisync help).")
+		return 1
+	}
+	if x == nil {
+		x = &trayExtras{}
+	}
+	fa := fyneapp.NewWithID("de.kanzleisync.app")
+	fa.SetIcon(assets.AppIcon())
+	var current atomic.Pointer[ui.App]
+	lock, err := instance.Acquire(e.dataDir, func() {
+		fyne.Do(func() {
+			if a := current.Load(); a != nil {
+				a.ShowAccounts()
+			}
+		})
+	})
+	if errors.Is(err, instance.ErrRunning) {
+		fmt.Println(err)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer lock.Close()
+	eng := core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, MailTLS: x.mailTLS, Logger: e.logger, Notify: ui.Notifier(fa)})
+	openURL := x.openURL
+	if openURL == nil {
+		openURL = browser.Open
+	}
+	a := ui.New(ctx, fa, eng, ui.Options{OpenURL: openURL, Demo: x.demo, DemoHelp: x.help, Autostart: autostart.Switch{},
+		Version: version, DataDir: e.dataDir, LogFile: e.logPath})
+	current.Store(a)
+	if err := eng.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer eng.Close()
+	ended := make(chan struct{})
+	go func() { // Ctrl+C or SIGTERM end the application like "Beenden"
+		select {
+		case <-ctx.Done():
+			fyne.Do(fa.Quit)
+		case <-ended:
+		}
+	}()
+	fa.Lifecycle().SetOnStarted(func() {
+		if x.help != "" {
+			a.ShowDemoHelp()
+		}
+		if x.after != nil {
+			go x.after(ctx, fa, a, eng)
+		}
+	})
+	fa.Run()
+	close(ended)
+	return 0
+}

@@ -1,0 +1,53 @@
+package autostart
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+func (s Switch) file() (string, error) {
+	dir := s.Dir
+	if dir == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Join(base, "autostart")
+	}
+	return filepath.Join(dir, "kanzleisync.desktop"), nil
+}
+
+// Enabled reports whether kanzleisync starts with the session.
+func (s Switch) Enabled() bool {
+	f, err := s.file()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(f)
+	return err == nil
+}
+
+// Set writes or removes the autostart entry.
+func (s Switch) Set(on bool) error {
+	f, err := s.file()
+	if err != nil {
+		return fmt.Errorf("Autostart: %w", err)
+	}
+	if !on {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("Autostart abschalten: %w", err)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		return fmt.Errorf("Autostart einschalten: %w", err)
+	}
+	exe := strings.ReplaceAll(s.exe(), `"`, `\"`)
+	entry := "[Desktop Entry]\nType=Application\nName=kanzleisync\nComment=Abgleich mit Microsoft 365\nExec=\"" + exe + "\"\nX-GNOME-Autostart-enabled=true\n"
+	if err := os.WriteFile(f, []byte(entry), 0o644); err != nil {
+		return fmt.Errorf("Autostart einschalten: %w", err)
+	}
+	return nil
+}

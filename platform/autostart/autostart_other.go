@@ -1,0 +1,13 @@
+//go:build !linux && !windows
+
+package autostart
+
+import "errors"
+
+// Enabled: not supported on this system.
+func (s Switch) Enabled() bool { return false }
+
+// Set: not supported on this system.
+func (s Switch) Set(bool) error {
+	return errors.New("Autostart wird auf diesem System nicht unterstützt")
+}

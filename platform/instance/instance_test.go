@@ -1,0 +1,65 @@
+package instance
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestSecondStartShowsTheFirst(t *testing.T) {
+	dir := t.TempDir()
+	shown := make(chan struct{}, 1)
+	first, err := Acquire(dir, func() { shown <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(dir, nil); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Acquire = %v, want ErrRunning", err)
+	}
+	select {
+	case <-shown:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first instance was not asked to show itself")
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	third, err := Acquire(dir, nil)
+	if err != nil {
+		t.Fatalf("after Close the next start must become the instance: %v", err)
+	}
+	third.Close()
+}
+
+func TestStaleFileAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	// A crashed instance leaves its file behind; the port no longer answers.
+	if err := os.WriteFile(filepath.Join(dir, fileName), []byte(`{"addr":"127.0.0.1:1","token":"x","pid":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(dir, nil)
+	if err != nil {
+		t.Fatalf("a stale file must not block the start: %v", err)
+	}
+	l.Close()
+}
+
+func TestWrongTokenIsIgnored(t *testing.T) {
+	dir := t.TempDir()
+	shown := make(chan struct{}, 1)
+	l, err := Acquire(dir, func() { shown <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if ask(record{Addr: l.ln.Addr().String(), Token: "not-the-token"}) {
+		t.Fatal("a request with a wrong token was answered")
+	}
+	select {
+	case <-shown:
+		t.Fatal("a request with a wrong token showed the window")
+	case <-time.After(200 * time.Millisecond):
+	}
+}

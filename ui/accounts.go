@@ -1,0 +1,394 @@
+package ui
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/core"
+	"kanzleisync/app/diagnose"
+)
+
+// AccountsScreen is "Konten verwalten", the Kommunikator's account manager.
+type AccountsScreen struct {
+	Add  *widget.Button
+	List *fyne.Container
+	// Rows are the accounts shown, in order.
+	Rows []AccountRow
+}
+
+// AccountRow is one account line with its buttons.
+type AccountRow struct {
+	Status                             core.AccountStatus
+	Dot                                *Dot
+	Edit, Remove, Authenticate, Test   *widget.Button
+	Title, LastFetch, SignedIn, Detail *widget.Label
+}
+
+// ShowAccounts opens "Konten verwalten".
+func (a *App) ShowAccounts() *AccountsScreen {
+	if old, ok := a.reopen("accounts"); ok {
+		return old.(*AccountsScreen)
+	}
+	s := &AccountsScreen{}
+	a.window("accounts", a.t("Konten verwalten"), fyne.NewSize(820, 520), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.Add = widget.NewButton(a.t("Konto hinzufügen"), func() { a.ShowAccountEditor("", "") })
+		s.List = container.NewVBox()
+		return container.NewBorder(container.NewHBox(s.Add), nil, nil, nil, container.NewVScroll(s.List)), func(st core.Status) { a.fillAccounts(s, st) }
+	})
+	a.screens["accounts"] = s
+	return s
+}
+
+func mailboxLabel(a config.MailAccount) string {
+	box := "Hauptpostfach"
+	if a.Mailbox == config.ArchiveMailbox {
+		box = "Archivpostfach"
+	}
+	via := "POP3/SMTP"
+	if a.Transport == config.GraphMail {
+		via = "Microsoft Graph"
+	}
+	return box + ", " + via
+}
+
+func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
+	s.List.RemoveAll()
+	s.Rows = nil
+	if len(st.Accounts) == 0 {
+		s.List.Add(widget.NewLabel("Noch kein Mailkonto. Mit „Konto hinzufügen“ ein Konto eines Sachbearbeiters anlegen."))
+		return
+	}
+	for _, acc := range st.Accounts {
+		r := AccountRow{Status: acc, Dot: NewDot(acc.Dot),
+			Title:     widget.NewLabelWithStyle(acc.Account.Address+" – "+mailboxLabel(acc.Account), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+			LastFetch: widget.NewLabel("Letzter Abruf: " + germanTime(acc.LastFetch)),
+			SignedIn:  widget.NewLabel("Letzte Anmeldung: " + germanTime(acc.LastSignIn)),
+			Detail:    widget.NewLabel(acc.Detail),
+		}
+		r.Detail.Wrapping = fyne.TextWrapWord
+		if acc.Dot == diagnose.Red {
+			r.Detail.Importance = widget.DangerImportance
+		}
+		upn, address := acc.Worker, acc.Account.Address
+		r.Edit = widget.NewButton(a.t("Bearbeiten"), func() { a.ShowAccountEditor(upn, address) })
+		r.Remove = widget.NewButton(a.t("Entfernen"), func() { a.removeAccount(upn, address) })
+		r.Authenticate = widget.NewButton(a.t("Authentifizieren"), func() { a.SignIn(upn) })
+		r.Test = widget.NewButton(a.t("Testmail senden"), func() { a.ShowTestMail(upn, address) })
+		info := container.NewVBox(container.NewHBox(r.Dot, r.Title), widget.NewLabel(acc.WorkerName+" ("+acc.Worker+")"),
+			container.NewHBox(r.LastFetch, r.SignedIn), r.Detail,
+			container.NewHBox(r.Authenticate, r.Test, r.Edit, r.Remove))
+		s.List.Add(widget.NewCard("", "", info))
+		s.Rows = append(s.Rows, r)
+	}
+}
+
+// removeAccount deletes an account from its worker and restarts the fetchers.
+func (a *App) removeAccount(upn, address string) {
+	w, err := a.eng.Repo().Worker(a.ctx, upn)
+	if err != nil {
+		a.notifyError("Konto entfernen", err)
+		return
+	}
+	kept := w.Accounts[:0]
+	for _, acc := range w.Accounts {
+		if !strings.EqualFold(acc.Address, address) {
+			kept = append(kept, acc)
+		}
+	}
+	w.Accounts = kept
+	if err := a.saveWorker(w); err != nil {
+		a.notifyError("Konto entfernen", err)
+	}
+}
+
+func (a *App) saveWorker(w config.Worker) error {
+	if err := a.eng.Repo().SaveWorker(a.ctx, w); err != nil {
+		return err
+	}
+	a.restart()
+	return nil
+}
+
+// restart applies a changed configuration to the background work.
+func (a *App) restart() {
+	go func() {
+		if err := a.eng.Restart(a.ctx); err != nil {
+			a.fa.SendNotification(fyne.NewNotification("kanzleisync", "Neustart des Abgleichs fehlgeschlagen: "+err.Error()))
+		}
+	}()
+	a.buildMenu()
+}
+
+func (a *App) notifyError(what string, err error) {
+	a.fa.SendNotification(fyne.NewNotification(what, err.Error()))
+}
+
+// AccountEditor is the form of one mail account.
+type AccountEditor struct {
+	Worker               *widget.Select
+	Address              *widget.Entry
+	Mailbox, Transport   *widget.RadioGroup
+	POP3Host, POP3Port   *widget.Entry
+	POP3TLS              *widget.Select
+	SMTPHost, SMTPPort   *widget.Entry
+	Form                 *widget.Form
+	Error                *widget.Label
+	origUPN, origAddress string
+}
+
+var (
+	mailboxChoices   = []string{"Hauptpostfach", "Archivpostfach"}
+	transportChoices = []string{"POP3/SMTP", "Microsoft Graph"}
+	tlsChoices       = []string{"TLS (Port 995)", "STARTTLS (Port 110)"}
+)
+
+// ShowAccountEditor opens the form for a new account (upn and address
+// empty) or an existing one.
+func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
+	name := "account-edit"
+	if old, ok := a.reopen(name); ok {
+		e := old.(*AccountEditor)
+		a.loadAccount(e, upn, address)
+		return e
+	}
+	e := &AccountEditor{}
+	a.window(name, a.t("Konto bearbeiten"), fyne.NewSize(560, 460), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		workers, _ := a.eng.Repo().Workers(a.ctx)
+		var upns []string
+		for _, w := range workers {
+			upns = append(upns, w.UPN)
+		}
+		e.Worker = widget.NewSelect(upns, nil)
+		e.Address = widget.NewEntry()
+		e.Address.SetPlaceHolder("anna.mueller@kanzlei.de")
+		e.Mailbox = widget.NewRadioGroup(mailboxChoices, nil)
+		e.Mailbox.Horizontal = true
+		e.POP3Host, e.POP3Port = widget.NewEntry(), widget.NewEntry()
+		e.POP3TLS = widget.NewSelect(tlsChoices, nil)
+		e.SMTPHost, e.SMTPPort = widget.NewEntry(), widget.NewEntry()
+		mailServer := []fyne.CanvasObject{e.POP3Host, e.POP3Port, e.POP3TLS, e.SMTPHost, e.SMTPPort}
+		e.Transport = widget.NewRadioGroup(transportChoices, func(v string) {
+			for _, o := range mailServer {
+				if v == "Microsoft Graph" {
+					o.(fyne.Disableable).Disable()
+				} else {
+					o.(fyne.Disableable).Enable()
+				}
+			}
+		})
+		e.Transport.Horizontal = true
+		e.Error = widget.NewLabel("")
+		e.Error.Wrapping = fyne.TextWrapWord
+		e.Error.Importance = widget.DangerImportance
+		e.Form = &widget.Form{Items: []*widget.FormItem{
+			{Text: "Sachbearbeiter", Widget: e.Worker},
+			{Text: "Adresse", Widget: e.Address},
+			{Text: "Postfach", Widget: e.Mailbox},
+			{Text: "Zugang", Widget: e.Transport},
+			{Text: "POP3-Server", Widget: e.POP3Host, HintText: "Exchange Online: outlook.office365.com"},
+			{Text: "POP3-Port", Widget: e.POP3Port},
+			{Text: "POP3-Verschlüsselung", Widget: e.POP3TLS},
+			{Text: "SMTP-Server", Widget: e.SMTPHost, HintText: "Exchange Online: smtp.office365.com"},
+			{Text: "SMTP-Port", Widget: e.SMTPPort},
+		}, SubmitText: a.t("Speichern"), CancelText: "Abbrechen"}
+		e.Form.OnSubmit = func() {
+			if err := a.saveAccount(e); err != nil {
+				e.Error.SetText(err.Error())
+				return
+			}
+			e.Error.SetText("")
+			a.CloseWindow(name)
+		}
+		e.Form.OnCancel = func() { a.CloseWindow(name) }
+		return container.NewVBox(e.Form, e.Error), nil
+	})
+	a.screens[name] = e
+	a.loadAccount(e, upn, address)
+	return e
+}
+
+func (a *App) loadAccount(e *AccountEditor, upn, address string) {
+	e.origUPN, e.origAddress = upn, address
+	acc := config.MailAccount{}.WithDefaults()
+	if upn != "" {
+		if w, err := a.eng.Repo().Worker(a.ctx, upn); err == nil {
+			for _, x := range w.Accounts {
+				if strings.EqualFold(x.Address, address) {
+					acc = x.WithDefaults()
+				}
+			}
+		}
+	}
+	e.Worker.SetSelected(upn)
+	e.Address.SetText(acc.Address)
+	e.Mailbox.SetSelected(mailboxChoices[boolIndex(acc.Mailbox == config.ArchiveMailbox)])
+	e.Transport.SetSelected(transportChoices[boolIndex(acc.Transport == config.GraphMail)])
+	e.POP3Host.SetText(acc.POP3Host)
+	e.POP3Port.SetText(strconv.Itoa(acc.POP3Port))
+	e.POP3TLS.SetSelected(tlsChoices[boolIndex(acc.POP3TLS == config.TLSStartTLS)])
+	e.SMTPHost.SetText(acc.SMTPHost)
+	e.SMTPPort.SetText(strconv.Itoa(acc.SMTPPort))
+	e.Error.SetText("")
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// saveAccount validates the form and stores the account with its worker;
+// errors are German and name the field.
+func (a *App) saveAccount(e *AccountEditor) error {
+	if e.Worker.Selected == "" {
+		return fmt.Errorf("Bitte den Sachbearbeiter wählen, dem das Konto gehört.")
+	}
+	acc := config.MailAccount{Address: strings.TrimSpace(e.Address.Text), Mailbox: config.MainMailbox, Transport: config.POP3SMTP,
+		POP3Host: strings.TrimSpace(e.POP3Host.Text), SMTPHost: strings.TrimSpace(e.SMTPHost.Text), POP3TLS: config.TLSImplicit}
+	if e.Mailbox.Selected == "Archivpostfach" {
+		acc.Mailbox = config.ArchiveMailbox
+	}
+	if e.Transport.Selected == "Microsoft Graph" {
+		acc.Transport = config.GraphMail
+	}
+	if e.POP3TLS.Selected == tlsChoices[1] {
+		acc.POP3TLS = config.TLSStartTLS
+	}
+	var err error
+	if acc.POP3Port, err = strconv.Atoi(strings.TrimSpace(e.POP3Port.Text)); err != nil {
+		return fmt.Errorf("POP3-Port: bitte eine Zahl eingeben, z. B. 995.")
+	}
+	if acc.SMTPPort, err = strconv.Atoi(strings.TrimSpace(e.SMTPPort.Text)); err != nil {
+		return fmt.Errorf("SMTP-Port: bitte eine Zahl eingeben, z. B. 587.")
+	}
+	if acc.Transport == config.GraphMail {
+		acc.POP3Host, acc.POP3Port, acc.SMTPHost, acc.SMTPPort, acc.POP3TLS = "", 0, "", 0, ""
+	}
+	if e.origUPN != "" && !strings.EqualFold(e.origUPN, e.Worker.Selected) { // moved to another worker
+		old, err := a.eng.Repo().Worker(a.ctx, e.origUPN)
+		if err != nil {
+			return err
+		}
+		old.Accounts = without(old.Accounts, e.origAddress)
+		if err := a.eng.Repo().SaveWorker(a.ctx, old); err != nil {
+			return err
+		}
+		e.origAddress = ""
+	}
+	w, err := a.eng.Repo().Worker(a.ctx, e.Worker.Selected)
+	if err != nil {
+		return err
+	}
+	replaced := false
+	for i, x := range w.Accounts {
+		if e.origAddress != "" && strings.EqualFold(x.Address, e.origAddress) {
+			w.Accounts[i], replaced = acc, true
+		}
+	}
+	if !replaced {
+		w.Accounts = append(w.Accounts, acc)
+	}
+	if !w.Has(config.Mail) {
+		w.Modules = append(w.Modules, config.Mail)
+	}
+	return a.saveWorker(w)
+}
+
+func without(accs []config.MailAccount, address string) []config.MailAccount {
+	var out []config.MailAccount
+	for _, x := range accs {
+		if !strings.EqualFold(x.Address, address) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// TestMailScreen sends a test mail and shows each step.
+type TestMailScreen struct {
+	Account *widget.Select
+	To      *widget.Entry
+	Send    *widget.Button
+	Dot     *Dot
+	Steps   *widget.Label
+	keys    map[string][2]string // label -> upn, address
+}
+
+// ShowTestMail opens "Testmail senden", preselecting an account when given.
+func (a *App) ShowTestMail(upn, address string) *TestMailScreen {
+	if old, ok := a.reopen("testmail"); ok {
+		s := old.(*TestMailScreen)
+		s.preselect(upn, address)
+		return s
+	}
+	s := &TestMailScreen{keys: map[string][2]string{}}
+	a.window("testmail", a.t("Testmail senden"), fyne.NewSize(620, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		var labels []string
+		for _, acc := range a.status.Accounts {
+			l := acc.Account.Address + " (" + mailboxLabel(acc.Account) + ")"
+			labels = append(labels, l)
+			s.keys[l] = [2]string{acc.Worker, acc.Account.Address}
+		}
+		s.Account = widget.NewSelect(labels, nil)
+		s.To = widget.NewEntry()
+		s.To.SetPlaceHolder("leer: an das Konto selbst")
+		s.Dot = NewDot(diagnose.Grey)
+		s.Steps = widget.NewLabel("")
+		s.Steps.Wrapping = fyne.TextWrapWord
+		s.Send = widget.NewButton(a.t("Senden"), func() { a.sendTestMail(s) })
+		s.Send.Importance = widget.HighImportance
+		form := widget.NewForm(widget.NewFormItem("Konto", s.Account), widget.NewFormItem("An", s.To))
+		return container.NewBorder(container.NewVBox(form, container.NewHBox(s.Send, s.Dot)), nil, nil, nil, container.NewVScroll(s.Steps)), nil
+	})
+	a.screens["testmail"] = s
+	s.preselect(upn, address)
+	return s
+}
+
+func (s *TestMailScreen) preselect(upn, address string) {
+	for _, l := range s.Account.Options {
+		k := s.keys[l]
+		if (upn == "" || strings.EqualFold(k[0], upn)) && (address == "" || strings.EqualFold(k[1], address)) {
+			if upn != "" || s.Account.Selected == "" {
+				s.Account.SetSelected(l)
+			}
+			return
+		}
+	}
+}
+
+func (a *App) sendTestMail(s *TestMailScreen) {
+	k, ok := s.keys[s.Account.Selected]
+	if !ok {
+		s.Steps.SetText("Bitte zuerst das Konto wählen.")
+		return
+	}
+	s.Send.Disable()
+	s.Dot.Set(diagnose.Grey)
+	s.Steps.SetText("Testmail wird gesendet …")
+	to := strings.TrimSpace(s.To.Text)
+	go func() {
+		rep, err := a.eng.SendTestMail(a.ctx, k[0], k[1], to)
+		a.do(func() {
+			s.Send.Enable()
+			switch {
+			case err != nil:
+				s.Dot.Set(diagnose.Red)
+				s.Steps.SetText(err.Error())
+			case rep.Err != nil:
+				s.Dot.Set(diagnose.Red)
+				s.Steps.SetText(rep.Text())
+			default:
+				s.Dot.Set(diagnose.Green)
+				s.Steps.SetText(rep.Text())
+			}
+		})
+	}()
+}

@@ -1,0 +1,408 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/core"
+	"kanzleisync/app/diagnose"
+	"kanzleisync/assets"
+)
+
+// Action is an entry of the demo menu.
+type Action struct {
+	Label string
+	Do    func(ctx context.Context) error
+}
+
+// Options configure the tray application.
+type Options struct {
+	// OpenURL opens a link in the browser (sign-in, admin consent).
+	OpenURL func(string) error
+	// Demo, when set, adds the menu "Demo: etwas kaputt machen".
+	Demo []Action
+	// DemoHelp is the text of the demo's welcome window.
+	DemoHelp string
+	// Autostart switches "start with the system" (nil: not offered).
+	Autostart Autostart
+	Version   string
+	// DataDir and LogFile are shown under "Über".
+	DataDir, LogFile string
+	// SignInTimeout for the browser sign-in (default 120 s).
+	SignInTimeout time.Duration
+}
+
+// Autostart is the OS's "start with the system" switch.
+type Autostart interface {
+	Enabled() bool
+	Set(on bool) error
+}
+
+// App is the tray application. All its methods run on Fyne's UI thread.
+type App struct {
+	fa   fyne.App
+	eng  *core.Engine
+	o    Options
+	ctx  context.Context
+	lang string
+
+	status  core.Status
+	menu    *fyne.Menu
+	header  *fyne.MenuItem
+	windows map[string]fyne.Window
+	// refresh holds, per open window, what redraws it from the status.
+	refresh map[string]func(core.Status)
+	keeper  fyne.Window
+	// uiMu serialises the updates from background work. On the desktop
+	// they all run on Fyne's main thread anyway; Fyne's test driver runs
+	// fyne.Do on the calling goroutine, where this lock keeps them apart.
+	uiMu sync.Mutex
+	// screens holds the widgets of each open window, for tests and screenshots.
+	screens map[string]any
+}
+
+// Notifier returns the function that shows an expiry warning as a desktop
+// notification (core.Options.Notify).
+func Notifier(fa fyne.App) func(diagnose.Warning) {
+	return func(w diagnose.Warning) { fa.SendNotification(fyne.NewNotification(w.Title, w.Text)) }
+}
+
+// New builds the tray and subscribes to the engine.
+func New(ctx context.Context, fa fyne.App, eng *core.Engine, o Options) *App {
+	if o.OpenURL == nil {
+		o.OpenURL = func(string) error { return fmt.Errorf("kein Browser") }
+	}
+	a := &App{fa: fa, eng: eng, o: o, ctx: ctx, windows: map[string]fyne.Window{}, refresh: map[string]func(core.Status){}, screens: map[string]any{},
+		lang: fa.Preferences().StringWithFallback("language", "de")}
+	a.status = eng.Status()
+	// A window that is never shown keeps the driver running when the user
+	// closes the last visible one: Fyne quits when no window is left.
+	a.keeper = fa.NewWindow("kanzleisync")
+	a.buildMenu()
+	eng.Subscribe(func(st core.Status) { a.do(func() { a.apply(st) }) })
+	a.apply(eng.Status())
+	return a
+}
+
+// do runs f on the UI thread, after any other update.
+func (a *App) do(f func()) {
+	fyne.Do(func() {
+		a.uiMu.Lock()
+		defer a.uiMu.Unlock()
+		f()
+	})
+}
+
+// TrayState is what the tray picture shows now.
+func (a *App) TrayState() assets.TrayState {
+	switch a.status.State {
+	case core.Error:
+		return assets.TrayError
+	case core.Warning:
+		return assets.TrayWarning
+	case core.Syncing:
+		return assets.TraySyncing
+	}
+	return assets.TrayOK
+}
+
+// Status is the last status the tray showed.
+func (a *App) Status() core.Status { return a.status }
+
+// Menu is the tray menu.
+func (a *App) Menu() *fyne.Menu { return a.menu }
+
+func (a *App) buildMenu() {
+	a.header = fyne.NewMenuItem(a.status.Reason, nil)
+	a.header.Disabled = true
+	signIn := fyne.NewMenuItem(a.t("Anmelden"), nil)
+	a.menu = fyne.NewMenu("kanzleisync",
+		a.header,
+		fyne.NewMenuItemSeparator(),
+		signIn,
+		fyne.NewMenuItem(a.t("Anbindung testen"), func() { a.ShowDiagnose(true) }),
+		fyne.NewMenuItem(a.t("Testmail senden"), func() { a.ShowTestMail("", "") }),
+		fyne.NewMenuItem(a.t("Jetzt synchronisieren"), func() { a.eng.SyncNow(); a.ShowSync() }),
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem(a.t("Konten verwalten"), func() { a.ShowAccounts() }),
+		fyne.NewMenuItem(a.t("Einstellungen"), func() { a.ShowSettings() }),
+		fyne.NewMenuItem(a.t("Protokoll"), func() { a.ShowJournal() }),
+		fyne.NewMenuItem(a.t("Über"), func() { a.ShowAbout() }),
+	)
+	a.updateSignInMenu(signIn)
+	if len(a.o.Demo) > 0 {
+		demo := fyne.NewMenuItem(a.t("Demo: etwas kaputt machen"), nil)
+		var items []*fyne.MenuItem
+		for _, d := range a.o.Demo {
+			items = append(items, fyne.NewMenuItem(d.Label, func() { a.runDemo(d) }))
+		}
+		demo.ChildMenu = fyne.NewMenu("", items...)
+		a.menu.Items = append(a.menu.Items, fyne.NewMenuItemSeparator(), demo)
+	}
+	quit := fyne.NewMenuItem(a.t("Beenden"), func() { a.fa.Quit() })
+	quit.IsQuit = true
+	a.menu.Items = append(a.menu.Items, fyne.NewMenuItemSeparator(), quit)
+	if desk, ok := a.fa.(desktop.App); ok {
+		desk.SetSystemTrayMenu(a.menu)
+	}
+}
+
+// updateSignInMenu lists the case workers under "Anmelden".
+func (a *App) updateSignInMenu(item *fyne.MenuItem) {
+	workers, err := a.eng.Repo().Workers(a.ctx)
+	if err != nil || len(workers) == 0 {
+		item.ChildMenu = fyne.NewMenu("", disabled(a.t("Kein Sachbearbeiter eingerichtet")))
+		return
+	}
+	var items []*fyne.MenuItem
+	for _, w := range workers {
+		items = append(items, fyne.NewMenuItem(w.DisplayName+" ("+w.UPN+")", func() { a.SignIn(w.UPN) }))
+	}
+	item.ChildMenu = fyne.NewMenu("", items...)
+}
+
+func disabled(label string) *fyne.MenuItem {
+	m := fyne.NewMenuItem(label, nil)
+	m.Disabled = true
+	return m
+}
+
+// MenuItem finds a tray menu entry by its label (for tests and screenshots).
+func (a *App) MenuItem(label string) *fyne.MenuItem {
+	for _, it := range a.menu.Items {
+		if it.Label == label {
+			return it
+		}
+	}
+	return nil
+}
+
+// apply shows a new status: tray picture, first menu line, banners, open windows.
+func (a *App) apply(st core.Status) {
+	a.status = st
+	if desk, ok := a.fa.(desktop.App); ok {
+		desk.SetSystemTrayIcon(trayIcon(a.TrayState()))
+	}
+	if a.header != nil {
+		a.header.Label = shorten(st.Reason, 90)
+		a.menu.Refresh()
+	}
+	for name, f := range a.refresh {
+		if _, open := a.windows[name]; open {
+			f(st)
+		}
+	}
+}
+
+func trayIcon(s assets.TrayState) fyne.Resource { return assets.TrayIcon(s) }
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// window returns the window of a screen, creating it with build; closing it
+// hides it, and the app stays in the tray.
+func (a *App) window(name, title string, size fyne.Size, build func(w fyne.Window) (fyne.CanvasObject, func(core.Status))) fyne.Window {
+	if w, ok := a.windows[name]; ok {
+		w.Show()
+		w.RequestFocus()
+		return w
+	}
+	w := a.fa.NewWindow(title + " – kanzleisync")
+	w.SetIcon(assets.AppIcon())
+	banner, refreshBanner := a.banner()
+	content, refresh := build(w)
+	w.SetContent(container.NewBorder(banner, nil, nil, nil, content))
+	w.Resize(size)
+	// Closing hides: the window keeps its state for the next time and the
+	// application stays in the tray.
+	w.SetCloseIntercept(func() { a.CloseWindow(name) })
+	a.windows[name] = w
+	a.refresh[name] = func(st core.Status) {
+		refreshBanner(st)
+		if refresh != nil {
+			refresh(st)
+		}
+	}
+	a.refresh[name](a.status)
+	w.Show()
+	return w
+}
+
+// CloseWindow is what the window's close button does: it hides the window.
+func (a *App) CloseWindow(name string) {
+	if w, ok := a.windows[name]; ok {
+		w.Hide()
+	}
+}
+
+// reopen shows the window of a screen that is open already and returns its widgets.
+func (a *App) reopen(name string) (any, bool) {
+	w, ok := a.windows[name]
+	if !ok {
+		return nil, false
+	}
+	w.Show()
+	w.RequestFocus()
+	return a.screens[name], true
+}
+
+// Window returns an open window by name (for tests and screenshots).
+func (a *App) Window(name string) fyne.Window { return a.windows[name] }
+
+// banner is the coloured line at the top of each window that carries the
+// most important warning.
+func (a *App) banner() (fyne.CanvasObject, func(core.Status)) {
+	text := widget.NewLabel("")
+	text.Wrapping = fyne.TextWrapWord
+	text.TextStyle.Bold = true
+	bg := canvas.NewRectangle(color.Transparent)
+	box := container.NewStack(bg, container.NewPadded(text))
+	return box, func(st core.Status) {
+		var w *diagnose.Warning
+		for i := range st.Warnings {
+			if w == nil || st.Warnings[i].Status == diagnose.Red {
+				w = &st.Warnings[i]
+			}
+		}
+		if w == nil {
+			box.Hide()
+			return
+		}
+		text.SetText(w.Title + ": " + w.Text)
+		bg.FillColor = dotColor(w.Status)
+		bg.FillColor = withAlpha(bg.FillColor, 0x55)
+		bg.Refresh()
+		box.Show()
+	}
+}
+
+func withAlpha(c color.Color, alpha uint8) color.Color {
+	r, g, b, _ := c.RGBA()
+	return color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: alpha}
+}
+
+// dotColor is a status dot's colour.
+func dotColor(s diagnose.Status) color.Color {
+	switch s {
+	case diagnose.Green:
+		return color.NRGBA{R: 0x2e, G: 0x9e, B: 0x44, A: 0xff}
+	case diagnose.Yellow:
+		return color.NRGBA{R: 0xe0, G: 0xa8, B: 0x00, A: 0xff}
+	case diagnose.Red:
+		return color.NRGBA{R: 0xd0, G: 0x2b, B: 0x2b, A: 0xff}
+	}
+	return color.NRGBA{R: 0x99, G: 0x99, B: 0x99, A: 0xff}
+}
+
+// Dot is a coloured status dot with its colour's name beside it, so that
+// the state does not depend on seeing colours.
+type Dot struct {
+	widget.BaseWidget
+	Status diagnose.Status
+	circle *canvas.Circle
+	label  *canvas.Text
+}
+
+// NewDot returns a dot of status s.
+func NewDot(s diagnose.Status) *Dot {
+	d := &Dot{Status: s, circle: canvas.NewCircle(dotColor(s)), label: canvas.NewText(string(s), theme.Color(theme.ColorNameForeground))}
+	d.label.TextSize = theme.CaptionTextSize()
+	d.ExtendBaseWidget(d)
+	return d
+}
+
+// Set changes the dot's status.
+func (d *Dot) Set(s diagnose.Status) {
+	d.Status = s
+	d.circle.FillColor = dotColor(s)
+	d.label.Text = string(s)
+	d.Refresh()
+}
+
+// CreateRenderer draws the circle and the label.
+func (d *Dot) CreateRenderer() fyne.WidgetRenderer {
+	circle := container.NewGridWrap(fyne.NewSize(14, 14), d.circle)
+	return widget.NewSimpleRenderer(container.NewHBox(container.NewCenter(circle), container.NewCenter(d.label)))
+}
+
+// SignIn runs the browser sign-in of a case worker and reports the outcome
+// in a window: the link to copy if no browser opens, then the result.
+func (a *App) SignIn(upn string) {
+	var status *widget.Label
+	var link *widget.Entry
+	a.window("signin-"+upn, a.t("Anmelden"), fyne.NewSize(560, 240), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		status = widget.NewLabel(fmt.Sprintf("Anmeldung von %s: Der Browser öffnet die Anmeldeseite von Microsoft. Bitte dort anmelden.", upn))
+		status.Wrapping = fyne.TextWrapWord
+		link = widget.NewEntry()
+		link.Hide()
+		return container.NewVBox(status, link), nil
+	})
+	timeout := a.o.SignInTimeout
+	if timeout == 0 {
+		timeout = 120 * time.Second
+	}
+	go func() {
+		err := a.eng.SignIn(a.ctx, upn, auth.SignInOptions{OpenBrowser: a.o.OpenURL, Timeout: timeout,
+			OfferURL: func(u string) {
+				a.do(func() {
+					status.SetText("Falls sich kein Browser geöffnet hat: diesen Link kopieren und im Browser öffnen.")
+					link.SetText(u)
+					link.Show()
+				})
+			}})
+		a.do(func() {
+			if err != nil {
+				ent := a.entityOf(upn)
+				status.SetText("Anmeldung nicht abgeschlossen. " + auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String())
+				return
+			}
+			link.Hide()
+			status.SetText(fmt.Sprintf("%s ist angemeldet. Das Fenster kann geschlossen werden.", upn))
+		})
+	}()
+}
+
+func (a *App) entityOf(upn string) config.Entity {
+	w, err := a.eng.Repo().Worker(a.ctx, upn)
+	if err != nil {
+		return config.Entity{}
+	}
+	ent, _ := a.eng.Repo().Entity(a.ctx, w.Entity)
+	return ent
+}
+
+func (a *App) runDemo(d Action) {
+	go func() {
+		if err := d.Do(a.ctx); err != nil {
+			a.fa.SendNotification(fyne.NewNotification("Demo", d.Label+": "+err.Error()))
+			return
+		}
+		a.eng.RefreshWarnings(a.ctx)
+		a.eng.SyncNow()
+	}()
+}
+
+// germanTime formats a time for the windows; zero is "noch nie".
+func germanTime(t time.Time) string {
+	if t.IsZero() {
+		return "noch nie"
+	}
+	return t.Local().Format("02.01.2006 15:04")
+}

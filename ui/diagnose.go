@@ -1,0 +1,108 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"kanzleisync/app/core"
+	"kanzleisync/app/diagnose"
+)
+
+// DiagnoseScreen is the window "Anbindung testen".
+type DiagnoseScreen struct {
+	Run     *widget.Button
+	Consent *widget.Button
+	State   *widget.Label
+	Results *fyne.Container
+	// Reports are the last results (nil before the first run).
+	Reports    []diagnose.Report
+	consentURL string
+}
+
+// ShowDiagnose opens "Anbindung testen"; with run it starts the test at once.
+func (a *App) ShowDiagnose(run bool) *DiagnoseScreen {
+	if old, ok := a.reopen("diagnose"); ok {
+		s := old.(*DiagnoseScreen)
+		if run {
+			a.runDiagnose(s)
+		}
+		return s
+	}
+	s := &DiagnoseScreen{}
+	a.window("diagnose", a.t("Anbindung testen"), fyne.NewSize(760, 620), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.State = widget.NewLabel("Jedes Modul wird mit einem harmlosen Aufruf bei Microsoft 365 geprüft; nichts wird verändert.")
+		s.State.Wrapping = fyne.TextWrapWord
+		s.Results = container.NewVBox()
+		s.Run = widget.NewButton(a.t("Anbindung testen"), func() { a.runDiagnose(s) })
+		s.Run.Importance = widget.HighImportance
+		s.Consent = widget.NewButton(a.t("Administratorzustimmung erteilen"), func() {
+			if s.consentURL != "" {
+				_ = a.o.OpenURL(s.consentURL)
+			}
+		})
+		s.Consent.Disable()
+		top := container.NewVBox(s.State, container.NewHBox(s.Run, s.Consent))
+		return container.NewBorder(top, nil, nil, nil, container.NewVScroll(s.Results)), nil
+	})
+	a.screens["diagnose"] = s
+	if run {
+		a.runDiagnose(s)
+	}
+	return s
+}
+
+func (a *App) runDiagnose(s *DiagnoseScreen) {
+	s.Run.Disable()
+	s.Reports = nil
+	s.State.SetText("Anbindung wird getestet …")
+	go func() {
+		reports, err := a.eng.Diagnose(a.ctx)
+		a.do(func() {
+			s.Run.Enable()
+			if err != nil {
+				s.State.SetText("Der Test konnte nicht laufen: " + err.Error())
+				return
+			}
+			s.show(reports)
+		})
+	}()
+}
+
+func (s *DiagnoseScreen) show(reports []diagnose.Report) {
+	s.Reports = reports
+	s.Results.RemoveAll()
+	ok := true
+	s.consentURL = ""
+	for _, r := range reports {
+		ok = ok && r.OK()
+		if !r.OK() && r.ConsentURL != "" && s.consentURL == "" {
+			s.consentURL = r.ConsentURL
+		}
+		title := widget.NewLabelWithStyle(r.Subject, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		rows := container.NewVBox(title)
+		for _, c := range r.Checks {
+			detail := widget.NewLabel(c.Detail)
+			detail.Wrapping = fyne.TextWrapWord
+			line := container.NewBorder(nil, nil, container.NewHBox(NewDot(c.Status), widget.NewLabel(c.Name)), nil, detail)
+			rows.Add(line)
+			if c.Fix != "" {
+				fix := widget.NewLabel("→ " + c.Fix)
+				fix.Wrapping = fyne.TextWrapWord
+				fix.Importance = widget.DangerImportance
+				rows.Add(fix)
+			}
+		}
+		s.Results.Add(widget.NewCard("", "", rows))
+	}
+	if s.consentURL != "" {
+		s.Consent.Enable()
+	} else {
+		s.Consent.Disable()
+	}
+	if ok {
+		s.State.SetText("Alle eingeschalteten Module funktionieren.")
+	} else {
+		s.State.SetText("Nicht alles funktioniert: Die roten und gelben Zeilen sagen, was zu tun ist.")
+	}
+}

@@ -1,0 +1,40 @@
+package ui
+
+// english holds the English texts of the tray and the windows' titles and
+// buttons; German is the source language. Messages from the engine (reasons,
+// fixes) stay German: they are what the vendor's support reads too.
+var english = map[string]string{
+	"Anmelden":                         "Sign in",
+	"Anbindung testen":                 "Test connection",
+	"Testmail senden":                  "Send test mail",
+	"Jetzt synchronisieren":            "Synchronise now",
+	"Konten verwalten":                 "Manage accounts",
+	"Einstellungen":                    "Settings",
+	"Protokoll":                        "Journal",
+	"Über":                             "About",
+	"Beenden":                          "Quit",
+	"Synchronisation":                  "Synchronisation",
+	"Demo: etwas kaputt machen":        "Demo: break something",
+	"Kein Sachbearbeiter eingerichtet": "No case worker set up",
+	"Konto hinzufügen":                 "Add account",
+	"Bearbeiten":                       "Edit",
+	"Entfernen":                        "Remove",
+	"Authentifizieren":                 "Authenticate",
+	"Speichern":                        "Save",
+	"Senden":                           "Send",
+	"Als CSV exportieren":              "Export as CSV",
+	"Administratorzustimmung erteilen": "Grant admin consent",
+	"Verbindung testen":                "Test connection",
+	"Sprache":                          "Language",
+	"Mit dem System starten":           "Start with the system",
+}
+
+// t translates a German text into the chosen language.
+func (a *App) t(de string) string {
+	if a.lang == "en" {
+		if en, ok := english[de]; ok {
+			return en
+		}
+	}
+	return de
+}

@@ -1,0 +1,333 @@
+package ui
+
+import (
+	"slices"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/core"
+	"kanzleisync/app/diagnose"
+)
+
+// SettingsScreen is "Einstellungen".
+type SettingsScreen struct {
+	Tabs *container.AppTabs
+
+	// Entität
+	EntityName, Tenant, ClientID, Secret, SecretExpires *widget.Entry
+	SecretState                                         *widget.Label
+	SaveEntity, TestEntity                              *widget.Button
+	EntityDot                                           *Dot
+	EntityResult                                        *widget.Label
+
+	// Sachbearbeiter
+	Workers *fyne.Container
+	Modules map[string]*widget.CheckGroup // per UPN
+
+	// Kanzlei
+	DeadlinesTo, BodyFormat *widget.RadioGroup
+	TodoList                *widget.Entry
+	KeepEdits               *widget.Check
+	SaveSettings            *widget.Button
+	SettingsResult          *widget.Label
+
+	// Allgemein
+	Autostart *widget.Check
+	Language  *widget.Select
+}
+
+var (
+	deadlineChoices = []string{"Aufgaben (To Do)", "Kalender"}
+	bodyChoices     = []string{"HTML", "Text"}
+	moduleChoices   = []string{"Kalender", "Kontakte", "Aufgaben", "Mail"}
+)
+
+func moduleOf(label string) config.Module {
+	for _, m := range config.AllModules {
+		if m.German() == label {
+			return m
+		}
+	}
+	return ""
+}
+
+// ShowSettings opens "Einstellungen".
+func (a *App) ShowSettings() *SettingsScreen {
+	if old, ok := a.reopen("settings"); ok {
+		return old.(*SettingsScreen)
+	}
+	s := &SettingsScreen{Modules: map[string]*widget.CheckGroup{}}
+	a.window("settings", a.t("Einstellungen"), fyne.NewSize(760, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.Tabs = container.NewAppTabs(
+			container.NewTabItem("Entität", a.entityTab(s)),
+			container.NewTabItem("Sachbearbeiter", a.workersTab(s)),
+			container.NewTabItem("Kanzlei", a.firmTab(s)),
+			container.NewTabItem("Allgemein", a.generalTab(s)),
+		)
+		return s.Tabs, nil
+	})
+	a.screens["settings"] = s
+	return s
+}
+
+// firstEntity is the entity the workstation edits (one per installation
+// in practice; the command line manages more).
+func (a *App) firstEntity() (config.Entity, bool) {
+	ents, err := a.eng.Repo().Entities(a.ctx)
+	if err != nil || len(ents) == 0 {
+		return config.Entity{}, false
+	}
+	return ents[0], true
+}
+
+func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
+	ent, _ := a.firstEntity()
+	s.EntityName, s.Tenant, s.ClientID = widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
+	s.EntityName.SetText(ent.Name)
+	s.Tenant.SetText(ent.Tenant)
+	s.Tenant.SetPlaceHolder("Verzeichnis-ID (Mandanten-ID) oder kanzlei.onmicrosoft.com")
+	s.ClientID.SetText(ent.ClientID)
+	s.ClientID.SetPlaceHolder("Anwendungs-ID (Client-ID)")
+	s.Secret = widget.NewPasswordEntry()
+	s.Secret.SetPlaceHolder("nur zum Ändern eingeben: der WERT des geheimen Clientschlüssels")
+	s.SecretExpires = widget.NewEntry()
+	s.SecretExpires.SetPlaceHolder("TT.MM.JJJJ")
+	if !ent.SecretExpires.IsZero() {
+		s.SecretExpires.SetText(ent.SecretExpires.German())
+	}
+	s.SecretState = widget.NewLabel(a.secretState(ent))
+	s.EntityDot = NewDot(diagnose.Grey)
+	s.EntityResult = widget.NewLabel("")
+	s.EntityResult.Wrapping = fyne.TextWrapWord
+	s.SaveEntity = widget.NewButton(a.t("Speichern"), func() { a.saveEntity(s) })
+	s.SaveEntity.Importance = widget.HighImportance
+	s.TestEntity = widget.NewButton(a.t("Verbindung testen"), func() { a.testEntity(s) })
+	form := widget.NewForm(
+		widget.NewFormItem("Name", s.EntityName),
+		widget.NewFormItem("Mandant (Tenant)", s.Tenant),
+		widget.NewFormItem("Client-ID", s.ClientID),
+		widget.NewFormItem("Geheimer Clientschlüssel", s.Secret),
+		widget.NewFormItem("", s.SecretState),
+		widget.NewFormItem("Läuft ab am", s.SecretExpires),
+	)
+	return container.NewVBox(form, container.NewHBox(s.SaveEntity, s.TestEntity, s.EntityDot), s.EntityResult)
+}
+
+func (a *App) secretState(ent config.Entity) string {
+	if ent.Name == "" {
+		return "noch keine Entität angelegt"
+	}
+	has, err := a.eng.Auth().HasClientSecret(ent.Name)
+	switch {
+	case err != nil:
+		return "Schlüsselbund nicht erreichbar: " + err.Error()
+	case !has:
+		return "kein Schlüssel hinterlegt"
+	}
+	return "hinterlegt, läuft ab am " + ent.SecretExpires.German()
+}
+
+// saveEntity validates and stores the entity; a new secret goes into the
+// keyring only, and the field is cleared.
+func (a *App) saveEntity(s *SettingsScreen) {
+	ent, _ := a.firstEntity()
+	oldName := ent.Name
+	ent.Name, ent.Tenant, ent.ClientID = strings.TrimSpace(s.EntityName.Text), strings.TrimSpace(s.Tenant.Text), strings.TrimSpace(s.ClientID.Text)
+	ent.SecretExpires = config.Date{}
+	if t := strings.TrimSpace(s.SecretExpires.Text); t != "" {
+		d, err := config.ParseDate(t)
+		if err != nil {
+			a.entityResult(s, diagnose.Red, "Läuft ab am: bitte ein Datum wie 31.05.2028 eingeben.")
+			return
+		}
+		ent.SecretExpires = d
+	}
+	if err := ent.Validate(a.eng.Now()); err != nil {
+		a.entityResult(s, diagnose.Red, err.Error())
+		return
+	}
+	if oldName != "" && oldName != ent.Name {
+		a.entityResult(s, diagnose.Red, "Den Namen einer Entität ändert die IT-Betreuung mit „kanzleisync config entity“, weil Sachbearbeiter an ihm hängen.")
+		return
+	}
+	if secret := s.Secret.Text; secret != "" {
+		if err := config.ValidateSecret(secret); err != nil {
+			a.entityResult(s, diagnose.Red, err.Error())
+			return
+		}
+		if err := a.eng.Auth().SetClientSecret(ent.Name, secret); err != nil {
+			a.entityResult(s, diagnose.Red, err.Error())
+			return
+		}
+		s.Secret.SetText("")
+	}
+	if err := a.eng.Repo().SaveEntity(a.ctx, ent); err != nil {
+		a.entityResult(s, diagnose.Red, err.Error())
+		return
+	}
+	s.SecretState.SetText(a.secretState(ent))
+	a.entityResult(s, diagnose.Grey, "Gespeichert. Mit „Verbindung testen“ prüfen.")
+	a.restart()
+}
+
+func (a *App) entityResult(s *SettingsScreen, st diagnose.Status, text string) {
+	s.EntityDot.Set(st)
+	s.EntityResult.SetText(text)
+}
+
+// testEntity signs in as the application and probes its permissions; the
+// dot turns green when every module works.
+func (a *App) testEntity(s *SettingsScreen) {
+	ent, ok := a.firstEntity()
+	if !ok {
+		a.entityResult(s, diagnose.Red, "Bitte zuerst die Entität speichern.")
+		return
+	}
+	s.TestEntity.Disable()
+	a.entityResult(s, diagnose.Grey, "Verbindung wird getestet …")
+	go func() {
+		rep, err := core.NewDiagnoser(a.eng.Repo(), a.eng.Auth(), a.eng.MailTLS(), a.eng.Now).Entity(a.ctx, ent.Name)
+		a.do(func() {
+			s.TestEntity.Enable()
+			if err != nil {
+				a.entityResult(s, diagnose.Red, err.Error())
+				return
+			}
+			status, lines := diagnose.Green, []string{}
+			for _, c := range rep.Checks {
+				line := c.Name + ": " + c.Detail
+				if c.Fix != "" {
+					line += " → " + c.Fix
+				}
+				lines = append(lines, line)
+				if c.Status == diagnose.Red || (c.Status == diagnose.Yellow && status == diagnose.Green) {
+					status = c.Status
+				}
+			}
+			a.entityResult(s, status, strings.Join(lines, "\n"))
+		})
+	}()
+}
+
+func (a *App) workersTab(s *SettingsScreen) fyne.CanvasObject {
+	s.Workers = container.NewVBox()
+	workers, err := a.eng.Repo().Workers(a.ctx)
+	if err != nil {
+		s.Workers.Add(widget.NewLabel(err.Error()))
+	}
+	if len(workers) == 0 {
+		s.Workers.Add(widget.NewLabel("Noch kein Sachbearbeiter. Anlegen mit: kanzleisync config worker set --upn … (siehe docs/einrichtung.md)."))
+	}
+	for _, w := range workers {
+		var on []string
+		for _, m := range w.Modules {
+			on = append(on, m.German())
+		}
+		group := widget.NewCheckGroup(moduleChoices, nil)
+		group.Horizontal = true
+		group.SetSelected(on)
+		upn := w.UPN
+		group.OnChanged = func(sel []string) { a.setModules(upn, sel) }
+		s.Modules[strings.ToLower(upn)] = group
+		signIn := widget.NewButton(a.t("Anmelden"), func() { a.SignIn(upn) })
+		last := widget.NewLabel("Letzte Anmeldung: " + germanTime(w.LastSignIn))
+		s.Workers.Add(widget.NewCard(w.DisplayName, w.UPN, container.NewVBox(group, container.NewHBox(signIn, last))))
+	}
+	return container.NewVScroll(s.Workers)
+}
+
+// setModules switches a worker's modules on or off; the running workers
+// follow at once.
+func (a *App) setModules(upn string, labels []string) {
+	w, err := a.eng.Repo().Worker(a.ctx, upn)
+	if err != nil {
+		a.notifyError("Module", err)
+		return
+	}
+	var mods []config.Module
+	for _, m := range config.AllModules {
+		if slices.Contains(labels, m.German()) {
+			mods = append(mods, m)
+		}
+	}
+	w.Modules = mods
+	if err := a.saveWorker(w); err != nil {
+		a.notifyError("Module", err)
+	}
+}
+
+func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
+	set, err := a.eng.Repo().Settings(a.ctx)
+	if err != nil {
+		set = config.DefaultSettings()
+	}
+	s.DeadlinesTo = widget.NewRadioGroup(deadlineChoices, nil)
+	s.DeadlinesTo.SetSelected(deadlineChoices[boolIndex(set.DeadlinesTo == "calendar")])
+	s.TodoList = widget.NewEntry()
+	s.TodoList.SetText(set.TodoListName)
+	s.BodyFormat = widget.NewRadioGroup(bodyChoices, nil)
+	s.BodyFormat.Horizontal = true
+	s.BodyFormat.SetSelected(bodyChoices[boolIndex(set.BodyFormat == "text")])
+	s.KeepEdits = widget.NewCheck("Änderungen am Text in Outlook nicht überschreiben", nil)
+	s.KeepEdits.SetChecked(set.KeepOutlookBodyEdits)
+	s.SettingsResult = widget.NewLabel("")
+	s.SettingsResult.Wrapping = fyne.TextWrapWord
+	s.SaveSettings = widget.NewButton(a.t("Speichern"), func() {
+		n := config.Settings{DeadlinesTo: "todo", TodoListName: strings.TrimSpace(s.TodoList.Text), BodyFormat: "html", KeepOutlookBodyEdits: s.KeepEdits.Checked}
+		if s.DeadlinesTo.Selected == "Kalender" {
+			n.DeadlinesTo = "calendar"
+		}
+		if s.BodyFormat.Selected == "Text" {
+			n.BodyFormat = "text"
+		}
+		if err := a.eng.Repo().SaveSettings(a.ctx, n); err != nil {
+			s.SettingsResult.SetText(err.Error())
+			return
+		}
+		s.SettingsResult.SetText("Gespeichert; der nächste Abgleich verwendet die neuen Einstellungen.")
+		a.eng.SyncNow()
+	})
+	s.SaveSettings.Importance = widget.HighImportance
+	form := widget.NewForm(
+		widget.NewFormItem("Fristen und Wiedervorlagen", s.DeadlinesTo),
+		widget.NewFormItem("Aufgabenliste", s.TodoList),
+		widget.NewFormItem("Textformat", s.BodyFormat),
+		widget.NewFormItem("", s.KeepEdits),
+	)
+	return container.NewVBox(form, s.SaveSettings, s.SettingsResult)
+}
+
+func (a *App) generalTab(s *SettingsScreen) fyne.CanvasObject {
+	s.Autostart = widget.NewCheck(a.t("Mit dem System starten"), nil)
+	if a.o.Autostart == nil {
+		s.Autostart.Disable()
+	} else {
+		s.Autostart.SetChecked(a.o.Autostart.Enabled())
+		s.Autostart.OnChanged = func(on bool) {
+			if err := a.o.Autostart.Set(on); err != nil {
+				a.notifyError(a.t("Mit dem System starten"), err)
+			}
+		}
+	}
+	s.Language = widget.NewSelect([]string{"Deutsch", "English"}, nil)
+	s.Language.SetSelected(map[string]string{"de": "Deutsch", "en": "English"}[a.lang])
+	s.Language.OnChanged = func(v string) {
+		lang := "de"
+		if v == "English" {
+			lang = "en"
+		}
+		if lang == a.lang {
+			return
+		}
+		a.lang = lang
+		a.fa.Preferences().SetString("language", lang)
+		a.buildMenu()
+	}
+	info := widget.NewLabel("Sprache der Menüs und Fenster. Meldungen und Hinweise bleiben deutsch.")
+	info.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(s.Autostart, widget.NewForm(widget.NewFormItem(a.t("Sprache"), s.Language)), info)
+}

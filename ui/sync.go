@@ -1,0 +1,268 @@
+package ui
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/core"
+	"kanzleisync/app/export"
+	"kanzleisync/app/store"
+)
+
+// SyncScreen is "Synchronisation": per case worker the modules, a progress
+// bar while a cycle runs, last and next run, and the items that failed.
+type SyncScreen struct {
+	Now  *widget.Button
+	List *fyne.Container
+	// Bars are the progress bars per worker UPN (lower case).
+	Bars map[string]*widget.ProgressBar
+	// Failed lists the failed items shown per worker UPN (lower case).
+	Failed map[string][]store.JournalEntry
+}
+
+var kindLabels = []struct{ kind, label string }{
+	{export.Event, "Kalendereinträge"}, {export.Task, "Aufgaben"}, {export.Contact, "Kontakte"},
+}
+
+// ShowSync opens "Synchronisation".
+func (a *App) ShowSync() *SyncScreen {
+	if old, ok := a.reopen("sync"); ok {
+		return old.(*SyncScreen)
+	}
+	s := &SyncScreen{}
+	a.window("sync", a.t("Synchronisation"), fyne.NewSize(760, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.Now = widget.NewButton(a.t("Jetzt synchronisieren"), func() { a.eng.SyncNow() })
+		s.Now.Importance = widget.HighImportance
+		s.List = container.NewVBox()
+		return container.NewBorder(container.NewHBox(s.Now), nil, nil, nil, container.NewVScroll(s.List)), func(st core.Status) { a.fillSync(s, st) }
+	})
+	a.screens["sync"] = s
+	return s
+}
+
+func (a *App) fillSync(s *SyncScreen, st core.Status) {
+	s.List.RemoveAll()
+	s.Bars, s.Failed = map[string]*widget.ProgressBar{}, map[string][]store.JournalEntry{}
+	if len(st.Sync) == 0 {
+		s.List.Add(widget.NewLabel("Kein Sachbearbeiter mit eingeschaltetem Modul."))
+		return
+	}
+	for _, ws := range st.Sync {
+		key := strings.ToLower(ws.Worker)
+		var mods []string
+		for _, m := range ws.Modules {
+			mods = append(mods, m.German())
+		}
+		box := container.NewVBox(widget.NewLabel("Module: " + strings.Join(mods, ", ")))
+		bar := widget.NewProgressBar()
+		s.Bars[key] = bar
+		done, total := 0, 0
+		var counts []string
+		for _, k := range kindLabels {
+			if t := ws.Total[k.kind]; t > 0 {
+				counts = append(counts, fmt.Sprintf("%s %d/%d", k.label, ws.Completed[k.kind], t))
+				done, total = done+ws.Completed[k.kind], total+t
+			}
+		}
+		if ws.Running {
+			if total > 0 {
+				bar.SetValue(float64(done) / float64(total))
+			}
+			box.Add(bar)
+			box.Add(widget.NewLabel("Abgleich läuft: " + strings.Join(counts, ", ")))
+		} else {
+			bar.SetValue(1)
+			r := ws.Result
+			box.Add(widget.NewLabel(fmt.Sprintf("Letzter Abgleich: %s – %s", germanTime(ws.LastRun), orDash(ws.Summary))))
+			box.Add(widget.NewLabel(fmt.Sprintf("Angelegt %d, geändert %d, gelöscht %d, fehlgeschlagen %d, übersprungen %d",
+				r.Created, r.Updated, r.Deleted, r.Failed, r.Skipped)))
+			box.Add(widget.NewLabel("Nächster Abgleich: " + germanTime(ws.NextRun)))
+		}
+		if ws.Err != "" {
+			l := widget.NewLabel(ws.Err)
+			l.Wrapping = fyne.TextWrapWord
+			l.Importance = widget.DangerImportance
+			box.Add(l)
+		}
+		failed, _ := a.eng.Store().ReadJournal(a.ctx, store.JournalFilter{Worker: ws.Worker, Result: "error", Since: ws.LastRun.Add(-24 * time.Hour), Limit: 10})
+		s.Failed[key] = failed
+		for _, f := range failed {
+			l := widget.NewLabel(fmt.Sprintf("✗ %s %s: %s", f.At.Local().Format("02.01. 15:04"), f.ItemKey, f.Error))
+			l.Wrapping = fyne.TextWrapWord
+			box.Add(l)
+		}
+		s.List.Add(widget.NewCard(ws.Worker, "", box))
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// JournalScreen is "Protokoll": the journal with filters and CSV export.
+type JournalScreen struct {
+	Worker, Result, Period *widget.Select
+	Table                  *widget.Table
+	Count                  *widget.Label
+	Export                 *widget.Button
+	Entries                []store.JournalEntry
+}
+
+var periodChoices = []string{"heute", "7 Tage", "30 Tage", "alles"}
+
+// ShowJournal opens "Protokoll".
+func (a *App) ShowJournal() *JournalScreen {
+	if old, ok := a.reopen("journal"); ok {
+		s := old.(*JournalScreen)
+		a.loadJournal(s)
+		return s
+	}
+	s := &JournalScreen{}
+	a.window("journal", a.t("Protokoll"), fyne.NewSize(900, 560), func(w fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		workers, _ := a.eng.Repo().Workers(a.ctx)
+		choices := []string{"alle Sachbearbeiter"}
+		for _, w := range workers {
+			choices = append(choices, w.UPN)
+		}
+		reload := func(string) { a.loadJournal(s) }
+		s.Worker = widget.NewSelect(choices, nil)
+		s.Worker.SetSelected(choices[0])
+		s.Result = widget.NewSelect([]string{"alle Ergebnisse", "nur Fehler", "nur erfolgreich"}, nil)
+		s.Result.SetSelected("alle Ergebnisse")
+		s.Period = widget.NewSelect(periodChoices, nil)
+		s.Period.SetSelected("7 Tage")
+		s.Worker.OnChanged, s.Result.OnChanged, s.Period.OnChanged = reload, reload, reload
+		s.Count = widget.NewLabel("")
+		s.Export = widget.NewButton(a.t("Als CSV exportieren"), func() {
+			d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
+				if err != nil || wc == nil {
+					return
+				}
+				defer wc.Close()
+				if err := a.WriteJournalCSV(s, wc); err != nil {
+					dialog.ShowError(err, w)
+				}
+			}, w)
+			d.SetFileName("kanzleisync-protokoll.csv")
+			d.Show()
+		})
+		headers := []string{"Zeit", "Sachbearbeiter", "Eintrag", "Aktion", "Ergebnis", "Fehler"}
+		widths := []float32{130, 200, 170, 90, 70, 400}
+		s.Table = widget.NewTable(func() (int, int) { return len(s.Entries), len(headers) },
+			func() fyne.CanvasObject { return widget.NewLabel("") },
+			func(id widget.TableCellID, o fyne.CanvasObject) {
+				o.(*widget.Label).SetText(journalCell(s.Entries[id.Row], id.Col))
+			})
+		s.Table.ShowHeaderRow = true
+		s.Table.CreateHeader = func() fyne.CanvasObject { return widget.NewLabel("") }
+		s.Table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+			if id.Col >= 0 {
+				o.(*widget.Label).SetText(headers[id.Col])
+			}
+		}
+		for i, wd := range widths {
+			s.Table.SetColumnWidth(i, wd)
+		}
+		filters := container.NewHBox(s.Worker, s.Result, s.Period, s.Export, s.Count)
+		return container.NewBorder(filters, nil, nil, nil, s.Table), nil
+	})
+	a.screens["journal"] = s
+	a.loadJournal(s)
+	return s
+}
+
+func journalCell(e store.JournalEntry, col int) string {
+	switch col {
+	case 0:
+		return e.At.Local().Format("02.01.2006 15:04")
+	case 1:
+		return e.Worker
+	case 2:
+		return e.ItemKey
+	case 3:
+		return e.Action
+	case 4:
+		if e.Result == "error" {
+			return "Fehler"
+		}
+		return e.Result
+	}
+	return e.Error
+}
+
+func (s *JournalScreen) filter(now time.Time) store.JournalFilter {
+	f := store.JournalFilter{Limit: 5000}
+	if s.Worker.SelectedIndex() > 0 {
+		f.Worker = s.Worker.Selected
+	}
+	switch s.Result.Selected {
+	case "nur Fehler":
+		f.Result = "error"
+	case "nur erfolgreich":
+		f.Result = "ok"
+	}
+	switch s.Period.Selected {
+	case "heute":
+		y, m, d := now.Date()
+		f.Since = time.Date(y, m, d, 0, 0, 0, 0, now.Location())
+	case "7 Tage":
+		f.Since = now.AddDate(0, 0, -7)
+	case "30 Tage":
+		f.Since = now.AddDate(0, 0, -30)
+	}
+	return f
+}
+
+func (a *App) loadJournal(s *JournalScreen) {
+	entries, err := a.eng.Store().ReadJournal(a.ctx, s.filter(a.eng.Now()))
+	if err != nil {
+		s.Count.SetText(err.Error())
+		return
+	}
+	s.Entries = entries
+	s.Count.SetText(fmt.Sprintf("%d Einträge", len(entries)))
+	s.Table.Refresh()
+}
+
+// WriteJournalCSV writes the entries the filters select as CSV.
+func (a *App) WriteJournalCSV(s *JournalScreen, w io.Writer) error {
+	var buf bytes.Buffer
+	if err := core.WriteJournalCSV(&buf, s.Entries); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// ShowAbout opens "Über".
+func (a *App) ShowAbout() {
+	a.window("about", a.t("Über"), fyne.NewSize(520, 300), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		title := widget.NewLabelWithStyle("kanzleisync "+a.o.Version, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		text := widget.NewLabel("Hält Microsoft 365 mit der Kanzleisoftware abgeglichen: Termine, Fristen, Wiedervorlagen, Adressen und die Mailkonten.")
+		text.Wrapping = fyne.TextWrapWord
+		ents, _ := a.eng.Repo().Entities(a.ctx)
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name)
+		}
+		form := widget.NewForm(
+			widget.NewFormItem("Entität", widget.NewLabel(orDash(strings.Join(names, ", ")))),
+			widget.NewFormItem("Datenverzeichnis", widget.NewLabel(orDash(a.o.DataDir))),
+			widget.NewFormItem("Protokolldatei", widget.NewLabel(orDash(a.o.LogFile))),
+			widget.NewFormItem("Anmelde-Adresse", widget.NewLabel(fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath))),
+		)
+		return container.NewVBox(title, text, form), nil
+	})
+}

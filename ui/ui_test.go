@@ -1,0 +1,559 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/core"
+	"kanzleisync/app/diagnose"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+	"kanzleisync/assets"
+	"kanzleisync/platform/keyring/keyringtest"
+)
+
+const (
+	anna   = "anna.mueller@kanzlei.example"
+	entity = "Kanzlei"
+)
+
+// fixture is the tray application against the emulator, with the real
+// keyring, a real store and a real demo cache, under Fyne's test driver.
+type fixture struct {
+	t    *testing.T
+	ctx  context.Context
+	sim  *m365sim.Server
+	st   *store.Store
+	repo *config.Repo
+	mgr  *auth.Manager
+	eng  *core.Engine
+	fa   fyne.App
+	app  *App
+	opts Options
+}
+
+type setup struct {
+	tf            *m365sim.TenantFile
+	secretExpires time.Time
+	noSignIn      bool
+	opts          Options
+}
+
+func newFixture(t *testing.T, s setup) *fixture {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	sim := simtest.Start(t, s.tf, m365sim.Options{})
+	dir := t.TempDir()
+	st, err := store.Open(filepath.Join(dir, "kanzleisync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cache := filepath.Join(dir, "cache.sqlite")
+	if err := source.Generate(ctx, cache, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Appointments: 6, Deadlines: 4,
+		Resubmissions: 2, Addresses: 5, Subscriptions: 3, From: time.Date(2026, 1, 1, 0, 0, 0, 0, source.Berlin)}); err != nil {
+		t.Fatal(err)
+	}
+	repo := config.NewRepo(st.DB())
+	if s.secretExpires.IsZero() {
+		s.secretExpires = time.Now().AddDate(1, 0, 0)
+	}
+	if err := repo.SaveEntity(ctx, config.Entity{Name: entity, Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
+		SecretExpires: config.Date{Time: s.secretExpires}, AuthorityHost: sim.URL(), GraphEndpoint: sim.URL(), CachePath: cache}); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(sim.POP3SAddr())
+	pop3Port, _ := strconv.Atoi(port)
+	_, sport, _ := net.SplitHostPort(sim.SMTPAddr())
+	smtpPort, _ := strconv.Atoi(sport)
+	acc := config.MailAccount{Address: anna, POP3Host: host, POP3Port: pop3Port, SMTPHost: host, SMTPPort: smtpPort}.WithDefaults()
+	if err := repo.SaveWorker(ctx, config.Worker{UPN: anna, DisplayName: "Anna Müller", Entity: entity, Modules: config.AllModules,
+		Accounts: []config.MailAccount{acc}}); err != nil {
+		t.Fatal(err)
+	}
+	secrets, _ := keyringtest.Real(t, auth.SecretKey(entity), auth.RefreshKey(anna))
+	mgr := auth.NewManager(repo, secrets, auth.Options{})
+	if err := mgr.SetClientSecret(entity, m365sim.DemoClientSecret); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, ctx: ctx, sim: sim, st: st, repo: repo, mgr: mgr}
+	f.fa = test.NewTempApp(t)
+	f.eng = core.New(core.Options{Store: st, Repo: repo, Auth: mgr, MailTLS: simtest.TLSConfig(sim),
+		ExportInterval: time.Hour, MailInterval: time.Hour, Notify: Notifier(f.fa)})
+	if !s.noSignIn {
+		if _, err := mgr.SignIn(ctx, anna, auth.SignInOptions{ListenAddr: "127.0.0.1:0", Timeout: 30 * time.Second, OpenBrowser: f.browser}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.opts = s.opts
+	if f.opts.OpenURL == nil {
+		f.opts.OpenURL = f.browser
+	}
+	f.app = New(ctx, f.fa, f.eng, f.opts)
+	if err := f.eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.eng.Close)
+	return f
+}
+
+// browser answers the emulator's sign-in pages as the user in login_hint.
+func (f *fixture) browser(link string) error {
+	u, err := url.Parse(link)
+	if err != nil {
+		return err
+	}
+	upn := u.Query().Get("login_hint")
+	go func() {
+		if _, err := m365sim.NewBrowser().SignInAndDeliver(link, upn, m365sim.DemoPassword); err != nil {
+			f.t.Errorf("browser: %v", err)
+		}
+	}()
+	return nil
+}
+
+// ui runs fn as the UI thread would, apart from the app's background updates.
+func (f *fixture) ui(fn func()) {
+	f.app.uiMu.Lock()
+	defer f.app.uiMu.Unlock()
+	fn()
+}
+
+// eventually waits for cond, checked on the UI thread.
+func (f *fixture) eventually(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var ok bool
+		f.ui(func() { ok = cond() })
+		if ok {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.t.Fatalf("timed out waiting for %s; status: %+v", what, f.eng.Status())
+}
+
+func labels(m *fyne.Menu) []string {
+	var out []string
+	for _, it := range m.Items {
+		if !it.IsSeparator {
+			out = append(out, it.Label)
+		}
+	}
+	return out
+}
+
+func TestTrayMenu(t *testing.T) {
+	var demoRan atomic.Bool
+	f := newFixture(t, setup{opts: Options{Demo: []Action{{Label: "Drosselung", Do: func(context.Context) error { demoRan.Store(true); return nil }}}}})
+	f.ui(func() {
+		got := labels(f.app.Menu())[1:] // the first line is the state
+		want := []string{"Anmelden", "Anbindung testen", "Testmail senden", "Jetzt synchronisieren", "Konten verwalten",
+			"Einstellungen", "Protokoll", "Über", "Demo: etwas kaputt machen", "Beenden"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("menu = %q\nwant   %q", got, want)
+		}
+		if !f.app.Menu().Items[0].Disabled {
+			t.Error("the state line must not be clickable")
+		}
+		signIn := f.app.MenuItem("Anmelden")
+		if signIn.ChildMenu == nil || len(signIn.ChildMenu.Items) != 1 || !strings.Contains(signIn.ChildMenu.Items[0].Label, anna) {
+			t.Fatalf("Anmelden lists %v", signIn.ChildMenu)
+		}
+		if !f.app.MenuItem("Beenden").IsQuit {
+			t.Error("Beenden is not the quit item")
+		}
+		// every entry opens its window
+		for label, window := range map[string]string{"Anbindung testen": "diagnose", "Testmail senden": "testmail",
+			"Konten verwalten": "accounts", "Einstellungen": "settings", "Protokoll": "journal", "Über": "about", "Jetzt synchronisieren": "sync"} {
+			f.app.MenuItem(label).Action()
+			if f.app.Window(window) == nil {
+				t.Errorf("%s opened no window %q", label, window)
+			}
+		}
+		f.app.MenuItem("Demo: etwas kaputt machen").ChildMenu.Items[0].Action()
+	})
+	f.eventually("the demo action", func() bool { return demoRan.Load() })
+}
+
+// Closing a window hides it; the application keeps running in the tray and
+// the window comes back with its state.
+func TestClosingAWindowKeepsTheApp(t *testing.T) {
+	f := newFixture(t, setup{})
+	var s1, s2 *AccountsScreen
+	f.ui(func() {
+		s1 = f.app.ShowAccounts()
+		f.app.Window("accounts").Close() // the close button runs the intercept
+		s2 = f.app.ShowAccounts()
+	})
+	if s1 != s2 {
+		t.Error("reopening built a new screen instead of showing the hidden one")
+	}
+	if s1 == nil || f.app.keeper == nil {
+		t.Error("no hidden window keeps the driver running")
+	}
+}
+
+// "Anbindung testen" with a permission missing from the app registration
+// shows the red dot and the German fix, and offers the admin-consent link.
+func TestDiagnoseMissingPermission(t *testing.T) {
+	tf := m365sim.DemoTenant(time.Now())
+	app := &tf.Tenants[0].Apps[0]
+	app.DelegatedScopes = slices.DeleteFunc(app.DelegatedScopes, func(s string) bool { return s == "Contacts.ReadWrite" })
+	app.AppRoles = slices.DeleteFunc(app.AppRoles, func(s string) bool { return s == "Contacts.ReadWrite" })
+	var opened []string
+	f := newFixture(t, setup{tf: tf})
+	f.app.o.OpenURL = func(u string) error { opened = append(opened, u); return nil }
+	var s *DiagnoseScreen
+	f.ui(func() { s = f.app.ShowDiagnose(false) })
+	f.ui(func() { test.Tap(s.Run) })
+	f.eventually("the test to finish", func() bool { return s.Reports != nil })
+	f.ui(func() {
+		markup := test.RenderObjectToMarkup(s.Results)
+		var red []string
+		for _, r := range s.Reports {
+			for _, c := range r.Checks {
+				if c.Status == diagnose.Red {
+					red = append(red, r.Subject+"/"+c.Name)
+					if !hasLabel(s.Results, "→ "+c.Fix) || !strings.Contains(c.Fix, "Contacts.ReadWrite") {
+						t.Errorf("fix of %s not shown or not naming the permission: %q", c.Name, c.Fix)
+					}
+				}
+			}
+		}
+		if !slices.Contains(red, "anna.mueller@kanzlei.example/Kontakte") || !slices.Contains(red, "Entität Kanzlei/Kontakte") {
+			t.Errorf("red checks = %v, want Kontakte for the entity and for Anna", red)
+		}
+		if !hasDot(s.Results, diagnose.Red) || !strings.Contains(markup, "rot") {
+			t.Errorf("no red dot rendered:\n%s", markup)
+		}
+		if !strings.Contains(s.State.Text, "Nicht alles funktioniert") {
+			t.Errorf("state line %q", s.State.Text)
+		}
+		if s.Consent.Disabled() {
+			t.Error("the admin-consent button is disabled")
+		}
+	})
+	f.ui(func() { test.Tap(s.Consent) })
+	if len(opened) != 1 || !strings.Contains(opened[0], "/adminconsent?client_id="+m365sim.DemoClientID) {
+		t.Fatalf("consent opened %v", opened)
+	}
+}
+
+// A secret that expires in 7 days sends the desktop notification, turns
+// the tray yellow and shows the banner.
+func TestSecretExpiringIn7DaysNotifies(t *testing.T) {
+	f := newFixture(t, setup{secretExpires: time.Now().AddDate(0, 0, 6).Add(12 * time.Hour)})
+	ent, err := f.repo.Entity(f.ctx, entity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the engine notified the 7-day threshold once at start; forget it to
+	// watch it happen
+	if _, err := f.st.DB().Exec(`DELETE FROM meta WHERE key LIKE 'once/warning/%'`); err != nil {
+		t.Fatal(err)
+	}
+	want := &fyne.Notification{Title: "Clientschlüssel läuft bald ab",
+		Content: "Der geheime Clientschlüssel der Entität „Kanzlei“ läuft am " + ent.SecretExpires.German() + " ab (in 6 Tagen). Rechtzeitig im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen."}
+	test.AssertNotificationSent(t, want, func() { f.eng.RefreshWarnings(f.ctx) })
+	// once per threshold: a second check sends nothing
+	test.AssertNotificationSent(t, nil, func() { f.eng.RefreshWarnings(f.ctx) })
+	f.eventually("the tray to turn yellow", func() bool { return f.app.TrayState() == assets.TrayWarning })
+	f.ui(func() { f.app.ShowSync() })
+	f.ui(func() {
+		if !hasLabel(f.app.Window("sync").Content(), "Clientschlüssel läuft bald ab: "+want.Content) {
+			t.Error("the window shows no banner")
+		}
+	})
+	f.eventually("the warning in the first menu line", func() bool {
+		return strings.HasPrefix(f.app.Menu().Items[0].Label, "Clientschlüssel läuft bald ab")
+	})
+}
+
+// A sign-in that Entra no longer accepts turns the tray red with "Bitte
+// erneut anmelden"; signing in again turns it back.
+func TestExpiredSignInTurnsTrayRed(t *testing.T) {
+	f := newFixture(t, setup{})
+	f.eventually("the first export", func() bool {
+		st := f.app.Status()
+		return len(st.Sync) == 1 && !st.Sync[0].LastRun.IsZero()
+	})
+	// 91 days without use: the access token has expired and Entra has
+	// dropped the refresh token
+	f.sim.Advance(91 * 24 * time.Hour)
+	f.eng.SyncNow()
+	f.eventually("the tray to turn red with „Bitte erneut anmelden“", func() bool {
+		return f.app.TrayState() == assets.TrayError && strings.HasPrefix(f.app.Status().Reason, "Bitte erneut anmelden")
+	})
+	f.ui(func() {
+		for _, a := range f.app.Status().Accounts {
+			if a.Dot != diagnose.Red || !strings.Contains(a.Detail, "anmelden") {
+				t.Errorf("account %s: %s %q", a.Account.Address, a.Dot, a.Detail)
+			}
+		}
+	})
+	f.ui(func() { f.app.SignIn(anna) })
+	f.eventually("the tray to turn green again", func() bool {
+		return f.app.TrayState() == assets.TrayOK || f.app.TrayState() == assets.TraySyncing
+	})
+}
+
+// Konten verwalten: add an account, see it listed, edit it, remove it; bad
+// input gets a German message and changes nothing.
+func TestAccountManager(t *testing.T) {
+	f := newFixture(t, setup{})
+	var s *AccountsScreen
+	f.ui(func() { s = f.app.ShowAccounts() })
+	f.eventually("Anna's account", func() bool { return len(s.Rows) == 1 })
+	var e *AccountEditor
+	f.ui(func() { e = f.app.ShowAccountEditor("", "") })
+	f.ui(func() {
+		e.Worker.SetSelected(anna)
+		e.Address.SetText("kanzlei@kanzlei.example")
+		e.Mailbox.SetSelected("Archivpostfach")
+		e.Transport.SetSelected("POP3/SMTP")
+		e.POP3Port.SetText("neunhundert")
+		e.Form.OnSubmit()
+	})
+	if !strings.Contains(e.Error.Text, "POP3-Port") {
+		t.Fatalf("bad port: %q", e.Error.Text)
+	}
+	if w, _ := f.repo.Worker(f.ctx, anna); len(w.Accounts) != 1 {
+		t.Fatalf("a rejected form saved something: %+v", w.Accounts)
+	}
+	f.ui(func() {
+		e.POP3Port.SetText("995")
+		e.Transport.SetSelected("Microsoft Graph")
+		e.Form.OnSubmit()
+	})
+	if e.Error.Text != "" {
+		t.Fatalf("save: %s", e.Error.Text)
+	}
+	w, _ := f.repo.Worker(f.ctx, anna)
+	if len(w.Accounts) != 2 || w.Accounts[1].Mailbox != config.ArchiveMailbox || w.Accounts[1].Transport != config.GraphMail {
+		t.Fatalf("accounts %+v", w.Accounts)
+	}
+	f.eventually("two rows", func() bool { return len(s.Rows) == 2 })
+	f.ui(func() {
+		var row *AccountRow
+		for i := range s.Rows {
+			if s.Rows[i].Status.Account.Address == "kanzlei@kanzlei.example" {
+				row = &s.Rows[i]
+			}
+		}
+		if row == nil || !strings.Contains(row.Title.Text, "Archivpostfach, Microsoft Graph") || !strings.Contains(row.SignedIn.Text, "Letzte Anmeldung: ") {
+			t.Fatalf("row %+v", row)
+		}
+		test.Tap(row.Remove)
+	})
+	f.eventually("one row", func() bool { return len(s.Rows) == 1 })
+	if w, _ := f.repo.Worker(f.ctx, anna); len(w.Accounts) != 1 || w.Accounts[0].Address != anna {
+		t.Fatalf("after remove %+v", w.Accounts)
+	}
+}
+
+// Testmail senden shows each step and the message reaches the emulator;
+// with SMTP AUTH switched off for the tenant it shows the red dot and the fix.
+func TestTestMail(t *testing.T) {
+	f := newFixture(t, setup{})
+	var s *TestMailScreen
+	f.ui(func() { s = f.app.ShowTestMail(anna, anna) })
+	f.ui(func() { test.Tap(s.Send) })
+	f.eventually("the test mail", func() bool { return s.Dot.Status != diagnose.Grey })
+	f.ui(func() {
+		if s.Dot.Status != diagnose.Green || !strings.Contains(s.Steps.Text, "AUTH") || !strings.Contains(s.Steps.Text, "Die Testmail wurde versendet.") {
+			t.Fatalf("%s: %s", s.Dot.Status, s.Steps.Text)
+		}
+	})
+	if st, _ := f.sim.State(anna); !slices.ContainsFunc(st.Messages, func(m map[string]any) bool {
+		s, _ := m["subject"].(string)
+		return strings.Contains(s, "Testmail")
+	}) {
+		t.Fatalf("the test mail did not reach the mailbox: %v", st.Messages)
+	}
+	off := true
+	if err := f.sim.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{TenantSMTPAuthDisabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	f.ui(func() { test.Tap(s.Send) })
+	f.eventually("the second test mail", func() bool { return s.Dot.Status == diagnose.Red })
+	f.ui(func() {
+		if !strings.Contains(s.Steps.Text, "SMTP AUTH") || !strings.Contains(s.Steps.Text, "nicht versendet") {
+			t.Fatalf("steps: %s", s.Steps.Text)
+		}
+	})
+}
+
+// Einstellungen: the secret is never shown, a wrong tenant is refused in
+// German, and "Verbindung testen" turns the dot green.
+func TestSettingsEntity(t *testing.T) {
+	f := newFixture(t, setup{})
+	var s *SettingsScreen
+	f.ui(func() { s = f.app.ShowSettings() })
+	f.ui(func() {
+		if s.Secret.Text != "" || strings.Contains(test.RenderToMarkup(f.app.Window("settings").Canvas()), m365sim.DemoClientSecret) {
+			t.Fatal("the secret is shown")
+		}
+		if !strings.HasPrefix(s.SecretState.Text, "hinterlegt, läuft ab am ") {
+			t.Errorf("secret state %q", s.SecretState.Text)
+		}
+		s.Tenant.SetText("kein mandant")
+		test.Tap(s.SaveEntity)
+		if s.EntityDot.Status != diagnose.Red || !strings.Contains(s.EntityResult.Text, "Verzeichnis-ID muss eine GUID sein") {
+			t.Errorf("bad tenant: %s %q", s.EntityDot.Status, s.EntityResult.Text)
+		}
+		s.Tenant.SetText(m365sim.DemoTenantID)
+	})
+	if ent, _ := f.repo.Entity(f.ctx, entity); ent.Tenant != m365sim.DemoTenantID {
+		t.Fatalf("a refused form changed the tenant to %q", ent.Tenant)
+	}
+	f.ui(func() { test.Tap(s.TestEntity) })
+	f.eventually("the entity test", func() bool { return s.EntityDot.Status != diagnose.Grey })
+	f.ui(func() {
+		if s.EntityDot.Status != diagnose.Green {
+			t.Fatalf("entity test %s: %s", s.EntityDot.Status, s.EntityResult.Text)
+		}
+	})
+	// switching a module off reaches the configuration at once
+	f.ui(func() { s.Modules[anna].SetSelected([]string{"Kalender", "Mail"}) })
+	if w, _ := f.repo.Worker(f.ctx, anna); !slices.Equal(w.Modules, []config.Module{config.Calendar, config.Mail}) {
+		t.Fatalf("modules %v", w.Modules)
+	}
+}
+
+// Synchronisation shows counts and the failed items; the Protokoll filters
+// and exports CSV.
+func TestSyncAndJournal(t *testing.T) {
+	f := newFixture(t, setup{})
+	var s *SyncScreen
+	f.ui(func() { s = f.app.ShowSync() })
+	f.ui(func() { test.Tap(s.Now) })
+	f.eventually("a finished export", func() bool {
+		st := f.app.Status()
+		return len(st.Sync) == 1 && !st.Sync[0].LastRun.IsZero() && !st.Sync[0].Running
+	})
+	last := f.app.Status().Sync[0]
+	f.ui(func() {
+		if !hasLabelPrefix(s.List, "Letzter Abgleich: ") || !hasLabelPrefix(s.List, "Nächster Abgleich: ") || !hasLabelPrefix(s.List, "Angelegt ") {
+			t.Errorf("sync screen lacks last/next run and counts")
+		}
+		if s.Bars[anna] == nil {
+			t.Error("no progress bar")
+		}
+	})
+	// the start's cycle exported everything; "Jetzt synchronisieren" found nothing new
+	if st, _ := f.sim.State(anna); len(st.Events) == 0 || last.Total["event"] != len(st.Events) {
+		t.Fatalf("after the export: %d events in Outlook, last run %+v", len(st.Events), last)
+	}
+	// a failed item, as the exporter journals it
+	if err := f.st.Journal(f.ctx, store.JournalEntry{Worker: anna, ItemKey: "termin:99", Action: "create", Result: "error",
+		Error: "=HYPERLINK(\"x\") Betreff fehlt"}); err != nil {
+		t.Fatal(err)
+	}
+	var j *JournalScreen
+	f.ui(func() {
+		j = f.app.ShowJournal()
+		all := len(j.Entries)
+		j.Result.SetSelected("nur Fehler")
+		if len(j.Entries) == 0 || len(j.Entries) >= all {
+			t.Errorf("filter: %d of %d", len(j.Entries), all)
+		}
+		for _, e := range j.Entries {
+			if e.Result != "error" {
+				t.Errorf("filter let %+v through", e)
+			}
+		}
+	})
+	var buf bytes.Buffer
+	f.ui(func() {
+		if err := f.app.WriteJournalCSV(j, &buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	out := buf.String()
+	if !strings.HasPrefix(out, "\ufeffZeit;Sachbearbeiter;Eintrag;Aktion;Ergebnis;Anfrage-ID;Fehler\n") ||
+		!strings.Contains(out, `termin:99;create;error;;"'=HYPERLINK(""x"") Betreff fehlt"`) {
+		t.Fatalf("csv:\n%s", out)
+	}
+}
+
+func TestEnglish(t *testing.T) {
+	f := newFixture(t, setup{})
+	var s *SettingsScreen
+	f.ui(func() {
+		s = f.app.ShowSettings()
+		s.Language.SetSelected("English")
+		got := labels(f.app.Menu())[1:]
+		if got[0] != "Sign in" || got[len(got)-1] != "Quit" {
+			t.Fatalf("menu %q", got)
+		}
+	})
+	if f.fa.Preferences().String("language") != "en" {
+		t.Error("the language is not remembered")
+	}
+}
+
+// hasLabel reports whether a label with exactly text is inside o.
+func hasLabel(o fyne.CanvasObject, text string) bool {
+	found := false
+	walk(o, func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.Label); ok && l.Text == text {
+			found = true
+		}
+	})
+	return found
+}
+
+func hasLabelPrefix(o fyne.CanvasObject, prefix string) bool {
+	found := false
+	walk(o, func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.Label); ok && strings.HasPrefix(l.Text, prefix) {
+			found = true
+		}
+	})
+	return found
+}
+
+func hasDot(o fyne.CanvasObject, s diagnose.Status) bool {
+	found := false
+	walk(o, func(o fyne.CanvasObject) {
+		if d, ok := o.(*Dot); ok && d.Status == s {
+			found = true
+		}
+	})
+	return found
+}
+
+func walk(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
+	f(o)
+	switch c := o.(type) {
+	case *fyne.Container:
+		for _, child := range c.Objects {
+			walk(child, f)
+		}
+	case fyne.Widget:
+		r := test.WidgetRenderer(c)
+		for _, child := range r.Objects() {
+			walk(child, f)
+		}
+	}
+}
