@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"kanzleisync/app/auth"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
-	"kanzleisync/app/auth"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
 )
