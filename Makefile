@@ -5,17 +5,38 @@ GO      ?= go
 PKGS    ?= ./...
 export CGO_ENABLED := 1
 
-.PHONY: run test build sim bench lint deps-run deps-test deps-bench
+SCREENSHOT_DIR ?= docs/screenshots
+FYNE_TOOL      ?= fyne.io/tools/cmd/fyne@v1.7.4
+# The Windows build takes name, id, version and icon from FyneApp.toml.
+toml = $(shell sed -n 's/^ *$(1) *= *"*\([^"]*\)"*$$/\1/p' FyneApp.toml | head -1)
 
-## run: the demo. Until the tray application exists it starts the Microsoft
-## 365 emulator with the demo tenant and prints where each service listens.
+.PHONY: run test build sim bench lint screenshots windows deps-run deps-test deps-bench deps-screenshots deps-windows
+
+## run: the demo — kanzleisync's tray application against the built-in
+## Microsoft 365 emulator. Without a display it runs what it can in the
+## terminal (emulator, sign-in link, Anbindung testen, one export, test mail).
 run: deps-run
-	$(GO) run ./cmd/m365sim
+	@if [ -z "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then echo "make run: keine Anzeige (DISPLAY) – die Demo läuft im Terminal."; fi
+	@if [ -z "$${DBUS_SESSION_BUS_ADDRESS:-}" ]; then .ci/with-keyring $(GO) run ./cmd/kanzleisync demo; else $(GO) run ./cmd/kanzleisync demo; fi
+
+## screenshots: the real application under Xvfb in a D-Bus session; one PNG per screen into SCREENSHOT_DIR.
+screenshots: deps-screenshots
+	SCREENSHOT_DIR=$(SCREENSHOT_DIR) .ci/screenshots
+
+## windows: cross-builds bin/kanzleisync.exe with the icon and metadata of FyneApp.toml (mingw-w64).
+windows: deps-windows
+	GOBIN="$(CURDIR)/bin" $(GO) install $(FYNE_TOOL)
+	cd cmd/kanzleisync && CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
+	  "$(CURDIR)/bin/fyne" package --os windows --release --name "$(call toml,Name)" --app-id "$(call toml,ID)" \
+	  --app-version "$(call toml,Version)" --app-build "$(call toml,Build)" --icon "$(CURDIR)/$(call toml,Icon)"
+	mkdir -p bin && mv -f "cmd/kanzleisync/$(call toml,Name).exe" bin/kanzleisync.exe
+	@ls -l bin/kanzleisync.exe
 
 ## test: every test, headless, with a private D-Bus session and keyring.
 test: deps-test
 	$(GO) vet $(PKGS)
 	.ci/with-keyring $(GO) test -timeout 20m $(PKGS)
+	$(MAKE) --no-print-directory windows
 
 ## build: all programs into bin/.
 build:
@@ -50,3 +71,9 @@ deps-test:
 
 deps-bench:
 	@.ci/install-deps bench
+
+deps-screenshots:
+	@.ci/install-deps screenshots
+
+deps-windows:
+	@.ci/install-deps windows

@@ -159,7 +159,7 @@ func (a *App) ShowJournal() *JournalScreen {
 			d.Show()
 		})
 		headers := []string{"Zeit", "Sachbearbeiter", "Eintrag", "Aktion", "Ergebnis", "Fehler"}
-		widths := []float32{130, 200, 170, 90, 70, 400}
+		widths := []float32{130, 250, 170, 80, 80, 400}
 		s.Table = widget.NewTable(func() (int, int) { return len(s.Entries), len(headers) },
 			func() fyne.CanvasObject { return widget.NewLabel("") },
 			func(id widget.TableCellID, o fyne.CanvasObject) {
@@ -175,7 +175,8 @@ func (a *App) ShowJournal() *JournalScreen {
 		for i, wd := range widths {
 			s.Table.SetColumnWidth(i, wd)
 		}
-		filters := container.NewHBox(s.Worker, s.Result, s.Period, s.Export, s.Count)
+		filters := container.NewBorder(nil, nil, nil, container.NewHBox(s.Count, s.Export),
+			container.NewGridWithColumns(3, s.Worker, s.Result, s.Period))
 		return container.NewBorder(filters, nil, nil, nil, s.Table), nil
 	})
 	a.screens["journal"] = s
