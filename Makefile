@@ -53,9 +53,11 @@ bench: deps-bench
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledFetch$$' -v ./app/mail/ | tee -a bench.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 30m -run '^TestExportFigures$$' -v ./app/export/ | tee export-figures.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestPOP3Figures$$' -v ./app/mail/ | tee pop3-figures.out
+	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 20m -run '^TestIdleFigures$$' -v ./cmd/kanzleisync/ | tee idle-figures.out
 	@.ci/bench-figures < bench.out
 	@grep '^figure:' export-figures.out
 	@grep '^figure:' pop3-figures.out
+	@grep '^figure:' idle-figures.out
 
 ## lint: gofmt, go vet, staticcheck.
 lint: deps-test

@@ -64,7 +64,6 @@ type App struct {
 	windows map[string]fyne.Window
 	// refresh holds, per open window, what redraws it from the status.
 	refresh map[string]func(core.Status)
-	keeper  fyne.Window
 	// uiMu serialises the updates from background work. On the desktop
 	// they all run on Fyne's main thread anyway; Fyne's test driver runs
 	// fyne.Do on the calling goroutine, where this lock keeps them apart.
@@ -87,9 +86,6 @@ func New(ctx context.Context, fa fyne.App, eng *core.Engine, o Options) *App {
 	a := &App{fa: fa, eng: eng, o: o, ctx: ctx, windows: map[string]fyne.Window{}, refresh: map[string]func(core.Status){}, screens: map[string]any{},
 		lang: fa.Preferences().StringWithFallback("language", "de")}
 	a.status = eng.Status()
-	// A window that is never shown keeps the driver running when the user
-	// closes the last visible one: Fyne quits when no window is left.
-	a.keeper = fa.NewWindow("kanzleisync")
 	a.buildMenu()
 	eng.Subscribe(func(st core.Status) { a.do(func() { a.apply(st) }) })
 	a.apply(eng.Status())
@@ -231,7 +227,8 @@ func (a *App) window(name, title string, size fyne.Size, build func(w fyne.Windo
 	w.SetContent(container.NewBorder(banner, nil, nil, nil, content))
 	w.Resize(size)
 	// Closing hides: the window keeps its state for the next time and the
-	// application stays in the tray.
+	// application stays in the tray. (Fyne quits when its last window is
+	// destroyed; windows here are never destroyed, only hidden.)
 	w.SetCloseIntercept(func() { a.CloseWindow(name) })
 	a.windows[name] = w
 	a.refresh[name] = func(st core.Status) {

@@ -208,8 +208,8 @@ func TestClosingAWindowKeepsTheApp(t *testing.T) {
 	if s1 != s2 {
 		t.Error("reopening built a new screen instead of showing the hidden one")
 	}
-	if s1 == nil || f.app.keeper == nil {
-		t.Error("no hidden window keeps the driver running")
+	if s1 == nil || f.app.Window("accounts") == nil {
+		t.Error("the closed window was destroyed instead of hidden")
 	}
 }
 
