@@ -557,3 +557,41 @@ func walk(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
 		}
 	}
 }
+
+// Über, the demo window and the tray-menu preview build and say what they should.
+func TestAboutDemoAndMenuPreview(t *testing.T) {
+	f := newFixture(t, setup{opts: Options{Version: "9.8.7", DataDir: "DATENVERZEICHNIS", LogFile: "LOGDATEI",
+		DemoHelp: "Willkommen zur Demo", Demo: []Action{{Label: "SMTP AUTH abschalten", Do: func(context.Context) error { return nil }}}}})
+	f.ui(func() {
+		f.app.ShowAbout()
+		about := f.app.Window("about").Content()
+		for _, want := range []string{"kanzleisync 9.8.7", "DATENVERZEICHNIS", "LOGDATEI", entity, "http://localhost:50993/authorize/"} {
+			if !hasLabel(about, want) {
+				t.Errorf("Über lacks %q", want)
+			}
+		}
+		f.app.ShowDemoHelp()
+		demo := f.app.Window("demo").Content()
+		if !hasLabel(demo, "Willkommen zur Demo") {
+			t.Error("the demo window lacks its help text")
+		}
+		var buttons []string
+		walk(demo, func(o fyne.CanvasObject) {
+			if b, ok := o.(*widget.Button); ok {
+				buttons = append(buttons, b.Text)
+			}
+		})
+		for _, want := range []string{"Anmelden: Anna Müller (" + anna + ")", "Anbindung testen", "Demo: etwas kaputt machen: SMTP AUTH abschalten"} {
+			if !slices.Contains(buttons, want) {
+				t.Errorf("demo window buttons %q lack %q", buttons, want)
+			}
+		}
+		if slices.Contains(buttons, "Beenden") {
+			t.Error("the demo window offers Beenden")
+		}
+		f.app.ShowMenuPreview()
+		if f.app.Window("menu") == nil {
+			t.Error("no menu preview")
+		}
+	})
+}
