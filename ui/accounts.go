@@ -118,7 +118,7 @@ func (a *App) saveWorker(w config.Worker) error {
 // restart applies a changed configuration to the background work.
 func (a *App) restart() {
 	go func() {
-		if err := a.eng.Restart(a.ctx); err != nil {
+		if err := a.eng.Reload(a.ctx); err != nil {
 			a.fa.SendNotification(fyne.NewNotification("kanzleisync", "Neustart des Abgleichs fehlgeschlagen: "+err.Error()))
 		}
 	}()

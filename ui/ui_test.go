@@ -80,6 +80,11 @@ func newFixture(t *testing.T, s setup) *fixture {
 		SecretExpires: config.Date{Time: s.secretExpires}, AuthorityHost: sim.URL(), GraphEndpoint: sim.URL(), CachePath: cache}); err != nil {
 		t.Fatal(err)
 	}
+	active := config.DefaultSettings()
+	active.InterfaceActive = true
+	if err := repo.SaveSettings(ctx, active); err != nil {
+		t.Fatal(err)
+	}
 	host, port, _ := net.SplitHostPort(sim.POP3SAddr())
 	pop3Port, _ := strconv.Atoi(port)
 	_, sport, _ := net.SplitHostPort(sim.SMTPAddr())

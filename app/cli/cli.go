@@ -58,6 +58,7 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync config worker set --upn UPN --name NAME --entity NAME --modules calendar,contacts,tasks,mail
                                  [--account adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port]] …
   kanzleisync config settings set [--deadlines todo|calendar] [--todo-list NAME] [--body html|text] [--keep-outlook-edits=true|false]
+                                  [--active=true --confirm | --active=false]   (Schnittstelle aktiv; vorher wird nichts geschrieben)
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
 `
@@ -298,6 +299,7 @@ func configShow(ctx context.Context, d Deps) error {
 	}
 	fmt.Fprintf(d.Stdout, "Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %v\n",
 		s.DeadlinesTo, s.TodoListName, s.BodyFormat, s.KeepOutlookBodyEdits)
+	fmt.Fprintf(d.Stdout, "Schnittstelle aktiv: %s\n", map[bool]string{true: "ja", false: "nein – es wird nichts nach Microsoft 365 geschrieben"}[s.InterfaceActive])
 	return nil
 }
 
@@ -474,13 +476,53 @@ func configSettings(ctx context.Context, args []string, d Deps) error {
 	fs.StringVar(&s.TodoListName, "todo-list", s.TodoListName, "Name der Aufgabenliste")
 	fs.StringVar(&s.BodyFormat, "body", s.BodyFormat, "html oder text")
 	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
+	wasActive := s.InterfaceActive
+	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, "Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben")
+	confirm := fs.Bool("confirm", false, "das Einschalten der Schnittstelle nach der Vorschau bestätigen")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
+	}
+	if s.InterfaceActive && !wasActive {
+		// Switching on shows once more what the first cycle will do.
+		if err := printPreview(ctx, d); err != nil {
+			return err
+		}
+		if !*confirm {
+			return fmt.Errorf("Die Schnittstelle wurde nicht eingeschaltet. Nach Prüfung der Vorschau mit --active=true --confirm bestätigen.")
+		}
 	}
 	if err := d.Repo.SaveSettings(ctx, s); err != nil {
 		return err
 	}
 	fmt.Fprintln(d.Stdout, "Einstellungen gespeichert.")
+	if s.InterfaceActive != wasActive {
+		state := map[bool]string{true: "eingeschaltet: der Abgleich schreibt nach Microsoft 365", false: "ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben"}[s.InterfaceActive]
+		fmt.Fprintln(d.Stdout, "Schnittstelle "+state+".")
+	}
+	return nil
+}
+
+// printPreview prints what the next cycle of every entity would do.
+func printPreview(ctx context.Context, d Deps) error {
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	installation, err := d.Store.InstallationID(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		r := &export.Runner{Entity: e.Name, Repo: d.Repo, Store: d.Store, Installation: installation,
+			Tokens: func(upn string) graph.TokenSource { return d.Auth.Graph(upn) }}
+		out, err := r.Cycle(ctx, true)
+		for upn, s := range out {
+			fmt.Fprintf(d.Stdout, "Vorschau %s (%s): %s\n", upn, e.Name, s)
+		}
+		if err != nil {
+			fmt.Fprintf(d.Stderr, "Vorschau für „%s“: %s\n", e.Name, auth.Explain(err, auth.Context{Entity: e}).String())
+		}
+	}
 	return nil
 }
 
@@ -517,11 +559,16 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 		}
 		out, err := r.Cycle(ctx, *preview)
 		verb := "Abgleich"
-		if *preview {
+		if *preview || errors.Is(err, export.ErrInactive) {
 			verb = "Vorschau"
 		}
 		for upn, s := range out {
 			fmt.Fprintf(d.Stdout, "%s %s (%s): %s\n", verb, upn, e.Name, s)
+		}
+		if errors.Is(err, export.ErrInactive) {
+			fmt.Fprintln(d.Stderr, export.ErrInactive.Error())
+			failed = silent{err}
+			continue
 		}
 		if err != nil {
 			fmt.Fprintf(d.Stderr, "Entität „%s“: %s\n", e.Name, auth.Explain(err, auth.Context{Entity: e}).String())

@@ -178,8 +178,8 @@ func TestSyncOnce(t *testing.T) {
 		"--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--cache", cachePath, "--secret-stdin")
 	w.run("", "config", "worker", "set", "--upn", anna, "--name", "Anna Müller", "--entity", "Kanzlei")
 	code, out := w.run("", "sync", "--once")
-	if code != 1 || !strings.Contains(out, "noch nicht bei Microsoft 365 angemeldet") {
-		t.Errorf("sync before sign-in: %d %s", code, out)
+	if code != 1 || !strings.Contains(out, "Vorschau "+anna) || !strings.Contains(out, "noch nicht aktiviert") {
+		t.Errorf("sync before activation: %d %s", code, out)
 	}
 	if code, out = w.run("", "auth", "login", "--worker", anna); code != 0 {
 		t.Fatalf("login: %s", out)
@@ -200,6 +200,28 @@ func TestSyncOnce(t *testing.T) {
 	code, out = w.run("", "diagnose", "--json")
 	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"status": "gelb"`) {
 		t.Errorf("diagnose --json: %d %s", code, out)
+	}
+	// the interface is not switched on yet: a full cycle writes nothing
+	before := len(w.sim.Requests())
+	code, out = w.run("", "sync", "--once", "--full")
+	if code != 1 || !strings.Contains(out, "noch nicht aktiviert") {
+		t.Errorf("sync while inactive: %d %s", code, out)
+	}
+	for _, r := range w.sim.Requests()[before:] {
+		if r.Service == "graph" && r.Method != "GET" {
+			t.Errorf("write request while inactive: %s %s", r.Method, r.Path)
+		}
+	}
+	if st, _ := w.sim.State(anna); len(st.Events)+len(st.Contacts) != 0 {
+		t.Error("the inactive interface wrote to Microsoft 365")
+	}
+	// switching on shows the preview and needs --confirm
+	code, out = w.run("", "config", "settings", "set", "--active=true")
+	if code != 1 || !strings.Contains(out, "Vorschau "+anna+" (Kanzlei): 7 Kalendereinträge anlegen") || !strings.Contains(out, "--confirm") {
+		t.Errorf("activate without confirm: %d %s", code, out)
+	}
+	if code, out = w.run("", "config", "settings", "set", "--active=true", "--confirm"); code != 0 || !strings.Contains(out, "Schnittstelle eingeschaltet") {
+		t.Fatalf("activate: %d %s", code, out)
 	}
 	code, out = w.run("", "sync", "--once")
 	if code != 0 || !strings.Contains(out, "12 angelegt") {

@@ -164,6 +164,10 @@ type Settings struct {
 	// KeepOutlookBodyEdits: once a user edited an event's body in Outlook,
 	// kanzleisync no longer overwrites it.
 	KeepOutlookBodyEdits bool `json:"keepOutlookBodyEdits"`
+	// InterfaceActive is the firm-wide switch "Schnittstelle aktiv": until
+	// an administrator switches it on, nothing is written to Microsoft 365
+	// (Anbindung testen and the preview work).
+	InterfaceActive bool `json:"interfaceActive"`
 }
 
 // DefaultSettings are the settings of a new installation.

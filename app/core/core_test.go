@@ -61,9 +61,9 @@ func TestJournalCSV(t *testing.T) {
 	}
 }
 
-// A Restart that arrives after Close (a window saving settings while the
+// A Reload that arrives after Close (a window saving settings while the
 // application quits) starts nothing.
-func TestRestartAfterClose(t *testing.T) {
+func TestReloadAfterClose(t *testing.T) {
 	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestRestartAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Close()
-	if err := e.Restart(ctx); err != nil {
+	if err := e.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Start(ctx); err == nil {
@@ -86,6 +86,6 @@ func TestRestartAfterClose(t *testing.T) {
 	select {
 	case <-idle:
 	case <-time.After(5 * time.Second):
-		t.Fatal("background work still runs after Close and Restart")
+		t.Fatal("background work still runs after Close and Reload")
 	}
 }

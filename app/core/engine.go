@@ -51,6 +51,9 @@ type Options struct {
 	// WarningsEvery: how often expiry warnings are recomputed (default 1 h;
 	// also after every export cycle and configuration change).
 	WarningsEvery time.Duration
+	// ConfigPoll: how often the configuration is checked for changes made
+	// by another process (default 2 s).
+	ConfigPoll time.Duration
 	// Notify is called once per warning threshold and installation.
 	Notify func(diagnose.Warning)
 }
@@ -101,14 +104,28 @@ type Engine struct {
 	syncs    map[string]*WorkerSync
 	warnings []diagnose.Warning
 	signIn   map[string]diagnose.Warning // lost sign-ins seen by the workers
-	runners  map[string]*export.Runner
-	fetchers map[string]*mail.Worker
+	runners  map[string]*runnerEntry
+	fetchers map[string]*fetcherEntry
+	inactive bool  // the firm's "Schnittstelle aktiv" is off
+	version  int64 // configuration version last applied
+	base     context.Context
 	cancel   context.CancelFunc
 	done     sync.WaitGroup
-	// life orders Start, Stop and Restart; closed refuses a Restart that
-	// comes in after Close.
+	// life orders Start, Stop, Reload and Close; closed refuses a Reload
+	// that comes in after Close.
 	life   sync.Mutex
 	closed bool
+}
+
+type runnerEntry struct {
+	r      *export.Runner
+	cancel context.CancelFunc
+}
+
+type fetcherEntry struct {
+	w      *mail.Worker
+	cancel context.CancelFunc
+	fp     string // what the fetcher was built from; a change rebuilds it
 }
 
 // New returns an engine; Start begins the work.
@@ -122,7 +139,11 @@ func New(o Options) *Engine {
 	if o.WarningsEvery <= 0 {
 		o.WarningsEvery = time.Hour
 	}
-	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]diagnose.Warning{}}
+	if o.ConfigPoll <= 0 {
+		o.ConfigPoll = 2 * time.Second
+	}
+	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]diagnose.Warning{},
+		runners: map[string]*runnerEntry{}, fetchers: map[string]*fetcherEntry{}}
 }
 
 // Subscribe calls f with every new status (from background goroutines).
@@ -136,8 +157,9 @@ func accountKey(upn, address string) string {
 	return strings.ToLower(upn) + "|" + strings.ToLower(address)
 }
 
-// Start reads the configuration and starts one export runner per entity and
-// one fetcher per mail account. Restart after a configuration change.
+// Start reads the configuration, starts one export runner per entity and
+// one fetcher per mail account, and then follows configuration changes
+// made by any process within ConfigPoll.
 func (e *Engine) Start(ctx context.Context) error {
 	e.life.Lock()
 	defer e.life.Unlock()
@@ -148,6 +170,30 @@ func (e *Engine) Start(ctx context.Context) error {
 }
 
 func (e *Engine) start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	e.mu.Lock()
+	e.base, e.cancel = ctx, cancel
+	e.mu.Unlock()
+	if err := e.reconcile(ctx); err != nil {
+		cancel()
+		return err
+	}
+	e.done.Add(1)
+	go func() { defer e.done.Done(); e.watch(ctx) }()
+	e.RefreshWarnings(ctx)
+	return nil
+}
+
+// reconcile brings the running work in line with the configuration. A
+// runner whose entity stays is only triggered: its next cycle reads the
+// new configuration, and a cycle in progress finishes as it began. A
+// fetcher whose account changed or went away is stopped (a fetch cut off is
+// safe: messages are stored before they are deleted) and a new one started.
+func (e *Engine) reconcile(ctx context.Context) error {
+	version, err := e.o.Store.ConfigVersion(ctx)
+	if err != nil {
+		return err
+	}
 	ents, err := e.o.Repo.Entities(ctx)
 	if err != nil {
 		return err
@@ -156,61 +202,102 @@ func (e *Engine) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	settings, err := e.o.Repo.Settings(ctx)
+	if err != nil {
+		return err
+	}
 	installation, err := e.o.Store.InstallationID(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
 	e.mu.Lock()
-	e.cancel = cancel
-	e.runners = map[string]*export.Runner{}
-	e.fetchers = map[string]*mail.Worker{}
-	e.accounts = map[string]*AccountStatus{}
-	e.syncs = map[string]*WorkerSync{}
+	defer e.mu.Unlock()
+	if ctx.Err() != nil {
+		return nil // stopped meanwhile
+	}
+	e.version, e.inactive = version, !settings.InterfaceActive
 	entByName := map[string]config.Entity{}
 	for _, ent := range ents {
 		entByName[ent.Name] = ent
+	}
+	for name, re := range e.runners {
+		if ent, ok := entByName[name]; !ok || ent.CachePath == "" {
+			re.cancel()
+			delete(e.runners, name)
+		}
+	}
+	for _, ent := range ents {
 		if ent.CachePath == "" {
+			continue
+		}
+		if re, ok := e.runners[ent.Name]; ok {
+			re.r.Trigger()
 			continue
 		}
 		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: installation,
 			Interval: e.o.ExportInterval, Logger: e.o.Logger, OnProgress: e.progress,
 			Tokens: func(upn string) graph.TokenSource { return e.o.Auth.Graph(upn) }}
-		e.runners[ent.Name] = r
+		rctx, cancel := context.WithCancel(e.base)
+		e.runners[ent.Name] = &runnerEntry{r: r, cancel: cancel}
+		e.done.Add(1)
+		go func() { defer e.done.Done(); _ = r.Run(rctx) }()
 	}
+
+	syncs := map[string]*WorkerSync{}
+	accounts := map[string]*AccountStatus{}
+	wanted := map[string]bool{}
 	for _, w := range workers {
+		key := strings.ToLower(w.UPN)
 		if len(w.Modules) > 0 {
-			e.syncs[strings.ToLower(w.UPN)] = &WorkerSync{Worker: w.UPN, Modules: w.Modules}
-		}
-		if !w.Has(config.Mail) {
-			for _, a := range w.Accounts {
-				e.accounts[accountKey(w.UPN, a.Address)] = &AccountStatus{Worker: w.UPN, WorkerName: w.DisplayName, Account: a.WithDefaults(),
-					Dot: diagnose.Grey, Detail: "Modul Mail ist ausgeschaltet", LastSignIn: w.LastSignIn}
+			s := e.syncs[key]
+			if s == nil {
+				s = &WorkerSync{Worker: w.UPN}
 			}
-			continue
+			s.Modules = w.Modules
+			syncs[key] = s
 		}
+		ent := entByName[w.Entity]
 		for _, a := range w.Accounts {
 			a = a.WithDefaults()
-			key := accountKey(w.UPN, a.Address)
-			e.accounts[key] = &AccountStatus{Worker: w.UPN, WorkerName: w.DisplayName, Account: a, Dot: diagnose.Grey,
-				Detail: "noch nicht abgerufen", LastSignIn: w.LastSignIn}
-			e.fetchers[key] = &mail.Worker{Source: e.mailSource(entByName[w.Entity], w, a), Name: a.Address,
-				Logger: e.o.Logger, Interval: e.o.MailInterval, Report: e.fetchReport(entByName[w.Entity], w, key)}
+			k := accountKey(w.UPN, a.Address)
+			st := &AccountStatus{Worker: w.UPN, WorkerName: w.DisplayName, Account: a, Dot: diagnose.Grey, LastSignIn: w.LastSignIn}
+			accounts[k] = st
+			switch {
+			case !w.Has(config.Mail):
+				st.Detail = "Modul Mail ist ausgeschaltet"
+				continue
+			case e.inactive:
+				st.Detail = "Schnittstelle nicht aktiv: es wird nichts abgerufen"
+				continue
+			}
+			wanted[k] = true
+			fp := fmt.Sprintf("%+v|%s|%s", a, ent.GraphEndpoint, w.Entity)
+			if fe, ok := e.fetchers[k]; ok && fe.fp == fp {
+				if old := e.accounts[k]; old != nil {
+					*st = *old // keep what the running fetcher reported
+					st.WorkerName, st.LastSignIn = w.DisplayName, w.LastSignIn
+				}
+				continue
+			}
+			if fe, ok := e.fetchers[k]; ok {
+				fe.cancel()
+			}
+			st.Detail = "noch nicht abgerufen"
+			mw := &mail.Worker{Source: e.mailSource(ent, w, a), Name: a.Address,
+				Logger: e.o.Logger, Interval: e.o.MailInterval, Report: e.fetchReport(ent, w, k)}
+			fctx, cancel := context.WithCancel(e.base)
+			e.fetchers[k] = &fetcherEntry{w: mw, cancel: cancel, fp: fp}
+			e.done.Add(1)
+			go func() { defer e.done.Done(); mw.Run(fctx) }()
 		}
 	}
-	runners, fetchers := e.runners, e.fetchers
-	e.mu.Unlock()
-	for _, r := range runners {
-		e.done.Add(1)
-		go func() { defer e.done.Done(); _ = r.Run(ctx) }()
+	for k, fe := range e.fetchers {
+		if !wanted[k] {
+			fe.cancel()
+			delete(e.fetchers, k)
+		}
 	}
-	for _, f := range fetchers {
-		e.done.Add(1)
-		go func() { defer e.done.Done(); f.Run(ctx) }()
-	}
-	e.done.Add(1)
-	go func() { defer e.done.Done(); e.watchWarnings(ctx) }()
-	e.RefreshWarnings(ctx)
+	e.syncs, e.accounts = syncs, accounts
 	return nil
 }
 
@@ -222,7 +309,7 @@ func (e *Engine) Stop() {
 	e.stop()
 }
 
-// Close stops the engine for good: a Restart that arrives later does nothing.
+// Close stops the engine for good: a Reload that arrives later does nothing.
 func (e *Engine) Close() {
 	e.life.Lock()
 	defer e.life.Unlock()
@@ -238,17 +325,27 @@ func (e *Engine) stop() {
 		cancel()
 	}
 	e.done.Wait()
+	e.mu.Lock()
+	e.runners, e.fetchers = map[string]*runnerEntry{}, map[string]*fetcherEntry{}
+	e.mu.Unlock()
 }
 
-// Restart applies a changed configuration.
-func (e *Engine) Restart(ctx context.Context) error {
+// Reload applies a changed configuration at once (the engine also finds it
+// by itself within ConfigPoll).
+func (e *Engine) Reload(ctx context.Context) error {
 	e.life.Lock()
 	defer e.life.Unlock()
-	if e.closed || ctx.Err() != nil {
+	e.mu.Lock()
+	base := e.base
+	e.mu.Unlock()
+	if e.closed || base == nil || base.Err() != nil || ctx.Err() != nil {
 		return nil
 	}
-	e.stop()
-	return e.start(ctx)
+	if err := e.reconcile(base); err != nil {
+		return err
+	}
+	e.RefreshWarnings(ctx)
+	return nil
 }
 
 func (e *Engine) mailSource(ent config.Entity, w config.Worker, a config.MailAccount) mail.Source {
@@ -271,7 +368,10 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		}
 		a.NextFetch = now.Add(next)
 		changed := false
-		if err != nil {
+		if errors.Is(err, mail.ErrInUse) {
+			a.Dot = diagnose.Yellow
+			a.Detail = "Das Postfach war belegt: ein anderes Programm ruft es gerade per POP3 ab. Nächster Versuch um " + a.NextFetch.Local().Format("15:04:05") + "."
+		} else if err != nil {
 			a.Dot, a.Detail = diagnose.Red, Explain(err, ent, w.UPN)
 			sw, ok := diagnose.SignInWarning(err, w, ent)
 			changed = e.setSignInLocked(w.UPN, sw, ok)
@@ -355,15 +455,31 @@ func Explain(err error, ent config.Entity, upn string) string {
 	return auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String()
 }
 
-func (e *Engine) watchWarnings(ctx context.Context) {
-	t := time.NewTicker(e.o.WarningsEvery)
-	defer t.Stop()
+// watch recomputes the warnings every WarningsEvery and applies
+// configuration changes of other processes within ConfigPoll.
+func (e *Engine) watch(ctx context.Context) {
+	warn := time.NewTicker(e.o.WarningsEvery)
+	defer warn.Stop()
+	poll := time.NewTicker(e.o.ConfigPoll)
+	defer poll.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-warn.C:
 			e.RefreshWarnings(ctx)
+		case <-poll.C:
+			v, err := e.o.Store.ConfigVersion(ctx)
+			e.mu.Lock()
+			changed := err == nil && v != e.version
+			e.mu.Unlock()
+			if changed {
+				if err := e.reconcile(ctx); err != nil && ctx.Err() == nil {
+					e.o.Logger.Warn("apply configuration change", "error", err.Error())
+					continue
+				}
+				e.RefreshWarnings(ctx)
+			}
 		}
 	}
 }
@@ -382,6 +498,9 @@ func (e *Engine) RefreshWarnings(ctx context.Context) {
 	e.mu.Lock()
 	for _, sw := range e.signIn {
 		ws = append(ws, sw)
+	}
+	if e.inactive && len(ents) > 0 {
+		ws = append(ws, diagnose.Warning{Key: "inactive", Status: diagnose.Yellow, Title: "Schnittstelle nicht aktiv", Text: export.ErrInactive.Error()})
 	}
 	e.warnings = ws
 	e.mu.Unlock()
@@ -482,10 +601,10 @@ func (e *Engine) publish() {
 func (e *Engine) SyncNow() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, r := range e.runners {
-		r.Trigger()
+	for _, re := range e.runners {
+		re.r.Trigger()
 	}
-	for _, f := range e.fetchers {
-		f.FetchNow()
+	for _, fe := range e.fetchers {
+		fe.w.FetchNow()
 	}
 }

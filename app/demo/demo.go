@@ -74,7 +74,9 @@ func (d *Demo) configure(ctx context.Context, dir string, repo *config.Repo, m *
 	}
 	d.Entity = config.Entity{Name: EntityName, Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
 		SecretExpires: config.Date{Time: secretExpires}, AuthorityHost: d.Sim.URL(), GraphEndpoint: d.Sim.URL(), CachePath: cache}
-	if existing, err := repo.Entity(ctx, EntityName); err == nil && !existing.SecretExpires.IsZero() {
+	existing, err := repo.Entity(ctx, EntityName)
+	first := err != nil
+	if !first && !existing.SecretExpires.IsZero() {
 		d.Entity.SecretExpires = existing.SecretExpires // the demo menu may have moved it
 	}
 	if err := repo.SaveEntity(ctx, d.Entity); err != nil {
@@ -82,6 +84,14 @@ func (d *Demo) configure(ctx context.Context, dir string, repo *config.Repo, m *
 	}
 	if err := m.SetClientSecret(EntityName, m365sim.DemoClientSecret); err != nil {
 		return err
+	}
+	// The demo firm has switched its interface on; "Einstellungen" can
+	// switch it off to show what that does.
+	if set, err := repo.Settings(ctx); err == nil && first {
+		set.InterfaceActive = true
+		if err := repo.SaveSettings(ctx, set); err != nil {
+			return err
+		}
 	}
 	pop3Host, pop3Port := hostPort(d.Sim.POP3SAddr())
 	smtpHost, smtpPort := hostPort(d.Sim.SMTPAddr())

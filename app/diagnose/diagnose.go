@@ -147,7 +147,9 @@ func (d *Diagnoser) mailChecks(ctx context.Context, rep *Report, ent config.Enti
 				c.Fix = "Ein Administrator muss der Berechtigung " + k.scope + " (Office 365 Exchange Online) zustimmen; danach den Sachbearbeiter neu anmelden."
 			default:
 				detail, err := k.probe(ctx, k.a, tok)
-				if err != nil {
+				if errors.Is(err, mail.ErrInUse) { // the server accepted the token; a fetch holds the mailbox
+					c.Status, c.Detail = Green, k.a.Addr+": Anmeldung angenommen (das Postfach wurde gerade abgerufen)"
+				} else if err != nil {
 					c.Status, c.Detail, c.Fix = Red, err.Error(), mailFix(err)
 				} else {
 					c.Status, c.Detail = Green, k.a.Addr+": "+detail

@@ -105,6 +105,12 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 	if err != nil {
 		return nil, err
 	}
+	inactive := !settings.InterfaceActive && !preview
+	if inactive {
+		// Nothing may be written while the switch is off: only plan, so
+		// the preview stays current, and say why.
+		preview = true
+	}
 	if ent.CachePath == "" {
 		return nil, fmt.Errorf("export %s: no cache path configured", ent.Name)
 	}
@@ -163,8 +169,16 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 	if full && !preview && len(errs) == 0 {
 		r.lastFull = time.Now()
 	}
+	if inactive {
+		errs = append(errs, ErrInactive)
+	}
 	return out, errors.Join(errs...)
 }
+
+// ErrInactive: the firm's switch "Schnittstelle aktiv" is off, so a cycle
+// only planned. The message is German: it is shown as it is.
+var ErrInactive = errors.New("Die MS365-Schnittstelle ist noch nicht aktiviert: es wird nichts nach Microsoft 365 geschrieben. " +
+	"Ein Administrator schaltet sie unter „Einstellungen“ → „Kanzlei“ → „Schnittstelle aktiv“ ein (oder: kanzleisync config settings set --active=true --confirm).")
 
 func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w config.Worker, cacheID string, full, preview bool) (string, error) {
 	report := func(p Progress) {

@@ -45,6 +45,9 @@ func newRunner(t *testing.T, o source.GenOptions) (*export.Runner, *m365sim.Serv
 	token := simtest.AppToken(t, sim, "https://graph.microsoft.com")
 	var mu sync.Mutex
 	var events []export.Progress
+	if err := repo.SaveSettings(ctx, activeSettings()); err != nil {
+		t.Fatal(err)
+	}
 	r := &export.Runner{Entity: "Kanzlei", Repo: repo, Store: st, Installation: "runner",
 		Tokens:     func(string) graph.TokenSource { return staticTokens{token} },
 		OnProgress: func(p export.Progress) { mu.Lock(); events = append(events, p); mu.Unlock() }}
@@ -171,4 +174,10 @@ func TestRunnerJournalsRowsOfUnknownWorkers(t *testing.T) {
 	if len(j) != 1 || j[0].ItemKey != "termin:777" || !strings.Contains(j[0].Error, "„ZZ“ ist unbekannt") {
 		t.Errorf("journal %+v", j)
 	}
+}
+
+func activeSettings() config.Settings {
+	s := config.DefaultSettings()
+	s.InterfaceActive = true
+	return s
 }

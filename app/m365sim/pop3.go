@@ -196,7 +196,7 @@ func (p *pop3Session) auth(arg string) bool {
 	case res.user.mailbox.popBusy:
 		p.s.mu.Unlock()
 		p.log("AUTH XOAUTH2", false, "maildrop locked")
-		p.send("-ERR Unable to lock the maildrop: another POP3 session is using it.")
+		p.send("-ERR [IN-USE] Unable to lock the maildrop: another POP3 session is using it.") // RFC 2449 response code
 		return true
 	}
 	res.user.mailbox.popBusy = true

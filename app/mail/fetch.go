@@ -70,7 +70,7 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 	}
 	c, err := f.login(ctx, a, tok.AccessToken)
 	var de dialError
-	if err != nil && !errors.As(err, &de) {
+	if err != nil && !errors.As(err, &de) && !errors.Is(err, ErrInUse) {
 		// The token may have been revoked or expired on the server before
 		// its time: renew it once. A sign-in that cannot be renewed ends
 		// here as auth.SignInRequiredError, which tells the person to sign

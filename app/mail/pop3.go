@@ -21,6 +21,9 @@ import (
 var (
 	// ErrAuthFailed: the server refused the login (token, user, or POP switched off).
 	ErrAuthFailed = errors.New("pop3: authentication failed")
+	// ErrInUse: the credentials were accepted but another session holds
+	// the maildrop (RFC 2449 [IN-USE]); trying again later helps.
+	ErrInUse = errors.New("pop3: maildrop in use by another session")
 	// ErrProtocol: the server's answer does not follow RFC 1939.
 	ErrProtocol = errors.New("pop3: protocol error")
 	// ErrTooLarge: a message is larger than the configured limit.
@@ -240,6 +243,8 @@ func (c *Client) AuthXOAUTH2(user, token string) error {
 	switch {
 	case strings.HasPrefix(l, "+OK"):
 		return nil
+	case strings.HasPrefix(l, "-ERR [IN-USE]"):
+		return fmt.Errorf("%w: %s", ErrInUse, strings.TrimSpace(strings.TrimPrefix(l, "-ERR")))
 	case strings.HasPrefix(l, "-ERR"):
 		if c.Detail == "" {
 			c.Detail = strings.TrimSpace(strings.TrimPrefix(l, "-ERR"))

@@ -189,3 +189,14 @@ func (s *Store) FirstTime(ctx context.Context, key string, at time.Time) (bool, 
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// ConfigVersion counts the configuration's changes (entities, workers,
+// mail accounts, settings) made by any process; a running kanzleisync
+// compares it to notice them.
+func (s *Store) ConfigVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'config_version'`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read config version: %w", err)
+	}
+	return v, nil
+}

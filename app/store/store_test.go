@@ -85,3 +85,41 @@ func TestMigrationNamesAreChecked(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigVersionCountsConfigurationOnly(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	v := func() int64 {
+		n, err := st.ConfigVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	v0 := v()
+	db := st.DB()
+	mustExec := func(q string, args ...any) {
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(`INSERT INTO entity (name, tenant, client_id, authority_host, graph_endpoint, updated_at) VALUES ('K', 't', 'c', 'a', 'g', 'x')`)
+	mustExec(`INSERT INTO worker (upn, display_name, entity, modules, updated_at) VALUES ('a@k', 'A', 'K', 'calendar', 'x')`)
+	v1 := v()
+	if v1 != v0+2 {
+		t.Fatalf("after two inserts %d → %d", v0, v1)
+	}
+	mustExec(`UPDATE worker SET last_refresh = 'now', last_sign_in = 'now'`)
+	if v() != v1 {
+		t.Error("a token refresh counted as a configuration change")
+	}
+	mustExec(`UPDATE worker SET modules = 'calendar,mail'`)
+	mustExec(`INSERT INTO setting (key, value) VALUES ('firm', '{}')`)
+	if v() != v1+2 {
+		t.Errorf("modules and settings: %d → %d", v1, v())
+	}
+}

@@ -79,6 +79,11 @@ func TestIdleFigures(t *testing.T) {
 		SecretExpires: config.Date{Time: time.Now().AddDate(1, 0, 0)}, AuthorityHost: sim.URL(), GraphEndpoint: sim.URL(), CachePath: cache}); err != nil {
 		t.Fatal(err)
 	}
+	active := config.DefaultSettings()
+	active.InterfaceActive = true
+	if err := repo.SaveSettings(ctx, active); err != nil {
+		t.Fatal(err)
+	}
 	if err := mgr.SetClientSecret("Kanzlei", m365sim.DemoClientSecret); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,195 @@
+package core
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+	"kanzleisync/platform/keyring/keyringtest"
+)
+
+const anna = "anna.mueller@kanzlei.example"
+
+type liveFixture struct {
+	sim       *m365sim.Server
+	dbPath    string
+	cachePath string
+	eng       *Engine
+	repo      *config.Repo
+}
+
+func newLive(t *testing.T, active bool, modules []config.Module) *liveFixture {
+	t.Helper()
+	ctx := context.Background()
+	sim := simtest.Start(t, nil, m365sim.Options{})
+	dir := t.TempDir()
+	f := &liveFixture{sim: sim, dbPath: filepath.Join(dir, "kanzleisync.db"), cachePath: filepath.Join(dir, "cache.sqlite")}
+	if err := source.Generate(ctx, f.cachePath, source.GenOptions{Seed: 9, Workers: source.DemoWorkers[:1], Appointments: 5, Deadlines: 3,
+		Addresses: 4, Subscriptions: 4, From: time.Date(2026, 1, 1, 0, 0, 0, 0, source.Berlin)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(f.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.repo = config.NewRepo(st.DB())
+	if err := f.repo.SaveEntity(ctx, config.Entity{Name: "Kanzlei", Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
+		SecretExpires: config.Date{Time: time.Now().AddDate(1, 0, 0)}, AuthorityHost: sim.URL(), GraphEndpoint: sim.URL(), CachePath: f.cachePath}); err != nil {
+		t.Fatal(err)
+	}
+	set := config.DefaultSettings()
+	set.InterfaceActive = active
+	if err := f.repo.SaveSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.repo.SaveWorker(ctx, config.Worker{UPN: anna, DisplayName: "Anna Müller", Entity: "Kanzlei", Modules: modules,
+		Accounts: []config.MailAccount{config.MailAccount{Address: anna, POP3Host: "127.0.0.1", POP3Port: 9, SMTPHost: "127.0.0.1", SMTPPort: 9}.WithDefaults()}}); err != nil {
+		t.Fatal(err)
+	}
+	secrets, _ := keyringtest.Real(t, auth.SecretKey("Kanzlei"), auth.RefreshKey(anna))
+	mgr := auth.NewManager(f.repo, secrets, auth.Options{})
+	if err := mgr.SetClientSecret("Kanzlei", m365sim.DemoClientSecret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mgr.SignIn(ctx, anna, auth.SignInOptions{ListenAddr: "127.0.0.1:0", Timeout: 30 * time.Second, OpenBrowser: func(link string) error {
+		u, _ := url.Parse(link)
+		go func() {
+			_, _ = m365sim.NewBrowser().SignInAndDeliver(link, u.Query().Get("login_hint"), m365sim.DemoPassword)
+		}()
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	f.eng = New(Options{Store: st, Repo: f.repo, Auth: mgr, ExportInterval: time.Hour, MailInterval: time.Hour, ConfigPoll: 250 * time.Millisecond})
+	if err := f.eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.eng.Close)
+	return f
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < limit {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("not within %s: %s", limit, what)
+	return 0
+}
+
+// A module switched off in another process (the command line, a second
+// window) stops being exported within 5 s, while the rest goes on, and
+// nothing is restarted: the running cycle is left to finish.
+func TestModuleSwitchedOffWhileRunning(t *testing.T) {
+	f := newLive(t, true, []config.Module{config.Calendar, config.Contacts})
+	waitUntil(t, 30*time.Second, "the first export", func() bool {
+		st, _ := f.sim.State(anna)
+		return len(st.Events) == 5 && len(st.Contacts) == 4
+	})
+	// another process switches the calendar off
+	other, err := store.Open(f.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	otherRepo := config.NewRepo(other.DB())
+	w, err := otherRepo.Worker(context.Background(), anna)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Modules = []config.Module{config.Contacts}
+	// and the practice software changes a Termin and an Adresse
+	cache, err := sql.Open("sqlite", "file:"+f.cachePath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	now := time.Now().UTC().Format(time.RFC3339)
+	if _, err := cache.Exec(`UPDATE termin SET betreff = 'Nach dem Abschalten geändert', geaendert_am = ? WHERE id = (SELECT min(id) FROM termin)`, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.Exec(`UPDATE adresse SET nachname = 'Neumann-Änderung', geaendert_am = ? WHERE id = (SELECT min(adresse_id) FROM abo)`, now); err != nil {
+		t.Fatal(err)
+	}
+	changedAt := time.Now()
+	if err := otherRepo.SaveWorker(context.Background(), w); err != nil {
+		t.Fatal(err)
+	}
+	took := waitUntil(t, 5*time.Second, "the contact change exported", func() bool {
+		st, _ := f.sim.State(anna)
+		for _, c := range st.Contacts {
+			if c["surname"] == "Neumann-Änderung" {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("configuration change applied and exported %v after it was saved", took.Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond) // a cycle that would export the Termin would be done by now
+	st, _ := f.sim.State(anna)
+	for _, e := range st.Events {
+		if e["subject"] == "Nach dem Abschalten geändert" {
+			t.Fatal("the switched-off calendar was still exported")
+		}
+	}
+	if len(st.Events) != 5 {
+		t.Errorf("switching the calendar off changed Outlook: %d events", len(st.Events))
+	}
+	var synced bool
+	for _, s := range f.eng.Status().Sync {
+		synced = synced || (s.Worker == anna && len(s.Modules) == 1 && s.LastRun.After(changedAt))
+	}
+	if !synced {
+		t.Errorf("status does not show the new modules and a later cycle: %+v", f.eng.Status().Sync)
+	}
+}
+
+// While "Schnittstelle aktiv" is off, a full cycle sends no write request to
+// Microsoft 365, no mail is fetched, and the tray says why.
+func TestInactiveWritesNothing(t *testing.T) {
+	f := newLive(t, false, config.AllModules)
+	before := len(f.sim.Requests())
+	f.eng.SyncNow()
+	waitUntil(t, 10*time.Second, "the warning", func() bool {
+		st := f.eng.Status()
+		return st.State == Warning && strings.HasPrefix(st.Reason, "Schnittstelle nicht aktiv")
+	})
+	time.Sleep(time.Second)
+	for _, r := range f.sim.Requests()[before:] {
+		if r.Service == "graph" && r.Method != "GET" || r.Service == "pop3" || r.Service == "smtp" {
+			t.Errorf("request while inactive: %s %s %s", r.Service, r.Method, r.Path)
+		}
+	}
+	for _, a := range f.eng.Status().Accounts {
+		if a.Dot != "grau" || !strings.Contains(a.Detail, "Schnittstelle nicht aktiv") {
+			t.Errorf("account %+v", a)
+		}
+	}
+	// switching on (here from another process) starts the export
+	set, _ := f.repo.Settings(context.Background())
+	set.InterfaceActive = true
+	if err := f.repo.SaveSettings(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the export after switching on", func() bool {
+		st, _ := f.sim.State(anna)
+		return len(st.Events) == 5
+	})
+}
