@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/export"
 )
 
 // SettingsScreen is "Einstellungen".
@@ -32,6 +34,7 @@ type SettingsScreen struct {
 	DeadlinesTo, BodyFormat *widget.RadioGroup
 	TodoList                *widget.Entry
 	KeepEdits               *widget.Check
+	Active                  *widget.Check
 	SaveSettings            *widget.Button
 	SettingsResult          *widget.Label
 
@@ -274,10 +277,14 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.BodyFormat.SetSelected(bodyChoices[boolIndex(set.BodyFormat == "text")])
 	s.KeepEdits = widget.NewCheck("Änderungen am Text in Outlook nicht überschreiben", nil)
 	s.KeepEdits.SetChecked(set.KeepOutlookBodyEdits)
+	s.Active = widget.NewCheck("Schnittstelle aktiv (erst dann wird nach Microsoft 365 geschrieben)", nil)
+	s.Active.SetChecked(set.InterfaceActive)
+	s.Active.OnChanged = a.onActiveChanged(s)
 	s.SettingsResult = widget.NewLabel("")
 	s.SettingsResult.Wrapping = fyne.TextWrapWord
 	s.SaveSettings = widget.NewButton(a.t("Speichern"), func() {
-		n := config.Settings{DeadlinesTo: "todo", TodoListName: strings.TrimSpace(s.TodoList.Text), BodyFormat: "html", KeepOutlookBodyEdits: s.KeepEdits.Checked}
+		n := config.Settings{DeadlinesTo: "todo", TodoListName: strings.TrimSpace(s.TodoList.Text), BodyFormat: "html", KeepOutlookBodyEdits: s.KeepEdits.Checked,
+			InterfaceActive: s.Active.Checked}
 		if s.DeadlinesTo.Selected == "Kalender" {
 			n.DeadlinesTo = "calendar"
 		}
@@ -298,7 +305,93 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 		widget.NewFormItem("Textformat", s.BodyFormat),
 		widget.NewFormItem("", s.KeepEdits),
 	)
-	return container.NewVBox(form, s.SaveSettings, s.SettingsResult)
+	return container.NewVBox(form, s.SaveSettings, s.SettingsResult, widget.NewSeparator(), s.Active)
+}
+
+// onActiveChanged: switching off takes effect at once; switching on only
+// after the preview was shown and confirmed.
+func (a *App) onActiveChanged(s *SettingsScreen) func(bool) {
+	return func(on bool) {
+		if on {
+			s.Active.OnChanged = nil
+			s.Active.SetChecked(false)
+			s.Active.OnChanged = a.onActiveChanged(s)
+			a.ShowActivation(s)
+			return
+		}
+		a.setActive(s, false)
+	}
+}
+
+// setActive stores the switch "Schnittstelle aktiv"; the engine follows at once.
+func (a *App) setActive(s *SettingsScreen, on bool) {
+	set, err := a.eng.Repo().Settings(a.ctx)
+	if err == nil {
+		set.InterfaceActive = on
+		err = a.eng.Repo().SaveSettings(a.ctx, set)
+	}
+	if err != nil {
+		s.SettingsResult.SetText(err.Error())
+		return
+	}
+	s.Active.OnChanged = nil // no second round through OnChanged
+	s.Active.SetChecked(on)
+	s.Active.OnChanged = a.onActiveChanged(s)
+	if on {
+		s.SettingsResult.SetText("Schnittstelle eingeschaltet: der Abgleich schreibt ab jetzt nach Microsoft 365.")
+	} else {
+		s.SettingsResult.SetText("Schnittstelle ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben.")
+	}
+	a.restart()
+}
+
+// ActivationScreen shows the preview of the first cycle once more and asks
+// for confirmation before the interface is switched on.
+type ActivationScreen struct {
+	Preview          *widget.Label
+	Confirm, Dismiss *widget.Button
+}
+
+// ShowActivation opens the confirmation of "Schnittstelle aktiv".
+func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
+	if old, ok := a.reopen("activate"); ok {
+		return old.(*ActivationScreen)
+	}
+	s := &ActivationScreen{}
+	a.window("activate", "Schnittstelle aktivieren", fyne.NewSize(640, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		intro := widget.NewLabel("Nach dem Einschalten schreibt kanzleisync in die Kalender, Kontakte und Aufgaben in Microsoft 365. Der erste Abgleich wird Folgendes tun:")
+		intro.Wrapping = fyne.TextWrapWord
+		s.Preview = widget.NewLabel("Vorschau wird berechnet …")
+		s.Preview.Wrapping = fyne.TextWrapWord
+		s.Confirm = widget.NewButton("Aktivieren", func() {
+			a.setActive(settings, true)
+			a.CloseWindow("activate")
+		})
+		s.Confirm.Importance = widget.HighImportance
+		s.Confirm.Disable()
+		s.Dismiss = widget.NewButton("Abbrechen", func() { a.CloseWindow("activate") })
+		return container.NewBorder(intro, container.NewHBox(s.Confirm, s.Dismiss), nil, nil, container.NewVScroll(s.Preview)), nil
+	})
+	a.screens["activate"] = s
+	go func() {
+		out, err := a.eng.Preview(a.ctx)
+		a.do(func() {
+			var lines []string
+			for k, v := range out {
+				lines = append(lines, "• "+k+": "+v)
+			}
+			slices.Sort(lines)
+			if err != nil && !errors.Is(err, export.ErrInactive) {
+				lines = append(lines, "", "Hinweis: "+core.Explain(err, config.Entity{}, ""))
+			}
+			if len(lines) == 0 {
+				lines = []string{"Nichts zu tun: kein Sachbearbeiter mit eingeschaltetem Modul."}
+			}
+			s.Preview.SetText(strings.Join(lines, "\n"))
+			s.Confirm.Enable()
+		})
+	}()
+	return s
 }
 
 func (a *App) generalTab(s *SettingsScreen) fyne.CanvasObject {

@@ -600,3 +600,46 @@ func TestAboutDemoAndMenuPreview(t *testing.T) {
 		}
 	})
 }
+
+// Switching the interface on shows the preview and asks; switching it off
+// takes effect at once.
+func TestActivationAsksWithPreview(t *testing.T) {
+	f := newFixture(t, setup{})
+	set, _ := f.repo.Settings(f.ctx)
+	set.InterfaceActive = false
+	if err := f.repo.SaveSettings(f.ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	var s *SettingsScreen
+	f.ui(func() {
+		s = f.app.ShowSettings()
+		s.Active.SetChecked(true)
+		if s.Active.Checked {
+			t.Error("the switch went on before the confirmation")
+		}
+	})
+	var act *ActivationScreen
+	f.ui(func() { act = f.app.screens["activate"].(*ActivationScreen) })
+	f.eventually("the preview", func() bool { return !act.Confirm.Disabled() })
+	f.ui(func() {
+		if !strings.Contains(act.Preview.Text, anna+" (Kanzlei): ") {
+			t.Errorf("preview %q", act.Preview.Text)
+		}
+	})
+	if set, _ := f.repo.Settings(f.ctx); set.InterfaceActive {
+		t.Fatal("switched on without confirmation")
+	}
+	f.ui(func() { test.Tap(act.Confirm) })
+	if set, _ := f.repo.Settings(f.ctx); !set.InterfaceActive {
+		t.Fatal("not switched on after the confirmation")
+	}
+	f.ui(func() {
+		if !s.Active.Checked {
+			t.Error("the check box does not show the switch on")
+		}
+		s.Active.SetChecked(false)
+	})
+	if set, _ := f.repo.Settings(f.ctx); set.InterfaceActive {
+		t.Fatal("switching off did not take effect")
+	}
+}

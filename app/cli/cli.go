@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -504,24 +505,17 @@ func configSettings(ctx context.Context, args []string, d Deps) error {
 
 // printPreview prints what the next cycle of every entity would do.
 func printPreview(ctx context.Context, d Deps) error {
-	ents, err := d.Repo.Entities(ctx)
-	if err != nil {
-		return err
+	out, err := core.Preview(ctx, d.Repo, d.Store, d.Auth)
+	keys := make([]string, 0, len(out))
+	for k := range out {
+		keys = append(keys, k)
 	}
-	installation, err := d.Store.InstallationID(ctx)
-	if err != nil {
-		return err
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(d.Stdout, "Vorschau %s: %s\n", k, out[k])
 	}
-	for _, e := range ents {
-		r := &export.Runner{Entity: e.Name, Repo: d.Repo, Store: d.Store, Installation: installation,
-			Tokens: func(upn string) graph.TokenSource { return d.Auth.Graph(upn) }}
-		out, err := r.Cycle(ctx, true)
-		for upn, s := range out {
-			fmt.Fprintf(d.Stdout, "Vorschau %s (%s): %s\n", upn, e.Name, s)
-		}
-		if err != nil {
-			fmt.Fprintf(d.Stderr, "Vorschau für „%s“: %s\n", e.Name, auth.Explain(err, auth.Context{Entity: e}).String())
-		}
+	if err != nil {
+		fmt.Fprintf(d.Stderr, "Vorschau: %s\n", auth.Explain(err, auth.Context{}).String())
 	}
 	return nil
 }

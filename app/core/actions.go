@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
@@ -154,4 +156,39 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// Preview plans the next cycle of every entity without writing anything:
+// per case worker, what it would do (German).
+func (e *Engine) Preview(ctx context.Context) (map[string]string, error) {
+	return Preview(ctx, e.o.Repo, e.o.Store, e.o.Auth)
+}
+
+// Preview plans the next cycle of every entity (see Engine.Preview).
+func Preview(ctx context.Context, repo *config.Repo, st *store.Store, m *auth.Manager) (map[string]string, error) {
+	ents, err := repo.Entities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	installation, err := st.InstallationID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all := map[string]string{}
+	var errs []error
+	for _, ent := range ents {
+		if ent.CachePath == "" {
+			continue
+		}
+		r := &export.Runner{Entity: ent.Name, Repo: repo, Store: st, Installation: installation,
+			Tokens: func(upn string) graph.TokenSource { return m.Graph(upn) }}
+		out, err := r.Cycle(ctx, true)
+		for upn, s := range out {
+			all[upn+" ("+ent.Name+")"] = s
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return all, errors.Join(errs...)
 }
