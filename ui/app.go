@@ -68,6 +68,8 @@ type App struct {
 	// they all run on Fyne's main thread anyway; Fyne's test driver runs
 	// fyne.Do on the calling goroutine, where this lock keeps them apart.
 	uiMu sync.Mutex
+	// admin: the administrator unlocked the settings in this session.
+	admin bool
 	// screens holds the widgets of each open window, for tests and screenshots.
 	screens map[string]any
 }

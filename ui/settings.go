@@ -19,6 +19,13 @@ import (
 type SettingsScreen struct {
 	Tabs *container.AppTabs
 
+	// the administrator unlock above the tabs
+	AdminPass    *widget.Entry
+	Unlock, Lock *widget.Button
+	AdminState   *widget.Label
+	lockable     []fyne.Disableable        // enabled only for the administrator
+	policyLocked map[fyne.Disableable]bool // fixed by the IT's policy file
+
 	// Entität
 	EntityName, Tenant, ClientID, Secret, SecretExpires *widget.Entry
 	SecretState                                         *widget.Label
@@ -65,16 +72,91 @@ func (a *App) ShowSettings() *SettingsScreen {
 	}
 	s := &SettingsScreen{Modules: map[string]*widget.CheckGroup{}}
 	a.window("settings", a.t("Einstellungen"), fyne.NewSize(760, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.policyLocked = map[fyne.Disableable]bool{}
 		s.Tabs = container.NewAppTabs(
 			container.NewTabItem("Entität", a.entityTab(s)),
 			container.NewTabItem("Sachbearbeiter", a.workersTab(s)),
 			container.NewTabItem("Kanzlei", a.firmTab(s)),
 			container.NewTabItem("Allgemein", a.generalTab(s)),
 		)
-		return s.Tabs, nil
+		return container.NewBorder(a.adminBar(s), nil, nil, nil, s.Tabs), nil
 	})
 	a.screens["settings"] = s
+	a.applyLock(s)
 	return s
+}
+
+// adminBar unlocks the entity and the firm settings with the administrator
+// password, or sets it at the first start.
+func (a *App) adminBar(s *SettingsScreen) fyne.CanvasObject {
+	s.AdminPass = widget.NewPasswordEntry()
+	s.AdminState = widget.NewLabel("")
+	s.AdminState.Wrapping = fyne.TextWrapWord
+	s.Unlock = widget.NewButton("Als Administrator entsperren", func() { a.unlock(s) })
+	s.Lock = widget.NewButton("Sperren", func() {
+		a.admin = false
+		a.applyLock(s)
+	})
+	s.AdminPass.OnSubmitted = func(string) { a.unlock(s) }
+	return container.NewVBox(container.NewBorder(nil, nil, nil, container.NewHBox(s.Unlock, s.Lock), s.AdminPass), s.AdminState)
+}
+
+func (a *App) unlock(s *SettingsScreen) {
+	pw := s.AdminPass.Text
+	has, err := a.eng.Repo().HasAdminPassword(a.ctx)
+	if err == nil && !has {
+		err = a.eng.Repo().SetAdminPassword(a.ctx, "", pw) // the first start: IT sets it
+	}
+	if err == nil {
+		err = a.eng.Repo().CheckAdmin(a.ctx, pw)
+	}
+	s.AdminPass.SetText("")
+	if err != nil {
+		s.AdminState.SetText(err.Error())
+		s.AdminState.Importance = widget.DangerImportance
+		s.AdminState.Refresh()
+		return
+	}
+	a.admin = true
+	a.applyLock(s)
+}
+
+// applyLock enables what the administrator may change, keeps what the
+// IT's policy file fixes disabled, and says which is which.
+func (a *App) applyLock(s *SettingsScreen) {
+	for _, w := range s.lockable {
+		if a.admin && !s.policyLocked[w] {
+			w.Enable()
+		} else {
+			w.Disable()
+		}
+	}
+	has, _ := a.eng.Repo().HasAdminPassword(a.ctx)
+	s.AdminState.Importance = widget.MediumImportance
+	switch {
+	case a.admin:
+		s.AdminPass.Hide()
+		s.Unlock.Hide()
+		s.Lock.Show()
+		s.AdminState.SetText("Als Administrator entsperrt: Entität, Kanzlei-Einstellungen und „Schnittstelle aktiv“ können geändert werden.")
+	case !has:
+		s.AdminPass.Show()
+		s.Unlock.Show()
+		s.Lock.Hide()
+		s.AdminPass.SetPlaceHolder("neues Administratorpasswort (mindestens 10 Zeichen)")
+		s.Unlock.SetText("Administratorpasswort festlegen")
+		s.AdminState.SetText("Beim ersten Start legt die IT-Betreuung das Administratorpasswort fest. Bis dahin sind Entität und Kanzlei-Einstellungen gesperrt.")
+	default:
+		s.AdminPass.Show()
+		s.Unlock.Show()
+		s.Lock.Hide()
+		s.AdminPass.SetPlaceHolder("Administratorpasswort")
+		s.Unlock.SetText("Als Administrator entsperren")
+		s.AdminState.SetText("Entität und Kanzlei-Einstellungen ändern nur Administratoren (die Sachbearbeiter-Module darf jeder ändern).")
+	}
+	if p := a.eng.Repo().Policy(); p != nil {
+		s.AdminState.SetText(s.AdminState.Text + " Gesperrte Felder gibt die IT vor (" + p.Path + ").")
+	}
 }
 
 // firstEntity is the entity the workstation edits (one per installation
@@ -117,6 +199,13 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 		widget.NewFormItem("", s.SecretState),
 		widget.NewFormItem("Läuft ab am", s.SecretExpires),
 	)
+	entityFields := []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.Secret, s.SecretExpires, s.SaveEntity}
+	s.lockable = append(s.lockable, entityFields...)
+	if a.eng.Repo().Policy().LockedEntity(ent.Name) {
+		for _, w := range []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.SecretExpires} {
+			s.policyLocked[w] = true
+		}
+	}
 	return container.NewVBox(form, container.NewHBox(s.SaveEntity, s.TestEntity, s.EntityDot), s.EntityResult)
 }
 
@@ -305,6 +394,13 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 		widget.NewFormItem("Textformat", s.BodyFormat),
 		widget.NewFormItem("", s.KeepEdits),
 	)
+	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.SaveSettings, s.Active)
+	for _, k := range a.eng.Repo().Policy().LockedSettings() {
+		if w, ok := map[string]fyne.Disableable{"deadlinesTo": s.DeadlinesTo, "todoListName": s.TodoList, "bodyFormat": s.BodyFormat,
+			"keepOutlookBodyEdits": s.KeepEdits, "interfaceActive": s.Active}[k]; ok {
+			s.policyLocked[w] = true
+		}
+	}
 	return container.NewVBox(form, s.SaveSettings, s.SettingsResult, widget.NewSeparator(), s.Active)
 }
 

@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -49,7 +50,10 @@ type fixture struct {
 	opts Options
 }
 
+const adminPassword = "Kanzlei-Admin-2026"
+
 type setup struct {
+	policy        func(sim *m365sim.Server) *config.Policy
 	tf            *m365sim.TenantFile
 	secretExpires time.Time
 	noSignIn      bool
@@ -84,6 +88,14 @@ func newFixture(t *testing.T, s setup) *fixture {
 	active.InterfaceActive = true
 	if err := repo.SaveSettings(ctx, active); err != nil {
 		t.Fatal(err)
+	}
+	if err := repo.SetAdminPassword(ctx, "", adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	if s.policy != nil {
+		if err := repo.SetPolicy(ctx, s.policy(sim)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	host, port, _ := net.SplitHostPort(sim.POP3SAddr())
 	pop3Port, _ := strconv.Atoi(port)
@@ -133,6 +145,15 @@ func (f *fixture) browser(link string) error {
 		}
 	}()
 	return nil
+}
+
+// unlock enters the administrator password in the settings.
+func (f *fixture) unlock(s *SettingsScreen) {
+	f.t.Helper()
+	f.ui(func() {
+		s.AdminPass.SetText(adminPassword)
+		test.Tap(s.Unlock)
+	})
 }
 
 // ui runs fn as the UI thread would, apart from the app's background updates.
@@ -414,6 +435,7 @@ func TestSettingsEntity(t *testing.T) {
 	f := newFixture(t, setup{})
 	var s *SettingsScreen
 	f.ui(func() { s = f.app.ShowSettings() })
+	f.unlock(s)
 	f.ui(func() {
 		if s.Secret.Text != "" || strings.Contains(test.RenderToMarkup(f.app.Window("settings").Canvas()), m365sim.DemoClientSecret) {
 			t.Fatal("the secret is shown")
@@ -611,8 +633,9 @@ func TestActivationAsksWithPreview(t *testing.T) {
 		t.Fatal(err)
 	}
 	var s *SettingsScreen
+	f.ui(func() { s = f.app.ShowSettings() })
+	f.unlock(s)
 	f.ui(func() {
-		s = f.app.ShowSettings()
 		s.Active.SetChecked(true)
 		if s.Active.Checked {
 			t.Error("the switch went on before the confirmation")
@@ -642,4 +665,50 @@ func TestActivationAsksWithPreview(t *testing.T) {
 	if set, _ := f.repo.Settings(f.ctx); set.InterfaceActive {
 		t.Fatal("switching off did not take effect")
 	}
+}
+
+// Without the administrator password the entity and the firm settings are
+// read-only and the secret is never shown; a wrong password says so; the
+// IT's policy file keeps its fields locked even for the administrator.
+func TestSettingsNeedAdministrator(t *testing.T) {
+	policy := func(sim *m365sim.Server) *config.Policy {
+		return &config.Policy{Path: "policy.json", Settings: map[string]json.RawMessage{"deadlinesTo": json.RawMessage(`"calendar"`)},
+			Entity: &config.Entity{Name: entity, Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
+				SecretExpires: config.Date{Time: time.Now().AddDate(1, 0, 0)}, AuthorityHost: sim.URL(), GraphEndpoint: sim.URL()}}
+	}
+	f := newFixture(t, setup{policy: policy})
+	var s *SettingsScreen
+	f.ui(func() { s = f.app.ShowSettings() })
+	f.ui(func() {
+		for name, w := range map[string]fyne.Disableable{"Mandant": s.Tenant, "Secret": s.Secret, "Speichern": s.SaveEntity,
+			"Fristen": s.DeadlinesTo, "Schnittstelle aktiv": s.Active, "Kanzlei speichern": s.SaveSettings} {
+			if !w.Disabled() {
+				t.Errorf("%s is editable without the administrator", name)
+			}
+		}
+		if !strings.HasPrefix(s.SecretState.Text, "hinterlegt, läuft ab am ") || s.Secret.Text != "" {
+			t.Errorf("secret state %q", s.SecretState.Text)
+		}
+		s.AdminPass.SetText("falsches Passwort")
+		test.Tap(s.Unlock)
+		if !strings.Contains(s.AdminState.Text, "falsch") || !s.Tenant.Disabled() {
+			t.Errorf("wrong password: %q", s.AdminState.Text)
+		}
+	})
+	f.unlock(s)
+	f.ui(func() {
+		if s.Secret.Disabled() || s.SaveEntity.Disabled() || s.TodoList.Disabled() || s.Active.Disabled() {
+			t.Error("the administrator cannot edit")
+		}
+		if !s.Tenant.Disabled() || !s.ClientID.Disabled() || !s.DeadlinesTo.Disabled() {
+			t.Error("a field of the policy file is editable")
+		}
+		if !strings.Contains(s.AdminState.Text, "policy.json") {
+			t.Errorf("admin state %q", s.AdminState.Text)
+		}
+		test.Tap(s.Lock)
+		if !s.Secret.Disabled() {
+			t.Error("Sperren did not lock")
+		}
+	})
 }

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -39,6 +40,9 @@ type Deps struct {
 	Stdout  io.Writer
 	Stderr  io.Writer
 	Now     func() time.Time
+	// AdminPassword gives the administrator password for entity
+	// credentials and firm settings (main: $KANZLEISYNC_ADMIN_PASSWORD).
+	AdminPassword func() string
 }
 
 const usage = `kanzleisync – Befehle für die IT-Betreuung
@@ -50,6 +54,10 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync sync --once [--preview] [--full] [--entity NAME]
   kanzleisync mail testmail --worker UPN [--account ADRESSE] [--to ADRESSE]
   kanzleisync diagnose [--json]      (Anbindung testen; Exit-Code 0 nur, wenn alles grün ist)
+
+  echo NEUES-PASSWORT | kanzleisync admin password set   (das bisherige in KANZLEISYNC_ADMIN_PASSWORD)
+
+  Entität und Kanzlei-Einstellungen ändern nur Administratoren: Passwort in KANZLEISYNC_ADMIN_PASSWORD.
 
   kanzleisync config show
   kanzleisync config entity set --name NAME --tenant ID --client-id GUID [--secret-expires 31.05.2028]
@@ -63,6 +71,37 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
 `
+
+// requireAdmin checks the administrator password.
+func requireAdmin(ctx context.Context, d Deps) error {
+	pw := ""
+	if d.AdminPassword != nil {
+		pw = d.AdminPassword()
+	}
+	return d.Repo.CheckAdmin(ctx, pw)
+}
+
+// adminPassword sets the administrator password, read from the first line
+// of the standard input (the current one, when set, from
+// KANZLEISYNC_ADMIN_PASSWORD).
+func adminPassword(ctx context.Context, args []string, d Deps) error {
+	if len(args) == 0 || args[0] != "set" {
+		return usageError("admin password: set?")
+	}
+	line, err := bufio.NewReader(d.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("Bitte das neue Administratorpasswort als erste Zeile der Standardeingabe angeben.")
+	}
+	old := ""
+	if d.AdminPassword != nil {
+		old = d.AdminPassword()
+	}
+	if err := d.Repo.SetAdminPassword(ctx, old, strings.TrimRight(line, "\r\n")); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.Stdout, "Administratorpasswort gespeichert.")
+	return nil
+}
 
 // Run executes one command and returns the exit code.
 func Run(ctx context.Context, args []string, d Deps) int {
@@ -94,11 +133,21 @@ func Run(ctx context.Context, args []string, d Deps) int {
 	case "config show":
 		err = configShow(ctx, d)
 	case "config entity":
+		if len(args) > 2 && (args[2] == "set" || args[2] == "import") {
+			if err = requireAdmin(ctx, d); err != nil {
+				break
+			}
+		}
 		err = configEntity(ctx, args[2:], d)
 	case "config worker":
 		err = configWorker(ctx, args[2:], d)
 	case "config settings":
+		if err = requireAdmin(ctx, d); err != nil {
+			break
+		}
 		err = configSettings(ctx, args[2:], d)
+	case "admin password":
+		err = adminPassword(ctx, args[2:], d)
 	default:
 		fmt.Fprint(d.Stderr, usage)
 		return 2

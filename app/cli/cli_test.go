@@ -43,11 +43,16 @@ func newWorkstation(t *testing.T) *workstation {
 		t.Fatal(err)
 	}
 	repo := config.NewRepo(w.st.DB())
+	if err := repo.SetAdminPassword(context.Background(), "", testAdminPassword); err != nil {
+		t.Fatal(err)
+	}
 	mgr := auth.NewManager(repo, w.kr, auth.Options{Logger: slog.New(slog.NewTextHandler(&w.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: w.sim.Now})
 	w.deps = cli.Deps{Store: w.st, Repo: repo, Auth: mgr, Stdout: &w.out, Stderr: &w.out,
-		OpenBrowser: func(u string) error { return w.browser(u) }}
+		OpenBrowser: func(u string) error { return w.browser(u) }, AdminPassword: func() string { return testAdminPassword }}
 	return w
 }
+
+const testAdminPassword = "Kanzlei-Admin-2026"
 
 // run executes a command line and returns its exit code and output.
 func (w *workstation) run(stdin string, args ...string) (int, string) {
@@ -284,4 +289,55 @@ func TestMailTestmail(t *testing.T) {
 		t.Error("the test mail did not arrive")
 	}
 	w.scan(w.sim.IssuedCredentials())
+}
+
+// A Sachbearbeiter without the administrator password cannot change the
+// entity or the firm settings, and nothing shows the secret.
+func TestAdminUnlockRequired(t *testing.T) {
+	w := newWorkstation(t)
+	code, out := w.run(m365sim.DemoClientSecret+"\n", "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID,
+		"--client-id", m365sim.DemoClientID, "--secret-expires", "31.05.2028", "--secret-stdin")
+	if code != 0 {
+		t.Fatalf("admin: %d %s", code, out)
+	}
+	for _, pw := range []string{"", "falsches-passwort"} {
+		w.deps.AdminPassword = func() string { return pw }
+		want := map[string]string{"": "Administratorrechte nötig", "falsches-passwort": "Administratorpasswort ist falsch"}[pw]
+		for _, args := range [][]string{
+			{"config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", "2b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b"},
+			{"config", "entity", "import", "--file", filepath.Join(w.dir, "x.json")},
+			{"config", "settings", "set", "--active=true", "--confirm"},
+			{"config", "settings", "set", "--deadlines", "calendar"},
+		} {
+			if code, out := w.run("", args...); code != 1 || !strings.Contains(out, want) {
+				t.Errorf("%q %v: %d %s", pw, args, code, out)
+			}
+		}
+	}
+	ent, _ := config.NewRepo(w.st.DB()).Entity(context.Background(), "Kanzlei")
+	if ent.ClientID != m365sim.DemoClientID {
+		t.Fatal("the entity was changed without the password")
+	}
+	// reading is allowed, and never shows the secret
+	code, out = w.run("", "config", "show")
+	if code != 0 || strings.Contains(out, m365sim.DemoClientSecret) {
+		t.Fatalf("config show: %d %s", code, out)
+	}
+	code, out = w.run("", "config", "entity", "export", "--name", "Kanzlei")
+	if code != 0 || strings.Contains(out, m365sim.DemoClientSecret) {
+		t.Fatalf("export: %d %s", code, out)
+	}
+	// changing the password needs the current one
+	w.deps.AdminPassword = func() string { return "falsch-falsch" }
+	if code, out := w.run("Neues-Passwort-2026\n", "admin", "password", "set"); code != 1 || !strings.Contains(out, "falsch") {
+		t.Fatalf("change with a wrong password: %d %s", code, out)
+	}
+	w.deps.AdminPassword = func() string { return testAdminPassword }
+	if code, out := w.run("Neues-Passwort-2026\n", "admin", "password", "set"); code != 0 {
+		t.Fatalf("change: %d %s", code, out)
+	}
+	w.deps.AdminPassword = func() string { return "Neues-Passwort-2026" }
+	if code, out := w.run("", "config", "settings", "set", "--deadlines", "calendar"); code != 0 {
+		t.Fatalf("with the new password: %d %s", code, out)
+	}
 }

@@ -16,8 +16,9 @@ var ErrNotFound = errors.New("config: not found")
 
 // Repo reads and writes the configuration tables of kanzleisync's store.
 type Repo struct {
-	db  *sql.DB
-	now func() time.Time
+	policy *Policy
+	db     *sql.DB
+	now    func() time.Time
 }
 
 // NewRepo works on the tables that store's migrations create.
@@ -40,6 +41,13 @@ func parseTS(s sql.NullString) time.Time {
 
 // SaveEntity validates and stores an entity (insert or update).
 func (r *Repo) SaveEntity(ctx context.Context, e Entity) error {
+	if err := r.checkEntityPolicy(e); err != nil {
+		return err
+	}
+	return r.saveEntity(ctx, e)
+}
+
+func (r *Repo) saveEntity(ctx context.Context, e Entity) error {
 	e = e.WithDefaults()
 	if err := e.Validate(r.now()); err != nil {
 		return err
@@ -263,6 +271,13 @@ func (r *Repo) Settings(ctx context.Context) (Settings, error) {
 
 // SaveSettings validates and stores the firm settings.
 func (r *Repo) SaveSettings(ctx context.Context, s Settings) error {
+	if err := r.checkSettingsPolicy(s); err != nil {
+		return err
+	}
+	return r.saveSettings(ctx, s)
+}
+
+func (r *Repo) saveSettings(ctx context.Context, s Settings) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ import (
 // EntityName is the demo firm.
 const EntityName = "Kanzlei Müller & Partner"
 
+// AdminPassword unlocks the demo's entity and firm settings.
+const AdminPassword = "Demo-Admin-2026"
+
 // Demo is a running demo environment.
 type Demo struct {
 	Sim     *m365sim.Server
@@ -87,6 +90,11 @@ func (d *Demo) configure(ctx context.Context, dir string, repo *config.Repo, m *
 	}
 	// The demo firm has switched its interface on; "Einstellungen" can
 	// switch it off to show what that does.
+	if has, err := repo.HasAdminPassword(ctx); err == nil && !has {
+		if err := repo.SetAdminPassword(ctx, "", AdminPassword); err != nil {
+			return err
+		}
+	}
 	if set, err := repo.Settings(ctx); err == nil && first {
 		set.InterfaceActive = true
 		if err := repo.SaveSettings(ctx, set); err != nil {

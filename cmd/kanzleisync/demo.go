@@ -28,7 +28,8 @@ const demoHelp = `Willkommen zur Demo von kanzleisync. Microsoft 365 ist hier ei
 2. „Anbindung testen“: die Punkte werden grün.
 3. „Testmail senden“: die Mail kommt im POP3-Postfach an (Konten verwalten zeigt den Abruf).
 4. „Jetzt synchronisieren“: Termine, Fristen und Adressen aus dem Demo-Bestand wandern nach Outlook.
-5. „Demo: etwas kaputt machen“: Clientschlüssel ablaufen lassen, Zustimmung entziehen, SMTP AUTH abschalten, drosseln – und sehen, was kanzleisync dazu sagt.
+5. „Einstellungen“: Entität und Kanzlei-Einstellungen ändert nur der Administrator (Demo-Passwort: ` + demo.AdminPassword + `); dort auch „Schnittstelle aktiv“.
+6. „Demo: etwas kaputt machen“: Clientschlüssel ablaufen lassen, Zustimmung entziehen, SMTP AUTH abschalten, drosseln – und sehen, was kanzleisync dazu sagt.
 
 Das Tray-Symbol (falls der Desktop eins zeigt) hat dasselbe Menü. Schließen eines Fensters lässt kanzleisync im Tray weiterlaufen.`
 

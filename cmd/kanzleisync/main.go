@@ -76,6 +76,15 @@ func run(dataDir string, args []string) int {
 		}
 	}
 	repo := config.NewRepo(st.DB())
+	policy, err := config.LoadPolicy(paths.PolicyFile())
+	if err == nil && !demoMode {
+		err = repo.SetPolicy(context.Background(), policy)
+	}
+	if err != nil { // a broken deployment is for IT to fix; nothing runs on half of it
+		logger.Error("policy", "error", err.Error())
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	mgr := auth.NewManager(repo, keyring.New(service), auth.Options{Logger: logger})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -87,5 +96,5 @@ func run(dataDir string, args []string) int {
 		return runDemo(ctx, e, args[1:])
 	}
 	return cli.Run(ctx, args, cli.Deps{Store: st, Repo: repo, Auth: mgr, OpenBrowser: browser.Open,
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, AdminPassword: func() string { return os.Getenv("KANZLEISYNC_ADMIN_PASSWORD") }})
 }

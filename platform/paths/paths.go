@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // DataDir is kanzleisync's directory for its database and logs:
@@ -28,4 +29,25 @@ func Ensure(dir string) (string, error) {
 		return "", fmt.Errorf("create %s: %w", dir, err)
 	}
 	return dir, nil
+}
+
+// PolicyFile is where IT deploys settings that win over the user's:
+// %ProgramData%\kanzleisync\policy.json on Windows, /Library/Application
+// Support/kanzleisync/policy.json on macOS, /etc/kanzleisync/policy.json
+// elsewhere. KANZLEISYNC_POLICY_FILE overrides it.
+func PolicyFile() string {
+	if f := os.Getenv("KANZLEISYNC_POLICY_FILE"); f != "" {
+		return f
+	}
+	switch runtime.GOOS {
+	case "windows":
+		base := os.Getenv("ProgramData")
+		if base == "" {
+			base = `C:\ProgramData`
+		}
+		return filepath.Join(base, "kanzleisync", "policy.json")
+	case "darwin":
+		return "/Library/Application Support/kanzleisync/policy.json"
+	}
+	return "/etc/kanzleisync/policy.json"
 }
