@@ -38,8 +38,8 @@ type Options struct {
 	// Autostart switches "start with the system" (nil: not offered).
 	Autostart Autostart
 	Version   string
-	// DataDir and LogFile are shown under "Über".
-	DataDir, LogFile string
+	// DataDir, LogFile and TransferLog are shown under "Über".
+	DataDir, LogFile, TransferLog string
 	// SignInTimeout for the browser sign-in (default 120 s).
 	SignInTimeout time.Duration
 }

@@ -42,6 +42,7 @@ type SettingsScreen struct {
 	TodoList                *widget.Entry
 	KeepEdits               *widget.Check
 	Active                  *widget.Check
+	DebugLog                *widget.Check
 	SaveSettings            *widget.Button
 	SettingsResult          *widget.Label
 
@@ -366,6 +367,8 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.BodyFormat.SetSelected(bodyChoices[boolIndex(set.BodyFormat == "text")])
 	s.KeepEdits = widget.NewCheck("Änderungen am Text in Outlook nicht überschreiben", nil)
 	s.KeepEdits.SetChecked(set.KeepOutlookBodyEdits)
+	s.DebugLog = widget.NewCheck("Übertragungsprotokoll mit Details jeder Graph-Anfrage (Fehlersuche)", nil)
+	s.DebugLog.SetChecked(set.TransferLogDebug)
 	s.Active = widget.NewCheck("Schnittstelle aktiv (erst dann wird nach Microsoft 365 geschrieben)", nil)
 	s.Active.SetChecked(set.InterfaceActive)
 	s.Active.OnChanged = a.onActiveChanged(s)
@@ -373,7 +376,7 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.SettingsResult.Wrapping = fyne.TextWrapWord
 	s.SaveSettings = widget.NewButton(a.t("Speichern"), func() {
 		n := config.Settings{DeadlinesTo: "todo", TodoListName: strings.TrimSpace(s.TodoList.Text), BodyFormat: "html", KeepOutlookBodyEdits: s.KeepEdits.Checked,
-			InterfaceActive: s.Active.Checked}
+			InterfaceActive: s.Active.Checked, TransferLogDebug: s.DebugLog.Checked}
 		if s.DeadlinesTo.Selected == "Kalender" {
 			n.DeadlinesTo = "calendar"
 		}
@@ -393,11 +396,12 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 		widget.NewFormItem("Aufgabenliste", s.TodoList),
 		widget.NewFormItem("Textformat", s.BodyFormat),
 		widget.NewFormItem("", s.KeepEdits),
+		widget.NewFormItem("", s.DebugLog),
 	)
-	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.SaveSettings, s.Active)
+	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.DebugLog, s.SaveSettings, s.Active)
 	for _, k := range a.eng.Repo().Policy().LockedSettings() {
 		if w, ok := map[string]fyne.Disableable{"deadlinesTo": s.DeadlinesTo, "todoListName": s.TodoList, "bodyFormat": s.BodyFormat,
-			"keepOutlookBodyEdits": s.KeepEdits, "interfaceActive": s.Active}[k]; ok {
+			"keepOutlookBodyEdits": s.KeepEdits, "interfaceActive": s.Active, "transferLogDebug": s.DebugLog}[k]; ok {
 			s.policyLocked[w] = true
 		}
 	}

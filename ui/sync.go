@@ -262,6 +262,7 @@ func (a *App) ShowAbout() {
 			widget.NewFormItem("Entität", widget.NewLabel(orDash(strings.Join(names, ", ")))),
 			widget.NewFormItem("Datenverzeichnis", widget.NewLabel(orDash(a.o.DataDir))),
 			widget.NewFormItem("Protokolldatei", widget.NewLabel(orDash(a.o.LogFile))),
+			widget.NewFormItem("Übertragungsprotokoll", widget.NewLabel(orDash(a.o.TransferLog))),
 			widget.NewFormItem("Anmelde-Adresse", widget.NewLabel(fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath))),
 		)
 		return container.NewVBox(title, text, form), nil

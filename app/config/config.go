@@ -168,6 +168,9 @@ type Settings struct {
 	// an administrator switches it on, nothing is written to Microsoft 365
 	// (Anbindung testen and the preview work).
 	InterfaceActive bool `json:"interfaceActive"`
+	// TransferLogDebug adds each Graph request (method, address, status,
+	// request-id) to the transfer log for IT.
+	TransferLogDebug bool `json:"transferLogDebug"`
 }
 
 // DefaultSettings are the settings of a new installation.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,6 +89,12 @@ func (e *Engine) SendTestMail(ctx context.Context, upn, address, to string) (mai
 	for _, a := range w.Accounts {
 		if strings.EqualFold(a.Address, address) {
 			rep := SendTestMail(ctx, e.o.Auth, e.o.MailTLS, ent, w, a, to)
+			a = a.WithDefaults()
+			service, target := "SMTP", net.JoinHostPort(a.SMTPHost, strconv.Itoa(a.SMTPPort))
+			if a.Transport == config.GraphMail {
+				service, target = "Graph-sendMail", ent.WithDefaults().GraphEndpoint
+			}
+			e.o.Transfer.Connection(service+" (Testmail)", a.Address, target, rep.Err)
 			if rep.Err != nil {
 				e.ReportSignInLost(ctx, rep.Err, upn)
 			}

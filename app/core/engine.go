@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"kanzleisync/app/graph"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/translog"
 )
 
 // State is what the tray picture shows.
@@ -56,6 +59,8 @@ type Options struct {
 	ConfigPoll time.Duration
 	// Notify is called once per warning threshold and installation.
 	Notify func(diagnose.Warning)
+	// Transfer is the transfer log for IT (nil: none).
+	Transfer *translog.Log
 }
 
 // AccountStatus is one line of the account manager.
@@ -216,6 +221,8 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return nil // stopped meanwhile
 	}
 	e.version, e.inactive = version, !settings.InterfaceActive
+	e.o.Transfer.SetDebug(settings.TransferLogDebug)
+	graphLog := slog.New(translog.Tee(e.o.Logger.Handler(), e.o.Transfer.Handler()))
 	entByName := map[string]config.Entity{}
 	for _, ent := range ents {
 		entByName[ent.Name] = ent
@@ -235,7 +242,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			continue
 		}
 		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: installation,
-			Interval: e.o.ExportInterval, Logger: e.o.Logger, OnProgress: e.progress,
+			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress,
 			Tokens: func(upn string) graph.TokenSource { return e.o.Auth.Graph(upn) }}
 		rctx, cancel := context.WithCancel(e.base)
 		e.runners[ent.Name] = &runnerEntry{r: r, cancel: cancel}
@@ -283,7 +290,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 				fe.cancel()
 			}
 			st.Detail = "noch nicht abgerufen"
-			mw := &mail.Worker{Source: e.mailSource(ent, w, a), Name: a.Address,
+			mw := &mail.Worker{Source: e.mailSource(ent, w, a, graphLog), Name: a.Address,
 				Logger: e.o.Logger, Interval: e.o.MailInterval, Report: e.fetchReport(ent, w, k)}
 			fctx, cancel := context.WithCancel(e.base)
 			e.fetchers[k] = &fetcherEntry{w: mw, cancel: cancel, fp: fp}
@@ -348,9 +355,9 @@ func (e *Engine) Reload(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) mailSource(ent config.Entity, w config.Worker, a config.MailAccount) mail.Source {
+func (e *Engine) mailSource(ent config.Entity, w config.Worker, a config.MailAccount, graphLog *slog.Logger) mail.Source {
 	if a.Transport == config.GraphMail {
-		return &mail.GraphMail{Client: graph.New(ent.WithDefaults().GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: e.o.Logger}),
+		return &mail.GraphMail{Client: graph.New(ent.WithDefaults().GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: graphLog}),
 			Store: e.o.Store, Logger: e.o.Logger, Mailbox: a.Address}
 	}
 	pop, _ := mail.Endpoints(a, e.o.MailTLS)
@@ -368,6 +375,14 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		}
 		a.NextFetch = now.Add(next)
 		changed := false
+		service, target := "POP3", net.JoinHostPort(a.Account.POP3Host, strconv.Itoa(a.Account.POP3Port))
+		if a.Account.Transport == config.GraphMail {
+			service, target = "Graph-Mail", ent.WithDefaults().GraphEndpoint
+		}
+		e.o.Transfer.Connection(service, a.Account.Address, target, err)
+		if err == nil && res.Fetched+res.Skipped > 0 {
+			e.o.Transfer.Line("ABRUF", a.Account.Address, fmt.Sprintf("%d abgerufen, %d vom Server gelöscht, %d übersprungen", res.Fetched, res.Deleted, res.Skipped))
+		}
 		if errors.Is(err, mail.ErrInUse) {
 			a.Dot = diagnose.Yellow
 			a.Detail = "Das Postfach war belegt: ein anderes Programm ruft es gerade per POP3 ab. Nächster Versuch um " + a.NextFetch.Local().Format("15:04:05") + "."
@@ -420,6 +435,11 @@ func (e *Engine) progress(p export.Progress) {
 		s.Completed, s.Total = p.Completed, p.Total
 	}
 	if p.Done {
+		result := "ok"
+		if p.Err != nil {
+			result = "Fehler: " + p.Err.Error()
+		}
+		e.o.Transfer.Line("ABGLEICH", p.Worker, p.Summary, result)
 		s.LastRun, s.Result, s.Err = p.At, p.Result, ""
 		interval := e.o.ExportInterval
 		if interval <= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,12 +18,14 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/translog"
 	"kanzleisync/platform/keyring/keyringtest"
 )
 
 const anna = "anna.mueller@kanzlei.example"
 
 type liveFixture struct {
+	transfer  string
 	sim       *m365sim.Server
 	dbPath    string
 	cachePath string
@@ -51,7 +54,7 @@ func newLive(t *testing.T, active bool, modules []config.Module) *liveFixture {
 		t.Fatal(err)
 	}
 	set := config.DefaultSettings()
-	set.InterfaceActive = active
+	set.InterfaceActive, set.TransferLogDebug = active, true
 	if err := f.repo.SaveSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +76,14 @@ func newLive(t *testing.T, active bool, modules []config.Module) *liveFixture {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	f.eng = New(Options{Store: st, Repo: f.repo, Auth: mgr, ExportInterval: time.Hour, MailInterval: time.Hour, ConfigPoll: 250 * time.Millisecond})
+	f.transfer = filepath.Join(dir, "kanzleisync-transfer.log")
+	tl, err := translog.Open(f.transfer, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tl.Close() })
+	st.OnJournal(func(j store.JournalEntry) { tl.Transfer(j.Worker, j.ItemKey, j.Action, j.Result, j.RequestID, j.Error) })
+	f.eng = New(Options{Store: st, Repo: f.repo, Auth: mgr, ExportInterval: time.Hour, MailInterval: time.Hour, ConfigPoll: 250 * time.Millisecond, Transfer: tl})
 	if err := f.eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -192,4 +202,32 @@ func TestInactiveWritesNothing(t *testing.T) {
 		st, _ := f.sim.State(anna)
 		return len(st.Events) == 5
 	})
+}
+
+// The transfer log has a line per transferred item and per export cycle,
+// with the debug switch each Graph request, and never a token or secret.
+func TestTransferLog(t *testing.T) {
+	f := newLive(t, false, []config.Module{config.Calendar, config.Contacts})
+	set, _ := f.repo.Settings(context.Background())
+	set.InterfaceActive = true
+	if err := f.repo.SaveSettings(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the export", func() bool {
+		b, _ := os.ReadFile(f.transfer)
+		return strings.Contains(string(b), "ABGLEICH | "+anna)
+	})
+	b, _ := os.ReadFile(f.transfer)
+	log := string(b)
+	for _, want := range []string{" | ÜBERTRAGUNG | " + anna + " | event/termin:", " | create | ok | ", " | ABGLEICH | " + anna + " | 9 angelegt | ok",
+		" | GRAPH | method=POST | url=" + f.sim.URL() + "/v1.0/$batch | status=200 | request_id="} {
+		if !strings.Contains(log, want) {
+			t.Errorf("transfer log lacks %q:\n%s", want, log)
+		}
+	}
+	for _, secret := range append(f.sim.IssuedCredentials(), m365sim.DemoClientSecret) {
+		if strings.Contains(log, secret) {
+			t.Fatal("a token or secret reached the transfer log")
+		}
+	}
 }

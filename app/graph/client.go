@@ -218,9 +218,11 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte, header
 	err := c.pacer.Call(ctx, func() (bool, time.Duration, error) {
 		var err error
 		resp, raw, err = c.send(ctx, method, url, body, headers, false)
+		c.logRequest(method, url, len(body), resp, raw, err)
 		if err == nil && resp.StatusCode == http.StatusUnauthorized && !renewed {
 			renewed = true
 			resp, raw, err = c.send(ctx, method, url, body, headers, true)
+			c.logRequest(method, url, len(body), resp, raw, err)
 		}
 		if err != nil {
 			retry, _ := ShouldRetry(ctx, 0, nil, err)
@@ -235,6 +237,23 @@ func (c *Client) do(ctx context.Context, method, url string, body []byte, header
 		return nil, nil, err
 	}
 	return resp, raw, nil
+}
+
+// logRequest records one attempt at debug level for the transfer log:
+// never a header, so never a token.
+func (c *Client) logRequest(method, url string, sent int, resp *http.Response, raw []byte, err error) {
+	if !c.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	if strings.HasPrefix(url, "/") {
+		url = c.base + url
+	}
+	if err != nil {
+		c.log.Debug("graph request", "method", method, "url", url, "error", err.Error())
+		return
+	}
+	c.log.Debug("graph request", "method", method, "url", url, "status", resp.StatusCode,
+		"request_id", resp.Header.Get("request-id"), "bytes_out", sent, "bytes_in", len(raw))
 }
 
 // Do sends one request with retries.

@@ -271,8 +271,20 @@ func (s *Store) Journal(ctx context.Context, entries ...JournalEntry) error {
 			return fmt.Errorf("write journal: %w", err)
 		}
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if hook := s.journalHook.Load(); hook != nil {
+		for _, e := range entries {
+			(*hook)(e)
+		}
+	}
+	return nil
 }
+
+// OnJournal calls f with every journal entry after it was committed (the
+// transfer log for IT).
+func (s *Store) OnJournal(f func(JournalEntry)) { s.journalHook.Store(&f) }
 
 // JournalFilter selects journal entries; zero fields match everything.
 type JournalFilter struct {

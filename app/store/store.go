@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
@@ -35,6 +36,8 @@ type Store struct {
 
 	mu     sync.Mutex
 	mcache map[string]*mappingCache // by lower-case worker
+
+	journalHook atomic.Pointer[func(JournalEntry)]
 }
 
 type options struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 
@@ -67,13 +68,13 @@ func runTray(ctx context.Context, e env, x *trayExtras) int {
 		return 1
 	}
 	defer lock.Close()
-	eng := core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, MailTLS: x.mailTLS, Logger: e.logger, Notify: ui.Notifier(fa)})
+	eng := core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, MailTLS: x.mailTLS, Logger: e.logger, Notify: ui.Notifier(fa), Transfer: e.transfer})
 	openURL := x.openURL
 	if openURL == nil {
 		openURL = browser.Open
 	}
 	a := ui.New(ctx, fa, eng, ui.Options{OpenURL: openURL, Demo: x.demo, DemoHelp: x.help, Autostart: autostart.Switch{},
-		Version: version, DataDir: e.dataDir, LogFile: e.logPath})
+		Version: version, DataDir: e.dataDir, LogFile: e.logPath, TransferLog: filepath.Join(e.dataDir, "kanzleisync-transfer.log")})
 	current.Store(a)
 	if err := eng.Start(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/cli"
 	"kanzleisync/app/config"
 	"kanzleisync/app/store"
+	"kanzleisync/app/translog"
 	"kanzleisync/platform/browser"
 	"kanzleisync/platform/keyring"
 	"kanzleisync/platform/paths"
@@ -32,6 +34,7 @@ func main() {
 type env struct {
 	dataDir, logPath string
 	logger           *slog.Logger
+	transfer         *translog.Log
 	store            *store.Store
 	repo             *config.Repo
 	auth             *auth.Manager
@@ -86,9 +89,18 @@ func run(dataDir string, args []string) int {
 		return 1
 	}
 	mgr := auth.NewManager(repo, keyring.New(service), auth.Options{Logger: logger})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	transfer, err := translog.Open(filepath.Join(dataDir, "kanzleisync-transfer.log"), 10<<20, 5)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer transfer.Close()
+	st.OnJournal(func(j store.JournalEntry) {
+		transfer.Transfer(j.Worker, j.ItemKey, j.Action, j.Result, j.RequestID, j.Error)
+	})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := env{dataDir: dataDir, logPath: logPath, logger: logger, store: st, repo: repo, auth: mgr}
+	e := env{dataDir: dataDir, logPath: logPath, logger: logger, store: st, repo: repo, auth: mgr, transfer: transfer}
 	switch {
 	case len(args) == 0:
 		return runTray(ctx, e, nil)
