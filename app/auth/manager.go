@@ -128,6 +128,16 @@ func (m *Manager) HasClientSecret(entity string) (bool, error) {
 	return err == nil, err
 }
 
+// ClientSecretHint is the first three characters of the stored client
+// secret: what Microsoft shows of it as "hint" (empty when none is stored).
+func (m *Manager) ClientSecretHint(entity string) string {
+	s, err := m.clientSecret(entity)
+	if err != nil || len(s) < 3 {
+		return ""
+	}
+	return s[:3]
+}
+
 func (m *Manager) clientSecret(entity string) (string, error) {
 	s, err := m.secrets.Get(SecretKey(entity))
 	if errors.Is(err, keyring.ErrNotFound) {

@@ -28,6 +28,7 @@ func NewDiagnoser(repo *config.Repo, m *auth.Manager, mailTLS *tls.Config, now f
 		GraphTokens:   func(upn string) graph.TokenSource { return m.Graph(upn) },
 		AppTokens:     func(entity string) graph.TokenSource { return m.App(entity) },
 		OutlookTokens: func(upn string) graph.TokenSource { return m.Outlook(upn) },
+		SecretHint:    m.ClientSecretHint,
 		MailTLS:       mailTLS}
 }
 

@@ -71,6 +71,10 @@ type Diagnoser struct {
 	Now           func() time.Time
 	// RedirectURI is sent with the admin-consent URL.
 	RedirectURI string
+	// SecretHint gives the first three characters of the entity's stored
+	// client secret, which Microsoft shows as the secret's "hint"; with it
+	// the secret's end date is read from the application object.
+	SecretHint func(entity string) string
 }
 
 type probe struct {
@@ -179,7 +183,7 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 		return Report{}, err
 	}
 	rep := Report{Subject: "Entität " + ent.Name, ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
-	rep.Checks = append(rep.Checks, d.secretCheck(ent))
+	rep.Checks = append(rep.Checks, d.secretCheck(ctx, ent))
 	workers, err := d.Repo.Workers(ctx)
 	if err != nil {
 		return Report{}, err
@@ -208,25 +212,93 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 	return rep, nil
 }
 
-func (d *Diagnoser) secretCheck(ent config.Entity) Check {
+// secretCheck rates the client secret's expiry. When the app registration
+// may read its own application object, the end date comes from Microsoft
+// (the passwordCredential whose hint matches the stored secret) and a
+// manually entered date that disagrees is flagged; otherwise the entered
+// date is the source.
+func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 	c := Check{Name: "Geheimer Clientschlüssel"}
-	if ent.SecretExpires.IsZero() {
-		c.Status, c.Detail = Yellow, "Ablaufdatum nicht eingetragen."
+	expires, source := ent.SecretExpires, "eingetragen"
+	fromMS, msNote := d.secretEndFromMicrosoft(ctx, ent)
+	if !fromMS.IsZero() {
+		expires, source = fromMS, "laut Microsoft"
+	}
+	if expires.IsZero() {
+		c.Status, c.Detail = Yellow, "Ablaufdatum nicht eingetragen."+msNote
 		c.Fix = "Das Ablaufdatum aus dem Azure-Portal (App-Registrierung → Zertifikate & Geheimnisse) unter „Einstellungen“ eintragen, damit kanzleisync rechtzeitig warnt."
 		return c
 	}
-	days := int(ent.SecretExpires.Sub(d.now()).Hours() / 24)
+	days := int(expires.Sub(d.now()).Hours() / 24)
 	switch {
-	case !ent.SecretExpires.After(d.now()):
-		c.Status, c.Detail = Red, "abgelaufen am "+ent.SecretExpires.German()
+	case !expires.After(d.now()):
+		c.Status, c.Detail = Red, "abgelaufen am "+expires.German()+" ("+source+")"
 		c.Fix = "Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
 	case days < 30:
-		c.Status, c.Detail = Yellow, fmt.Sprintf("läuft am %s ab (in %d Tagen)", ent.SecretExpires.German(), days)
+		c.Status, c.Detail = Yellow, fmt.Sprintf("läuft am %s ab (in %d Tagen, %s)", expires.German(), days, source)
 		c.Fix = "Rechtzeitig im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
 	default:
-		c.Status, c.Detail = Green, "gültig bis "+ent.SecretExpires.German()
+		c.Status, c.Detail = Green, "gültig bis "+expires.German()+" ("+source+")"
+	}
+	c.Detail += msNote
+	if !fromMS.IsZero() && fromMS.String() != ent.SecretExpires.String() {
+		if c.Status == Green {
+			c.Status = Yellow
+		}
+		entered := "kein Datum"
+		if !ent.SecretExpires.IsZero() {
+			entered = ent.SecretExpires.German()
+		}
+		c.Fix = strings.TrimSpace(c.Fix + fmt.Sprintf(" Das eingetragene Ablaufdatum (%s) weicht vom Datum bei Microsoft (%s) ab: unter „Einstellungen“ → „Entität“ %s eintragen.",
+			entered, fromMS.German(), fromMS.German()))
 	}
 	return c
+}
+
+// secretEndFromMicrosoft reads the end date of the stored secret from the
+// application object; zero with a note when that is not possible.
+func (d *Diagnoser) secretEndFromMicrosoft(ctx context.Context, ent config.Entity) (config.Date, string) {
+	if d.AppTokens == nil || d.SecretHint == nil {
+		return config.Date{}, ""
+	}
+	hint := d.SecretHint(ent.Name)
+	if hint == "" {
+		return config.Date{}, ""
+	}
+	ent = ent.WithDefaults()
+	c := graph.New(ent.GraphEndpoint, d.AppTokens(ent.Name), graph.Options{})
+	r := c.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/applications(appId='" + url.PathEscape(ent.ClientID) + "')?$select=passwordCredentials"})
+	if r.Err != nil {
+		if r.Status == http.StatusForbidden {
+			return config.Date{}, " Das Datum bei Microsoft ist nicht lesbar (dafür bräuchte die App die Anwendungsberechtigung Application.Read.All); es gilt das eingetragene."
+		}
+		return config.Date{}, ""
+	}
+	var app struct {
+		PasswordCredentials []struct {
+			Hint        string    `json:"hint"`
+			EndDateTime time.Time `json:"endDateTime"`
+		} `json:"passwordCredentials"`
+	}
+	if json.Unmarshal(r.Body, &app) != nil {
+		return config.Date{}, ""
+	}
+	var end time.Time
+	for _, p := range app.PasswordCredentials {
+		if p.Hint == hint && p.EndDateTime.After(end) {
+			end = p.EndDateTime
+		}
+	}
+	if end.IsZero() {
+		return config.Date{}, " Bei Microsoft ist kein Schlüssel mit diesem Anfang hinterlegt – stimmt der eingetragene Schlüssel?"
+	}
+	// the portal shows the date in the firm's time zone
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		loc = time.Local
+	}
+	y, m, dd := end.In(loc).Date()
+	return config.Date{Time: time.Date(y, m, dd, 0, 0, 0, 0, time.UTC)}, ""
 }
 
 func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn string, modules []config.Module, ts graph.TokenSource, app bool) {

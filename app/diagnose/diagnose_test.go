@@ -188,3 +188,55 @@ func TestWorkerPOP3AndSMTP(t *testing.T) {
 		t.Errorf("SMTP AUTH switched off: %+v", smtp)
 	}
 }
+
+// When the app may read its own application object, the secret's end date
+// comes from Microsoft and a disagreeing entered date is flagged; without
+// that permission the entered date stays the source and the test says so.
+func TestSecretExpiryFromMicrosoft(t *testing.T) {
+	tf := m365sim.DemoTenant(time.Now())
+	app := &tf.Tenants[0].Apps[0]
+	app.AppRoles = append(app.AppRoles, "Application.Read.All")
+	end := time.Date(2027, 5, 31, 10, 0, 0, 0, time.UTC)
+	app.Secrets[0].Expires = end
+	srv := simtest.Start(t, tf, m365sim.Options{})
+	tok := simtest.AppToken(t, srv, "https://graph.microsoft.com")
+	hint := func(string) string { return m365sim.DemoClientSecret[:3] }
+	check := func(entered time.Time, hint func(string) string, token string) diagnose.Check {
+		t.Helper()
+		repo := setup(t, srv, []config.Module{config.Calendar}, entered)
+		d := &diagnose.Diagnoser{Repo: repo, SecretHint: hint, Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
+			AppTokens: func(string) graph.TokenSource { return staticTokens{token} }}
+		rep, err := d.Entity(context.Background(), "Kanzlei")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Checks[0]
+	}
+	// entered and read agree: green, "laut Microsoft"
+	if c := check(time.Date(2027, 5, 31, 0, 0, 0, 0, time.UTC), hint, tok); c.Status != diagnose.Green || c.Detail != "gültig bis 31.05.2027 (laut Microsoft)" {
+		t.Errorf("agreeing: %+v", c)
+	}
+	// entered wrongly: yellow, the fix names both dates
+	if c := check(time.Date(2028, 5, 31, 0, 0, 0, 0, time.UTC), hint, tok); c.Status != diagnose.Yellow ||
+		!strings.Contains(c.Fix, "Das eingetragene Ablaufdatum (31.05.2028) weicht vom Datum bei Microsoft (31.05.2027) ab") {
+		t.Errorf("disagreeing: %+v", c)
+	}
+	// nothing entered: Microsoft's date is used, and offered for entering
+	if c := check(time.Time{}, hint, tok); c.Status != diagnose.Yellow || !strings.Contains(c.Detail, "gültig bis 31.05.2027") || !strings.Contains(c.Fix, "(kein Datum)") {
+		t.Errorf("not entered: %+v", c)
+	}
+	// a stored secret Microsoft does not know
+	if c := check(time.Date(2027, 5, 31, 0, 0, 0, 0, time.UTC), func(string) string { return "xyz" }, tok); !strings.Contains(c.Detail, "kein Schlüssel mit diesem Anfang") {
+		t.Errorf("unknown hint: %+v", c)
+	}
+	// without Application.Read.All the entered date stays the source
+	plain := simtest.Start(t, nil, m365sim.Options{})
+	plainTok := simtest.AppToken(t, plain, "https://graph.microsoft.com")
+	repo := setup(t, plain, []config.Module{config.Calendar}, time.Date(2028, 1, 31, 0, 0, 0, 0, time.UTC))
+	d := &diagnose.Diagnoser{Repo: repo, SecretHint: hint, Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
+		AppTokens: func(string) graph.TokenSource { return staticTokens{plainTok} }}
+	rep, _ := d.Entity(context.Background(), "Kanzlei")
+	if c := rep.Checks[0]; c.Status != diagnose.Green || !strings.HasPrefix(c.Detail, "gültig bis 31.01.2028 (eingetragen) Das Datum bei Microsoft ist nicht lesbar") {
+		t.Errorf("without permission: %+v", c)
+	}
+}

@@ -314,6 +314,9 @@ func splitPath(p string) []string {
 
 // execGraph runs one non-batch request: mailbox, throttling, faults, route.
 func (s *Server) execGraph(req *greq, c *caller) *gresp {
+	if isApplicationsPath(req.path) {
+		return s.getApplication(req, c)
+	}
 	s.mu.Lock()
 	tg, e := s.resolveTarget(c, req.path)
 	s.mu.Unlock()
