@@ -61,6 +61,10 @@ type Options struct {
 	Notify func(diagnose.Warning)
 	// Transfer is the transfer log for IT (nil: none).
 	Transfer *translog.Log
+	// AppPermissions is the server mode: every mailbox is exported with
+	// the entity's application permissions (/users/{upn}/…, no sign-in of
+	// the Sachbearbeiter), and no mail is fetched (the workstations do).
+	AppPermissions bool
 }
 
 // AccountStatus is one line of the account manager.
@@ -92,30 +96,33 @@ type WorkerSync struct {
 
 // Status is the engine's state at one moment.
 type Status struct {
-	State    State
-	Reason   string // the first line of the tray menu
-	Warnings []diagnose.Warning
-	Accounts []AccountStatus
-	Sync     []WorkerSync
+	State  State
+	Reason string // the first line of the tray menu
+	// MaxParallel is the most mailboxes exported at the same time so far.
+	MaxParallel int
+	Warnings    []diagnose.Warning
+	Accounts    []AccountStatus
+	Sync        []WorkerSync
 }
 
 // Engine runs the background work.
 type Engine struct {
 	o Options
 
-	mu       sync.Mutex
-	subs     []func(Status)
-	accounts map[string]*AccountStatus // key: upn|address
-	syncs    map[string]*WorkerSync
-	warnings []diagnose.Warning
-	signIn   map[string]diagnose.Warning // lost sign-ins seen by the workers
-	runners  map[string]*runnerEntry
-	fetchers map[string]*fetcherEntry
-	inactive bool  // the firm's "Schnittstelle aktiv" is off
-	version  int64 // configuration version last applied
-	base     context.Context
-	cancel   context.CancelFunc
-	done     sync.WaitGroup
+	mu          sync.Mutex
+	subs        []func(Status)
+	accounts    map[string]*AccountStatus // key: upn|address
+	syncs       map[string]*WorkerSync
+	warnings    []diagnose.Warning
+	signIn      map[string]diagnose.Warning // lost sign-ins seen by the workers
+	runners     map[string]*runnerEntry
+	fetchers    map[string]*fetcherEntry
+	inactive    bool // the firm's "Schnittstelle aktiv" is off
+	maxParallel int
+	version     int64 // configuration version last applied
+	base        context.Context
+	cancel      context.CancelFunc
+	done        sync.WaitGroup
 	// life orders Start, Stop, Reload and Close; closed refuses a Reload
 	// that comes in after Close.
 	life   sync.Mutex
@@ -241,9 +248,13 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			re.r.Trigger()
 			continue
 		}
+		tokens := func(upn string) graph.TokenSource { return e.o.Auth.Graph(upn) }
+		if e.o.AppPermissions {
+			name := ent.Name
+			tokens = func(string) graph.TokenSource { return e.o.Auth.App(name) }
+		}
 		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: installation,
-			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress,
-			Tokens: func(upn string) graph.TokenSource { return e.o.Auth.Graph(upn) }}
+			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress, Tokens: tokens}
 		rctx, cancel := context.WithCancel(e.base)
 		e.runners[ent.Name] = &runnerEntry{r: r, cancel: cancel}
 		e.done.Add(1)
@@ -275,6 +286,9 @@ func (e *Engine) reconcile(ctx context.Context) error {
 				continue
 			case e.inactive:
 				st.Detail = "Schnittstelle nicht aktiv: es wird nichts abgerufen"
+				continue
+			case e.o.AppPermissions:
+				st.Detail = "Mail ruft der Arbeitsplatz ab, nicht der Server"
 				continue
 			}
 			wanted[k] = true
@@ -431,6 +445,13 @@ func (e *Engine) progress(p export.Progress) {
 	}
 	s.Running = !p.Done
 	s.Summary = p.Summary
+	running := 0
+	for _, x := range e.syncs {
+		if x.Running {
+			running++
+		}
+	}
+	e.maxParallel = max(e.maxParallel, running)
 	if p.Completed != nil {
 		s.Completed, s.Total = p.Completed, p.Total
 	}
@@ -556,7 +577,7 @@ func (e *Engine) Status() Status {
 }
 
 func (e *Engine) statusLocked() Status {
-	st := Status{Warnings: slices.Clone(e.warnings)}
+	st := Status{Warnings: slices.Clone(e.warnings), MaxParallel: e.maxParallel}
 	for _, a := range e.accounts {
 		st.Accounts = append(st.Accounts, *a)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"testing/fstest"
 )
 
@@ -121,5 +122,50 @@ func TestConfigVersionCountsConfigurationOnly(t *testing.T) {
 	mustExec(`INSERT INTO setting (key, value) VALUES ('firm', '{}')`)
 	if v() != v1+2 {
 		t.Errorf("modules and settings: %d → %d", v1, v())
+	}
+}
+
+func TestLease(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(path) // a second process on the same state database
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	ttl := 30 * time.Second
+	if ok, err := a.AcquireLease(ctx, "serve", "A", t0, ttl); !ok || err != nil {
+		t.Fatalf("A: %v %v", ok, err)
+	}
+	if ok, _ := b.AcquireLease(ctx, "serve", "B", t0.Add(10*time.Second), ttl); ok {
+		t.Fatal("B took a lease that had not expired")
+	}
+	if ok, _ := a.AcquireLease(ctx, "serve", "A", t0.Add(20*time.Second), ttl); !ok {
+		t.Fatal("A could not renew")
+	}
+	if ok, _ := b.AcquireLease(ctx, "serve", "B", t0.Add(45*time.Second), ttl); ok {
+		t.Fatal("B took the renewed lease")
+	}
+	if ok, _ := b.AcquireLease(ctx, "serve", "B", t0.Add(51*time.Second), ttl); !ok {
+		t.Fatal("B could not take the expired lease")
+	}
+	if ok, _ := a.AcquireLease(ctx, "serve", "A", t0.Add(52*time.Second), ttl); ok {
+		t.Fatal("A came back although B holds the lease")
+	}
+	holder, exp, _ := a.Lease(ctx, "serve")
+	if holder != "B" || !exp.Equal(t0.Add(81*time.Second)) {
+		t.Fatalf("lease %s until %v", holder, exp)
+	}
+	if err := b.ReleaseLease(ctx, "serve", "B"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := a.AcquireLease(ctx, "serve", "A", t0.Add(53*time.Second), ttl); !ok {
+		t.Fatal("A could not take a released lease")
 	}
 }

@@ -106,6 +106,10 @@ func run(dataDir string, args []string) int {
 		return runTray(ctx, e, nil)
 	case demoMode:
 		return runDemo(ctx, e, args[1:])
+	case args[0] == "serve":
+		return runServe(ctx, e, args[1:])
+	case args[0] == "service":
+		return runService(e, args[1:])
 	}
 	return cli.Run(ctx, args, cli.Deps{Store: st, Repo: repo, Auth: mgr, OpenBrowser: browser.Open,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, AdminPassword: func() string { return os.Getenv("KANZLEISYNC_ADMIN_PASSWORD") }})

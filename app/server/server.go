@@ -1,0 +1,305 @@
+// Package server is `kanzleisync serve`: the headless exporter for the
+// whole firm. It exports every Sachbearbeiter's mailbox with the entity's
+// application permissions, holds a lease in the state database so that of
+// two servers on the same entity exactly one exports (the other waits and
+// takes over when the lease runs out), and shows its state on a loopback
+// HTTP endpoint: /health (JSON) for the tray apps and /metrics
+// (Prometheus text format) for monitoring.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"kanzleisync/app/core"
+	"kanzleisync/app/diagnose"
+	"kanzleisync/app/store"
+)
+
+// LeaseName is the lease of the export in the state database.
+const LeaseName = "serve"
+
+// Server runs the export while it holds the lease.
+type Server struct {
+	Store  *store.Store
+	Engine func() *core.Engine // a fresh engine for each time the lease is won
+	Logger *slog.Logger
+	// Listen is the HTTP address (loopback only; default 127.0.0.1:9465).
+	Listen string
+	// TTL of the lease (default 30 s); it is renewed every TTL/3 and the
+	// export stops when a renewal fails, before the lease can expire.
+	TTL time.Duration
+	Now func() time.Time
+	// OnListen is told the HTTP address once it listens.
+	OnListen func(addr string)
+
+	holder  string
+	mu      sync.Mutex
+	leader  bool
+	since   time.Time
+	eng     *core.Engine
+	started time.Time
+	addr    string
+}
+
+// Holder is this process's name in the lease: host, pid and a random part.
+func (s *Server) Holder() string { return s.holder }
+
+// Addr is where the HTTP endpoint listens (after Run started).
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+func (s *Server) defaults() {
+	if s.Listen == "" {
+		s.Listen = "127.0.0.1:9465"
+	}
+	if s.TTL <= 0 {
+		s.TTL = 30 * time.Second
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.holder == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		s.holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+}
+
+// Run serves until ctx ends; the lease is released on the way out.
+func (s *Server) Run(ctx context.Context) error {
+	s.defaults()
+	host, _, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		return fmt.Errorf("serve --listen %q: %w", s.Listen, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("serve --listen %q: der Statusdienst lauscht nur auf dieser Maschine (127.0.0.1 oder ::1)", s.Listen)
+	}
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	s.mu.Lock()
+	s.addr, s.started = ln.Addr().String(), s.Now()
+	s.mu.Unlock()
+	if s.OnListen != nil {
+		s.OnListen(ln.Addr().String())
+	}
+	srv := &http.Server{Handler: s.mux(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	s.Logger.Info("serve started", "holder", s.holder, "listen", ln.Addr().String())
+
+	tick := time.NewTicker(s.TTL / 3)
+	defer tick.Stop()
+	for {
+		s.step(ctx)
+		select {
+		case <-ctx.Done():
+			s.stepDown()
+			// ctx is done: release with a short context of its own
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = s.Store.ReleaseLease(rctx, LeaseName, s.holder)
+			cancel()
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// step renews or tries to take the lease and starts or stops the export.
+func (s *Server) step(ctx context.Context) {
+	ok, err := s.Store.AcquireLease(ctx, LeaseName, s.holder, s.Now(), s.TTL)
+	if err != nil {
+		s.Logger.Warn("lease", "error", err.Error())
+		ok = false // not sure to hold it: stop exporting rather than risk two
+	}
+	s.mu.Lock()
+	leader := s.leader
+	s.mu.Unlock()
+	switch {
+	case ok && !leader:
+		eng := s.Engine()
+		if err := eng.Start(ctx); err != nil {
+			s.Logger.Error("start export", "error", err.Error())
+			_ = s.Store.ReleaseLease(ctx, LeaseName, s.holder)
+			return
+		}
+		s.mu.Lock()
+		s.leader, s.since, s.eng = true, s.Now(), eng
+		s.mu.Unlock()
+		s.Logger.Info("lease won: exporting", "holder", s.holder)
+	case !ok && leader:
+		s.Logger.Warn("lease lost: export stopped", "holder", s.holder)
+		s.stepDown()
+	}
+}
+
+func (s *Server) stepDown() {
+	s.mu.Lock()
+	eng := s.eng
+	s.leader, s.eng = false, nil
+	s.mu.Unlock()
+	if eng != nil {
+		eng.Close()
+	}
+}
+
+// Health is the JSON of /health.
+type Health struct {
+	Status      string             `json:"status"` // ok, warning, error, standby
+	Reason      string             `json:"reason"`
+	Leader      bool               `json:"leader"`
+	Holder      string             `json:"holder"`
+	LeaseHolder string             `json:"leaseHolder,omitempty"`
+	LeaseUntil  time.Time          `json:"leaseUntil,omitzero"`
+	Since       time.Time          `json:"since,omitzero"`
+	Mailboxes   []Mailbox          `json:"mailboxes"`
+	Warnings    []diagnose.Warning `json:"warnings"`
+	MaxParallel int                `json:"maxParallel"`
+}
+
+// Mailbox is one exported mailbox.
+type Mailbox struct {
+	UPN     string    `json:"upn"`
+	Running bool      `json:"running"`
+	LastRun time.Time `json:"lastRun,omitzero"`
+	NextRun time.Time `json:"nextRun,omitzero"`
+	Summary string    `json:"summary"`
+	Error   string    `json:"error,omitempty"`
+	Created int       `json:"created"`
+	Updated int       `json:"updated"`
+	Deleted int       `json:"deleted"`
+	Failed  int       `json:"failed"`
+}
+
+// Health reports the current state.
+func (s *Server) Health(ctx context.Context) Health {
+	s.mu.Lock()
+	leader, since, eng := s.leader, s.since, s.eng
+	s.mu.Unlock()
+	h := Health{Holder: s.holder, Leader: leader, Status: "standby", Mailboxes: []Mailbox{}, Warnings: []diagnose.Warning{}}
+	h.LeaseHolder, h.LeaseUntil, _ = s.Store.Lease(ctx, LeaseName)
+	if !leader {
+		h.Reason = "Bereitschaft: ein anderer Server exportiert (" + h.LeaseHolder + ")"
+		if h.LeaseHolder == "" {
+			h.Reason = "Bereitschaft: der Export startet, sobald die Sperre frei ist"
+		}
+		return h
+	}
+	h.Since = since
+	st := eng.Status()
+	h.Status = map[core.State]string{core.OK: "ok", core.Syncing: "ok", core.Warning: "warning", core.Error: "error"}[st.State]
+	h.Reason, h.Warnings, h.MaxParallel = st.Reason, append(h.Warnings, st.Warnings...), st.MaxParallel
+	for _, w := range st.Sync {
+		h.Mailboxes = append(h.Mailboxes, Mailbox{UPN: w.Worker, Running: w.Running, LastRun: w.LastRun, NextRun: w.NextRun, Summary: w.Summary,
+			Error: w.Err, Created: w.Result.Created, Updated: w.Result.Updated, Deleted: w.Result.Deleted, Failed: w.Result.Failed})
+	}
+	return h
+}
+
+func (s *Server) mux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		h := s.Health(r.Context())
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		if h.Status == "error" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(h)
+	})
+	// POST /sync starts a cycle at once (loopback only, like everything here).
+	m.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		eng := s.eng
+		s.mu.Unlock()
+		if eng == nil {
+			http.Error(w, "Bereitschaft: dieser Server exportiert gerade nicht.", http.StatusConflict)
+			return
+		}
+		eng.SyncNow()
+		w.WriteHeader(http.StatusAccepted)
+	})
+	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_, _ = w.Write([]byte(s.metrics(r.Context())))
+	})
+	return m
+}
+
+// metrics renders /metrics in the Prometheus text format.
+func (s *Server) metrics(ctx context.Context) string {
+	h := s.Health(ctx)
+	var b strings.Builder
+	gauge := func(name, help string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+	}
+	gauge("kanzleisync_up", "1 while the server runs.")
+	b.WriteString("kanzleisync_up 1\n")
+	gauge("kanzleisync_leader", "1 when this server holds the lease and exports.")
+	fmt.Fprintf(&b, "kanzleisync_leader %d\n", boolInt(h.Leader))
+	gauge("kanzleisync_state", "1 for the current state (ok, warning, error, standby).")
+	for _, st := range []string{"ok", "warning", "error", "standby"} {
+		fmt.Fprintf(&b, "kanzleisync_state{state=%q} %d\n", st, boolInt(h.Status == st))
+	}
+	gauge("kanzleisync_warnings", "Expiry and other warnings by colour.")
+	counts := map[string]int{"gelb": 0, "rot": 0}
+	for _, w := range h.Warnings {
+		counts[string(w.Status)]++
+	}
+	keys := []string{"gelb", "rot"}
+	for _, k := range keys {
+		fmt.Fprintf(&b, "kanzleisync_warnings{status=%q} %d\n", k, counts[k])
+	}
+	sort.Slice(h.Mailboxes, func(i, j int) bool { return h.Mailboxes[i].UPN < h.Mailboxes[j].UPN })
+	gauge("kanzleisync_mailbox_last_run_timestamp_seconds", "End of the mailbox's last export cycle (Unix time).")
+	for _, m := range h.Mailboxes {
+		if !m.LastRun.IsZero() {
+			fmt.Fprintf(&b, "kanzleisync_mailbox_last_run_timestamp_seconds{upn=%q} %d\n", m.UPN, m.LastRun.Unix())
+		}
+	}
+	gauge("kanzleisync_mailbox_error", "1 when the mailbox's last cycle failed.")
+	for _, m := range h.Mailboxes {
+		fmt.Fprintf(&b, "kanzleisync_mailbox_error{upn=%q} %d\n", m.UPN, boolInt(m.Error != ""))
+	}
+	gauge("kanzleisync_mailbox_last_cycle_items", "Items of the mailbox's last cycle by action.")
+	for _, m := range h.Mailboxes {
+		for _, a := range []struct {
+			action string
+			n      int
+		}{{"created", m.Created}, {"updated", m.Updated}, {"deleted", m.Deleted}, {"failed", m.Failed}} {
+			fmt.Fprintf(&b, "kanzleisync_mailbox_last_cycle_items{upn=%q,action=%q} %d\n", m.UPN, a.action, a.n)
+		}
+	}
+	gauge("kanzleisync_max_parallel_mailboxes", "Most mailboxes exported at the same time since the lease was won.")
+	fmt.Fprintf(&b, "kanzleisync_max_parallel_mailboxes %d\n", h.MaxParallel)
+	return b.String()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"kanzleisync/app/core"
+	"kanzleisync/app/server"
+	"kanzleisync/platform/service"
+)
+
+// runServe is `kanzleisync serve`: the headless exporter for the whole firm
+// (as a Windows service when the service manager started it).
+func runServe(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9465", "Adresse des Statusdienstes (/health, /metrics; nur Loopback)")
+	ttl := fs.Duration("lease", 30*time.Second, "Dauer der Export-Sperre; ein zweiter Server übernimmt spätestens danach")
+	interval := fs.Duration("interval", 2*time.Minute, "Abstand der Abgleiche")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	srv := &server.Server{Store: e.store, Logger: e.logger, Listen: *listen, TTL: *ttl,
+		OnListen: func(addr string) { fmt.Printf("kanzleisync serve: Status unter http://%s/health und /metrics\n", addr) },
+		Engine: func() *core.Engine {
+			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
+				AppPermissions: true, ExportInterval: *interval})
+		}}
+	run := func(ctx context.Context) error { return srv.Run(ctx) }
+	var err error
+	if service.IsService() {
+		err = service.Run(run)
+	} else {
+		err = run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// runService is `kanzleisync service install|uninstall` (Windows).
+func runService(e env, args []string) int {
+	if len(args) == 0 || (args[0] != "install" && args[0] != "uninstall") {
+		fmt.Fprintln(os.Stderr, "kanzleisync service install [--listen ADRESSE] | uninstall")
+		return 2
+	}
+	var err error
+	if args[0] == "uninstall" {
+		err = service.Uninstall()
+	} else {
+		fs := flag.NewFlagSet("service install", flag.ContinueOnError)
+		listen := fs.String("listen", "", "Adresse des Statusdienstes (Voreinstellung 127.0.0.1:9465)")
+		if fs.Parse(args[1:]) != nil {
+			return 2
+		}
+		exe, xerr := os.Executable()
+		if xerr != nil {
+			fmt.Fprintln(os.Stderr, xerr)
+			return 1
+		}
+		c := service.Config{Exe: exe, DataDir: e.dataDir, Listen: *listen}
+		if err = service.Install(c); err == nil {
+			fmt.Println("Dienst installiert:", c.CommandLine())
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if args[0] == "uninstall" {
+		fmt.Println("Dienst entfernt.")
+	}
+	return 0
+}

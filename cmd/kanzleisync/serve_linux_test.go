@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/export"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/server"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+	"kanzleisync/platform/keyring/keyringtest"
+)
+
+// serveSetup is a firm for `kanzleisync serve`: the emulator with the app
+// registration's application permissions, a cache, a data directory with
+// the entity (secret in the keyring), the interface switched on and one
+// worker per cache Sachbearbeiter (nobody signed in: the server needs no
+// sign-in).
+type serveSetup struct {
+	sim     *m365sim.Server
+	bin     string
+	data    string
+	cache   string
+	service string
+	workers []source.Worker
+}
+
+func newServeSetup(t *testing.T, tf *m365sim.TenantFile, workers []source.Worker, gen source.GenOptions) *serveSetup {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := &serveSetup{sim: simtest.Start(t, tf, m365sim.Options{}), bin: filepath.Join(dir, "kanzleisync"), data: filepath.Join(dir, "data"),
+		cache: filepath.Join(dir, "cache.sqlite"), workers: workers}
+	if out, err := exec.Command("go", "build", "-o", s.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	gen.Workers, gen.From = workers, time.Date(2026, 1, 1, 0, 0, 0, 0, source.Berlin)
+	if err := source.Generate(ctx, s.cache, gen); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(s.data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(s.data, "kanzleisync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	repo := config.NewRepo(st.DB())
+	if err := repo.SaveEntity(ctx, config.Entity{Name: "Kanzlei", Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
+		SecretExpires: config.Date{Time: time.Now().AddDate(1, 0, 0)}, AuthorityHost: s.sim.URL(), GraphEndpoint: s.sim.URL(), CachePath: s.cache}); err != nil {
+		t.Fatal(err)
+	}
+	set := config.DefaultSettings()
+	set.InterfaceActive = true
+	if err := repo.SaveSettings(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	secrets, service := keyringtest.Real(t, auth.SecretKey("Kanzlei"))
+	s.service = service
+	if err := auth.NewManager(repo, secrets, auth.Options{}).SetClientSecret("Kanzlei", m365sim.DemoClientSecret); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range workers {
+		if err := repo.SaveWorker(ctx, config.Worker{UPN: w.UPN, DisplayName: w.Name, Entity: "Kanzlei",
+			Modules: []config.Module{config.Calendar, config.Contacts, config.Tasks}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// serveProc is one running `kanzleisync serve`.
+type serveProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func (s *serveSetup) start(t *testing.T, args ...string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(s.bin, append([]string{"-data-dir", s.data, "serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "KANZLEISYNC_KEYRING_SERVICE="+s.service, "KANZLEISYNC_POLICY_FILE="+filepath.Join(s.data, "keine-policy.json"))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{cmd: cmd}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve did not start: %v", err)
+	}
+	f := strings.Fields(line) // "kanzleisync serve: Status unter http://ADDR/health und /metrics"
+	for _, x := range f {
+		if strings.HasPrefix(x, "http://") {
+			p.addr = strings.TrimSuffix(strings.TrimPrefix(x, "http://"), "/health")
+		}
+	}
+	if p.addr == "" {
+		t.Fatalf("no address in %q", line)
+	}
+	return p
+}
+
+func (p *serveProc) health(t *testing.T) server.Health {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h server.Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// mailboxCheck counts each mailbox's items by source key; a key seen twice is a double.
+func (s *serveSetup) mailboxCheck(t *testing.T) (events, contacts, tasks int, doubles []string) {
+	t.Helper()
+	for _, w := range s.workers {
+		st, err := s.sim.State(w.UPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		note := func(k string) {
+			if seen[k] {
+				doubles = append(doubles, w.UPN+" "+k)
+			}
+			seen[k] = true
+		}
+		for _, group := range [][]map[string]any{st.Events, st.Contacts} {
+			for _, m := range group {
+				for _, x := range m["singleValueExtendedProperties"].([]any) {
+					if p := x.(map[string]any); p["id"] == export.SourceKeyProperty {
+						note(p["value"].(string))
+					}
+				}
+			}
+		}
+		events, contacts = events+len(st.Events), contacts+len(st.Contacts)
+		for _, l := range st.TaskLists {
+			for _, x := range l["tasks"].([]any) {
+				lr := x.(map[string]any)["linkedResources"].([]any)
+				note("task " + lr[0].(map[string]any)["externalId"].(string))
+				tasks++
+			}
+		}
+	}
+	return
+}
+
+// Two servers on one entity: exactly one exports; killed in the middle of a
+// cycle, the other takes over within the lease time, and every item is in
+// Microsoft 365 exactly once.
+func TestTwoServersOneExports(t *testing.T) {
+	s := newServeSetup(t, nil, source.DemoWorkers, source.GenOptions{Seed: 21, Appointments: 150, Deadlines: 60, Resubmissions: 40, Addresses: 120, Subscriptions: 60})
+	// a slow Microsoft 365, so that the kill lands in the middle of a cycle
+	s.sim.SetFaults(m365sim.Faults{Latency: m365sim.Duration(250 * time.Millisecond)})
+	defer s.sim.SetFaults(m365sim.Faults{})
+	a := s.start(t, "--lease", "3s", "--interval", "2s")
+	deadline := time.Now().Add(20 * time.Second)
+	for !a.health(t).Leader {
+		if time.Now().After(deadline) {
+			t.Fatal("the first server did not take the lease")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b := s.start(t, "--lease", "3s", "--interval", "2s")
+	for range 10 { // the second one stays passive while the first lives
+		if h := b.health(t); h.Leader || h.Status != "standby" || !strings.Contains(h.Reason, "Bereitschaft") {
+			t.Fatalf("second server: %+v", h)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	// kill the leader while it is exporting
+	for {
+		ev, _, _, _ := s.mailboxCheck(t)
+		if ev > 20 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	ev, ct, tk, _ := s.mailboxCheck(t)
+	if ev+ct+tk >= 450+180+300 {
+		t.Fatal("the kill came after the export was done: the test proves nothing")
+	}
+	t.Logf("killed the leader with %d events, %d contacts, %d tasks exported", ev, ct, tk)
+	// the practice software goes on: a change to be exported by the second server
+	cdb, err := sql.Open("sqlite", "file:"+s.cache+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdb.Close()
+	if _, err := cdb.Exec(`UPDATE termin SET betreff = 'Nach der Übernahme geändert', geaendert_am = ? WHERE id = 7`, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		t.Fatal(err)
+	}
+	for !b.health(t).Leader {
+		if time.Since(killed) > time.Minute {
+			t.Fatal("the second server did not take over within a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the second server took over %v after the kill (lease 3 s)", time.Since(killed).Round(10*time.Millisecond))
+	s.sim.SetFaults(m365sim.Faults{})
+	var termine, adressen, aufgaben int
+	_ = cdb.QueryRow(`SELECT COUNT(*) FROM termin`).Scan(&termine)
+	_ = cdb.QueryRow(`SELECT COUNT(*) FROM abo`).Scan(&adressen)
+	_ = cdb.QueryRow(`SELECT (SELECT COUNT(*) FROM frist) + (SELECT COUNT(*) FROM wiedervorlage)`).Scan(&aufgaben)
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		ev, ct, tk, doubles := s.mailboxCheck(t)
+		if len(doubles) > 0 {
+			t.Fatalf("doubles: %v", doubles)
+		}
+		if ev == termine && ct == adressen && tk == aufgaben {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the takeover: %d/%d events, %d/%d contacts, %d/%d tasks", ev, termine, ct, adressen, tk, aufgaben)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	found := false
+	for _, w := range s.workers {
+		st, _ := s.sim.State(w.UPN)
+		for _, e := range st.Events {
+			found = found || e["subject"] == "Nach der Übernahme geändert"
+		}
+	}
+	if !found {
+		// the change may need one more cycle of the new leader
+		time.Sleep(4 * time.Second)
+		for _, w := range s.workers {
+			st, _ := s.sim.State(w.UPN)
+			for _, e := range st.Events {
+				found = found || e["subject"] == "Nach der Übernahme geändert"
+			}
+		}
+		if !found {
+			t.Error("the change after the takeover was not exported")
+		}
+	}
+	// metrics of the new leader
+	resp, err := http.Get("http://" + b.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var text strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		text.WriteString(sc.Text() + "\n")
+	}
+	for _, want := range []string{"kanzleisync_leader 1\n", `kanzleisync_state{state="ok"} 1`, "# TYPE kanzleisync_mailbox_last_run_timestamp_seconds gauge",
+		fmt.Sprintf("kanzleisync_mailbox_error{upn=%q} 0", source.DemoWorkers[0].UPN)} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, text.String())
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/svc"
+	"golang.org/x/sys/windows/svc/mgr"
+)
+
+// Install registers the service (automatic start, restart after a crash).
+func Install(c Config) error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return fmt.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
+	}
+	defer m.Disconnect()
+	if s, err := m.OpenService(Name); err == nil {
+		s.Close()
+		return fmt.Errorf("Der Dienst %s ist schon installiert; zuerst „kanzleisync service uninstall“.", Name)
+	}
+	s, err := m.CreateService(Name, c.Exe, mgr.Config{DisplayName: DisplayName, Description: Description,
+		StartType: mgr.StartAutomatic, DelayedAutoStart: true}, c.Args()...)
+	if err != nil {
+		return fmt.Errorf("Dienst anlegen: %w", err)
+	}
+	defer s.Close()
+	_ = s.SetRecoveryActions([]mgr.RecoveryAction{
+		{Type: mgr.ServiceRestart, Delay: 10 * time.Second},
+		{Type: mgr.ServiceRestart, Delay: 60 * time.Second},
+	}, 24*60*60)
+	return nil
+}
+
+// Uninstall stops and removes the service.
+func Uninstall() error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return fmt.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(Name)
+	if err != nil {
+		return fmt.Errorf("Der Dienst %s ist nicht installiert.", Name)
+	}
+	defer s.Close()
+	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
+		_, _ = s.Control(svc.Stop)
+		for i := 0; i < 30; i++ {
+			if st, err := s.Query(); err != nil || st.State == svc.Stopped {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	if err := s.Delete(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
+		return fmt.Errorf("Dienst entfernen: %w", err)
+	}
+	return nil
+}
+
+// IsService reports whether the process was started by the service manager.
+func IsService() bool {
+	ok, err := svc.IsWindowsService()
+	return err == nil && ok
+}
+
+// Run runs f as the Windows service until the manager stops it.
+func Run(f func(ctx context.Context) error) error {
+	return svc.Run(Name, &handler{f: f})
+}
+
+type handler struct {
+	f func(ctx context.Context) error
+}
+
+func (h *handler) Execute(_ []string, req <-chan svc.ChangeRequest, status chan<- svc.Status) (bool, uint32) {
+	status <- svc.Status{State: svc.StartPending}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.f(ctx) }()
+	status <- svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
+	for {
+		select {
+		case err := <-done:
+			cancel()
+			if err != nil {
+				return true, 1
+			}
+			return false, 0
+		case r := <-req:
+			switch r.Cmd {
+			case svc.Interrogate:
+				status <- r.CurrentStatus
+			case svc.Stop, svc.Shutdown:
+				status <- svc.Status{State: svc.StopPending}
+				cancel()
+				<-done
+				return false, 0
+			}
+		}
+	}
+}
