@@ -54,10 +54,12 @@ bench: deps-bench
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 30m -run '^TestExportFigures$$' -v ./app/export/ | tee export-figures.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestPOP3Figures$$' -v ./app/mail/ | tee pop3-figures.out
 	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 20m -run '^TestIdleFigures$$' -v ./cmd/kanzleisync/ | tee idle-figures.out
+	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 30m -run '^TestServeFigures$$' -v ./cmd/kanzleisync/ | tee serve-figures.out
 	@.ci/bench-figures < bench.out
 	@grep '^figure:' export-figures.out
 	@grep '^figure:' pop3-figures.out
 	@grep '^figure:' idle-figures.out
+	@grep '^figure:' serve-figures.out
 
 ## lint: gofmt, go vet, staticcheck.
 lint: deps-test
