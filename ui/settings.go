@@ -43,6 +43,7 @@ type SettingsScreen struct {
 	KeepEdits               *widget.Check
 	Active                  *widget.Check
 	DebugLog                *widget.Check
+	ExportServer            *widget.Entry
 	SaveSettings            *widget.Button
 	SettingsResult          *widget.Label
 
@@ -369,6 +370,9 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.KeepEdits.SetChecked(set.KeepOutlookBodyEdits)
 	s.DebugLog = widget.NewCheck("Übertragungsprotokoll mit Details jeder Graph-Anfrage (Fehlersuche)", nil)
 	s.DebugLog.SetChecked(set.TransferLogDebug)
+	s.ExportServer = widget.NewEntry()
+	s.ExportServer.SetText(set.ExportServer)
+	s.ExportServer.SetPlaceHolder("leer: dieser Arbeitsplatz exportiert; sonst z. B. http://127.0.0.1:9465")
 	s.Active = widget.NewCheck("Schnittstelle aktiv (erst dann wird nach Microsoft 365 geschrieben)", nil)
 	s.Active.SetChecked(set.InterfaceActive)
 	s.Active.OnChanged = a.onActiveChanged(s)
@@ -376,7 +380,7 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.SettingsResult.Wrapping = fyne.TextWrapWord
 	s.SaveSettings = widget.NewButton(a.t("Speichern"), func() {
 		n := config.Settings{DeadlinesTo: "todo", TodoListName: strings.TrimSpace(s.TodoList.Text), BodyFormat: "html", KeepOutlookBodyEdits: s.KeepEdits.Checked,
-			InterfaceActive: s.Active.Checked, TransferLogDebug: s.DebugLog.Checked}
+			InterfaceActive: s.Active.Checked, TransferLogDebug: s.DebugLog.Checked, ExportServer: strings.TrimSpace(s.ExportServer.Text)}
 		if s.DeadlinesTo.Selected == "Kalender" {
 			n.DeadlinesTo = "calendar"
 		}
@@ -397,11 +401,12 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 		widget.NewFormItem("Textformat", s.BodyFormat),
 		widget.NewFormItem("", s.KeepEdits),
 		widget.NewFormItem("", s.DebugLog),
+		widget.NewFormItem("Export durch Server", s.ExportServer),
 	)
-	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.DebugLog, s.SaveSettings, s.Active)
+	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.DebugLog, s.ExportServer, s.SaveSettings, s.Active)
 	for _, k := range a.eng.Repo().Policy().LockedSettings() {
 		if w, ok := map[string]fyne.Disableable{"deadlinesTo": s.DeadlinesTo, "todoListName": s.TodoList, "bodyFormat": s.BodyFormat,
-			"keepOutlookBodyEdits": s.KeepEdits, "interfaceActive": s.Active, "transferLogDebug": s.DebugLog}[k]; ok {
+			"keepOutlookBodyEdits": s.KeepEdits, "interfaceActive": s.Active, "transferLogDebug": s.DebugLog, "exportServer": s.ExportServer}[k]; ok {
 			s.policyLocked[w] = true
 		}
 	}

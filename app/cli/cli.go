@@ -527,6 +527,7 @@ func configSettings(ctx context.Context, args []string, d Deps) error {
 	fs.StringVar(&s.BodyFormat, "body", s.BodyFormat, "html oder text")
 	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
 	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, "Übertragungsprotokoll mit den Details jeder Graph-Anfrage")
+	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, "Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)")
 	wasActive := s.InterfaceActive
 	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, "Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben")
 	confirm := fs.Bool("confirm", false, "das Einschalten der Schnittstelle nach der Vorschau bestätigen")

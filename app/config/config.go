@@ -171,6 +171,11 @@ type Settings struct {
 	// TransferLogDebug adds each Graph request (method, address, status,
 	// request-id) to the transfer log for IT.
 	TransferLogDebug bool `json:"transferLogDebug"`
+	// ExportServer is the status address of a `kanzleisync serve` on this
+	// machine (a terminal server), e.g. http://127.0.0.1:9465: the server
+	// exports, the workstation application only fetches mail and shows the
+	// server's state. Empty: this application exports.
+	ExportServer string `json:"exportServer,omitempty"`
 }
 
 // DefaultSettings are the settings of a new installation.

@@ -225,5 +225,16 @@ func (s Settings) Validate() error {
 	if s.BodyFormat != "html" && s.BodyFormat != "text" {
 		v.add("bodyFormat", "Texte werden entweder als „html“ oder als „text“ übertragen.")
 	}
+	if s.ExportServer != "" {
+		u, err := url.Parse(s.ExportServer)
+		host := ""
+		if err == nil {
+			host = u.Hostname()
+		}
+		ip := net.ParseIP(host)
+		if err != nil || u.Scheme != "http" || u.Port() == "" || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			v.add("exportServer", "Die Adresse des kanzleisync-Servers hat die Form http://127.0.0.1:9465 (der Statusdienst des Servers antwortet nur auf derselben Maschine).")
+		}
+	}
 	return v.err()
 }

@@ -61,6 +61,9 @@ type Options struct {
 	Notify func(diagnose.Warning)
 	// Transfer is the transfer log for IT (nil: none).
 	Transfer *translog.Log
+	// ServerPoll: how often the export server's state is read when the
+	// settings name one (default 15 s).
+	ServerPoll time.Duration
 	// AppPermissions is the server mode: every mailbox is exported with
 	// the entity's application permissions (/users/{upn}/…, no sign-in of
 	// the Sachbearbeiter), and no mail is fetched (the workstations do).
@@ -109,20 +112,24 @@ type Status struct {
 type Engine struct {
 	o Options
 
-	mu          sync.Mutex
-	subs        []func(Status)
-	accounts    map[string]*AccountStatus // key: upn|address
-	syncs       map[string]*WorkerSync
-	warnings    []diagnose.Warning
-	signIn      map[string]diagnose.Warning // lost sign-ins seen by the workers
-	runners     map[string]*runnerEntry
-	fetchers    map[string]*fetcherEntry
-	inactive    bool // the firm's "Schnittstelle aktiv" is off
-	maxParallel int
-	version     int64 // configuration version last applied
-	base        context.Context
-	cancel      context.CancelFunc
-	done        sync.WaitGroup
+	mu       sync.Mutex
+	subs     []func(Status)
+	accounts map[string]*AccountStatus // key: upn|address
+	syncs    map[string]*WorkerSync
+	warnings []diagnose.Warning
+	signIn   map[string]diagnose.Warning // lost sign-ins seen by the workers
+	runners  map[string]*runnerEntry
+	fetchers map[string]*fetcherEntry
+	inactive bool // the firm's "Schnittstelle aktiv" is off
+	// exportServer: a `kanzleisync serve` exports; server is its last answer.
+	exportServer string
+	server       *serverHealth
+	serverErr    error
+	maxParallel  int
+	version      int64 // configuration version last applied
+	base         context.Context
+	cancel       context.CancelFunc
+	done         sync.WaitGroup
 	// life orders Start, Stop, Reload and Close; closed refuses a Reload
 	// that comes in after Close.
 	life   sync.Mutex
@@ -234,14 +241,15 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	for _, ent := range ents {
 		entByName[ent.Name] = ent
 	}
+	e.exportServer = settings.ExportServer
 	for name, re := range e.runners {
-		if ent, ok := entByName[name]; !ok || ent.CachePath == "" {
+		if ent, ok := entByName[name]; !ok || ent.CachePath == "" || e.exportServer != "" {
 			re.cancel()
 			delete(e.runners, name)
 		}
 	}
 	for _, ent := range ents {
-		if ent.CachePath == "" {
+		if ent.CachePath == "" || e.exportServer != "" {
 			continue
 		}
 		if re, ok := e.runners[ent.Name]; ok {
@@ -503,10 +511,15 @@ func (e *Engine) watch(ctx context.Context) {
 	defer warn.Stop()
 	poll := time.NewTicker(e.o.ConfigPoll)
 	defer poll.Stop()
+	srv := time.NewTicker(e.serverPoll())
+	defer srv.Stop()
+	e.pollServer(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-srv.C:
+			e.pollServer(ctx)
 		case <-warn.C:
 			e.RefreshWarnings(ctx)
 		case <-poll.C:
@@ -519,6 +532,7 @@ func (e *Engine) watch(ctx context.Context) {
 					e.o.Logger.Warn("apply configuration change", "error", err.Error())
 					continue
 				}
+				e.pollServer(ctx)
 				e.RefreshWarnings(ctx)
 			}
 		}
@@ -589,6 +603,9 @@ func (e *Engine) statusLocked() Status {
 		st.Sync = append(st.Sync, c)
 	}
 	slices.SortFunc(st.Sync, func(a, b WorkerSync) int { return strings.Compare(a.Worker, b.Worker) })
+	if e.exportServer != "" {
+		e.serverStatusLocked(&st)
+	}
 	st.State, st.Reason = summarize(st)
 	return st
 }

@@ -3,6 +3,9 @@ package core
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -229,5 +232,48 @@ func TestTransferLog(t *testing.T) {
 		if strings.Contains(log, secret) {
 			t.Fatal("a token or secret reached the transfer log")
 		}
+	}
+}
+
+// With an export server configured, the workstation exports nothing itself
+// and shows the server's state; a server that does not answer is red.
+func TestExportByServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"status":"ok","reason":"Alles in Ordnung","leader":true,"mailboxes":[{"upn":%q,"running":false,"lastRun":%q,"summary":"12 angelegt","created":12}],"warnings":[]}`,
+			anna, time.Now().UTC().Format(time.RFC3339))
+	}))
+	defer srv.Close()
+	f := newLive(t, true, []config.Module{config.Calendar})
+	set, _ := f.repo.Settings(context.Background())
+	set.ExportServer = srv.URL
+	if err := f.repo.SaveSettings(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the server's state", func() bool {
+		for _, s := range f.eng.Status().Sync {
+			if s.Worker == anna && s.Summary == "Server: 12 angelegt" && s.Result.Created == 12 {
+				return true
+			}
+		}
+		return false
+	})
+	// from now on the workstation sends nothing to Graph
+	before := len(f.sim.Requests())
+	f.eng.SyncNow()
+	time.Sleep(time.Second)
+	for _, r := range f.sim.Requests()[before:] {
+		if r.Service == "graph" {
+			t.Errorf("the workstation exported although the server does: %s %s", r.Method, r.Path)
+		}
+	}
+	srv.Close()
+	f.eng.pollServer(context.Background())
+	if st := f.eng.Status(); st.State != Error || !strings.HasPrefix(st.Reason, "kanzleisync-Server nicht erreichbar") {
+		t.Fatalf("server gone: %d %q", st.State, st.Reason)
+	}
+	// a server address off this machine is refused
+	set.ExportServer = "http://192.0.2.1:9465"
+	if err := f.repo.SaveSettings(context.Background(), set); err == nil || !strings.Contains(err.Error(), "derselben Maschine") {
+		t.Fatalf("remote server address: %v", err)
 	}
 }
