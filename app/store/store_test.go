@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 	"testing/fstest"
+	"time"
 )
 
 func TestOpenMigratesAndReopens(t *testing.T) {
