@@ -58,15 +58,6 @@ var (
 	moduleChoices   = []string{"Kalender", "Kontakte", "Aufgaben", "Mail"}
 )
 
-func moduleOf(label string) config.Module {
-	for _, m := range config.AllModules {
-		if m.German() == label {
-			return m
-		}
-	}
-	return ""
-}
-
 // ShowSettings opens "Einstellungen".
 func (a *App) ShowSettings() *SettingsScreen {
 	if old, ok := a.reopen("settings"); ok {

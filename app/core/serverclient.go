@@ -89,9 +89,7 @@ func (e *Engine) serverStatusLocked(st *Status) {
 		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "server/standby", Status: diagnose.Yellow, Title: "kanzleisync-Server in Bereitschaft",
 			Text: e.server.Reason})
 	}
-	for _, w := range e.server.Warnings {
-		st.Warnings = append(st.Warnings, w)
-	}
+	st.Warnings = append(st.Warnings, e.server.Warnings...)
 	for i := range st.Sync {
 		for _, m := range e.server.Mailboxes {
 			if strings.EqualFold(m.UPN, st.Sync[i].Worker) {
