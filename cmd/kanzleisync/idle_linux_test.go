@@ -47,13 +47,7 @@ func TestIdleFigures(t *testing.T) {
 	}
 
 	tf := m365sim.DemoTenant(time.Now())
-	workers := append([]source.Worker(nil), source.DemoWorkers...)
-	for i, name := range []string{"Lena Weiß", "Tobias Krause"} {
-		upn := []string{"lena.weiss@kanzlei.example", "tobias.krause@kanzlei.example"}[i]
-		tf.Tenants[0].Users = append(tf.Tenants[0].Users, m365sim.User{ID: fmt.Sprintf("0a1b2c3d-0000-4000-8000-00000000001%d", i),
-			UPN: upn, DisplayName: name, GivenName: strings.Fields(name)[0], Surname: strings.Fields(name)[1], Password: m365sim.DemoPassword})
-		workers = append(workers, source.Worker{ID: fmt.Sprintf("X%d", i), Name: name, UPN: upn})
-	}
+	workers := append(append([]source.Worker(nil), source.DemoWorkers...), addUsers(tf, 2)...)
 	sim := simtest.Start(t, tf, m365sim.Options{})
 	cache := filepath.Join(dir, "cache.sqlite")
 	if err := source.Generate(ctx, cache, source.GenOptions{Seed: 5, Workers: workers, Appointments: 40, Deadlines: 20, Resubmissions: 10,

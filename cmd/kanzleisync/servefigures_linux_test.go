@@ -26,13 +26,7 @@ func TestServeFigures(t *testing.T) {
 		n = v
 	}
 	tf := m365sim.DemoTenant(time.Now())
-	var workers []source.Worker
-	for i := range n {
-		upn := fmt.Sprintf("sb%02d@kanzlei.example", i+1)
-		tf.Tenants[0].Users = append(tf.Tenants[0].Users, m365sim.User{ID: fmt.Sprintf("5b000000-0000-4000-8000-%012d", i+1), UPN: upn,
-			DisplayName: fmt.Sprintf("Sachbearbeiter %02d", i+1), GivenName: "Sachbearbeiter", Surname: fmt.Sprintf("%02d", i+1), Password: m365sim.DemoPassword})
-		workers = append(workers, source.Worker{ID: fmt.Sprintf("S%02d", i+1), Name: fmt.Sprintf("Sachbearbeiter %02d", i+1), UPN: upn})
-	}
+	workers := addUsers(tf, n)
 	s := newServeSetup(t, tf, workers, source.GenOptions{Seed: 50, Appointments: 250, Deadlines: 100, Resubmissions: 50, Addresses: 200, Subscriptions: 100})
 	p := s.start(t, "--interval", "1h")
 	allDone := func(after time.Time) (bool, time.Time) {
@@ -87,4 +81,18 @@ func TestServeFigures(t *testing.T) {
 	fmt.Printf("figure: serve_nochange_cycle_ms = %d ms\n", nochange.Milliseconds())
 	fmt.Printf("figure: serve_peak_rss_mb = %.1f MB\n", float64(hwm)/1024)
 	fmt.Printf("figure: serve_parallel_mailboxes = %d mailboxes\n", parallel)
+}
+
+// addUsers adds n numbered Sachbearbeiter to the emulator's tenant and
+// returns them as the cache's workers.
+func addUsers(tf *m365sim.TenantFile, n int) []source.Worker {
+	var workers []source.Worker
+	for i := range n {
+		upn := fmt.Sprintf("sb%02d@kanzlei.example", i+1)
+		name := fmt.Sprintf("Sachbearbeiter %02d", i+1)
+		tf.Tenants[0].Users = append(tf.Tenants[0].Users, m365sim.User{ID: fmt.Sprintf("5b000000-0000-4000-8000-%012d", i+1), UPN: upn,
+			DisplayName: name, GivenName: "Sachbearbeiter", Surname: fmt.Sprintf("%02d", i+1), Password: m365sim.DemoPassword})
+		workers = append(workers, source.Worker{ID: fmt.Sprintf("S%02d", i+1), Name: name, UPN: upn})
+	}
+	return workers
 }
