@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 
 	"fyne.io/fyne/v2"
@@ -48,6 +49,12 @@ func runTray(ctx context.Context, e env, x *trayExtras) int {
 	}
 	if x == nil {
 		x = &trayExtras{}
+	}
+	if os.Getenv("GOGC") == "" {
+		// A tray application idles most of the day: a heap goal of half the
+		// live heap (instead of the whole) keeps the first full export from
+		// pushing RSS past 120 MB (measured 121.6 → 115.9 MB, issue 6).
+		debug.SetGCPercent(50)
 	}
 	fa := fyneapp.NewWithID("de.kanzleisync.app")
 	fa.SetIcon(assets.AppIcon())
