@@ -45,6 +45,9 @@ func Start(ctx context.Context, dir string, repo *config.Repo, m *auth.Manager, 
 	}
 	now := time.Now()
 	tf := m365sim.DemoTenant(now)
+	// the demo app may read its own registration: "Anbindung testen" then
+	// shows the secret's end date as Microsoft has it
+	tf.Tenants[0].Apps[0].AppRoles = append(tf.Tenants[0].Apps[0].AppRoles, "Application.Read.All")
 	sim, err := m365sim.New(tf, m365sim.Options{Logger: logger, StateFile: filepath.Join(dir, "m365sim-state.json")})
 	if err != nil {
 		return nil, err
