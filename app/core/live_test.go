@@ -228,6 +228,9 @@ func TestTransferLog(t *testing.T) {
 			t.Errorf("transfer log lacks %q:\n%s", want, log)
 		}
 	}
+	if strings.Contains(log, " | create | ok |  | ") {
+		t.Error("a transfer without request-id (batch items carry the batch's)")
+	}
 	for _, secret := range append(f.sim.IssuedCredentials(), m365sim.DemoClientSecret) {
 		if strings.Contains(log, secret) {
 			t.Fatal("a token or secret reached the transfer log")

@@ -374,9 +374,15 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) []Response {
 				for k, v := range a.Headers {
 					h.Set(k, v)
 				}
-				r := Response{ID: a.ID, Status: a.Status, Header: h, Body: a.Body}
+				r := Response{ID: a.ID, Status: a.Status, Header: h, Body: a.Body, RequestID: h.Get("request-id")}
+				if r.RequestID == "" {
+					r.RequestID = results[ci].requestID
+				}
 				if !r.OK() {
 					ge := graphError(a.Status, h, a.Body)
+					if ge.RequestID == "" {
+						ge.RequestID = r.RequestID
+					}
 					r.Err, r.RequestID = ge, ge.RequestID
 				}
 				out[i] = r
@@ -409,8 +415,9 @@ func (c *Client) Batch(ctx context.Context, reqs []Request) []Response {
 const parallelBatches = 2
 
 type batchResult struct {
-	answers []batchAnswer
-	err     error
+	answers   []batchAnswer
+	requestID string // of the $batch request
+	err       error
 }
 
 // sendBatches posts the chunks, parallelBatches at a time.
@@ -423,8 +430,8 @@ func (c *Client) sendBatches(ctx context.Context, reqs []Request, chunks [][]int
 		go func() {
 			defer wg.Done()
 			for ci := range next {
-				a, err := c.sendBatch(ctx, reqs, chunks[ci])
-				results[ci] = batchResult{a, err}
+				a, id, err := c.sendBatch(ctx, reqs, chunks[ci])
+				results[ci] = batchResult{a, id, err}
 			}
 		}()
 	}
@@ -437,7 +444,7 @@ func (c *Client) sendBatches(ctx context.Context, reqs []Request, chunks [][]int
 }
 
 // sendBatch posts one $batch (under the pacer for the batch as a whole).
-func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]batchAnswer, error) {
+func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]batchAnswer, string, error) {
 	items := make([]batchItem, len(chunk))
 	for k, i := range chunk {
 		r := reqs[i]
@@ -448,7 +455,7 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 		if r.Body != nil {
 			b, err := json.Marshal(r.Body)
 			if err != nil {
-				return nil, fmt.Errorf("encode %s %s: %w", r.Method, r.URL, err)
+				return nil, "", fmt.Errorf("encode %s %s: %w", r.Method, r.URL, err)
 			}
 			it.Body = b
 			it.Headers["Content-Type"] = "application/json"
@@ -460,25 +467,25 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 	}
 	body, err := json.Marshal(map[string]any{"requests": items})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	release, err := c.acquire(ctx, min(len(chunk), MailboxConcurrency/parallelBatches))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	resp, raw, err := c.do(ctx, http.MethodPost, "/$batch", body, nil)
 	release()
 	if err != nil {
-		return nil, fmt.Errorf("batch: %w", err)
+		return nil, "", fmt.Errorf("batch: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("batch: %w", graphError(resp.StatusCode, resp.Header, raw))
+		return nil, "", fmt.Errorf("batch: %w", graphError(resp.StatusCode, resp.Header, raw))
 	}
 	var answer struct {
 		Responses []batchAnswer `json:"responses"`
 	}
 	if err := json.Unmarshal(raw, &answer); err != nil {
-		return nil, fmt.Errorf("batch answer: %w", err)
+		return nil, "", fmt.Errorf("batch answer: %w", err)
 	}
 	// a throttled item holds the mailbox before the next batch leaves
 	for _, a := range answer.Responses {
@@ -490,7 +497,9 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 			c.holdOff(retryAfter(h))
 		}
 	}
-	return answer.Responses, nil
+	// the batch's request-id is what Microsoft's support asks for; items
+	// without one of their own are known by it
+	return answer.Responses, resp.Header.Get("request-id"), nil
 }
 
 // GetAll reads a collection with all its pages (@odata.nextLink).
