@@ -61,6 +61,8 @@ type Options struct {
 	Notify func(diagnose.Warning)
 	// Transfer is the transfer log for IT (nil: none).
 	Transfer *translog.Log
+	// MaxParallel caps the mailboxes exported at once (0: no cap).
+	MaxParallel int
 	// ServerPoll: how often the export server's state is read when the
 	// settings name one (default 15 s).
 	ServerPoll time.Duration
@@ -262,7 +264,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			tokens = func(string) graph.TokenSource { return e.o.Auth.App(name) }
 		}
 		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: installation,
-			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress, Tokens: tokens}
+			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress, Tokens: tokens, MaxParallel: e.o.MaxParallel}
 		rctx, cancel := context.WithCancel(e.base)
 		e.runners[ent.Name] = &runnerEntry{r: r, cancel: cancel}
 		e.done.Add(1)

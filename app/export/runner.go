@@ -40,6 +40,10 @@ type Runner struct {
 	OnProgress   func(Progress)
 	Logger       *slog.Logger
 	Installation string
+	// MaxParallel caps the mailboxes exported at the same time (0: all of
+	// the entity's at once). Each running mailbox holds its mappings and
+	// batches in memory, so a server with many mailboxes may want a cap.
+	MaxParallel int
 
 	cycle    sync.Mutex
 	trigger  chan struct{}
@@ -142,6 +146,10 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 	out := map[string]string{}
 	var errs []error
 	var wg sync.WaitGroup
+	var slots chan struct{}
+	if r.MaxParallel > 0 {
+		slots = make(chan struct{}, r.MaxParallel)
+	}
 	for _, w := range workers {
 		if w.Entity != ent.Name || len(w.Modules) == 0 {
 			continue
@@ -156,6 +164,14 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if slots != nil {
+				select {
+				case slots <- struct{}{}:
+					defer func() { <-slots }()
+				case <-ctx.Done():
+					return
+				}
+			}
 			summary, err := r.worker(ctx, ex, ent, w, cacheID, full, preview)
 			mu.Lock()
 			defer mu.Unlock()

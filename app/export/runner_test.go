@@ -181,3 +181,32 @@ func activeSettings() config.Settings {
 	s.InterfaceActive = true
 	return s
 }
+
+// MaxParallel caps the mailboxes exported at the same time; all are done.
+func TestRunnerMaxParallel(t *testing.T) {
+	r, sim, events, mu := newRunner(t, source.GenOptions{Seed: 3, Appointments: 60, Addresses: 10, Subscriptions: 5})
+	sim.SetFaults(m365sim.Faults{ItemLatency: m365sim.Duration(5 * time.Millisecond)})
+	r.MaxParallel = 1
+	if _, err := r.Cycle(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	running, most, done := map[string]bool{}, 0, 0
+	for _, p := range *events {
+		running[p.Worker] = !p.Done
+		n := 0
+		for _, on := range running {
+			if on {
+				n++
+			}
+		}
+		most = max(most, n)
+		if p.Done {
+			done++
+		}
+	}
+	if most != 1 || done != 3 {
+		t.Fatalf("at most %d mailboxes at once (want 1), %d done (want 3)", most, done)
+	}
+}

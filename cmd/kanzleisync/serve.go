@@ -19,6 +19,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:9465", "Adresse des Statusdienstes (/health, /metrics; nur Loopback)")
 	ttl := fs.Duration("lease", 30*time.Second, "Dauer der Export-Sperre; ein zweiter Server übernimmt spätestens danach")
 	interval := fs.Duration("interval", 2*time.Minute, "Abstand der Abgleiche")
+	parallel := fs.Int("parallel", 10, "höchstens so viele Postfächer gleichzeitig (0: alle)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -26,7 +27,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 		OnListen: func(addr string) { fmt.Printf("kanzleisync serve: Status unter http://%s/health und /metrics\n", addr) },
 		Engine: func() *core.Engine {
 			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
-				AppPermissions: true, ExportInterval: *interval})
+				AppPermissions: true, ExportInterval: *interval, MaxParallel: *parallel})
 		}}
 	run := func(ctx context.Context) error { return srv.Run(ctx) }
 	var err error

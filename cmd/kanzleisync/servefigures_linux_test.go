@@ -28,7 +28,11 @@ func TestServeFigures(t *testing.T) {
 	tf := m365sim.DemoTenant(time.Now())
 	workers := addUsers(tf, n)
 	s := newServeSetup(t, tf, workers, source.GenOptions{Seed: 50, Appointments: 250, Deadlines: 100, Resubmissions: 50, Addresses: 200, Subscriptions: 100})
-	p := s.start(t, "--interval", "1h")
+	args := []string{"--interval", "1h"}
+	if v := os.Getenv("SERVE_PARALLEL"); v != "" { // a cap on mailboxes at once, to compare memory
+		args = append(args, "--parallel", v)
+	}
+	p := s.start(t, args...)
 	allDone := func(after time.Time) (bool, time.Time) {
 		h := p.health(t)
 		if !h.Leader || len(h.Mailboxes) != n {
