@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -134,17 +133,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 
 // browser answers the emulator's sign-in pages as the user in login_hint.
 func (f *fixture) browser(link string) error {
-	u, err := url.Parse(link)
-	if err != nil {
-		return err
-	}
-	upn := u.Query().Get("login_hint")
-	go func() {
-		if _, err := m365sim.NewBrowser().SignInAndDeliver(link, upn, m365sim.DemoPassword); err != nil {
-			f.t.Errorf("browser: %v", err)
-		}
-	}()
-	return nil
+	return m365sim.AnswerSignIn(m365sim.DemoPassword, func(err error) { f.t.Errorf("browser: %v", err) })(link)
 }
 
 // unlock enters the administrator password in the settings.

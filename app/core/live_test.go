@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,13 +69,7 @@ func newLive(t *testing.T, active bool, modules []config.Module) *liveFixture {
 	if err := mgr.SetClientSecret("Kanzlei", m365sim.DemoClientSecret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mgr.SignIn(ctx, anna, auth.SignInOptions{ListenAddr: "127.0.0.1:0", Timeout: 30 * time.Second, OpenBrowser: func(link string) error {
-		u, _ := url.Parse(link)
-		go func() {
-			_, _ = m365sim.NewBrowser().SignInAndDeliver(link, u.Query().Get("login_hint"), m365sim.DemoPassword)
-		}()
-		return nil
-	}}); err != nil {
+	if _, err := mgr.SignIn(ctx, anna, auth.SignInOptions{ListenAddr: "127.0.0.1:0", Timeout: 30 * time.Second, OpenBrowser: m365sim.AnswerSignIn(m365sim.DemoPassword, func(err error) { t.Error(err) })}); err != nil {
 		t.Fatal(err)
 	}
 	f.transfer = filepath.Join(dir, "kanzleisync-transfer.log")

@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,13 +48,7 @@ func TestDemoAndItsBreakages(t *testing.T) {
 		t.Error("no demo administrator password")
 	}
 	anna := d.Workers[0]
-	if _, err := m.SignIn(ctx, anna.UPN, auth.SignInOptions{ListenAddr: "127.0.0.1:0", Timeout: 30 * time.Second, OpenBrowser: func(link string) error {
-		u, _ := url.Parse(link)
-		go func() {
-			_, _ = m365sim.NewBrowser().SignInAndDeliver(link, u.Query().Get("login_hint"), m365sim.DemoPassword)
-		}()
-		return nil
-	}}); err != nil {
+	if _, err := m.SignIn(ctx, anna.UPN, auth.SignInOptions{ListenAddr: "127.0.0.1:0", Timeout: 30 * time.Second, OpenBrowser: m365sim.AnswerSignIn(m365sim.DemoPassword, func(err error) { t.Error(err) })}); err != nil {
 		t.Fatal(err)
 	}
 	dg := core.NewDiagnoser(repo, m, d.MailTLS, nil)

@@ -74,23 +74,8 @@ func runDemo(ctx context.Context, e env, args []string) int {
 
 // robot answers the emulator's sign-in pages for the user named in the
 // link, as the demo's stand-in for a person at a browser.
-func robot(d *demo.Demo) func(string) error {
-	return func(link string) error {
-		upn := ""
-		if i := strings.Index(link, "login_hint="); i >= 0 {
-			upn = link[i+len("login_hint="):]
-			if j := strings.IndexByte(upn, '&'); j >= 0 {
-				upn = upn[:j]
-			}
-			upn = strings.ReplaceAll(upn, "%40", "@")
-		}
-		go func() {
-			if _, err := m365sim.NewBrowser().SignInAndDeliver(link, upn, m365sim.DemoPassword); err != nil {
-				fmt.Fprintln(os.Stderr, "Demo-Anmeldung:", err)
-			}
-		}()
-		return nil
-	}
+func robot(*demo.Demo) func(string) error {
+	return m365sim.AnswerSignIn(m365sim.DemoPassword, func(err error) { fmt.Fprintln(os.Stderr, "Demo-Anmeldung:", err) })
 }
 
 // headlessDemo: the emulator, a sign-in link, Anbindung testen, one export
