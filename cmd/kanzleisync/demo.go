@@ -61,7 +61,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	}
 	x := &trayExtras{mailTLS: d.MailTLS, demo: actions, help: demoHelp}
 	if *shots != "" {
-		x.openURL = robot(d) // nobody types the password while screenshots are taken
+		x.openURL = robot() // nobody types the password while screenshots are taken
 		x.after = func(ctx context.Context, fa fyne.App, a *ui.App, eng *core.Engine) {
 			if err := screenshots(ctx, *shots, d, a, eng); err != nil {
 				fmt.Fprintln(os.Stderr, "screenshots:", err)
@@ -74,7 +74,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 
 // robot answers the emulator's sign-in pages for the user named in the
 // link, as the demo's stand-in for a person at a browser.
-func robot(*demo.Demo) func(string) error {
+func robot() func(string) error {
 	return m365sim.AnswerSignIn(m365sim.DemoPassword, func(err error) { fmt.Fprintln(os.Stderr, "Demo-Anmeldung:", err) })
 }
 
@@ -91,7 +91,7 @@ Microsoft-365-Emulator (nur auf diesem Rechner)
 `, sim.AuthorityURL(m365sim.DemoTenantID), sim.GraphURL(), sim.POP3SAddr(), sim.SMTPAddr())
 	anna := d.Workers[0]
 	fmt.Printf("\n1. Anmeldung von %s (%s). Anmeldelink:\n", anna.DisplayName, anna.UPN)
-	walk := robot(d)
+	walk := robot()
 	_, err := e.auth.SignIn(ctx, anna.UPN, auth.SignInOptions{Timeout: 30 * time.Second, OpenBrowser: func(link string) error {
 		fmt.Printf("   %s\n   Ohne Browser meldet die Demo %s selbst über die Seiten des Emulators an (Passwort %s).\n", link, anna.DisplayName, m365sim.DemoPassword)
 		return walk(link)

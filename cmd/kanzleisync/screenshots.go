@@ -132,7 +132,7 @@ func waitFor(ctx context.Context, limit time.Duration, ok func() bool) bool {
 }
 
 func authOptions(d *demo.Demo) auth.SignInOptions {
-	return auth.SignInOptions{OpenBrowser: robot(d), Timeout: 30 * time.Second}
+	return auth.SignInOptions{OpenBrowser: robot(), Timeout: 30 * time.Second}
 }
 
 // windowID finds a window's X id by its title (xwininfo).
