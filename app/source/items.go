@@ -219,16 +219,14 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []Appointment
-	var bad []RowError
-	err = c.eachRow(ctx, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
-		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am FROM termin WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
+	return readRows(ctx, c, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am FROM termin WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
 		var a Appointment
 		var subj, loc, begin, end, desc, file, client, worker, cat, mod sql.NullString
 		var reminder sql.NullInt64
 		var allDay int
 		if err := rows.Scan(&a.ID, &subj, &loc, &begin, &end, &allDay, &desc, &file, &client, &worker, &cat, &reminder, &mod); err != nil {
-			return fmt.Errorf("read termin: %w", err)
+			return a, nil, fmt.Errorf("read termin: %w", err)
 		}
 		k := &checker{table: "termin", id: fmt.Sprint(a.ID)}
 		a.Subject = k.text("Betreff", ns(subj), MaxSubject, true)
@@ -256,14 +254,8 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 			a.ReminderMinutes = &m
 		}
 		a.Modified = modified(mod)
-		if e := k.err(); e != nil {
-			bad = append(bad, *e)
-			return nil
-		}
-		out = append(out, a)
-		return nil
+		return a, k, nil
 	})
-	return out, bad, err
 }
 
 func isMidnight(t time.Time) bool { return t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 }
@@ -279,15 +271,13 @@ func (c *Cache) DeadlinesByID(ctx context.Context, workerID string, ids []int64)
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []Deadline
-	var bad []RowError
-	err = c.eachRow(ctx, `SELECT id, aktenzeichen, bezeichnung, fristdatum, vorfrist, erledigt, sachbearbeiter_id, geaendert_am
-		FROM frist WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
+	return readRows(ctx, c, `SELECT id, aktenzeichen, bezeichnung, fristdatum, vorfrist, erledigt, sachbearbeiter_id, geaendert_am
+		FROM frist WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) (Deadline, *checker, error) {
 		var d Deadline
 		var file, title, due, early, worker, mod sql.NullString
 		var done int
 		if err := rows.Scan(&d.ID, &file, &title, &due, &early, &done, &worker, &mod); err != nil {
-			return fmt.Errorf("read frist: %w", err)
+			return d, nil, fmt.Errorf("read frist: %w", err)
 		}
 		k := &checker{table: "frist", id: fmt.Sprint(d.ID)}
 		d.FileNo = k.text("Aktenzeichen", ns(file), MaxSubject, false)
@@ -302,14 +292,8 @@ func (c *Cache) DeadlinesByID(ctx context.Context, workerID string, ids []int64)
 		}
 		d.Done = done != 0
 		d.Modified = modified(mod)
-		if e := k.err(); e != nil {
-			bad = append(bad, *e)
-			return nil
-		}
-		out = append(out, d)
-		return nil
+		return d, k, nil
 	})
-	return out, bad, err
 }
 
 // Resubmissions reads the Wiedervorlagen of one worker ("" for all).
@@ -323,15 +307,13 @@ func (c *Cache) ResubmissionsByID(ctx context.Context, workerID string, ids []in
 	if err != nil {
 		return nil, nil, err
 	}
-	var out []Resubmission
-	var bad []RowError
-	err = c.eachRow(ctx, `SELECT id, aktenzeichen, grund, datum, erledigt, sachbearbeiter_id, geaendert_am
-		FROM wiedervorlage WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
+	return readRows(ctx, c, `SELECT id, aktenzeichen, grund, datum, erledigt, sachbearbeiter_id, geaendert_am
+		FROM wiedervorlage WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) (Resubmission, *checker, error) {
 		var r Resubmission
 		var file, reason, date, worker, mod sql.NullString
 		var done int
 		if err := rows.Scan(&r.ID, &file, &reason, &date, &done, &worker, &mod); err != nil {
-			return fmt.Errorf("read wiedervorlage: %w", err)
+			return r, nil, fmt.Errorf("read wiedervorlage: %w", err)
 		}
 		k := &checker{table: "wiedervorlage", id: fmt.Sprint(r.ID)}
 		r.FileNo = k.text("Aktenzeichen", ns(file), MaxSubject, false)
@@ -342,14 +324,8 @@ func (c *Cache) ResubmissionsByID(ctx context.Context, workerID string, ids []in
 		}
 		r.Done = done != 0
 		r.Modified = modified(mod)
-		if e := k.err(); e != nil {
-			bad = append(bad, *e)
-			return nil
-		}
-		out = append(out, r)
-		return nil
+		return r, k, nil
 	})
-	return out, bad, err
 }
 
 // SubscribedAddresses reads the Adressen a worker subscribed to.
@@ -359,15 +335,13 @@ func (c *Cache) SubscribedAddresses(ctx context.Context, workerID string) ([]Add
 
 // SubscribedAddressesByID reads the subscribed Adressen with the given ids (nil: all).
 func (c *Cache) SubscribedAddressesByID(ctx context.Context, workerID string, ids []int64) ([]Address, []RowError, error) {
-	var out []Address
-	var bad []RowError
-	err := c.eachRow(ctx, `SELECT a.id, a.anrede, a.titel, a.vorname, a.nachname, a.firma, a.email1, a.email2, a.email3,
+	return readRows(ctx, c, `SELECT a.id, a.anrede, a.titel, a.vorname, a.nachname, a.firma, a.email1, a.email2, a.email3,
 		a.telefon_geschaeftlich, a.telefon_privat, a.mobil, a.strasse, a.plz, a.ort, a.land, a.notiz, a.geaendert_am
-		FROM adresse a JOIN abo ON abo.adresse_id = a.id WHERE (abo.sachbearbeiter_id = ? OR abo.sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) error {
+		FROM adresse a JOIN abo ON abo.adresse_id = a.id WHERE (abo.sachbearbeiter_id = ? OR abo.sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) (Address, *checker, error) {
 		var a Address
 		var f [17]sql.NullString
 		if err := rows.Scan(&a.ID, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12], &f[13], &f[14], &f[15], &f[16]); err != nil {
-			return fmt.Errorf("read adresse: %w", err)
+			return a, nil, fmt.Errorf("read adresse: %w", err)
 		}
 		k := &checker{table: "adresse", id: fmt.Sprint(a.ID)}
 		a.Salutation = k.text("Anrede", ns(f[0]), MaxSubject, false)
@@ -392,11 +366,25 @@ func (c *Cache) SubscribedAddressesByID(ctx context.Context, workerID string, id
 		if strings.TrimSpace(a.Surname+a.GivenName+a.Company) == "" {
 			k.problems = append(k.problems, "weder Name noch Firma")
 		}
+		return a, k, nil
+	})
+}
+
+// readRows reads the rows of query (see eachRow) into Ts with scan; a row
+// whose checker found problems becomes a RowError instead.
+func readRows[T any](ctx context.Context, c *Cache, query, workerID string, ids []int64, scan func(*sql.Rows) (T, *checker, error)) ([]T, []RowError, error) {
+	var out []T
+	var bad []RowError
+	err := c.eachRow(ctx, query, workerID, ids, func(rows *sql.Rows) error {
+		v, k, err := scan(rows)
+		if err != nil {
+			return err
+		}
 		if e := k.err(); e != nil {
 			bad = append(bad, *e)
 			return nil
 		}
-		out = append(out, a)
+		out = append(out, v)
 		return nil
 	})
 	return out, bad, err
