@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"strings"
 	"sync"
 	"time"
 
@@ -341,18 +342,35 @@ func (d *Dot) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(container.NewHBox(container.NewCenter(circle), container.NewCenter(d.label)))
 }
 
+// SignInScreen is the window of one worker's browser sign-in.
+type SignInScreen struct {
+	Status  *widget.Label
+	Link    *widget.Entry
+	running bool
+}
+
 // SignIn runs the browser sign-in of a case worker and reports the outcome
-// in a window: the link to copy if no browser opens, then the result.
-func (a *App) SignIn(upn string) {
-	var status *widget.Label
-	var link *widget.Entry
-	a.window("signin-"+upn, a.t("Anmelden"), fyne.NewSize(560, 240), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		status = widget.NewLabel(fmt.Sprintf("Anmeldung von %s: Der Browser öffnet die Anmeldeseite von Microsoft. Bitte dort anmelden.", upn))
-		status.Wrapping = fyne.TextWrapWord
-		link = widget.NewEntry()
-		link.Hide()
-		return container.NewVBox(status, link), nil
-	})
+// in a window: the link to copy if no browser opens, then the result. A
+// sign-in already running for the worker is only brought to the front.
+func (a *App) SignIn(upn string) *SignInScreen {
+	name := "signin-" + strings.ToLower(upn)
+	s, _ := a.screens[name].(*SignInScreen)
+	if _, open := a.reopen(name); !open || s == nil {
+		s = &SignInScreen{}
+		a.window(name, a.t("Anmelden"), fyne.NewSize(560, 240), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+			s.Status = widget.NewLabel("")
+			s.Status.Wrapping = fyne.TextWrapWord
+			s.Link = widget.NewEntry()
+			return container.NewVBox(s.Status, s.Link), nil
+		})
+		a.screens[name] = s
+	}
+	if s.running {
+		return s
+	}
+	s.running = true
+	s.Status.SetText(fmt.Sprintf("Anmeldung von %s: Der Browser öffnet die Anmeldeseite von Microsoft. Bitte dort anmelden.", upn))
+	s.Link.Hide()
 	timeout := a.o.SignInTimeout
 	if timeout == 0 {
 		timeout = 120 * time.Second
@@ -361,21 +379,23 @@ func (a *App) SignIn(upn string) {
 		err := a.eng.SignIn(a.ctx, upn, auth.SignInOptions{OpenBrowser: a.o.OpenURL, Timeout: timeout,
 			OfferURL: func(u string) {
 				a.do(func() {
-					status.SetText("Falls sich kein Browser geöffnet hat: diesen Link kopieren und im Browser öffnen.")
-					link.SetText(u)
-					link.Show()
+					s.Status.SetText("Falls sich kein Browser geöffnet hat: diesen Link kopieren und im Browser öffnen.")
+					s.Link.SetText(u)
+					s.Link.Show()
 				})
 			}})
 		a.do(func() {
+			s.running = false
 			if err != nil {
 				ent := a.entityOf(upn)
-				status.SetText("Anmeldung nicht abgeschlossen. " + auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String())
+				s.Status.SetText("Anmeldung nicht abgeschlossen. " + auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String())
 				return
 			}
-			link.Hide()
-			status.SetText(fmt.Sprintf("%s ist angemeldet. Das Fenster kann geschlossen werden.", upn))
+			s.Link.Hide()
+			s.Status.SetText(fmt.Sprintf("%s ist angemeldet. Das Fenster kann geschlossen werden.", upn))
 		})
 	}()
+	return s
 }
 
 func (a *App) entityOf(upn string) config.Entity {

@@ -451,7 +451,9 @@ type ActivationScreen struct {
 // ShowActivation opens the confirmation of "Schnittstelle aktiv".
 func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
 	if old, ok := a.reopen("activate"); ok {
-		return old.(*ActivationScreen)
+		s := old.(*ActivationScreen)
+		a.computePreview(s) // the cache may have changed since
+		return s
 	}
 	s := &ActivationScreen{}
 	a.window("activate", "Schnittstelle aktivieren", fyne.NewSize(640, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
@@ -469,6 +471,14 @@ func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
 		return container.NewBorder(intro, container.NewHBox(s.Confirm, s.Dismiss), nil, nil, container.NewVScroll(s.Preview)), nil
 	})
 	a.screens["activate"] = s
+	a.computePreview(s)
+	return s
+}
+
+// computePreview plans the first cycle and shows it; Aktivieren waits for it.
+func (a *App) computePreview(s *ActivationScreen) {
+	s.Confirm.Disable()
+	s.Preview.SetText("Vorschau wird berechnet …")
 	go func() {
 		out, err := a.eng.Preview(a.ctx)
 		a.do(func() {
@@ -487,7 +497,6 @@ func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
 			s.Confirm.Enable()
 		})
 	}()
-	return s
 }
 
 func (a *App) generalTab(s *SettingsScreen) fyne.CanvasObject {

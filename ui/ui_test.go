@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"path/filepath"
 	"slices"
@@ -700,4 +701,28 @@ func TestSettingsNeedAdministrator(t *testing.T) {
 			t.Error("Sperren did not lock")
 		}
 	})
+}
+
+// Sign-in from the tray: without a browser the link is offered and a
+// timeout says so in German; the same window then signs in a second time.
+func TestSignInWindow(t *testing.T) {
+	f := newFixture(t, setup{})
+	f.app.o.SignInTimeout = 500 * time.Millisecond
+	f.app.o.OpenURL = func(string) error { return errors.New("kein Browser") }
+	var s *SignInScreen
+	f.ui(func() { s = f.app.SignIn(anna) })
+	f.eventually("the failed sign-in", func() bool { return strings.HasPrefix(s.Status.Text, "Anmeldung nicht abgeschlossen.") })
+	f.ui(func() {
+		if !strings.Contains(s.Link.Text, "/oauth2/v2.0/authorize?") {
+			t.Errorf("no link offered: %q", s.Link.Text)
+		}
+	})
+	f.app.o.SignInTimeout = 30 * time.Second
+	f.app.o.OpenURL = f.browser
+	var again *SignInScreen
+	f.ui(func() { again = f.app.SignIn(anna) })
+	if again != s {
+		t.Error("a second sign-in opened a second window")
+	}
+	f.eventually("the second sign-in", func() bool { return s.Status.Text == anna+" ist angemeldet. Das Fenster kann geschlossen werden." })
 }
