@@ -6,19 +6,23 @@ PKGS    ?= ./...
 export CGO_ENABLED := 1
 
 # Every build uses a copy of Fyne whose event loop idles at 10 Hz instead of
-# 60 Hz while no window is visible (.ci/fyne-overlay explains; issue 6).
+# 60 Hz while no window is visible (.ci/fyne-overlay explains; issue 6). The
+# script checks Go and downloads Fyne on a fresh machine; the caller's own
+# GOFLAGS (e.g. -modcacherw) are kept, and PLAIN_GOFLAGS is them without the
+# patched go.mod, for tools installed with `go install/run pkg@version`.
+PLAIN_GOFLAGS := $(filter-out -modfile=%,$(GOFLAGS))
 FYNE_MODFILE := $(shell .ci/fyne-overlay)
 ifeq ($(FYNE_MODFILE),)
 $(error .ci/fyne-overlay failed: see its message above)
 endif
-export GOFLAGS := -modfile=$(FYNE_MODFILE)
+export GOFLAGS := $(strip $(PLAIN_GOFLAGS) -modfile=$(FYNE_MODFILE))
 
 SCREENSHOT_DIR ?= docs/screenshots
 FYNE_TOOL      ?= fyne.io/tools/cmd/fyne@v1.7.4
 # The Windows build takes name, id, version and icon from FyneApp.toml.
 toml = $(shell sed -n 's/^ *$(1) *= *"*\([^"]*\)"*$$/\1/p' FyneApp.toml | head -1)
 
-.PHONY: run test build sim bench lint screenshots windows deps-run deps-test deps-bench deps-screenshots deps-windows
+.PHONY: run test build sim bench lint screenshots windows deps-run deps-build deps-test deps-bench deps-screenshots deps-windows
 
 ## run: the demo — kanzleisync's tray application against the built-in
 ## Microsoft 365 emulator. Without a display it runs what it can in the
@@ -33,7 +37,7 @@ screenshots: deps-screenshots
 
 ## windows: cross-builds bin/kanzleisync.exe with the icon and metadata of FyneApp.toml (mingw-w64).
 windows: deps-windows
-	GOFLAGS= GOBIN="$(CURDIR)/bin" $(GO) install $(FYNE_TOOL)
+	GOFLAGS="$(PLAIN_GOFLAGS)" GOBIN="$(CURDIR)/bin" $(GO) install $(FYNE_TOOL)
 	cd cmd/kanzleisync && CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
 	  "$(CURDIR)/bin/fyne" package --os windows --release --name "$(call toml,Name)" --app-id "$(call toml,ID)" \
 	  --app-version "$(call toml,Version)" --app-build "$(call toml,Build)" --icon "$(CURDIR)/$(call toml,Icon)"
@@ -47,7 +51,7 @@ test: deps-test
 	$(MAKE) --no-print-directory windows
 
 ## build: all programs into bin/.
-build:
+build: deps-build
 	$(GO) build -o bin/ ./cmd/...
 
 ## sim: the emulator alone (flags: make sim ARGS="-faults 429=0.1").
@@ -74,10 +78,13 @@ lint: deps-test
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	# ST1005 off: many errors are German sentences shown to people as they are.
-	GOFLAGS= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -checks inherit,-ST1005 $(PKGS)
+	GOFLAGS="$(PLAIN_GOFLAGS)" $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -checks inherit,-ST1005 $(PKGS)
 
 deps-run:
 	@.ci/install-deps run
+
+deps-build:
+	@.ci/install-deps build
 
 deps-test:
 	@.ci/install-deps test
