@@ -27,6 +27,10 @@ var english = map[string]string{
 	"Verbindung testen":                "Test connection",
 	"Sprache":                          "Language",
 	"Mit dem System starten":           "Start with the system",
+	"Löschungen ausführen":             "Carry out deletions",
+	"Löschen":                          "Delete",
+	"Abbrechen":                        "Cancel",
+	"Freigegeben – wird beim nächsten Abgleich ausgeführt": "Released – carried out by the next cycle",
 }
 
 // t translates a German text into the chosen language.

@@ -27,6 +27,10 @@ type SyncScreen struct {
 	Bars map[string]*widget.ProgressBar
 	// Failed lists the failed items shown per worker UPN (lower case).
 	Failed map[string][]store.JournalEntry
+	// Held lists the held deletions per worker UPN (lower case), and
+	// Release their "Löschungen ausführen" buttons.
+	Held    map[string][]store.HeldDeletion
+	Release map[string]*widget.Button
 }
 
 var kindLabels = []struct{ kind, label string }{
@@ -52,9 +56,18 @@ func (a *App) ShowSync() *SyncScreen {
 func (a *App) fillSync(s *SyncScreen, st core.Status) {
 	s.List.RemoveAll()
 	s.Bars, s.Failed = map[string]*widget.ProgressBar{}, map[string][]store.JournalEntry{}
+	s.Held, s.Release = map[string][]store.HeldDeletion{}, map[string]*widget.Button{}
 	if len(st.Sync) == 0 {
 		s.List.Add(widget.NewLabel("Kein Sachbearbeiter mit eingeschaltetem Modul."))
 		return
+	}
+	held, err := a.eng.HeldDeletions(a.ctx)
+	if err != nil {
+		s.List.Add(widget.NewLabel("Zurückgehaltene Löschungen: " + core.Explain(err, config.Entity{}, "")))
+	}
+	for _, h := range held {
+		k := strings.ToLower(h.Worker)
+		s.Held[k] = append(s.Held[k], h)
 	}
 	for _, ws := range st.Sync {
 		key := strings.ToLower(ws.Worker)
@@ -93,6 +106,9 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 			l.Importance = widget.DangerImportance
 			box.Add(l)
 		}
+		if hs := s.Held[key]; len(hs) > 0 {
+			box.Add(a.heldBox(s, ws.Worker, hs))
+		}
 		failed, _ := a.eng.Store().ReadJournal(a.ctx, store.JournalFilter{Worker: ws.Worker, Result: "error", Since: ws.LastRun.Add(-24 * time.Hour), Limit: 10})
 		s.Failed[key] = failed
 		for _, f := range failed {
@@ -102,6 +118,74 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 		}
 		s.List.Add(widget.NewCard(ws.Worker, "", box))
 	}
+}
+
+// heldBox lists a worker's held deletions with the administrator's button
+// that releases them.
+func (a *App) heldBox(s *SyncScreen, upn string, hs []store.HeldDeletion) fyne.CanvasObject {
+	released := 0
+	for _, h := range hs {
+		if h.Released() {
+			released++
+		}
+	}
+	title := widget.NewLabel(fmt.Sprintf("Zurückgehaltene Löschungen: %d – %s", len(hs), hs[0].Reason))
+	title.Wrapping = fyne.TextWrapWord
+	title.Importance = widget.DangerImportance
+	box := container.NewVBox(title)
+	const shown = 15
+	for i, h := range hs {
+		if i == shown {
+			box.Add(widget.NewLabel(fmt.Sprintf("… und %d weitere", len(hs)-shown)))
+			break
+		}
+		box.Add(widget.NewLabel("– " + export.HeldLabel(h)))
+	}
+	btn := widget.NewButton(a.t("Löschungen ausführen"), func() { a.confirmRelease(upn, len(hs)) })
+	btn.Importance = widget.DangerImportance
+	if released == len(hs) {
+		btn.SetText(a.t("Freigegeben – wird beim nächsten Abgleich ausgeführt"))
+		btn.Disable()
+	}
+	s.Release[strings.ToLower(upn)] = btn
+	box.Add(container.NewHBox(btn))
+	return box
+}
+
+// confirmRelease asks for the administrator password (unless Einstellungen
+// is unlocked) and a yes before the held deletions are released.
+func (a *App) confirmRelease(upn string, n int) {
+	w := a.windows["sync"]
+	if w == nil {
+		return
+	}
+	pass := widget.NewPasswordEntry()
+	pass.SetPlaceHolder("Administratorpasswort")
+	text := widget.NewLabel(fmt.Sprintf("%d Einträge von %s werden in Microsoft 365 gelöscht. Das lässt sich nicht rückgängig machen. "+
+		"Bitte nur bestätigen, wenn der Cache der Kanzleisoftware vollständig ist und die Einträge dort wirklich gelöscht wurden.", n, upn))
+	text.Wrapping = fyne.TextWrapWord
+	items := []*widget.FormItem{{Widget: text}}
+	if !a.admin {
+		items = append(items, widget.NewFormItem("Administratorpasswort", pass))
+	}
+	d := dialog.NewForm(a.t("Löschungen ausführen"), a.t("Löschen"), a.t("Abbrechen"), items, func(ok bool) {
+		if !ok {
+			return
+		}
+		if !a.admin {
+			if err := a.eng.Repo().CheckAdmin(a.ctx, pass.Text); err != nil {
+				dialog.ShowError(fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")), w)
+				return
+			}
+		}
+		if _, err := a.eng.ReleaseHeldDeletions(a.ctx, upn, "Synchronisation"); err != nil {
+			dialog.ShowError(fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")), w)
+			return
+		}
+		a.refreshSync()
+	}, w)
+	d.Resize(fyne.NewSize(560, 260))
+	d.Show()
 }
 
 func orDash(s string) string {
@@ -267,4 +351,11 @@ func (a *App) ShowAbout() {
 		)
 		return container.NewVBox(title, text, form), nil
 	})
+}
+
+// refreshSync redraws "Synchronisation" at once (after a release).
+func (a *App) refreshSync() {
+	if f := a.refresh["sync"]; f != nil {
+		f(a.status)
+	}
 }

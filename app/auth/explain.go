@@ -32,18 +32,27 @@ type Context struct {
 
 // Explain turns an error of this package (or of Entra) into German advice.
 func Explain(err error, c Context) Advice {
+	if a, ok := ExplainSignIn(err, c); ok {
+		return a
+	}
+	return Advice{Problem: "Die Anmeldung ist fehlgeschlagen: " + err.Error(), Fix: "Bitte erneut versuchen; bleibt der Fehler, die IT-Betreuung mit dieser Meldung verständigen."}
+}
+
+// ExplainSignIn explains the errors of signing in and of tokens; ok is
+// false for any other error.
+func ExplainSignIn(err error, c Context) (Advice, bool) {
 	var wrong *WrongAccountError
 	var sir *SignInRequiredError
 	var ee *EntraError
 	switch {
 	case err == nil:
-		return Advice{}
+		return Advice{}, true
 	case errors.As(err, &wrong):
 		return Advice{Problem: fmt.Sprintf("Im Browser wurde das Konto %s angemeldet, erwartet wird %s.", wrong.Got, wrong.Want),
-			Fix: fmt.Sprintf("Bitte die Anmeldung erneut starten und im Browser „Anderes Konto verwenden“ wählen, dann mit %s anmelden.", wrong.Want)}
+			Fix: fmt.Sprintf("Bitte die Anmeldung erneut starten und im Browser „Anderes Konto verwenden“ wählen, dann mit %s anmelden.", wrong.Want)}, true
 	case errors.As(err, &sir) && sir.Cause == nil:
 		return Advice{Problem: fmt.Sprintf("%s hat sich noch nicht bei Microsoft 365 angemeldet.", sir.UPN),
-			Fix: "Bitte im Tray-Menü „Anmelden“ wählen (oder: kanzleisync auth login --worker " + sir.UPN + ")."}
+			Fix: "Bitte im Tray-Menü „Anmelden“ wählen (oder: kanzleisync auth login --worker " + sir.UPN + ")."}, true
 	case errors.As(err, &ee):
 		a := explainCode(ee, c)
 		if errors.As(err, &sir) {
@@ -53,23 +62,23 @@ func Explain(err error, c Context) Advice {
 				a.Fix += " Danach bitte erneut anmelden (Tray-Menü „Anmelden“)."
 			}
 		}
-		return a
+		return a, true
 	case errors.Is(err, ErrTimeout):
 		return Advice{Problem: "Die Anmeldung im Browser wurde nicht rechtzeitig abgeschlossen.",
-			Fix: "Bitte erneut anmelden. Falls sich kein Browser geöffnet hat, die angezeigte Adresse kopieren und im Browser öffnen."}
+			Fix: "Bitte erneut anmelden. Falls sich kein Browser geöffnet hat, die angezeigte Adresse kopieren und im Browser öffnen."}, true
 	case errors.Is(err, ErrCancelled):
-		return Advice{Problem: "Die Anmeldung wurde abgebrochen.", Fix: "Bitte erneut anmelden, wenn Sie fortfahren möchten."}
+		return Advice{Problem: "Die Anmeldung wurde abgebrochen.", Fix: "Bitte erneut anmelden, wenn Sie fortfahren möchten."}, true
 	case errors.Is(err, ErrNoSecret):
 		return Advice{Problem: fmt.Sprintf("Für die Entität „%s“ ist kein geheimer Clientschlüssel hinterlegt.", c.Entity.Name),
-			Fix: "Bitte in den Einstellungen (oder: kanzleisync config entity secret) den Wert des geheimen Clientschlüssels eintragen."}
+			Fix: "Bitte in den Einstellungen (oder: kanzleisync config entity secret) den Wert des geheimen Clientschlüssels eintragen."}, true
 	case errors.Is(err, keyring.ErrUnavailable):
 		return Advice{Problem: "Der Schlüsselspeicher des Betriebssystems ist nicht erreichbar; Anmeldedaten werden nirgendwo sonst gespeichert.",
-			Fix: "Unter Windows die Anmeldeinformationsverwaltung prüfen, unter Linux den Schlüsselbund (gnome-keyring) entsperren, dann erneut versuchen."}
+			Fix: "Unter Windows die Anmeldeinformationsverwaltung prüfen, unter Linux den Schlüsselbund (gnome-keyring) entsperren, dann erneut versuchen."}, true
 	case errors.Is(err, keyring.ErrDamaged):
 		return Advice{Problem: "Die gespeicherten Anmeldedaten sind unvollständig oder beschädigt und werden nicht verwendet.",
-			Fix: "Bitte erneut anmelden; die Anmeldedaten werden dabei neu gespeichert."}
+			Fix: "Bitte erneut anmelden; die Anmeldedaten werden dabei neu gespeichert."}, true
 	}
-	return Advice{Problem: "Die Anmeldung ist fehlgeschlagen: " + err.Error(), Fix: "Bitte erneut versuchen; bleibt der Fehler, die IT-Betreuung mit dieser Meldung verständigen."}
+	return Advice{}, false
 }
 
 func explainCode(e *EntraError, c Context) Advice {

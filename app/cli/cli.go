@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"sort"
@@ -51,7 +52,8 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync auth status
   kanzleisync auth logout --worker UPN
 
-  kanzleisync sync --once [--preview] [--full] [--entity NAME]
+  kanzleisync sync --once [--preview] [--full] [--entity NAME] [--confirm-deletions]
+                                     (--confirm-deletions führt zurückgehaltene Löschungen aus; Administratorpasswort nötig)
   kanzleisync mail testmail --worker UPN [--account ADRESSE] [--to ADRESSE]
   kanzleisync diagnose [--json]      (Anbindung testen; Exit-Code 0 nur, wenn alles grün ist)
 
@@ -189,7 +191,8 @@ func report(w io.Writer, err error) {
 		fmt.Fprintf(w, "%s\n\n%s", ue, usage)
 		return
 	}
-	fmt.Fprintln(w, auth.Explain(err, auth.Context{}).String())
+	slog.Default().Warn("command failed", "error", err.Error())
+	fmt.Fprintln(w, core.Explain(err, config.Entity{}, ""))
 }
 
 func newFlags(name string, d Deps) *flag.FlagSet {
@@ -566,7 +569,8 @@ func printPreview(ctx context.Context, d Deps) error {
 		fmt.Fprintf(d.Stdout, "Vorschau %s: %s\n", k, out[k])
 	}
 	if err != nil {
-		fmt.Fprintf(d.Stderr, "Vorschau: %s\n", auth.Explain(err, auth.Context{}).String())
+		slog.Default().Warn("preview failed", "error", err.Error())
+		fmt.Fprintf(d.Stderr, "Vorschau: %s\n", core.Explain(err, config.Entity{}, ""))
 	}
 	return nil
 }
@@ -578,15 +582,24 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 	preview := fs.Bool("preview", false, "nur anzeigen, was der Abgleich täte")
 	full := fs.Bool("full", false, "auch prüfen, was in Microsoft 365 gelöscht wurde")
 	only := fs.String("entity", "", "nur diese Entität")
+	confirm := fs.Bool("confirm-deletions", false, "zurückgehaltene Löschungen ausführen (Administratorpasswort in KANZLEISYNC_ADMIN_PASSWORD)")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
 	if !*once {
 		return usageError("sync: bitte --once angeben (der laufende Abgleich gehört zur Tray-Anwendung)")
 	}
+	if *confirm && *preview {
+		return usageError("sync: --confirm-deletions und --preview schließen sich aus")
+	}
 	ents, err := d.Repo.Entities(ctx)
 	if err != nil {
 		return err
+	}
+	if *confirm {
+		if err := confirmDeletions(ctx, d, *only); err != nil {
+			return err
+		}
 	}
 	installation, err := d.Store.InstallationID(ctx)
 	if err != nil {
@@ -607,8 +620,18 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 		if *preview || errors.Is(err, export.ErrInactive) {
 			verb = "Vorschau"
 		}
-		for upn, s := range out {
-			fmt.Fprintf(d.Stdout, "%s %s (%s): %s\n", verb, upn, e.Name, s)
+		upns := make([]string, 0, len(out))
+		for upn := range out {
+			upns = append(upns, upn)
+		}
+		sort.Strings(upns)
+		for _, upn := range upns {
+			fmt.Fprintf(d.Stdout, "%s %s (%s): %s\n", verb, upn, e.Name, out[upn])
+		}
+		if !*preview {
+			if err := listHeld(ctx, d, upns); err != nil {
+				return err
+			}
 		}
 		if errors.Is(err, export.ErrInactive) {
 			fmt.Fprintln(d.Stderr, export.ErrInactive.Error())
@@ -616,11 +639,67 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 			continue
 		}
 		if err != nil {
-			fmt.Fprintf(d.Stderr, "Entität „%s“: %s\n", e.Name, auth.Explain(err, auth.Context{Entity: e}).String())
+			slog.Default().Warn("sync failed", "entity", e.Name, "error", err.Error())
+			fmt.Fprintf(d.Stderr, "Entität „%s“: %s\n", e.Name, core.Explain(err, e, ""))
 			failed = silent{err}
 		}
 	}
 	return failed
+}
+
+// confirmDeletions releases the held deletions of an entity's workers (of
+// every worker without one) after checking the administrator password.
+func confirmDeletions(ctx context.Context, d Deps, entity string) error {
+	if err := requireAdmin(ctx, d); err != nil {
+		return err
+	}
+	var upns []string
+	if entity != "" {
+		workers, err := d.Repo.Workers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, w := range workers {
+			if w.Entity == entity {
+				upns = append(upns, w.UPN)
+			}
+		}
+		if len(upns) == 0 {
+			return nil
+		}
+	}
+	n, err := d.Store.ReleaseHeldDeletions(ctx, "Kommandozeile", d.Now(), upns...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(d.Stdout, "Es waren keine Löschungen zurückgehalten.")
+	} else {
+		fmt.Fprintf(d.Stdout, "%d zurückgehaltene Löschung(en) freigegeben; der Abgleich führt sie jetzt aus, soweit sie noch anstehen.\n", n)
+	}
+	return nil
+}
+
+// listHeld prints what the cycle held back, up to 20 items per worker.
+func listHeld(ctx context.Context, d Deps, upns []string) error {
+	for _, upn := range upns {
+		held, err := d.Store.HeldDeletions(ctx, upn)
+		if err != nil {
+			return err
+		}
+		if len(held) == 0 {
+			continue
+		}
+		fmt.Fprintf(d.Stdout, "  Zurückgehaltene Löschungen für %s (%d):\n", upn, len(held))
+		for i, h := range held {
+			if i == 20 {
+				fmt.Fprintf(d.Stdout, "    … und %d weitere\n", len(held)-20)
+				break
+			}
+			fmt.Fprintf(d.Stdout, "    – %s\n", export.HeldLabel(h))
+		}
+	}
+	return nil
 }
 
 func diagnoseCmd(ctx context.Context, args []string, d Deps) error {

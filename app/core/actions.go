@@ -201,3 +201,24 @@ func Preview(ctx context.Context, repo *config.Repo, st *store.Store, m *auth.Ma
 	}
 	return all, errors.Join(errs...)
 }
+
+// HeldDeletions lists the deletions the export holds back, every worker's.
+func (e *Engine) HeldDeletions(ctx context.Context) ([]store.HeldDeletion, error) {
+	return e.o.Store.HeldDeletions(ctx, "")
+}
+
+// ReleaseHeldDeletions lets the next cycle carry out a worker's held
+// deletions (all workers' when upn is empty) and starts that cycle. The
+// caller has checked the administrator password.
+func (e *Engine) ReleaseHeldDeletions(ctx context.Context, upn, who string) (int, error) {
+	var workers []string
+	if upn != "" {
+		workers = []string{upn}
+	}
+	n, err := e.o.Store.ReleaseHeldDeletions(ctx, who, e.o.Now(), workers...)
+	if err != nil {
+		return 0, err
+	}
+	e.SyncNow()
+	return n, nil
+}

@@ -120,6 +120,7 @@ type Engine struct {
 	syncs    map[string]*WorkerSync
 	warnings []diagnose.Warning
 	signIn   map[string]diagnose.Warning // lost sign-ins seen by the workers
+	held     map[string]diagnose.Warning // workers whose last cycle held deletions back
 	runners  map[string]*runnerEntry
 	fetchers map[string]*fetcherEntry
 	inactive bool // the firm's "Schnittstelle aktiv" is off
@@ -163,7 +164,7 @@ func New(o Options) *Engine {
 	if o.ConfigPoll <= 0 {
 		o.ConfigPoll = 2 * time.Second
 	}
-	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]diagnose.Warning{},
+	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]diagnose.Warning{}, held: map[string]diagnose.Warning{},
 		runners: map[string]*runnerEntry{}, fetchers: map[string]*fetcherEntry{}}
 }
 
@@ -487,6 +488,14 @@ func (e *Engine) progress(p export.Progress) {
 			sw, ok := diagnose.SignInWarning(p.Err, w, ent)
 			e.setSignInLocked(p.Worker, sw, ok)
 		}
+		var held *export.HeldError
+		if errors.As(p.Err, &held) {
+			// red until released, notified once per episode
+			e.held[strings.ToLower(p.Worker)] = diagnose.Warning{Key: fmt.Sprintf("held/%s/%d", strings.ToLower(p.Worker), held.Since.Unix()),
+				Status: diagnose.Red, Title: "Löschungen zurückgehalten", Text: held.Error()}
+		} else {
+			delete(e.held, strings.ToLower(p.Worker))
+		}
 	}
 	e.mu.Unlock()
 	if p.Done {
@@ -494,16 +503,6 @@ func (e *Engine) progress(p export.Progress) {
 		return
 	}
 	e.publish()
-}
-
-// Explain turns an error into German for a person: what happened and what
-// to do.
-func Explain(err error, ent config.Entity, upn string) string {
-	var se *mail.SendError
-	if errors.As(err, &se) {
-		return se.Error() + " " + se.Advice()
-	}
-	return auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String()
 }
 
 // watch recomputes the warnings every WarningsEvery and applies
@@ -555,6 +554,9 @@ func (e *Engine) RefreshWarnings(ctx context.Context) {
 	e.mu.Lock()
 	for _, sw := range e.signIn {
 		ws = append(ws, sw)
+	}
+	for _, hw := range e.held {
+		ws = append(ws, hw)
 	}
 	if e.inactive && len(ents) > 0 {
 		ws = append(ws, diagnose.Warning{Key: "inactive", Status: diagnose.Yellow, Title: "Schnittstelle nicht aktiv", Text: export.ErrInactive.Error()})

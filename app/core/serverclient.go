@@ -28,6 +28,7 @@ type serverHealth struct {
 		Updated int       `json:"updated"`
 		Deleted int       `json:"deleted"`
 		Failed  int       `json:"failed"`
+		Held    int       `json:"heldDeletions"`
 	} `json:"mailboxes"`
 	Warnings []diagnose.Warning `json:"warnings"`
 }
@@ -95,7 +96,7 @@ func (e *Engine) serverStatusLocked(st *Status) {
 			if strings.EqualFold(m.UPN, st.Sync[i].Worker) {
 				s := &st.Sync[i]
 				s.Running, s.LastRun, s.NextRun, s.Summary, s.Err = m.Running, m.LastRun, m.NextRun, "Server: "+m.Summary, m.Error
-				s.Result.Created, s.Result.Updated, s.Result.Deleted, s.Result.Failed = m.Created, m.Updated, m.Deleted, m.Failed
+				s.Result.Created, s.Result.Updated, s.Result.Deleted, s.Result.Failed, s.Result.Held = m.Created, m.Updated, m.Deleted, m.Failed, m.Held
 			}
 		}
 	}

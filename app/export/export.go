@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,11 +34,15 @@ type Exporter struct {
 	Now      func() time.Time
 	// Installation prefixes transactionIds, so that two workstations never share one.
 	Installation string
+	// Guard holds mass deletions back (zero: DefaultGuard).
+	Guard Guard
 	// OnChunk is told after each chunk of operations how far a cycle is,
 	// per target kind (event, task, contact).
 	OnChunk func(done, total map[string]int)
 
 	progress func(part []Op)
+	// failedDeletes are the keys whose delete failed in the running cycle.
+	failedDeletes []string
 }
 
 // Op is one planned change.
@@ -239,6 +244,17 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 	fp := settingsFP(e.Settings)
 	p := &Plan{Worker: w.UPN, Skipped: skipped}
 	want := unchanged
+	// A row that cannot be read this time (journaled as skipped) still
+	// exists: what it became in Microsoft 365 stays until it is fixed.
+	for _, k := range e.kinds(w) {
+		for _, s := range skipped {
+			if id, err := strconv.ParseInt(s.ID, 10, 64); err == nil && s.Table == k.table {
+				for _, key := range k.keys(id) {
+					want[key] = true
+				}
+			}
+		}
+	}
 	var compare []Item
 	for _, it := range items {
 		want[it.Key] = true
@@ -302,6 +318,8 @@ var ErrPartial = errors.New("export: some items failed")
 // Result counts what a cycle did.
 type Result struct {
 	Created, Updated, Deleted, Recreated, Adopted, Failed, Skipped int
+	// Held counts the deletions the guard held back.
+	Held int
 }
 
 // Run plans and applies one cycle for a worker. fullCheck also compares the
@@ -352,8 +370,24 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 	if err := e.Store.Journal(ctx, journal...); err != nil {
 		return res, err
 	}
+	heldBefore, err := e.Store.HeldDeletions(ctx, w.UPN)
+	if err != nil {
+		return res, err
+	}
+	released := map[string]bool{}
+	wasHeld := map[string]bool{}
+	for _, h := range heldBefore {
+		wasHeld[h.ItemKey] = true
+		if h.Released() {
+			released[h.ItemKey] = true
+		}
+	}
+	ops, held, reason, err := e.guard(ctx, w.UPN, cacheID, maps, p.Ops, released)
+	if err != nil {
+		return res, err
+	}
 	total := map[string]int{}
-	for _, op := range p.Ops {
+	for _, op := range ops {
 		total[op.Item.Kind]++
 	}
 	done := map[string]int{}
@@ -365,11 +399,54 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 			e.OnChunk(done, total)
 		}
 	}
-	err = e.apply(ctx, c, w, mb, listID, p.Ops, &res)
-	if res.Failed > 0 && err == nil {
-		err = ErrPartial
+	e.failedDeletes = nil
+	err = e.apply(ctx, c, w, mb, listID, ops, &res)
+	if err != nil {
+		return res, err
 	}
-	return res, err
+	if err := e.recordHeld(ctx, w.UPN, held, heldBefore, wasHeld, released, e.failedDeletes, reason); err != nil {
+		return res, err
+	}
+	res.Held = len(held)
+	if res.Held > 0 {
+		since := e.now()
+		for _, h := range heldBefore {
+			if h.HeldAt.Before(since) {
+				since = h.HeldAt
+			}
+		}
+		return res, &HeldError{Worker: w.UPN, Count: res.Held, Reason: reason, Since: since}
+	}
+	if res.Failed > 0 {
+		return res, ErrPartial
+	}
+	return res, nil
+}
+
+// recordHeld stores the cycle's held deletions and journals those held
+// for the first time. It writes nothing when nothing is or was held.
+func (e *Exporter) recordHeld(ctx context.Context, worker string, held []Op, before []store.HeldDeletion, wasHeld, released map[string]bool, failed []string, reason string) error {
+	if len(held) == 0 && len(before) == 0 {
+		return nil
+	}
+	keys := make([]string, len(held))
+	var journal []store.JournalEntry
+	for i, op := range held {
+		keys[i] = op.Item.Key
+		if !wasHeld[op.Item.Key] {
+			journal = append(journal, store.JournalEntry{At: e.now(), Worker: worker, ItemKey: op.Item.Key, Action: "delete", Result: "held", Error: reason})
+		}
+	}
+	var keep []string
+	for _, k := range failed {
+		if released[k] {
+			keep = append(keep, k) // released, failed: tried again next cycle without asking again
+		}
+	}
+	if err := e.Store.SetHeldDeletions(ctx, worker, keys, keep, reason, e.now()); err != nil {
+		return err
+	}
+	return e.Store.Journal(ctx, journal...)
 }
 
 func (e *Exporter) logger() *slog.Logger {
@@ -493,6 +570,9 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				}
 				res.Deleted++
 			default:
+				if op.Action == "delete" {
+					e.failedDeletes = append(e.failedDeletes, op.Item.Key)
+				}
 				entry.Result = "error"
 				if a.Err != nil {
 					entry.Error = a.Err.Error()

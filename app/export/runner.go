@@ -116,7 +116,7 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 		preview = true
 	}
 	if ent.CachePath == "" {
-		return nil, fmt.Errorf("export %s: no cache path configured", ent.Name)
+		return nil, &NoCachePathError{Entity: ent.Name}
 	}
 	cache, err := source.Open(ctx, ent.CachePath)
 	if err != nil {
@@ -157,7 +157,7 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 		cacheID, ok := byUPN[strings.ToLower(w.UPN)]
 		if !ok {
 			mu.Lock()
-			errs = append(errs, fmt.Errorf("export %s: the practice software knows no Sachbearbeiter with this account", w.UPN))
+			errs = append(errs, &UnknownWorkerError{UPN: w.UPN, Cache: ent.CachePath})
 			mu.Unlock()
 			continue
 		}
@@ -191,6 +191,20 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 	return out, errors.Join(errs...)
 }
 
+// NoCachePathError: the entity names no cache file.
+type NoCachePathError struct{ Entity string }
+
+func (e *NoCachePathError) Error() string {
+	return fmt.Sprintf("export %s: no cache path configured", e.Entity)
+}
+
+// UnknownWorkerError: the cache has no Sachbearbeiter with this UPN.
+type UnknownWorkerError struct{ UPN, Cache string }
+
+func (e *UnknownWorkerError) Error() string {
+	return fmt.Sprintf("export %s: the cache %s has no Sachbearbeiter with this UPN", e.UPN, e.Cache)
+}
+
 // ErrInactive: the firm's switch "Schnittstelle aktiv" is off, so a cycle
 // only planned. The message is German: it is shown as it is.
 var ErrInactive = errors.New("Die MS365-Schnittstelle ist noch nicht aktiviert: es wird nichts nach Microsoft 365 geschrieben. " +
@@ -204,11 +218,7 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 		}
 	}
 	if preview {
-		p, err := ex.Plan(ctx, w, cacheID, PlanOptions{})
-		if err != nil {
-			return "", err
-		}
-		return p.Summary(), nil
+		return ex.Preview(ctx, w, cacheID)
 	}
 	c := graph.New(ent.WithDefaults().GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
 	report(Progress{Summary: "Abgleich läuft"})
@@ -229,7 +239,7 @@ func (r Result) Summary() string {
 		n    int
 		text string
 	}{{r.Created, "angelegt"}, {r.Updated, "geändert"}, {r.Deleted, "gelöscht"}, {r.Recreated, "neu angelegt (in Outlook gelöscht)"},
-		{r.Adopted, "aus Microsoft 365 wieder zugeordnet"}, {r.Failed, "fehlgeschlagen (siehe Protokoll)"}, {r.Skipped, "im Cache fehlerhaft, übersprungen"}} {
+		{r.Adopted, "aus Microsoft 365 wieder zugeordnet"}, {r.Held, "Löschungen zurückgehalten"}, {r.Failed, "fehlgeschlagen (siehe Protokoll)"}, {r.Skipped, "im Cache fehlerhaft, übersprungen"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.text))
 		}

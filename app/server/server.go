@@ -190,6 +190,7 @@ type Mailbox struct {
 	Updated int       `json:"updated"`
 	Deleted int       `json:"deleted"`
 	Failed  int       `json:"failed"`
+	Held    int       `json:"heldDeletions"`
 }
 
 // Health reports the current state.
@@ -212,7 +213,7 @@ func (s *Server) Health(ctx context.Context) Health {
 	h.Reason, h.Warnings, h.MaxParallel = st.Reason, append(h.Warnings, st.Warnings...), st.MaxParallel
 	for _, w := range st.Sync {
 		h.Mailboxes = append(h.Mailboxes, Mailbox{UPN: w.Worker, Running: w.Running, LastRun: w.LastRun, NextRun: w.NextRun, Summary: w.Summary,
-			Error: w.Err, Created: w.Result.Created, Updated: w.Result.Updated, Deleted: w.Result.Deleted, Failed: w.Result.Failed})
+			Error: w.Err, Created: w.Result.Created, Updated: w.Result.Updated, Deleted: w.Result.Deleted, Failed: w.Result.Failed, Held: w.Result.Held})
 	}
 	return h
 }
@@ -291,6 +292,10 @@ func (s *Server) metrics(ctx context.Context) string {
 		}{{"created", m.Created}, {"updated", m.Updated}, {"deleted", m.Deleted}, {"failed", m.Failed}} {
 			fmt.Fprintf(&b, "kanzleisync_mailbox_last_cycle_items{upn=%q,action=%q} %d\n", m.UPN, a.action, a.n)
 		}
+	}
+	gauge("kanzleisync_mailbox_held_deletions", "Deletions the mailbox's last cycle held back until an administrator releases them.")
+	for _, m := range h.Mailboxes {
+		fmt.Fprintf(&b, "kanzleisync_mailbox_held_deletions{upn=%q} %d\n", m.UPN, m.Held)
 	}
 	gauge("kanzleisync_max_parallel_mailboxes", "Most mailboxes exported at the same time since the lease was won.")
 	fmt.Fprintf(&b, "kanzleisync_max_parallel_mailboxes %d\n", h.MaxParallel)

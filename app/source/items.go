@@ -104,14 +104,14 @@ const (
 func (c *Cache) Workers(ctx context.Context) ([]Worker, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT id, name, upn FROM sachbearbeiter ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("read sachbearbeiter: %w", err)
+		return nil, c.classify(fmt.Errorf("read sachbearbeiter: %w", err))
 	}
 	defer rows.Close()
 	var out []Worker
 	for rows.Next() {
 		var w Worker
 		if err := rows.Scan(&w.ID, &w.Name, &w.UPN); err != nil {
-			return nil, fmt.Errorf("read sachbearbeiter: %w", err)
+			return nil, c.classify(fmt.Errorf("read sachbearbeiter: %w", err))
 		}
 		out = append(out, w)
 	}
@@ -411,7 +411,7 @@ func (c *Cache) eachRow(ctx context.Context, query, workerID string, ids []int64
 		return rows.Err()
 	}
 	if ids == nil {
-		return run(query+" ORDER BY "+idCol, workerID, workerID)
+		return c.classify(run(query+" ORDER BY "+idCol, workerID, workerID))
 	}
 	const chunk = 500
 	for start := 0; start < len(ids); start += chunk {
@@ -423,7 +423,7 @@ func (c *Cache) eachRow(ctx context.Context, query, workerID string, ids []int64
 			args = append(args, id)
 		}
 		if err := run(query+" AND "+idCol+" IN ("+strings.Join(marks, ",")+") ORDER BY "+idCol, args...); err != nil {
-			return err
+			return c.classify(err)
 		}
 	}
 	return nil
@@ -444,7 +444,7 @@ func (c *Cache) Stamps(ctx context.Context, table, workerID string) (map[int64]t
 	}
 	rows, err := c.db.QueryContext(ctx, q, workerID)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", table, err)
+		return nil, c.classify(fmt.Errorf("read %s: %w", table, err))
 	}
 	defer rows.Close()
 	out := map[int64]time.Time{}
@@ -452,11 +452,34 @@ func (c *Cache) Stamps(ctx context.Context, table, workerID string) (map[int64]t
 		var id int64
 		var mod sql.NullString
 		if err := rows.Scan(&id, &mod); err != nil {
-			return nil, fmt.Errorf("read %s: %w", table, err)
+			return nil, c.classify(fmt.Errorf("read %s: %w", table, err))
 		}
 		out[id] = modified(mod)
 	}
 	return out, rows.Err()
+}
+
+// Empty reports whether a table of the cache has no rows at all (for
+// adresse: no Adresse or no Abo), the sign of a cache restored empty.
+func (c *Cache) Empty(ctx context.Context, table string) (bool, error) {
+	tables := []string{table}
+	switch table {
+	case "termin", "frist", "wiedervorlage":
+	case "adresse":
+		tables = append(tables, "abo")
+	default:
+		return false, fmt.Errorf("empty: unknown table %q", table)
+	}
+	for _, t := range tables {
+		var any bool
+		if err := c.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+t+`)`).Scan(&any); err != nil {
+			return false, c.classify(fmt.Errorf("read %s: %w", t, err))
+		}
+		if !any {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // OrphanRows lists the rows that name a Sachbearbeiter the cache does not
@@ -471,7 +494,7 @@ func (c *Cache) OrphanRows(ctx context.Context) ([]RowError, error) {
 		rows, err := c.db.QueryContext(ctx, `SELECT `+idCol+`, COALESCE(sachbearbeiter_id, '') FROM `+table+
 			` WHERE sachbearbeiter_id IS NULL OR sachbearbeiter_id NOT IN (SELECT id FROM sachbearbeiter) ORDER BY `+idCol)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", table, err)
+			return nil, c.classify(fmt.Errorf("read %s: %w", table, err))
 		}
 		for rows.Next() {
 			var id int64

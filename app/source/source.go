@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -29,6 +30,63 @@ var schemaSQL string
 // ErrSchema means the cache is not in a form this version understands.
 var ErrSchema = errors.New("source: cache schema")
 
+// Problem is what is wrong with the cache, for the German explanation.
+type Problem int
+
+const (
+	Unreadable    Problem = iota // any other failure to read it
+	Missing                      // the file is not there
+	Locked                       // another program holds it locked
+	Newer                        // written by a newer practice software
+	MissingTable                 // a table this version reads is not there
+	MissingColumn                // a column this version reads is not there
+	NotADatabase                 // the file is no SQLite database
+)
+
+// CacheError is a failure to open or read the cache: which file, what is
+// wrong with it, and the technical cause (for the log, never shown).
+type CacheError struct {
+	Path    string
+	Problem Problem
+	Table   string // MissingTable, MissingColumn
+	Column  string // MissingColumn
+	Version int    // Newer: the cache's schema version
+	Err     error
+}
+
+func (e *CacheError) Error() string {
+	return fmt.Sprintf("cache %s: %v", e.Path, e.Err)
+}
+
+func (e *CacheError) Unwrap() error { return e.Err }
+
+// classify wraps a failure of the cache's database in a CacheError.
+func (c *Cache) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *CacheError
+	if errors.As(err, &ce) {
+		return err
+	}
+	p := Unreadable
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		switch coded.Code() & 0xff {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			p = Locked
+		case 14: // SQLITE_CANTOPEN
+			p = Missing
+			if _, serr := os.Stat(c.path); serr == nil {
+				p = Unreadable
+			}
+		case 26: // SQLITE_NOTADB
+			p = NotADatabase
+		}
+	}
+	return &CacheError{Path: c.path, Problem: p, Err: err}
+}
+
 // Berlin is the zone of the practice software's local times.
 var Berlin = mustZone("Europe/Berlin")
 
@@ -46,17 +104,24 @@ type Cache struct {
 	path string
 }
 
-// Open opens the cache read-only and checks its schema.
+// BusyTimeout is how long a read waits for the practice software's lock.
+var BusyTimeout = 10 * time.Second
+
+// Open opens the cache read-only and checks its schema. Its failures are
+// *CacheError.
 func Open(ctx context.Context, path string) (*Cache, error) {
-	dsn := "file:" + path + "?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	if _, err := os.Stat(path); err != nil {
+		return nil, &CacheError{Path: path, Problem: Missing, Err: err}
+	}
+	dsn := fmt.Sprintf("file:%s?mode=ro&_pragma=busy_timeout(%d)&_pragma=query_only(1)", path, BusyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open cache %s: %w", path, err)
+		return nil, &CacheError{Path: path, Problem: Unreadable, Err: err}
 	}
 	c := &Cache{db: db, path: path}
 	if err := c.checkSchema(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, c.classify(err)
 	}
 	return c, nil
 }
@@ -94,21 +159,26 @@ func (c *Cache) checkSchema(ctx context.Context) error {
 			have[n] = true
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("open cache %s: %w", c.path, err)
+		}
 		if len(have) == 0 {
-			return fmt.Errorf("%w: table %q is missing in %s", ErrSchema, table, c.path)
+			return &CacheError{Path: c.path, Problem: MissingTable, Table: table, Err: fmt.Errorf("%w: table %q is missing in %s", ErrSchema, table, c.path)}
 		}
 		for _, col := range cols {
 			if !have[col] {
-				return fmt.Errorf("%w: column %q is missing in table %q of %s", ErrSchema, col, table, c.path)
+				return &CacheError{Path: c.path, Problem: MissingColumn, Table: table, Column: col,
+					Err: fmt.Errorf("%w: column %q is missing in table %q of %s", ErrSchema, col, table, c.path)}
 			}
 		}
 	}
 	var v int
 	if err := c.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_info`).Scan(&v); err != nil {
-		return fmt.Errorf("%w: no schema version in %s: %v", ErrSchema, c.path, err)
+		return &CacheError{Path: c.path, Problem: MissingTable, Table: "schema_info", Err: fmt.Errorf("%w: no schema version in %s: %v", ErrSchema, c.path, err)}
 	}
 	if v > SchemaVersion {
-		return fmt.Errorf("%w: the cache has schema version %d, this kanzleisync reads up to %d", ErrSchema, v, SchemaVersion)
+		return &CacheError{Path: c.path, Problem: Newer, Version: v,
+			Err: fmt.Errorf("%w: the cache has schema version %d, this kanzleisync reads up to %d", ErrSchema, v, SchemaVersion)}
 	}
 	return nil
 }

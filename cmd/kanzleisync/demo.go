@@ -137,7 +137,7 @@ Microsoft-365-Emulator (nur auf diesem Rechner)
 		fmt.Printf("   %s: nicht angemeldet – in der Tray-Anwendung „Anmelden“ wählen\n", w.UPN)
 	}
 	if err != nil && out[anna.UPN] == "" {
-		fmt.Println("   Abgleich fehlgeschlagen:", auth.Explain(err, auth.Context{Entity: d.Entity, UPN: anna.UPN}).String())
+		fmt.Println("   Abgleich fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
 		return 1
 	}
 

@@ -1,0 +1,133 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/export"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/mail"
+	"kanzleisync/app/source"
+)
+
+// Explain turns an error into German for a person: what happened and what
+// to do. It is the one classification of failures that the command line,
+// the tray and /health show; the technical cause stays in the log.
+func Explain(err error, ent config.Entity, upn string) string {
+	return Advise(err, ent, upn).String()
+}
+
+// retry is said only where trying again can help.
+const retryLater = "Der nächste Abgleich versucht es von selbst erneut; bleibt der Fehler, bitte die IT-Betreuung verständigen."
+
+// Advise classifies an error: sign-in, cache, configuration, Microsoft 365,
+// network, mail; anything else is named as unexpected, pointing at the log.
+func Advise(err error, ent config.Entity, upn string) auth.Advice {
+	if err == nil {
+		return auth.Advice{}
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		// several workers failed: one sentence each, the same ones once
+		var parts []string
+		seen := map[string]bool{}
+		for _, e := range joined.Unwrap() {
+			if t := Explain(e, ent, upn); !seen[t] {
+				seen[t] = true
+				parts = append(parts, t)
+			}
+		}
+		return auth.Advice{Problem: strings.Join(parts, "\n")}
+	}
+	var held *export.HeldError
+	var se *mail.SendError
+	var ce *source.CacheError
+	var noCache *export.NoCachePathError
+	var unknown *export.UnknownWorkerError
+	var ge *graph.Error
+	var ne net.Error
+	var locked *config.ErrLocked
+	switch {
+	case errors.As(err, &held):
+		return auth.Advice{Problem: held.Error()}
+	case errors.Is(err, export.ErrInactive):
+		return auth.Advice{Problem: export.ErrInactive.Error()}
+	case errors.Is(err, export.ErrPartial):
+		return auth.Advice{Problem: "Einige Einträge konnten nicht übertragen werden (Einzelheiten im Protokoll).", Fix: retryLater}
+	case errors.As(err, &se):
+		return auth.Advice{Problem: se.Error(), Fix: se.Advice()}
+	case errors.As(err, &ce):
+		return explainCache(ce)
+	case errors.As(err, &noCache):
+		return auth.Advice{Problem: fmt.Sprintf("Für die Entität „%s“ ist kein Cache der Kanzleisoftware eingetragen: es gibt nichts zu exportieren.", noCache.Entity),
+			Fix: fmt.Sprintf("Bitte an jedem Arbeitsplatz den Pfad zur Cache-Datei eintragen: Einstellungen → Entität → Cache (oder: kanzleisync config entity set --name %q … --cache PFAD).", noCache.Entity)}
+	case errors.As(err, &unknown):
+		return auth.Advice{Problem: fmt.Sprintf("Im Cache der Kanzleisoftware (%s) gibt es keinen Sachbearbeiter mit dem Microsoft-365-Konto %s.", unknown.Cache, unknown.UPN),
+			Fix: "Bitte in der Kanzleisoftware beim Sachbearbeiter genau dieses Konto (UPN) eintragen oder in kanzleisync den Sachbearbeiter mit dem dort eingetragenen Konto anlegen."}
+	case errors.Is(err, config.ErrAdminRequired), errors.Is(err, config.ErrNoAdminPassword), errors.Is(err, config.ErrWrongAdminPassword):
+		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + err.Error(),
+			Fix: "Das Administratorpasswort steht in KANZLEISYNC_ADMIN_PASSWORD (Kommandozeile) oder wird unter „Einstellungen“ → „Entsperren“ eingegeben."}
+	case errors.As(err, &locked):
+		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + err.Error()}
+	}
+	if a, ok := auth.ExplainSignIn(err, auth.Context{Entity: ent, UPN: upn}); ok {
+		return a
+	}
+	switch {
+	case errors.As(err, &ge):
+		return explainGraph(ge, upn)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne):
+		return auth.Advice{Problem: "Microsoft 365 ist von diesem Rechner aus nicht erreichbar (keine Antwort oder keine Verbindung).",
+			Fix: "Bitte die Internetverbindung und einen Proxy prüfen. " + retryLater}
+	case errors.Is(err, context.Canceled):
+		return auth.Advice{Problem: "Der Vorgang wurde abgebrochen (kanzleisync wurde beendet)."}
+	}
+	return auth.Advice{Problem: "Ein unerwarteter Fehler ist aufgetreten; die Einzelheiten stehen im Protokoll (kanzleisync.log).",
+		Fix: "Bitte die IT-Betreuung mit Uhrzeit und dieser Meldung verständigen."}
+}
+
+func explainCache(ce *source.CacheError) auth.Advice {
+	path := ce.Path
+	switch ce.Problem {
+	case source.Missing:
+		return auth.Advice{Problem: fmt.Sprintf("Der Cache der Kanzleisoftware fehlt: die Datei %s gibt es nicht.", path),
+			Fix: "Bitte den Pfad in den Einstellungen der Entität prüfen (Laufwerk verbunden? Kanzleisoftware installiert und einmal gestartet?)."}
+	case source.Locked:
+		return auth.Advice{Problem: fmt.Sprintf("Der Cache der Kanzleisoftware (%s) ist gesperrt: ein anderes Programm hält ihn exklusiv geöffnet.", path),
+			Fix: "Das geschieht z. B. während einer Datensicherung oder einer Reorganisation der Kanzleisoftware. " + retryLater}
+	case source.Newer:
+		return auth.Advice{Problem: fmt.Sprintf("Der Cache der Kanzleisoftware (%s) hat eine neuere Version (%d), als diese kanzleisync-Version lesen kann (%d).", path, ce.Version, source.SchemaVersion),
+			Fix: "Bitte kanzleisync auf die Version aktualisieren, die zur Kanzleisoftware passt."}
+	case source.MissingTable:
+		return auth.Advice{Problem: fmt.Sprintf("Im Cache der Kanzleisoftware (%s) fehlt die Tabelle „%s“.", path, ce.Table),
+			Fix: "Die Datei ist unvollständig oder kein Cache dieser Kanzleisoftware: bitte den Pfad prüfen oder den Cache in der Kanzleisoftware neu aufbauen lassen."}
+	case source.MissingColumn:
+		return auth.Advice{Problem: fmt.Sprintf("Im Cache der Kanzleisoftware (%s) fehlt in der Tabelle „%s“ die Spalte „%s“.", path, ce.Table, ce.Column),
+			Fix: "Kanzleisoftware und kanzleisync passen nicht zusammen: bitte beide auf den aktuellen Stand bringen."}
+	case source.NotADatabase:
+		return auth.Advice{Problem: fmt.Sprintf("Die Datei %s ist kein Cache der Kanzleisoftware (keine SQLite-Datenbank).", path),
+			Fix: "Bitte in den Einstellungen der Entität den Pfad zur Cache-Datei der Kanzleisoftware eintragen."}
+	}
+	return auth.Advice{Problem: fmt.Sprintf("Der Cache der Kanzleisoftware (%s) kann nicht gelesen werden.", path),
+		Fix: "Bitte prüfen, ob dieser Windows-Benutzer die Datei lesen darf; die Einzelheiten stehen im Protokoll (kanzleisync.log)."}
+}
+
+func explainGraph(ge *graph.Error, upn string) auth.Advice {
+	switch {
+	case ge.Status == http.StatusTooManyRequests || ge.Status >= 500:
+		return auth.Advice{Problem: fmt.Sprintf("Microsoft 365 ist vorübergehend überlastet oder nicht verfügbar (HTTP %d).", ge.Status), Fix: retryLater}
+	case ge.Status == http.StatusUnauthorized || ge.Status == http.StatusForbidden:
+		return auth.Advice{Problem: fmt.Sprintf("Microsoft 365 verweigert den Zugriff auf das Postfach von %s (HTTP %d, %s).", upn, ge.Status, ge.Code),
+			Fix: "Bitte „Anbindung testen“ ausführen: dort steht, welche Berechtigung oder Zustimmung fehlt."}
+	case ge.Status == http.StatusNotFound:
+		return auth.Advice{Problem: fmt.Sprintf("Microsoft 365 kennt das Postfach %s nicht (HTTP 404).", upn),
+			Fix: "Bitte prüfen, ob das Konto ein Exchange-Online-Postfach mit Lizenz hat und der UPN stimmt."}
+	}
+	return auth.Advice{Problem: fmt.Sprintf("Microsoft 365 hat die Anfrage abgelehnt (HTTP %d, %s).", ge.Status, ge.Code),
+		Fix: "Die Einzelheiten stehen im Protokoll (kanzleisync.log); bitte die IT-Betreuung verständigen."}
+}

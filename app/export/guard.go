@@ -1,0 +1,188 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/store"
+)
+
+// Guard decides when a cycle holds its deletions back instead of carrying
+// them out (docs/export.md, "Schutz vor Massenlöschungen"). Only
+// deletions whose cache row is gone count: an item that moves (Fristen
+// from To Do into the calendar, a Vorfrist removed) has its row still in
+// the cache and is explained.
+type Guard struct {
+	// Free deletions of one table per cycle are never held: a normal
+	// day's handful.
+	Free int
+	// Share: more deletions than this share of a table's exported items
+	// hold the cycle's deletions.
+	Share float64
+	// Max: more deletions than this in one cycle are held whatever the
+	// share.
+	Max int
+}
+
+// DefaultGuard is the guard a cycle uses when none is set.
+var DefaultGuard = Guard{Free: 5, Share: 0.10, Max: 50}
+
+// HeldError says that a cycle held deletions back. Its text is German and
+// shown as it is.
+type HeldError struct {
+	Worker string
+	Count  int
+	Reason string
+	Since  time.Time // when the first of them was held
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("%s %d Löschung(en) für %s zurückgehalten: es wurde nichts gelöscht. "+
+		"Bitte prüfen, ob der Cache der Kanzleisoftware vollständig ist (Pfad, Wiederherstellung). "+
+		"Sind die Löschungen gewollt, gibt ein Administrator sie frei: „Synchronisation“ → „Löschungen ausführen“ "+
+		"(oder: kanzleisync sync --once --confirm-deletions).", e.Reason, e.Count, e.Worker)
+}
+
+// tableOf is the cache table a source key comes from.
+func tableOf(sourceKey string) (string, int64) {
+	prefix, id, _ := strings.Cut(sourceKey, ":")
+	n, _ := strconv.ParseInt(id, 10, 64)
+	if prefix == "vorfrist" {
+		prefix = "frist"
+	}
+	return prefix, n
+}
+
+// tableNames are the German plurals for the guard's reasons.
+var tableNames = map[string]string{"termin": "Termine", "frist": "Fristen", "wiedervorlage": "Wiedervorlagen", "adresse": "abonnierten Adressen"}
+
+// guard splits a plan's deletions into those to carry out and those to
+// hold. Deletions of rows that still exist in the cache (moved items) and
+// deletions an administrator released are carried out unless the guard
+// trips; when it trips, every deletion of the worker is held except the
+// released ones. It costs nothing when the plan deletes nothing.
+func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[string]store.Mapping, ops []Op, released map[string]bool) (run, held []Op, reason string, err error) {
+	var deletes []Op
+	for _, op := range ops {
+		if op.Action == "delete" {
+			deletes = append(deletes, op)
+		} else {
+			run = append(run, op)
+		}
+	}
+	if len(deletes) == 0 {
+		return run, nil, "", nil
+	}
+	g := e.Guard
+	if g == (Guard{}) {
+		g = DefaultGuard
+	}
+	present := map[string]map[int64]time.Time{}
+	unexplained := map[string]int{} // table → deletions whose row is gone
+	for _, op := range deletes {
+		if released[op.Item.Key] {
+			continue
+		}
+		table, id := tableOf(op.Item.SourceKey)
+		rows, ok := present[table]
+		if !ok {
+			if rows, err = e.Cache.Stamps(ctx, table, cacheID); err != nil {
+				return nil, nil, "", err
+			}
+			present[table] = rows
+		}
+		if _, ok := rows[id]; !ok {
+			unexplained[table]++
+		}
+	}
+	exported := map[string]int{}
+	for key := range maps {
+		if _, sk, ok := strings.Cut(key, "/"); ok && !strings.HasPrefix(key, "list/") {
+			t, _ := tableOf(sk)
+			exported[t]++
+		}
+	}
+	var reasons []string
+	tables := make([]string, 0, len(unexplained))
+	for t := range unexplained {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	for _, t := range tables {
+		n := unexplained[t]
+		empty, err := e.Cache.Empty(ctx, t)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		switch {
+		case empty:
+			reasons = append(reasons, fmt.Sprintf("Der Cache enthält plötzlich keine %s mehr (bisher %d exportiert).", tableNames[t], exported[t]))
+		case n > g.Max:
+			reasons = append(reasons, fmt.Sprintf("%d %s fehlen plötzlich im Cache (mehr als %d auf einmal).", n, tableNames[t], g.Max))
+		case n > g.Free && float64(n) > g.Share*float64(exported[t]):
+			reasons = append(reasons, fmt.Sprintf("%d von %d exportierten %s fehlen plötzlich im Cache (mehr als %.0f %%).", n, exported[t], tableNames[t], g.Share*100))
+		}
+	}
+	if len(reasons) == 0 {
+		return append(run, deletes...), nil, "", nil
+	}
+	for _, op := range deletes {
+		if released[op.Item.Key] {
+			run = append(run, op)
+		} else {
+			held = append(held, op)
+		}
+	}
+	return run, held, strings.Join(reasons, " "), nil
+}
+
+// heldLabel names a held item for a person, e.g. "Termin 4711".
+func heldLabel(itemKey string) string {
+	kind, sk, _ := strings.Cut(itemKey, "/")
+	prefix, id, _ := strings.Cut(sk, ":")
+	name := map[string]string{"termin": "Termin", "frist": "Frist", "vorfrist": "Vorfrist", "wiedervorlage": "Wiedervorlage", "adresse": "Adresse"}[prefix]
+	where := map[string]string{Event: "Kalender", Task: "Aufgaben", Contact: "Kontakte"}[kind]
+	if name == "" {
+		return itemKey
+	}
+	return fmt.Sprintf("%s %s (%s)", name, id, where)
+}
+
+// HeldLabel names a held deletion for a person, e.g. "Termin 4711 (Kalender)".
+func HeldLabel(h store.HeldDeletion) string { return heldLabel(h.ItemKey) }
+
+// Preview is the plan's summary in German, saying which deletions the
+// guard would hold back.
+func (e *Exporter) Preview(ctx context.Context, w config.Worker, cacheID string) (string, error) {
+	p, err := e.Plan(ctx, w, cacheID, PlanOptions{})
+	if err != nil {
+		return "", err
+	}
+	before, err := e.Store.HeldDeletions(ctx, w.UPN)
+	if err != nil {
+		return "", err
+	}
+	released := map[string]bool{}
+	for _, h := range before {
+		if h.Released() {
+			released[h.ItemKey] = true
+		}
+	}
+	maps, err := e.Store.Mappings(ctx, w.UPN)
+	if err != nil {
+		return "", err
+	}
+	_, held, reason, err := e.guard(ctx, w.UPN, cacheID, maps, p.Ops, released)
+	if err != nil {
+		return "", err
+	}
+	if len(held) == 0 {
+		return p.Summary(), nil
+	}
+	return fmt.Sprintf("%s – davon würden %d Löschungen zurückgehalten: %s", p.Summary(), len(held), reason), nil
+}
