@@ -68,6 +68,18 @@ func redactForm(body string) string {
 func (s *Server) logRequest(e LoggedRequest) {
 	s.mu.Lock()
 	s.reqlog = append(s.reqlog, e)
+	watchers := s.watchers
+	s.mu.Unlock()
+	for _, f := range watchers {
+		f(e)
+	}
+}
+
+// Watch calls f with every request as it is logged (HTTP, POP3, SMTP), so
+// that a test can wait for an event instead of sleeping. f must not block.
+func (s *Server) Watch(f func(LoggedRequest)) {
+	s.mu.Lock()
+	s.watchers = append(s.watchers[:len(s.watchers):len(s.watchers)], f)
 	s.mu.Unlock()
 }
 

@@ -60,6 +60,7 @@ type Server struct {
 	flows       map[string]*authFlow
 	sessions    map[string]*browserSession
 	reqlog      []LoggedRequest
+	watchers    []func(LoggedRequest)
 	outbound    []OutboundMessage
 	stats       Stats
 	issued      []string // every token and code handed out, for leak scans in tests

@@ -22,7 +22,9 @@ import (
 // TestKilledFetch kills a fetching process with SIGKILL at random moments
 // during a 500-message fetch (KANZLEISYNC_KILLS times, default 10; make bench
 // uses 20), then fetches once cleanly: every message is in the store exactly
-// once and none is left on the server.
+// once and none is left on the server. The moment of each kill is an event,
+// not a timer: the emulator's k-th RETR of the round (k random), so a kill
+// lands inside the fetch on a fast machine and a slow one alike.
 func TestKilledFetch(t *testing.T) {
 	if os.Getenv("KANZLEISYNC_FETCH_CHILD") != "" {
 		t.Skip("this is the child's test binary")
@@ -43,6 +45,15 @@ func TestKilledFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	retr := make(chan struct{}, 4*perRound)
+	srv.Watch(func(r m365sim.LoggedRequest) {
+		if r.Service == "pop3" && r.Method == "RETR" {
+			select {
+			case retr <- struct{}{}:
+			default:
+			}
+		}
+	})
 	finished, midFetch := 0, 0
 	stored := func() int {
 		st, err := store.Open(storePath)
@@ -67,13 +78,26 @@ func TestKilledFetch(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
+		killAt := 2 + rng.IntN(perRound-3) // after the 2nd to the 24th RETR
+		reached, stop := make(chan struct{}), make(chan struct{})
+		go func() {
+			for range killAt {
+				select {
+				case <-retr:
+				case <-stop:
+					return
+				}
+			}
+			close(reached)
+		}()
 		select {
 		case err := <-done:
+			close(stop)
 			if err != nil {
 				t.Fatalf("a fetch ended with %v", err)
 			}
 			finished++
-		case <-time.After(time.Duration(20+rng.IntN(120)) * time.Millisecond):
+		case <-reached:
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			after := stored()
@@ -81,6 +105,9 @@ func TestKilledFetch(t *testing.T) {
 				midFetch++ // killed with part of the mail stored and part not
 			}
 			before = after
+		}
+		for len(retr) > 0 { // RETRs the killed child sent after the mark
+			<-retr
 		}
 	}
 	t.Logf("%d kills (%d with part of the mail stored), %d fetches finished before their kill", kills-finished, midFetch, finished)
