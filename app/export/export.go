@@ -51,6 +51,8 @@ type Op struct {
 	Item    Item
 	Mapping store.Mapping
 	Fields  []string // update: the changed fields
+	// keepBody: the body was edited in Outlook and is not sent
+	keepBody bool
 }
 
 // Plan is what one cycle would do for one worker.
@@ -307,7 +309,11 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 
 // MappingFor is the mapping a successful create of an item records.
 func (e *Exporter) MappingFor(worker string, it Item, graphID, containerID string) store.Mapping {
-	return store.Mapping{Worker: worker, ItemKey: it.Key, GraphID: graphID, ContainerID: containerID, Hashes: it.Hashes(),
+	hashes := it.Hashes()
+	if fp, ok := sentBodyFP(it); ok {
+		hashes[bodySentKey] = fp
+	}
+	return store.Mapping{Worker: worker, ItemKey: it.Key, GraphID: graphID, ContainerID: containerID, Hashes: hashes,
 		Updated: e.now(), SourceModified: modifiedStamp(it.Modified), SettingsFP: settingsFP(e.Settings)}
 }
 
@@ -384,6 +390,9 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 	}
 	ops, held, reason, err := e.guard(ctx, w.UPN, cacheID, maps, p.Ops, released)
 	if err != nil {
+		return res, err
+	}
+	if ops, err = e.keepOutlookBodies(ctx, c, w, mb, ops); err != nil {
 		return res, err
 	}
 	total := map[string]int{}
@@ -550,12 +559,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				done = append(done, e.MappingFor(w.UPN, op.Item, created.ID, listID))
 				res.Created++
 			case op.Action == "update" && a.OK():
-				m := op.Mapping
-				for k, h := range op.Item.Hashes() {
-					m.Hashes[k] = h
-				}
-				m.Updated, m.SourceModified, m.SettingsFP = e.now(), modifiedStamp(op.Item.Modified), settingsFP(e.Settings)
-				done = append(done, m)
+				done = append(done, e.updatedMapping(op))
 				res.Updated++
 			case op.Action == "update" && gone:
 				// deleted in Microsoft 365: create it again
