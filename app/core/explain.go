@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
@@ -69,11 +71,15 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 	case errors.As(err, &unknown):
 		return auth.Advice{Problem: fmt.Sprintf("Im Cache der Kanzleisoftware (%s) gibt es keinen Sachbearbeiter mit dem Microsoft-365-Konto %s.", unknown.Cache, unknown.UPN),
 			Fix: "Bitte in der Kanzleisoftware beim Sachbearbeiter genau dieses Konto (UPN) eintragen oder in kanzleisync den Sachbearbeiter mit dem dort eingetragenen Konto anlegen."}
-	case errors.Is(err, config.ErrAdminRequired), errors.Is(err, config.ErrNoAdminPassword), errors.Is(err, config.ErrWrongAdminPassword):
-		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + err.Error(),
-			Fix: "Das Administratorpasswort steht in KANZLEISYNC_ADMIN_PASSWORD (Kommandozeile) oder wird unter „Einstellungen“ → „Entsperren“ eingegeben."}
+	case errors.Is(err, config.ErrAdminRequired):
+		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + config.ErrAdminRequired.Error()}
+	case errors.Is(err, config.ErrNoAdminPassword):
+		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + config.ErrNoAdminPassword.Error()}
+	case errors.Is(err, config.ErrWrongAdminPassword):
+		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + config.ErrWrongAdminPassword.Error(),
+			Fix: "Bitte das Administratorpasswort der Kanzlei angeben (Kommandozeile: KANZLEISYNC_ADMIN_PASSWORD; Anwendung: „Als Administrator entsperren“)."}
 	case errors.As(err, &locked):
-		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + err.Error()}
+		return auth.Advice{Problem: "Die Änderung wurde nicht ausgeführt: " + locked.Error()}
 	}
 	if a, ok := auth.ExplainSignIn(err, auth.Context{Entity: ent, UPN: upn}); ok {
 		return a
@@ -86,6 +92,9 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 			Fix: "Bitte die Internetverbindung und einen Proxy prüfen. " + retryLater}
 	case errors.Is(err, context.Canceled):
 		return auth.Advice{Problem: "Der Vorgang wurde abgebrochen (kanzleisync wurde beendet)."}
+	}
+	if said, ok := sentence(err); ok {
+		return auth.Advice{Problem: said}
 	}
 	return auth.Advice{Problem: "Ein unerwarteter Fehler ist aufgetreten; die Einzelheiten stehen im Protokoll (kanzleisync.log).",
 		Fix: "Bitte die IT-Betreuung mit Uhrzeit und dieser Meldung verständigen."}
@@ -130,4 +139,18 @@ func explainGraph(ge *graph.Error, upn string) auth.Advice {
 	}
 	return auth.Advice{Problem: fmt.Sprintf("Microsoft 365 hat die Anfrage abgelehnt (HTTP %d, %s).", ge.Status, ge.Code),
 		Fix: "Die Einzelheiten stehen im Protokoll (kanzleisync.log); bitte die IT-Betreuung verständigen."}
+}
+
+// sentence finds, in an error's chain, a message written for people: by
+// the convention of this code base technical errors begin in lower case
+// (STYLE.md), while German messages shown as they are begin with a capital
+// letter (which is why staticcheck's ST1005 is off).
+func sentence(err error) (string, bool) {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		msg := e.Error()
+		if r, _ := utf8.DecodeRuneInString(msg); unicode.IsUpper(r) {
+			return msg, true
+		}
+	}
+	return "", false
 }
