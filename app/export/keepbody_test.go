@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"kanzleisync/app/config"
 	"kanzleisync/app/graph"
 	"kanzleisync/app/source"
 )
@@ -99,5 +100,91 @@ func TestOutlookEditsOverwrittenWhenTheSettingIsOff(t *testing.T) {
 	b.run(false)
 	if got := b.eventBody("termin:1"); !strings.Contains(got, "Aus der Kanzleisoftware") || strings.Contains(got, "In Outlook") {
 		t.Errorf("body: %q", got)
+	}
+}
+
+// lists are the To Do lists of the mailbox by name, with their task count.
+func (b *bench) lists() map[string]int {
+	b.t.Helper()
+	st, err := b.sim.State(anna)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, l := range st.TaskLists {
+		tasks, _ := l["tasks"].([]any)
+		out[l["displayName"].(string)] += len(tasks)
+	}
+	return out
+}
+
+func TestRenamedTodoListIsRenamedInEveryMailbox(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 4, Deadlines: 4, Resubmissions: 2})
+	b.run(false)
+	old := b.ex.Settings.TodoListName
+	if got := b.lists(); got[old] != 6 {
+		t.Fatalf("lists %v", got)
+	}
+	b.ex.Settings.TodoListName = "Kanzlei-Fristen"
+	b.run(false)
+	if got := b.lists(); got["Kanzlei-Fristen"] != 6 || got[old] != 0 || len(got) != 2 { // and To Do's own "Aufgaben"
+		t.Errorf("after the rename: %v", got)
+	}
+	b.exec(`INSERT INTO frist (id, aktenzeichen, bezeichnung, fristdatum, erledigt, sachbearbeiter_id, geaendert_am) VALUES (900, '12/26', 'Berufung', '2026-12-20', 0, 'AM', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`)
+	if res := b.run(false); res.Created != 1 {
+		t.Errorf("new Frist: %+v", res)
+	}
+	if got := b.lists(); got["Kanzlei-Fristen"] != 7 {
+		t.Errorf("the new Frist is not in the renamed list: %v", got)
+	}
+	b.ex.Settings.TodoListName = old
+	b.run(false)
+	if got := b.lists(); got[old] != 7 || len(got) != 2 {
+		t.Errorf("renamed back: %v", got)
+	}
+}
+
+func TestSwitchingBackAndForth(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 6, Appointments: 3, Deadlines: 3, Resubmissions: 1, Addresses: 4, Subscriptions: 2})
+	b.run(false)
+	count := func() [3]int {
+		ev, tk, ct := b.counts()
+		return [3]int{ev, tk, ct}
+	}
+	start := count()
+	for i := range 2 {
+		b.ex.Settings.DeadlinesTo = "calendar"
+		b.run(false)
+		if got := count(); got[1] != 0 || got[0] <= start[0] {
+			t.Errorf("round %d, Fristen in the calendar: %v", i, got)
+		}
+		b.ex.Settings.DeadlinesTo = "todo"
+		b.run(false)
+		if got := count(); got != start {
+			t.Errorf("round %d, back to To Do: %v, want %v", i, got, start)
+		}
+		for _, format := range []string{"text", "html"} {
+			b.ex.Settings.BodyFormat = format
+			b.sim.ResetRequests()
+			b.run(false)
+			sent := 0
+			for _, r := range b.sim.Requests() {
+				if r.Method == "PATCH" && strings.Contains(r.Body, `"contentType":"`+format+`"`) {
+					sent++
+				}
+			}
+			if sent != start[0]+start[1] {
+				t.Errorf("round %d, bodies as %s: %d PATCHes, want one per event and task (%d)", i, format, sent, start[0]+start[1])
+			}
+		}
+		b.worker.Modules = nil
+		b.run(false)
+		if got := count(); got != start {
+			t.Errorf("round %d, modules off: %v (a switched-off module is left alone)", i, got)
+		}
+		b.worker.Modules = config.AllModules
+		if res := b.run(false); res.Created != 0 || res.Deleted != 0 {
+			t.Errorf("round %d, modules on again: %+v", i, res)
+		}
 	}
 }

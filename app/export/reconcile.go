@@ -18,13 +18,18 @@ const listKey = "list/todo"
 
 // ensureList finds or creates the To Do list the Fristen go into.
 func (e *Exporter) ensureList(ctx context.Context, c *graph.Client, w config.Worker, mb string, maps map[string]store.Mapping, check bool) (string, error) {
-	if m, ok := maps[listKey]; ok && m.GraphID != "" && !check {
+	fp := settingsFP(e.Settings)
+	if m, ok := maps[listKey]; ok && m.GraphID != "" && !check && m.SettingsFP == fp {
 		return m.GraphID, nil
 	}
 	if m, ok := maps[listKey]; ok && m.GraphID != "" {
-		r := c.Do(ctx, graph.Request{Method: http.MethodGet, URL: mb + "/todo/lists/" + url.PathEscape(m.GraphID) + "?$select=id"})
+		// a full check, or the settings changed (the list's name among them)
+		r := c.Do(ctx, graph.Request{Method: http.MethodGet, URL: mb + "/todo/lists/" + url.PathEscape(m.GraphID) + "?$select=id,displayName"})
 		var ge *graph.Error
 		if r.OK() {
+			if err := e.nameList(ctx, c, w, mb, m, r.Body); err != nil {
+				return "", err
+			}
 			return m.GraphID, nil
 		}
 		if !errors.As(r.Err, &ge) || ge.Status != http.StatusNotFound {
@@ -61,10 +66,33 @@ func (e *Exporter) ensureList(ctx context.Context, c *graph.Client, w config.Wor
 		_ = json.Unmarshal(r.Body, &l)
 		id = l.ID
 	}
-	if err := e.Store.PutMapping(ctx, store.Mapping{Worker: w.UPN, ItemKey: listKey, GraphID: id, Hashes: map[string]string{}, Updated: e.now()}); err != nil {
+	if err := e.Store.PutMapping(ctx, store.Mapping{Worker: w.UPN, ItemKey: listKey, GraphID: id, Hashes: map[string]string{}, Updated: e.now(), SettingsFP: fp}); err != nil {
 		return "", err
 	}
 	return id, nil
+}
+
+// nameList renames kanzleisync's To Do list when the firm's setting names
+// it differently (the setting leads, as for every exported field): the list
+// keeps its id, its tasks and whatever users set on them.
+func (e *Exporter) nameList(ctx context.Context, c *graph.Client, w config.Worker, mb string, m store.Mapping, body []byte) error {
+	var l struct{ DisplayName string }
+	_ = json.Unmarshal(body, &l)
+	if want := e.Settings.TodoListName; l.DisplayName != want {
+		r := c.Do(ctx, graph.Request{Method: http.MethodPatch, URL: mb + "/todo/lists/" + url.PathEscape(m.GraphID), Body: map[string]any{"displayName": want}})
+		entry := store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: listKey, Action: "rename", Result: "ok", RequestID: r.RequestID}
+		if r.Err != nil {
+			entry.Result, entry.Error = "error", r.Err.Error()
+		}
+		if err := e.Store.Journal(ctx, entry); err != nil {
+			return err
+		}
+		if r.Err != nil {
+			return fmt.Errorf("rename the To Do list %q to %q: %w", l.DisplayName, want, r.Err)
+		}
+	}
+	m.SettingsFP, m.Updated = settingsFP(e.Settings), e.now()
+	return e.Store.PutMapping(ctx, m)
 }
 
 // found is what Microsoft 365 holds for a source key.
