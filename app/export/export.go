@@ -43,6 +43,8 @@ type Exporter struct {
 	progress func(part []Op)
 	// failedDeletes are the keys whose delete failed in the running cycle.
 	failedDeletes []string
+	// adjusted are the running cycle's repaired rows (Plan.Adjusted).
+	adjusted map[string]string
 }
 
 // Op is one planned change.
@@ -60,6 +62,8 @@ type Plan struct {
 	Worker  string
 	Ops     []Op
 	Skipped []source.RowError
+	// Adjusted are rows exported after a repair, by "table:id" (German).
+	Adjusted map[string]string
 }
 
 // Summary counts a plan's operations, in German, e.g.
@@ -244,7 +248,15 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 		return nil, err
 	}
 	fp := settingsFP(e.Settings)
-	p := &Plan{Worker: w.UPN, Skipped: skipped}
+	p := &Plan{Worker: w.UPN, Adjusted: map[string]string{}}
+	for _, s := range skipped {
+		if s.Adjusted {
+			p.Adjusted[s.Table+":"+s.ID] = s.Reason
+		} else {
+			p.Skipped = append(p.Skipped, s)
+		}
+	}
+	skipped = p.Skipped
 	want := unchanged
 	// A row that cannot be read this time (journaled as skipped) still
 	// exists: what it became in Microsoft 365 stays until it is fixed.
@@ -408,7 +420,7 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 			e.OnChunk(done, total)
 		}
 	}
-	e.failedDeletes = nil
+	e.failedDeletes, e.adjusted = nil, p.Adjusted
 	err = e.apply(ctx, c, w, mb, listID, ops, &res)
 	if err != nil {
 		return res, err
@@ -587,6 +599,10 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				res.Failed++
 			}
 			journal = append(journal, entry)
+			if note, ok := e.adjusted[adjustedKey(op.Item.SourceKey)]; ok && entry.Result == "ok" && (op.Action == "create" || op.Action == "update") {
+				// said once: when the repaired row is sent, not every cycle that reads it
+				journal = append(journal, store.JournalEntry{At: entry.At, Worker: w.UPN, ItemKey: op.Item.Key, Action: "adjust", Result: "ok", Error: note})
+			}
 		}
 		if err := e.Store.PutMappings(ctx, done...); err != nil {
 			return err
@@ -606,6 +622,12 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 		}
 	}
 	return nil
+}
+
+// adjustedKey is the "table:id" of Plan.Adjusted for a source key.
+func adjustedKey(sourceKey string) string {
+	t, id := tableOf(sourceKey)
+	return t + ":" + strconv.FormatInt(id, 10)
 }
 
 // moduleOf is the module whose switch governs items of a target kind.

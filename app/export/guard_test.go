@@ -224,3 +224,44 @@ func TestGuardPreviewSaysWhatWouldBeHeld(t *testing.T) {
 		t.Errorf("preview: %s", got)
 	}
 }
+
+func TestRepairedRowsAreSentCleanAndJournaledOnce(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 3, Appointments: 2})
+	b.exec(`UPDATE termin SET betreff = 'Güteverhandlung' || char(0) || ' Saal 3', beginn = '2026-03-29T02:30:00', ende = '2026-03-29T04:00:00', ganztaegig = 0 WHERE id = 1`)
+	b.run(false)
+	ev, _, _ := b.mailbox()
+	if got := ev["termin:1"]["subject"]; got != "Güteverhandlung Saal 3" {
+		t.Errorf("subject sent: %q", got)
+	}
+	start := ev["termin:1"]["start"].(map[string]any)["dateTime"].(string)
+	end := ev["termin:1"]["end"].(map[string]any)["dateTime"].(string)
+	// Graph answers in UTC: 03:30–05:00 summer time
+	if !strings.HasPrefix(start, "2026-03-29T01:30:00") || !strings.HasPrefix(end, "2026-03-29T03:00:00") {
+		t.Errorf("spring gap stored as %s – %s UTC", start, end)
+	}
+	for _, r := range b.sim.Requests() {
+		if strings.Contains(r.Body, `\u0000`) {
+			t.Errorf("a NUL byte was sent: %s", r.Body)
+		}
+	}
+	adjusts := func() (n int, text string) {
+		entries, err := b.st.ReadJournal(context.Background(), store.JournalFilter{Worker: anna})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Action == "adjust" {
+				n, text = n+1, e.Error
+			}
+		}
+		return
+	}
+	if n, text := adjusts(); n != 1 || !strings.Contains(text, "1 Steuerzeichen entfernt") || !strings.Contains(text, "Dauer 1:30 beibehalten") {
+		t.Errorf("%d adjust entries: %q", n, text)
+	}
+	b.run(true)
+	b.run(false)
+	if n, _ := adjusts(); n != 1 {
+		t.Errorf("%d adjust entries after two more cycles, want 1", n)
+	}
+}

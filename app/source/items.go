@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -81,11 +82,14 @@ type Address struct {
 	Modified                    time.Time
 }
 
-// RowError is a cache row that cannot be exported, with the reason.
+// RowError is a cache row that cannot be exported, with the reason — or,
+// with Adjusted, a row that is exported after a repair the journal must
+// name (control characters removed, a time in the spring gap moved).
 type RowError struct {
-	Table  string
-	ID     string
-	Reason string // German, for the journal
+	Table    string
+	ID       string
+	Reason   string // German, for the journal
+	Adjusted bool
 }
 
 func (e RowError) Error() string { return fmt.Sprintf("%s %s: %s", e.Table, e.ID, e.Reason) }
@@ -118,22 +122,57 @@ func (c *Cache) Workers(ctx context.Context) ([]Worker, error) {
 	return out, rows.Err()
 }
 
-// checker collects the problems of one row.
+// checker collects the problems of one row, and the repairs made to it.
 type checker struct {
 	table, id string
 	problems  []string
+	notes     []string
 }
 
+// text checks a text field. Control characters other than tab and line
+// breaks are removed: Exchange keeps item text as XML 1.0, which cannot
+// hold them (a NUL byte cuts a subject short in some clients or makes the
+// request fail), and a person cannot see them anyway. Limits count
+// characters for short fields (Outlook: 255 for a subject) and bytes for
+// long ones.
 func (k *checker) text(field, v string, max int, required bool) string {
-	switch {
-	case !utf8.ValidString(v):
+	if !utf8.ValidString(v) {
 		k.problems = append(k.problems, field+" enthält ungültige Zeichen (kein UTF-8)")
+		return v
+	}
+	if clean, n := stripControls(v); n > 0 {
+		k.notes = append(k.notes, fmt.Sprintf("%s: %d Steuerzeichen entfernt", field, n))
+		v = clean
+	}
+	switch {
 	case required && strings.TrimSpace(v) == "":
 		k.problems = append(k.problems, field+" ist leer")
-	case len(v) > max:
-		k.problems = append(k.problems, fmt.Sprintf("%s ist zu lang (%d KB, höchstens %d KB)", field, len(v)>>10, max>>10))
+	case max < 4096 && utf8.RuneCountInString(v) > max:
+		k.problems = append(k.problems, fmt.Sprintf("%s ist zu lang (%d Zeichen, höchstens %d)", field, utf8.RuneCountInString(v), max))
+	case max >= 4096 && len(v) > max:
+		k.problems = append(k.problems, fmt.Sprintf("%s ist zu lang (%s, höchstens %s)", field, kb(len(v)), kb(max)))
 	}
 	return v
+}
+
+// kb is a size in KB for a person: 100 KB, 120,5 KB.
+func kb(n int) string {
+	s := strconv.FormatFloat(float64(n)/1024, 'f', 1, 64)
+	s = strings.TrimSuffix(s, ".0")
+	return strings.Replace(s, ".", ",", 1) + " KB"
+}
+
+// stripControls removes C0 control characters except tab, LF and CR, and DEL.
+func stripControls(s string) (string, int) {
+	n := 0
+	out := strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f {
+			n++
+			return -1
+		}
+		return r
+	}, s)
+	return out, n
 }
 
 func (k *checker) local(field string, v sql.NullString) time.Time {
@@ -150,6 +189,31 @@ func (k *checker) local(field string, v sql.NullString) time.Time {
 		k.problems = append(k.problems, fmt.Sprintf("%s %s liegt außerhalb von %d bis %d", field, v.String, earliestYear, latestYear))
 	}
 	return t
+}
+
+// springGap keeps the duration of a Termin that begins in the hour the
+// clocks skip in spring (02:00–03:00 on the last Sunday of March does not
+// exist in Europe/Berlin): Go reads 02:30 as 03:30 summer time (the same
+// instant as 02:30 winter time), and an end of 04:00 would shrink 1:30 to
+// 0:30. The end moves with the beginning, and the journal says so.
+func (k *checker) springGap(rawBegin, rawEnd string, start, end time.Time) (time.Time, time.Time) {
+	startMoved := start.Format(localLayout) != rawBegin
+	endMoved := end.Format(localLayout) != rawEnd
+	if !startMoved && !endMoved {
+		return start, end
+	}
+	b, err1 := time.Parse(localLayout, rawBegin)
+	e, err2 := time.Parse(localLayout, rawEnd)
+	if err1 != nil || err2 != nil {
+		return start, end
+	}
+	wall := e.Sub(b) // the duration as written, on the wall clock
+	if startMoved {
+		end = start.Add(wall)
+	}
+	k.notes = append(k.notes, fmt.Sprintf("%s–%s fällt in die Zeitumstellung (%s, 02:00 bis 03:00 gibt es nicht): als %s–%s übertragen, Dauer %d:%02d beibehalten",
+		b.Format("15:04"), e.Format("15:04"), b.Format("02.01.2006"), start.Format("15:04"), end.Format("15:04"), int(wall.Hours()), int(wall.Minutes())%60))
+	return start, end
 }
 
 func (k *checker) date(field string, v sql.NullString, required bool) *Date {
@@ -183,6 +247,14 @@ func (k *checker) err() *RowError {
 		return nil
 	}
 	return &RowError{Table: k.table, ID: k.id, Reason: strings.Join(k.problems, "; ")}
+}
+
+// note is the repairs of an exported row, nil when there were none.
+func (k *checker) note() *RowError {
+	if len(k.notes) == 0 {
+		return nil
+	}
+	return &RowError{Table: k.table, ID: k.id, Reason: strings.Join(k.notes, "; "), Adjusted: true}
 }
 
 func modified(v sql.NullString) time.Time {
@@ -238,6 +310,9 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 		a.WorkerID = k.worker(ns(worker), known)
 		a.AllDay = allDay != 0
 		a.Start, a.End = k.local("Beginn", begin), k.local("Ende", end)
+		if len(k.problems) == 0 {
+			a.Start, a.End = k.springGap(begin.String, end.String, a.Start, a.End)
+		}
 		if len(k.problems) == 0 {
 			switch {
 			case a.End.Before(a.Start):
@@ -383,6 +458,9 @@ func readRows[T any](ctx context.Context, c *Cache, query, workerID string, ids 
 		if e := k.err(); e != nil {
 			bad = append(bad, *e)
 			return nil
+		}
+		if n := k.note(); n != nil {
+			bad = append(bad, *n)
 		}
 		out = append(out, v)
 		return nil

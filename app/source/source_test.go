@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -214,5 +215,57 @@ func TestBadRowsAreReportedAndSkipped(t *testing.T) {
 		if !strings.Contains(bad[i].Reason, r.reason) {
 			t.Errorf("row %s: reason %q, want it to mention %q", bad[i].ID, bad[i].Reason, r.reason)
 		}
+	}
+}
+
+func TestBadTextIsRepairedOrNamed(t *testing.T) {
+	ctx := context.Background()
+	path := generate(t, source.GenOptions{Seed: 2, Appointments: 1, Workers: []source.Worker{{ID: "AM", Name: "Anna", UPN: "anna@k.example"}}})
+	db := writer(t, path)
+	insert := func(id int, subject, desc, begin, end string) {
+		t.Helper()
+		if _, err := db.Exec(`INSERT INTO termin (id, betreff, beginn, ende, beschreibung, sachbearbeiter_id, geaendert_am) VALUES (?, ?, ?, ?, ?, 'AM', '2026-11-30T10:00:00Z')`,
+			id, subject, begin, end, desc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insert(101, "Verhandlung\x00 LG Köln\x07", "Zeile 1\nZeile 2\tmit Tab", "2026-05-04T10:00:00", "2026-05-04T11:00:00")
+	insert(102, strings.Repeat("ä", 300), "", "2026-05-04T10:00:00", "2026-05-04T11:00:00")
+	insert(103, "Lang", strings.Repeat("x", 120<<10), "2026-05-04T10:00:00", "2026-05-04T11:00:00")
+	insert(104, "Nachts", "", "2026-03-29T02:30:00", "2026-03-29T04:00:00")
+	c := openCache(t, path)
+	apps, bad, err := c.AppointmentsByID(ctx, "AM", []int64{101, 102, 103, 104})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]source.Appointment{}
+	for _, a := range apps {
+		byID[a.ID] = a
+	}
+	reasons := map[string]source.RowError{}
+	for _, b := range bad {
+		reasons[b.ID] = b
+	}
+	if a := byID[101]; a.Subject != "Verhandlung LG Köln" || a.Description != "Zeile 1\nZeile 2\tmit Tab" {
+		t.Errorf("control characters: subject %q, description %q", a.Subject, a.Description)
+	}
+	if r := reasons["101"]; !r.Adjusted || r.Reason != "Betreff: 2 Steuerzeichen entfernt" {
+		t.Errorf("101: %+v", r)
+	}
+	if r := reasons["102"]; r.Adjusted || r.Reason != "Betreff ist zu lang (300 Zeichen, höchstens 255)" {
+		t.Errorf("102: %+v", r)
+	}
+	if r := reasons["103"]; r.Adjusted || r.Reason != "Beschreibung ist zu lang (120 KB, höchstens 100 KB)" {
+		t.Errorf("103: %+v", r)
+	}
+	a := byID[104]
+	if got := a.Start.Format("15:04 MST") + "–" + a.End.Format("15:04 MST"); got != "03:30 CEST–05:00 CEST" {
+		t.Errorf("spring gap: %s", got)
+	}
+	if d := a.End.Sub(a.Start); d != 90*time.Minute {
+		t.Errorf("spring gap: duration %v, want 1h30m", d)
+	}
+	if r := reasons["104"]; !r.Adjusted || !strings.Contains(r.Reason, "Zeitumstellung") || !strings.Contains(r.Reason, "Dauer 1:30 beibehalten") {
+		t.Errorf("104: %+v", r)
 	}
 }
