@@ -191,7 +191,11 @@ func report(w io.Writer, err error) {
 		fmt.Fprintf(w, "%s\n\n%s", ue, usage)
 		return
 	}
-	slog.Default().Warn("command failed", "error", err.Error())
+	attrs := []any{"error", err.Error()}
+	if cause := errors.Unwrap(err); cause != nil {
+		attrs = append(attrs, "cause", cause.Error())
+	}
+	slog.Default().Warn("command failed", attrs...)
 	fmt.Fprintln(w, core.Explain(err, config.Entity{}, ""))
 }
 
@@ -253,6 +257,30 @@ func workerAndEntity(ctx context.Context, d Deps, upn string) (config.Worker, co
 	ent, err := d.Repo.Entity(ctx, w.Entity)
 	return w, ent, err
 }
+
+// fileError is a file the command could not read or write, in German; the
+// cause stays in the log.
+type fileError struct {
+	path  string
+	write bool
+	err   error
+}
+
+func (e *fileError) Error() string {
+	verb := "gelesen"
+	if e.write {
+		verb = "geschrieben"
+	}
+	switch {
+	case errors.Is(e.err, os.ErrNotExist):
+		return fmt.Sprintf("Die Datei %s gibt es nicht.", e.path)
+	case errors.Is(e.err, os.ErrPermission):
+		return fmt.Sprintf("Die Datei %s darf von diesem Benutzer nicht %s werden.", e.path, verb)
+	}
+	return fmt.Sprintf("Die Datei %s kann nicht %s werden (Einzelheiten im Protokoll kanzleisync.log).", e.path, verb)
+}
+
+func (e *fileError) Unwrap() error { return e.err }
 
 // silent is an error that was already reported in full.
 type silent struct{ error }
@@ -418,13 +446,13 @@ func configEntity(ctx context.Context, args []string, d Deps) error {
 			return nil
 		}
 		if err := os.WriteFile(*file, append(data, '\n'), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", *file, err)
+			return &fileError{path: *file, write: true, err: err}
 		}
 		fmt.Fprintf(d.Stdout, "Entität „%s“ nach %s exportiert (ohne geheimen Schlüssel).\n", *name, *file)
 	case "import":
 		data, err := os.ReadFile(*file)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", *file, err)
+			return &fileError{path: *file, err: err}
 		}
 		e, err := d.Repo.ImportEntity(ctx, data)
 		if err != nil {
@@ -464,7 +492,7 @@ func (a *accountsFlag) Set(v string) error {
 			case config.TLSStartTLS:
 				acc.POP3TLS = config.TLSStartTLS
 			default:
-				return fmt.Errorf("pop3: unbekannte Verschlüsselung %q (möglich: implicit, starttls)", tlsMode)
+				return fmt.Errorf("POP3: unbekannte Verschlüsselung %q (möglich: implicit, starttls)", tlsMode)
 			}
 		case strings.HasPrefix(p, "smtp="):
 			host, port, err := hostPort(strings.TrimPrefix(p, "smtp="))
@@ -473,7 +501,7 @@ func (a *accountsFlag) Set(v string) error {
 			}
 			acc.SMTPHost, acc.SMTPPort = host, port
 		default:
-			return fmt.Errorf("unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port)", p)
+			return fmt.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port)", p)
 		}
 	}
 	*a = append(*a, acc)
@@ -484,7 +512,7 @@ func hostPort(v string) (string, int, error) {
 	host, port, err := net.SplitHostPort(v)
 	n, perr := strconv.Atoi(port)
 	if err != nil || perr != nil || host == "" || n <= 0 || n > 65535 {
-		return "", 0, fmt.Errorf("%q ist keine Angabe der Form Server:Port", v)
+		return "", 0, fmt.Errorf("Die Angabe %q hat nicht die Form Server:Port", v)
 	}
 	return host, n, nil
 }
@@ -766,9 +794,9 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 	}
 	switch {
 	case acc == nil && *address == "":
-		return fmt.Errorf("%s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
+		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
 	case acc == nil:
-		return fmt.Errorf("%s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set --upn %s … --account %s", w.UPN, *address, w.UPN, *address)
+		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set --upn %s … --account %s", w.UPN, *address, w.UPN, *address)
 	}
 	a := acc.WithDefaults()
 	rep := core.SendTestMail(ctx, d.Auth, d.MailTLS, ent, w, a, *to)

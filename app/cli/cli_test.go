@@ -236,6 +236,43 @@ func TestSyncOnce(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Alles aktuell.") {
 		t.Errorf("second sync: %d %s", code, out)
 	}
+	// the cache restored empty (same schema, the Sachbearbeiter still there):
+	// nothing is deleted until an administrator says so
+	if err := source.Generate(context.Background(), cachePath, source.GenOptions{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mailbox := func() int {
+		st, _ := w.sim.State(anna)
+		n := len(st.Events) + len(st.Contacts)
+		for _, l := range st.TaskLists {
+			tasks, _ := l["tasks"].([]any)
+			n += len(tasks)
+		}
+		return n
+	}
+	code, out = w.run("", "sync", "--once")
+	if code != 1 || !strings.Contains(out, "12 Löschungen zurückgehalten") || !strings.Contains(out, "Der Cache enthält plötzlich keine Termine mehr") ||
+		!strings.Contains(out, "Zurückgehaltene Löschungen für "+anna+" (12)") || !strings.Contains(out, "– Termin 1 (Kalender)") ||
+		!strings.Contains(out, "--confirm-deletions") || strings.Contains(out, "Anmeldung") {
+		t.Errorf("sync of an emptied cache: %d %s", code, out)
+	}
+	if n := mailbox(); n != 12 {
+		t.Errorf("%d items left in Microsoft 365 after the held cycle, want 12", n)
+	}
+	right := w.deps.AdminPassword
+	w.deps.AdminPassword = func() string { return "falsch-falsch" }
+	code, out = w.run("", "sync", "--once", "--confirm-deletions")
+	if code != 1 || !strings.Contains(out, "Administratorpasswort ist falsch") || mailbox() != 12 {
+		t.Errorf("confirm with a wrong password: %d %s", code, out)
+	}
+	w.deps.AdminPassword = right
+	code, out = w.run("", "sync", "--once", "--confirm-deletions")
+	if code != 0 || !strings.Contains(out, "12 zurückgehaltene Löschung(en) freigegeben") || !strings.Contains(out, "12 gelöscht") {
+		t.Errorf("confirm: %d %s", code, out)
+	}
+	if n := mailbox(); n != 0 {
+		t.Errorf("%d items left after the confirmed deletions", n)
+	}
 	if code, _ = w.run("", "sync"); code != 2 {
 		t.Errorf("sync without --once: exit %d", code)
 	}

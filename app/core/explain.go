@@ -85,6 +85,14 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 		return a
 	}
 	switch {
+	case errors.Is(err, mail.ErrAuthFailed):
+		return auth.Advice{Problem: fmt.Sprintf("Der Mailserver hat die Anmeldung von %s über POP3 abgelehnt.", upn),
+			Fix: "Bitte „Anbindung testen“ ausführen: dort steht, ob POP3 im Postfach freigeschaltet ist oder die Anmeldung erneuert werden muss."}
+	case errors.Is(err, mail.ErrTooLarge):
+		return auth.Advice{Problem: "Eine Nachricht auf dem Mailserver ist größer, als kanzleisync abholt; sie bleibt auf dem Server.",
+			Fix: "Bitte die Nachricht in Outlook im Web öffnen und dort bearbeiten."}
+	case errors.Is(err, mail.ErrProtocol), errors.Is(err, mail.ErrServer):
+		return auth.Advice{Problem: "Der Mailserver hat unerwartet geantwortet; abgeholte Nachrichten sind gespeichert, die übrigen bleiben auf dem Server.", Fix: retryLater}
 	case errors.As(err, &ge):
 		return explainGraph(ge, upn)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne):
