@@ -726,3 +726,104 @@ func TestSignInWindow(t *testing.T) {
 	}
 	f.eventually("the second sign-in", func() bool { return s.Status.Text == anna+" ist angemeldet. Das Fenster kann geschlossen werden." })
 }
+
+// A cache restored empty: the tray turns red once with a notification, the
+// Synchronisation window lists what is held, and only the administrator's
+// "Löschungen ausführen" carries the deletions out.
+func TestHeldDeletionsWaitForTheAdministrator(t *testing.T) {
+	f := newFixture(t, setup{})
+	f.eventually("the first export", func() bool {
+		st := f.app.Status()
+		return len(st.Sync) == 1 && !st.Sync[0].LastRun.IsZero() && !st.Sync[0].Running
+	})
+	exported := func() int {
+		st, _ := f.sim.State(anna)
+		n := len(st.Events) + len(st.Contacts)
+		for _, l := range st.TaskLists {
+			tasks, _ := l["tasks"].([]any)
+			n += len(tasks)
+		}
+		return n
+	}
+	before := exported()
+	if before != 15 {
+		t.Fatalf("%d items exported, want 15", before)
+	}
+	ent, _ := f.repo.Entity(f.ctx, entity)
+	if err := source.Generate(f.ctx, ent.CachePath, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	f.eng.SyncNow()
+	f.eventually("the held cycle", func() bool {
+		st := f.app.Status()
+		return len(st.Sync) == 1 && st.Sync[0].Result.Held == 15 && !st.Sync[0].Running
+	})
+	if n := exported(); n != before {
+		t.Fatalf("%d items in Microsoft 365 after the held cycle, want %d", n, before)
+	}
+	f.eventually("the tray to turn red", func() bool { return f.app.TrayState() == assets.TrayError })
+	f.ui(func() {
+		if l := f.app.Menu().Items[0].Label; !strings.HasPrefix(l, "Löschungen zurückgehalten") {
+			t.Errorf("first menu line %q", l)
+		}
+	})
+	// notified once per episode: forget it and see it come again, once
+	if _, err := f.st.DB().Exec(`DELETE FROM meta WHERE key LIKE 'once/warning/held/%'`); err != nil {
+		t.Fatal(err)
+	}
+	test.AssertNotificationSent(t, &fyne.Notification{Title: "Löschungen zurückgehalten", Content: f.app.Status().Warnings[0].Text},
+		func() { f.eng.RefreshWarnings(f.ctx) })
+	test.AssertNotificationSent(t, nil, func() { f.eng.RefreshWarnings(f.ctx) })
+
+	var s *SyncScreen
+	f.ui(func() { s = f.app.ShowSync() })
+	f.ui(func() {
+		if len(s.Held[anna]) != 15 || s.Release[anna] == nil || s.Release[anna].Disabled() {
+			t.Fatalf("held list %d, button %v", len(s.Held[anna]), s.Release[anna])
+		}
+		if !hasLabelPrefix(s.List, "Zurückgehaltene Löschungen: 15 – Der Cache enthält plötzlich keine Termine mehr") || !hasLabel(s.List, "– Termin 1 (Kalender)") {
+			t.Error("the window does not list the held deletions with the reason")
+		}
+	})
+	confirm := func(password string) {
+		t.Helper()
+		f.ui(func() { test.Tap(s.Release[anna]) })
+		f.ui(func() {
+			top := f.app.Window("sync").Canvas().Overlays().Top()
+			if top == nil {
+				t.Fatal("no confirmation dialog")
+			}
+			var del *widget.Button
+			walk(top, func(o fyne.CanvasObject) {
+				if e, ok := o.(*widget.Entry); ok && e.Password {
+					e.SetText(password)
+				}
+				if b, ok := o.(*widget.Button); ok && b.Text == "Löschen" {
+					del = b
+				}
+			})
+			if del == nil {
+				t.Fatal("the dialog has no „Löschen“ button")
+			}
+			test.Tap(del)
+		})
+	}
+	confirm("falsches-passwort")
+	if hs, _ := f.st.HeldDeletions(f.ctx, anna); len(hs) != 15 || hs[0].Released() {
+		t.Fatalf("a wrong password released %d deletions", len(hs))
+	}
+	f.ui(func() {
+		for f.app.Window("sync").Canvas().Overlays().Top() != nil { // the error dialog
+			f.app.Window("sync").Canvas().Overlays().Remove(f.app.Window("sync").Canvas().Overlays().Top())
+		}
+	})
+	confirm(adminPassword)
+	f.eventually("the deletions carried out", func() bool {
+		st := f.app.Status()
+		return exported() == 0 && st.Sync[0].Result.Deleted == 15 && !st.Sync[0].Running
+	})
+	f.eventually("the tray no longer red", func() bool { return f.app.TrayState() != assets.TrayError })
+	if hs, _ := f.st.HeldDeletions(f.ctx, anna); len(hs) != 0 {
+		t.Errorf("%d held deletions left", len(hs))
+	}
+}

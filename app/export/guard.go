@@ -3,7 +3,6 @@ package export
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -108,13 +107,11 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 		}
 	}
 	var reasons []string
-	tables := make([]string, 0, len(unexplained))
-	for t := range unexplained {
-		tables = append(tables, t)
-	}
-	sort.Strings(tables)
-	for _, t := range tables {
+	for _, t := range []string{"termin", "frist", "wiedervorlage", "adresse"} {
 		n := unexplained[t]
+		if n == 0 {
+			continue
+		}
 		empty, err := e.Cache.Empty(ctx, t)
 		if err != nil {
 			return nil, nil, "", err

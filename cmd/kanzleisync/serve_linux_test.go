@@ -286,3 +286,77 @@ func TestTwoServersOneExports(t *testing.T) {
 		}
 	}
 }
+
+// A cache restored empty under `serve`: nothing is deleted, /health answers
+// 503 with the reason, /metrics counts the held deletions.
+func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
+	workers := source.DemoWorkers[:2]
+	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 22, Appointments: 12, Deadlines: 4, Resubmissions: 2, Addresses: 10, Subscriptions: 5})
+	p := s.start(t, "--lease", "3s")
+	done := func(h server.Health) bool {
+		if len(h.Mailboxes) != len(workers) {
+			return false
+		}
+		for _, m := range h.Mailboxes {
+			if m.LastRun.IsZero() || m.Running {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !done(p.health(t)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no finished cycle: %+v", p.health(t))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	events, contacts, tasks, _ := s.mailboxCheck(t)
+	if events != 24 || contacts != 10 || tasks != 12 {
+		t.Fatalf("exported %d events, %d contacts, %d tasks", events, contacts, tasks)
+	}
+	if err := source.Generate(context.Background(), s.cache, source.GenOptions{Seed: 22, Workers: workers}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Post("http://"+p.addr+"/sync", "", nil); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /sync: %v %v", resp, err)
+	}
+	var h server.Health
+	for {
+		resp, err := http.Get("http://" + p.addr + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h = server.Health{}
+		_ = json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline.Add(time.Minute)) {
+			t.Fatalf("/health stayed %d: %+v", resp.StatusCode, h)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if h.Status != "error" || !strings.Contains(h.Reason, "Löschungen zurückgehalten") || !strings.Contains(h.Reason, "keine Termine mehr") {
+		t.Errorf("health: %s %q", h.Status, h.Reason)
+	}
+	resp, err := http.Get("http://" + p.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var metrics strings.Builder
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		metrics.WriteString(sc.Text() + "\n")
+	}
+	for _, w := range workers {
+		if want := fmt.Sprintf("kanzleisync_mailbox_held_deletions{upn=%q} 23\n", w.UPN); !strings.Contains(metrics.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics.String())
+		}
+	}
+	if e, c, tk, _ := s.mailboxCheck(t); e != events || c != contacts || tk != tasks {
+		t.Errorf("after the held cycle: %d events, %d contacts, %d tasks", e, c, tk)
+	}
+}
