@@ -2,6 +2,7 @@ package export_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -122,15 +123,21 @@ func noChangeCycle(t *testing.T, sim *m365sim.Server, token string) (float64, in
 	if err != nil {
 		t.Fatal(err)
 	}
-	maps := []store.Mapping{{Worker: anna, ItemKey: "list/todo", GraphID: "liste", Hashes: map[string]string{}}}
+	// the To Do list is real: a cycle checks it when its settings are new to it
+	sim.SetFaults(m365sim.Faults{})
+	c := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
+	list := c.Do(ctx, graph.Request{Method: http.MethodPost, URL: "/users/" + anna + "/todo/lists", Body: map[string]any{"displayName": config.DefaultSettings().TodoListName}})
+	var l struct{ ID string }
+	if err := json.Unmarshal(list.Body, &l); err != nil || !list.OK() {
+		t.Fatalf("create the list: %v %v", list.Err, err)
+	}
+	maps := []store.Mapping{{Worker: anna, ItemKey: "list/todo", GraphID: l.ID, Hashes: map[string]string{}}}
 	for i, it := range items {
-		maps = append(maps, ex.MappingFor(anna, it, "id"+strconv.Itoa(i), "liste"))
+		maps = append(maps, ex.MappingFor(anna, it, "id"+strconv.Itoa(i), l.ID))
 	}
 	if err := st.PutMappings(ctx, maps...); err != nil {
 		t.Fatal(err)
 	}
-	sim.SetFaults(m365sim.Faults{})
-	c := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
 	// the steady state of a running app: an earlier cycle has read the state
 	if _, err := ex.Run(ctx, c, w, "AM", false, export.PlanOptions{}); err != nil {
 		t.Fatal(err)
