@@ -62,6 +62,7 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 		return
 	}
 	held, err := a.eng.HeldDeletions(a.ctx)
+	export.SortHeld(held)
 	if err != nil {
 		s.List.Add(widget.NewLabel("Zurückgehaltene Löschungen: " + core.Explain(err, config.Entity{}, "")))
 	}

@@ -718,6 +718,7 @@ func listHeld(ctx context.Context, d Deps, upns []string) error {
 		if len(held) == 0 {
 			continue
 		}
+		export.SortHeld(held)
 		fmt.Fprintf(d.Stdout, "  Zurückgehaltene Löschungen für %s (%d):\n", upn, len(held))
 		for i, h := range held {
 			if i == 20 {

@@ -251,7 +251,7 @@ func TestSyncOnce(t *testing.T) {
 		return n
 	}
 	code, out = w.run("", "sync", "--once")
-	if code != 1 || !strings.Contains(out, "12 Löschungen zurückgehalten") || !strings.Contains(out, "Der Cache enthält plötzlich keine Termine mehr") ||
+	if code != 1 || !strings.Contains(out, "12 Löschungen zurückgehalten") || !strings.Contains(out, "Der Cache enthält plötzlich keine Termine (bisher 7 exportiert)") ||
 		!strings.Contains(out, "Zurückgehaltene Löschungen für "+anna+" (12)") || !strings.Contains(out, "– Termin 1 (Kalender)") ||
 		!strings.Contains(out, "--confirm-deletions") || strings.Contains(out, "Anmeldung") {
 		t.Errorf("sync of an emptied cache: %d %s", code, out)

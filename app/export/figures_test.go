@@ -131,7 +131,7 @@ func noChangeCycle(t *testing.T, sim *m365sim.Server, token string) (float64, in
 	if err := json.Unmarshal(list.Body, &l); err != nil || !list.OK() {
 		t.Fatalf("create the list: %v %v", list.Err, err)
 	}
-	maps := []store.Mapping{{Worker: anna, ItemKey: "list/todo", GraphID: l.ID, Hashes: map[string]string{}}}
+	maps := []store.Mapping{ex.MappingFor(anna, export.Item{Key: "list/todo"}, l.ID, "")}
 	for i, it := range items {
 		maps = append(maps, ex.MappingFor(anna, it, "id"+strconv.Itoa(i), l.ID))
 	}

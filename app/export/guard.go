@@ -1,8 +1,10 @@
 package export
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,8 +108,8 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 			exported[t]++
 		}
 	}
-	var reasons []string
-	for _, t := range []string{"termin", "frist", "wiedervorlage", "adresse"} {
+	var reasons, emptied []string
+	for _, t := range heldOrder {
 		n := unexplained[t]
 		if n == 0 {
 			continue
@@ -118,12 +120,19 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 		}
 		switch {
 		case empty:
-			reasons = append(reasons, fmt.Sprintf("Der Cache enthält plötzlich keine %s mehr (bisher %d exportiert).", tableNames[t], exported[t]))
+			emptied = append(emptied, fmt.Sprintf("%s (bisher %d exportiert)", tableNames[t], exported[t]))
 		case n > g.Max:
 			reasons = append(reasons, fmt.Sprintf("%d %s fehlen plötzlich im Cache (mehr als %d auf einmal).", n, tableNames[t], g.Max))
 		case n > g.Free && float64(n) > g.Share*float64(exported[t]):
 			reasons = append(reasons, fmt.Sprintf("%d von %d exportierten %s fehlen plötzlich im Cache (mehr als %.0f %%).", n, exported[t], tableNames[t], g.Share*100))
 		}
+	}
+	if len(emptied) > 0 {
+		list := emptied[0]
+		if n := len(emptied); n > 1 {
+			list = strings.Join(emptied[:n-1], ", ") + " und " + emptied[n-1]
+		}
+		reasons = append([]string{"Der Cache enthält plötzlich keine " + list + " mehr."}, reasons...)
 	}
 	if len(reasons) == 0 {
 		return append(run, deletes...), nil, "", nil
@@ -136,6 +145,29 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 		}
 	}
 	return run, held, strings.Join(reasons, " "), nil
+}
+
+// heldOrder is the order of the tables in reasons and lists.
+var heldOrder = []string{"termin", "frist", "wiedervorlage", "adresse"}
+
+// SortHeld orders held deletions for a person: by worker, then Termine,
+// Fristen, Wiedervorlagen, Adressen, each by their number in the practice
+// software.
+func SortHeld(hs []store.HeldDeletion) {
+	rank := func(h store.HeldDeletion) (string, int, int64) {
+		_, sk, _ := strings.Cut(h.ItemKey, "/")
+		t, id := tableOf(sk)
+		r := slices.Index(heldOrder, t)
+		if r < 0 {
+			r = len(heldOrder)
+		}
+		return strings.ToLower(h.Worker), r, id
+	}
+	slices.SortStableFunc(hs, func(a, b store.HeldDeletion) int {
+		wa, ra, ia := rank(a)
+		wb, rb, ib := rank(b)
+		return cmp.Or(strings.Compare(wa, wb), cmp.Compare(ra, rb), cmp.Compare(ia, ib))
+	})
 }
 
 // heldLabel names a held item for a person, e.g. "Termin 4711".

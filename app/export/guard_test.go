@@ -69,7 +69,7 @@ func TestGuardHoldsACacheRestoredEmpty(t *testing.T) {
 	if res.Deleted != 0 || res.Held != 65 || held.Count != 65 {
 		t.Errorf("result %+v, held %d", res, held.Count)
 	}
-	for _, want := range []string{"keine Termine mehr", "keine Fristen mehr", "keine Wiedervorlagen mehr", "keine abonnierten Adressen mehr", "--confirm-deletions"} {
+	for _, want := range []string{"Der Cache enthält plötzlich keine Termine (bisher 30 exportiert), Fristen (bisher 10 exportiert), Wiedervorlagen (bisher 5 exportiert) und abonnierten Adressen (bisher 20 exportiert) mehr.", "--confirm-deletions"} {
 		if !strings.Contains(held.Error(), want) {
 			t.Errorf("message lacks %q: %s", want, held.Error())
 		}
@@ -154,8 +154,8 @@ func TestGuardOneTable(t *testing.T) {
 		name, change, want string
 		kind               int // 0 events, 1 tasks, 2 contacts: what must stay
 	}{
-		{"abo emptied", `DELETE FROM abo`, "keine abonnierten Adressen mehr", 2},
-		{"termin emptied, frist intact", `DELETE FROM termin`, "keine Termine mehr", 0},
+		{"abo emptied", `DELETE FROM abo`, "keine abonnierten Adressen (bisher 20 exportiert) mehr", 2},
+		{"termin emptied, frist intact", `DELETE FROM termin`, "keine Termine (bisher 30 exportiert) mehr", 0},
 		{"half of the Fristen gone", `DELETE FROM frist WHERE id IN (SELECT id FROM frist WHERE sachbearbeiter_id = 'AM' LIMIT 6)`, "6 von 10 exportierten Fristen", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -338,7 +338,7 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if h.Status != "error" || !strings.Contains(h.Reason, "Löschungen zurückgehalten") || !strings.Contains(h.Reason, "keine Termine mehr") {
+	if h.Status != "error" || !strings.Contains(h.Reason, "Löschungen zurückgehalten") || !strings.Contains(h.Reason, "keine Termine (bisher 12 exportiert)") {
 		t.Errorf("health: %s %q", h.Status, h.Reason)
 	}
 	resp, err := http.Get("http://" + p.addr + "/metrics")
