@@ -45,6 +45,8 @@ type Exporter struct {
 	failedDeletes []string
 	// adjusted are the running cycle's repaired rows (Plan.Adjusted).
 	adjusted map[string]string
+	// listRenamed: the running cycle renamed the To Do list.
+	listRenamed bool
 }
 
 // Op is one planned change.
@@ -338,6 +340,8 @@ type Result struct {
 	Created, Updated, Deleted, Recreated, Adopted, Failed, Skipped int
 	// Held counts the deletions the guard held back.
 	Held int
+	// ListsRenamed counts To Do lists renamed to the firm's setting.
+	ListsRenamed int
 }
 
 // Run plans and applies one cycle for a worker. fullCheck also compares the
@@ -357,9 +361,13 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 	}
 	mb := "/users/" + url.PathEscape(w.UPN)
 	listID := ""
+	e.listRenamed = false
 	if e.Settings.DeadlinesTo == "todo" && w.Has(config.Tasks) {
 		if listID, err = e.ensureList(ctx, c, w, mb, maps, needCheck); err != nil {
 			return res, err
+		}
+		if e.listRenamed {
+			res.ListsRenamed = 1
 		}
 	}
 	if needCheck {

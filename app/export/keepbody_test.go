@@ -126,7 +126,9 @@ func TestRenamedTodoListIsRenamedInEveryMailbox(t *testing.T) {
 		t.Fatalf("lists %v", got)
 	}
 	b.ex.Settings.TodoListName = "Kanzlei-Fristen"
-	b.run(false)
+	if res := b.run(false); res.ListsRenamed != 1 || !strings.Contains(res.Summary(), "To-Do-Liste umbenannt") {
+		t.Errorf("rename: %+v %s", res, res.Summary())
+	}
 	if got := b.lists(); got["Kanzlei-Fristen"] != 6 || got[old] != 0 || len(got) != 2 { // and To Do's own "Aufgaben"
 		t.Errorf("after the rename: %v", got)
 	}

@@ -90,6 +90,7 @@ func (e *Exporter) nameList(ctx context.Context, c *graph.Client, w config.Worke
 		if r.Err != nil {
 			return fmt.Errorf("rename the To Do list %q to %q: %w", l.DisplayName, want, r.Err)
 		}
+		e.listRenamed = true
 	}
 	m.SettingsFP, m.Updated = settingsFP(e.Settings), e.now()
 	return e.Store.PutMapping(ctx, m)

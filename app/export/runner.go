@@ -239,7 +239,7 @@ func (r Result) Summary() string {
 		n    int
 		text string
 	}{{r.Created, "angelegt"}, {r.Updated, "geändert"}, {r.Deleted, "gelöscht"}, {r.Recreated, "neu angelegt (in Outlook gelöscht)"},
-		{r.Adopted, "aus Microsoft 365 wieder zugeordnet"}, {r.Held, "Löschungen zurückgehalten"}, {r.Failed, "fehlgeschlagen (siehe Protokoll)"}, {r.Skipped, "im Cache fehlerhaft, übersprungen"}} {
+		{r.Adopted, "aus Microsoft 365 wieder zugeordnet"}, {r.Held, "Löschungen zurückgehalten"}, {r.ListsRenamed, "To-Do-Liste umbenannt"}, {r.Failed, "fehlgeschlagen (siehe Protokoll)"}, {r.Skipped, "im Cache fehlerhaft, übersprungen"}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.text))
 		}
