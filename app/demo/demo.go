@@ -185,12 +185,45 @@ func (d *Demo) Breakages() []Breakage {
 			d.Sim.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.3}})
 			return nil
 		}},
+		{EmptyCache, d.emptyCache},
 		{"Alles wieder in Ordnung bringen", func(ctx context.Context, repo *config.Repo) error {
 			d.Sim.SetFaults(m365sim.Faults{})
+			if err := d.restoreCache(); err != nil {
+				return err
+			}
 			if err := d.Sim.PatchApp(app, m365sim.AppPatch{AdminConsent: &yes, TenantSMTPAuthDisabled: &no}); err != nil {
 				return err
 			}
 			return setExpiry(540)(ctx, repo)
 		}},
 	}
+}
+
+// EmptyCache is the demo entry that replaces the cache with an empty one of
+// the same schema, as a broken restore would: the guard against mass
+// deletion holds every deletion back.
+const EmptyCache = "Cache leer wiederherstellen (Massenlöschung)"
+
+func (d *Demo) backupPath() string { return d.Entity.CachePath + ".vorher" }
+
+// emptyCache keeps the demo cache aside and writes an empty one, with the
+// Sachbearbeiter still in it.
+func (d *Demo) emptyCache(ctx context.Context, _ *config.Repo) error {
+	if _, err := os.Stat(d.backupPath()); os.IsNotExist(err) {
+		if err := os.Rename(d.Entity.CachePath, d.backupPath()); err != nil {
+			return fmt.Errorf("keep the demo cache: %w", err)
+		}
+	}
+	return source.Generate(ctx, d.Entity.CachePath, source.GenOptions{Seed: 1})
+}
+
+// restoreCache puts the cache kept by emptyCache back.
+func (d *Demo) restoreCache() error {
+	if _, err := os.Stat(d.backupPath()); err != nil {
+		return nil
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		_ = os.Remove(d.Entity.CachePath + suffix)
+	}
+	return os.Rename(d.backupPath(), d.Entity.CachePath)
 }

@@ -88,7 +88,24 @@ func TestDemoAndItsBreakages(t *testing.T) {
 	if rep.OK() || rep.ConsentURL == "" {
 		t.Errorf("consent withdrawn, still ok: %+v", rep.Checks)
 	}
+	apply(EmptyCache)
+	if c, err := source.Open(ctx, d.Entity.CachePath); err != nil {
+		t.Errorf("emptied cache: %v", err)
+	} else {
+		if empty, _ := c.Empty(ctx, "termin"); !empty {
+			t.Error("the emptied cache still has Termine")
+		}
+		c.Close()
+	}
 	apply("Alles wieder in Ordnung bringen")
+	if c, err := source.Open(ctx, d.Entity.CachePath); err != nil {
+		t.Errorf("restored cache: %v", err)
+	} else {
+		if empty, _ := c.Empty(ctx, "termin"); empty {
+			t.Error("the restored cache has no Termine")
+		}
+		c.Close()
+	}
 	rep, _ = dg.Entity(ctx, EntityName)
 	if !rep.OK() {
 		t.Errorf("after repair: %+v", rep.Checks)

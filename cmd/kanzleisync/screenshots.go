@@ -117,7 +117,33 @@ func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *
 	if !waitFor(ctx, 60*time.Second, onUI(func() bool { return diag.Reports != nil })) {
 		return fmt.Errorf("the second test did not finish within 60 s")
 	}
-	return shot("anbindung-testen-fehler", "diagnose")
+	if err := shot("anbindung-testen-fehler", "diagnose"); err != nil {
+		return err
+	}
+	// A cache restored empty: the guard holds every deletion back.
+	for _, b := range d.Breakages() {
+		if b.Label == "Alles wieder in Ordnung bringen" {
+			defer func() { _ = b.Apply(ctx, eng.Repo()) }() // repair last
+		}
+		if b.Label == demo.EmptyCache {
+			if err := b.Apply(ctx, eng.Repo()); err != nil {
+				return err
+			}
+		}
+	}
+	eng.SyncNow()
+	if !waitFor(ctx, 60*time.Second, func() bool {
+		for _, s := range eng.Status().Sync {
+			if s.Result.Held > 0 && !s.Running {
+				return true
+			}
+		}
+		return false
+	}) {
+		return fmt.Errorf("the cycle over the emptied cache held nothing within 60 s")
+	}
+	fyne.DoAndWait(func() { a.ShowSync() })
+	return shot("synchronisation-zurueckgehalten", "sync")
 }
 
 func waitFor(ctx context.Context, limit time.Duration, ok func() bool) bool {
