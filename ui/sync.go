@@ -122,7 +122,7 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 }
 
 // heldBox lists a worker's held deletions with the administrator's button
-// that releases them.
+// that releases them; the reason is already in the worker's red line.
 func (a *App) heldBox(s *SyncScreen, upn string, hs []store.HeldDeletion) fyne.CanvasObject {
 	released := 0
 	for _, h := range hs {
@@ -130,18 +130,17 @@ func (a *App) heldBox(s *SyncScreen, upn string, hs []store.HeldDeletion) fyne.C
 			released++
 		}
 	}
-	title := widget.NewLabel(fmt.Sprintf("Zurückgehaltene Löschungen: %d – %s", len(hs), hs[0].Reason))
-	title.Wrapping = fyne.TextWrapWord
-	title.Importance = widget.DangerImportance
-	box := container.NewVBox(title)
-	const shown = 15
+	const shown = 30
+	names := make([]string, 0, shown)
 	for i, h := range hs {
 		if i == shown {
-			box.Add(widget.NewLabel(fmt.Sprintf("… und %d weitere", len(hs)-shown)))
+			names = append(names, fmt.Sprintf("… und %d weitere", len(hs)-shown))
 			break
 		}
-		box.Add(widget.NewLabel("– " + export.HeldLabel(h)))
+		names = append(names, export.HeldLabel(h))
 	}
+	list := widget.NewLabel(fmt.Sprintf("Zurückgehaltene Löschungen (%d): %s", len(hs), strings.Join(names, ", ")))
+	list.Wrapping = fyne.TextWrapWord
 	btn := widget.NewButton(a.t("Löschungen ausführen"), func() { a.confirmRelease(upn, len(hs)) })
 	btn.Importance = widget.DangerImportance
 	if released == len(hs) {
@@ -149,8 +148,7 @@ func (a *App) heldBox(s *SyncScreen, upn string, hs []store.HeldDeletion) fyne.C
 		btn.Disable()
 	}
 	s.Release[strings.ToLower(upn)] = btn
-	box.Add(container.NewHBox(btn))
-	return box
+	return container.NewVBox(container.NewHBox(btn), list)
 }
 
 // confirmRelease asks for the administrator password (unless Einstellungen

@@ -492,7 +492,8 @@ func (e *Engine) progress(p export.Progress) {
 		if errors.As(p.Err, &held) {
 			// red until released, notified once per episode
 			e.held[strings.ToLower(p.Worker)] = diagnose.Warning{Key: fmt.Sprintf("held/%s/%d", strings.ToLower(p.Worker), held.Since.Unix()),
-				Status: diagnose.Red, Title: "Löschungen zurückgehalten", Text: held.Error()}
+				Status: diagnose.Red, Title: "Löschungen zurückgehalten",
+				Text: fmt.Sprintf("%s: %d Einträge werden in Microsoft 365 nicht gelöscht. %s Prüfen und freigeben: „Synchronisation“.", p.Worker, held.Count, held.Reason)}
 		} else {
 			delete(e.held, strings.ToLower(p.Worker))
 		}
