@@ -736,15 +736,7 @@ func TestHeldDeletionsWaitForTheAdministrator(t *testing.T) {
 		st := f.app.Status()
 		return len(st.Sync) == 1 && !st.Sync[0].LastRun.IsZero() && !st.Sync[0].Running
 	})
-	exported := func() int {
-		st, _ := f.sim.State(anna)
-		n := len(st.Events) + len(st.Contacts)
-		for _, l := range st.TaskLists {
-			tasks, _ := l["tasks"].([]any)
-			n += len(tasks)
-		}
-		return n
-	}
+	exported := func() int { return simtest.Items(t, f.sim, anna) }
 	before := exported()
 	if before != 15 {
 		t.Fatalf("%d items exported, want 15", before)

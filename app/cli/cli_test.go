@@ -241,15 +241,7 @@ func TestSyncOnce(t *testing.T) {
 	if err := source.Generate(context.Background(), cachePath, source.GenOptions{Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	mailbox := func() int {
-		st, _ := w.sim.State(anna)
-		n := len(st.Events) + len(st.Contacts)
-		for _, l := range st.TaskLists {
-			tasks, _ := l["tasks"].([]any)
-			n += len(tasks)
-		}
-		return n
-	}
+	mailbox := func() int { return simtest.Items(t, w.sim, anna) }
 	code, out = w.run("", "sync", "--once")
 	if code != 1 || !strings.Contains(out, "12 Löschungen zurückgehalten") || !strings.Contains(out, "Der Cache enthält plötzlich keine Termine (bisher 7 exportiert)") ||
 		!strings.Contains(out, "Zurückgehaltene Löschungen für "+anna+" (12)") || !strings.Contains(out, "– Termin 1 (Kalender)") ||

@@ -112,3 +112,19 @@ func TLSConfig(srv *m365sim.Server) *tls.Config {
 	pool.AppendCertsFromPEM(srv.CACertPEM())
 	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
+
+// Items counts what a mailbox holds: events, contacts and the tasks of
+// every To Do list.
+func Items(t testing.TB, srv *m365sim.Server, upn string) int {
+	t.Helper()
+	st, err := srv.State(upn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(st.Events) + len(st.Contacts)
+	for _, l := range st.TaskLists {
+		tasks, _ := l["tasks"].([]any)
+		n += len(tasks)
+	}
+	return n
+}
