@@ -29,16 +29,6 @@ import (
 	"kanzleisync/app/translog"
 )
 
-// State is what the tray picture shows.
-type State int
-
-const (
-	OK      State = iota // everything works
-	Warning              // works, but something needs attention soon
-	Error                // something fails
-	Syncing              // an export is running
-)
-
 // Options wire an Engine.
 type Options struct {
 	Store *store.Store
@@ -72,44 +62,6 @@ type Options struct {
 	AppPermissions bool
 }
 
-// AccountStatus is one line of the account manager.
-type AccountStatus struct {
-	Worker     string // UPN
-	WorkerName string
-	Account    config.MailAccount
-	Dot        diagnose.Status
-	Detail     string // German: what happened last, or what to do
-	LastFetch  time.Time
-	NextFetch  time.Time
-	LastSignIn time.Time
-	Fetched    int // messages fetched since start
-}
-
-// WorkerSync is the export state of one case worker.
-type WorkerSync struct {
-	Worker    string
-	Modules   []config.Module
-	Running   bool
-	Completed map[string]int // per kind: event, task, contact
-	Total     map[string]int
-	Summary   string
-	Result    export.Result
-	Err       string // German
-	LastRun   time.Time
-	NextRun   time.Time
-}
-
-// Status is the engine's state at one moment.
-type Status struct {
-	State  State
-	Reason string // the first line of the tray menu
-	// MaxParallel is the most mailboxes exported at the same time so far.
-	MaxParallel int
-	Warnings    []diagnose.Warning
-	Accounts    []AccountStatus
-	Sync        []WorkerSync
-}
-
 // Engine runs the background work.
 type Engine struct {
 	o Options
@@ -126,7 +78,7 @@ type Engine struct {
 	inactive bool // the firm's "Schnittstelle aktiv" is off
 	// exportServer: a `kanzleisync serve` exports; server is its last answer.
 	exportServer string
-	server       *serverHealth
+	server       *Health
 	serverErr    error
 	maxParallel  int
 	version      int64 // configuration version last applied
@@ -613,40 +565,6 @@ func (e *Engine) statusLocked() Status {
 	}
 	st.State, st.Reason = summarize(st)
 	return st
-}
-
-// summarize picks the tray picture and its reason: an error first, then a
-// running export, then a warning.
-func summarize(st Status) (State, string) {
-	for _, w := range st.Warnings {
-		if w.Status == diagnose.Red {
-			return Error, w.Title + ": " + w.Text
-		}
-	}
-	for _, s := range st.Sync {
-		if s.Err != "" {
-			return Error, "Abgleich für " + s.Worker + " fehlgeschlagen: " + s.Err
-		}
-	}
-	for _, a := range st.Accounts {
-		if a.Dot == diagnose.Red {
-			return Error, "Mailkonto " + a.Account.Address + ": " + a.Detail
-		}
-	}
-	for _, s := range st.Sync {
-		if s.Running {
-			return Syncing, "Abgleich läuft für " + s.Worker
-		}
-	}
-	for _, w := range st.Warnings {
-		return Warning, w.Title + ": " + w.Text
-	}
-	for _, a := range st.Accounts {
-		if a.Dot == diagnose.Yellow {
-			return Warning, "Mailkonto " + a.Account.Address + ": " + a.Detail
-		}
-	}
-	return OK, "Alles in Ordnung"
 }
 
 func (e *Engine) publish() {

@@ -11,28 +11,6 @@ import (
 	"kanzleisync/app/diagnose"
 )
 
-// serverHealth is what the workstation reads from a `kanzleisync serve`'s
-// /health (app/server.Health, decoded here without importing the server).
-type serverHealth struct {
-	Status    string `json:"status"`
-	Reason    string `json:"reason"`
-	Leader    bool   `json:"leader"`
-	Mailboxes []struct {
-		UPN     string    `json:"upn"`
-		Running bool      `json:"running"`
-		LastRun time.Time `json:"lastRun"`
-		NextRun time.Time `json:"nextRun"`
-		Summary string    `json:"summary"`
-		Error   string    `json:"error"`
-		Created int       `json:"created"`
-		Updated int       `json:"updated"`
-		Deleted int       `json:"deleted"`
-		Failed  int       `json:"failed"`
-		Held    int       `json:"heldDeletions"`
-	} `json:"mailboxes"`
-	Warnings []diagnose.Warning `json:"warnings"`
-}
-
 func (e *Engine) serverPoll() time.Duration {
 	if e.o.ServerPoll > 0 {
 		return e.o.ServerPoll
@@ -55,7 +33,7 @@ func (e *Engine) pollServer(ctx context.Context) {
 	e.publish()
 }
 
-func fetchServerHealth(ctx context.Context, addr string) (*serverHealth, error) {
+func fetchServerHealth(ctx context.Context, addr string) (*Health, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(addr, "/")+"/health", nil)
@@ -67,7 +45,7 @@ func fetchServerHealth(ctx context.Context, addr string) (*serverHealth, error) 
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var h serverHealth
+	var h Health
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		return nil, fmt.Errorf("unexpected answer (%s): %w", resp.Status, err)
 	}

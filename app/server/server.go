@@ -164,41 +164,15 @@ func (s *Server) stepDown() {
 	}
 }
 
-// Health is the JSON of /health.
-type Health struct {
-	Status      string             `json:"status"` // ok, warning, error, standby
-	Reason      string             `json:"reason"`
-	Leader      bool               `json:"leader"`
-	Holder      string             `json:"holder"`
-	LeaseHolder string             `json:"leaseHolder,omitempty"`
-	LeaseUntil  time.Time          `json:"leaseUntil,omitzero"`
-	Since       time.Time          `json:"since,omitzero"`
-	Mailboxes   []Mailbox          `json:"mailboxes"`
-	Warnings    []diagnose.Warning `json:"warnings"`
-	MaxParallel int                `json:"maxParallel"`
-}
-
-// Mailbox is one exported mailbox.
-type Mailbox struct {
-	UPN     string    `json:"upn"`
-	Running bool      `json:"running"`
-	LastRun time.Time `json:"lastRun,omitzero"`
-	NextRun time.Time `json:"nextRun,omitzero"`
-	Summary string    `json:"summary"`
-	Error   string    `json:"error,omitempty"`
-	Created int       `json:"created"`
-	Updated int       `json:"updated"`
-	Deleted int       `json:"deleted"`
-	Failed  int       `json:"failed"`
-	Held    int       `json:"heldDeletions"`
-}
+// Health is the JSON of /health (one type with the workstations' reader).
+type Health = core.Health
 
 // Health reports the current state.
 func (s *Server) Health(ctx context.Context) Health {
 	s.mu.Lock()
 	leader, since, eng := s.leader, s.since, s.eng
 	s.mu.Unlock()
-	h := Health{Holder: s.holder, Leader: leader, Status: "standby", Mailboxes: []Mailbox{}, Warnings: []diagnose.Warning{}}
+	h := Health{Holder: s.holder, Leader: leader, Status: "standby", Mailboxes: []core.MailboxHealth{}, Warnings: []diagnose.Warning{}}
 	h.LeaseHolder, h.LeaseUntil, _ = s.Store.Lease(ctx, LeaseName)
 	if !leader {
 		h.Reason = "Bereitschaft: ein anderer Server exportiert (" + h.LeaseHolder + ")"
@@ -207,15 +181,9 @@ func (s *Server) Health(ctx context.Context) Health {
 		}
 		return h
 	}
-	h.Since = since
-	st := eng.Status()
-	h.Status = map[core.State]string{core.OK: "ok", core.Syncing: "ok", core.Warning: "warning", core.Error: "error"}[st.State]
-	h.Reason, h.Warnings, h.MaxParallel = st.Reason, append(h.Warnings, st.Warnings...), st.MaxParallel
-	for _, w := range st.Sync {
-		h.Mailboxes = append(h.Mailboxes, Mailbox{UPN: w.Worker, Running: w.Running, LastRun: w.LastRun, NextRun: w.NextRun, Summary: w.Summary,
-			Error: w.Err, Created: w.Result.Created, Updated: w.Result.Updated, Deleted: w.Result.Deleted, Failed: w.Result.Failed, Held: w.Result.Held})
-	}
-	return h
+	st := core.HealthOf(eng.Status())
+	st.Holder, st.Leader, st.Since, st.LeaseHolder, st.LeaseUntil = h.Holder, true, since, h.LeaseHolder, h.LeaseUntil
+	return st
 }
 
 func (s *Server) mux() *http.ServeMux {
