@@ -12,9 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -164,23 +161,7 @@ func (e *Engine) start(ctx context.Context) error {
 // fetcher whose account changed or went away is stopped (a fetch cut off is
 // safe: messages are stored before they are deleted) and a new one started.
 func (e *Engine) reconcile(ctx context.Context) error {
-	version, err := e.o.Store.ConfigVersion(ctx)
-	if err != nil {
-		return err
-	}
-	ents, err := e.o.Repo.Entities(ctx)
-	if err != nil {
-		return err
-	}
-	workers, err := e.o.Repo.Workers(ctx)
-	if err != nil {
-		return err
-	}
-	settings, err := e.o.Repo.Settings(ctx)
-	if err != nil {
-		return err
-	}
-	installation, err := e.o.Store.InstallationID(ctx)
+	c, err := e.readConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -189,21 +170,58 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil // stopped meanwhile
 	}
-	e.version, e.inactive = version, !settings.InterfaceActive
-	e.o.Transfer.SetDebug(settings.TransferLogDebug)
+	e.version, e.inactive, e.exportServer = c.version, !c.settings.InterfaceActive, c.settings.ExportServer
+	e.o.Transfer.SetDebug(c.settings.TransferLogDebug)
 	graphLog := slog.New(translog.Tee(e.o.Logger.Handler(), e.o.Transfer.Handler()))
-	entByName := map[string]config.Entity{}
-	for _, ent := range ents {
-		entByName[ent.Name] = ent
+	e.reconcileRunners(c, graphLog)
+	e.reconcileFetchers(c, graphLog)
+	return nil
+}
+
+// configuration is what reconcile applies, read in one go.
+type configuration struct {
+	version      int64
+	entities     map[string]config.Entity
+	workers      []config.Worker
+	settings     config.Settings
+	installation string
+}
+
+func (e *Engine) readConfig(ctx context.Context) (configuration, error) {
+	var c configuration
+	var err error
+	if c.version, err = e.o.Store.ConfigVersion(ctx); err != nil {
+		return c, err
 	}
-	e.exportServer = settings.ExportServer
+	ents, err := e.o.Repo.Entities(ctx)
+	if err != nil {
+		return c, err
+	}
+	c.entities = map[string]config.Entity{}
+	for _, ent := range ents {
+		c.entities[ent.Name] = ent
+	}
+	if c.workers, err = e.o.Repo.Workers(ctx); err != nil {
+		return c, err
+	}
+	if c.settings, err = e.o.Repo.Settings(ctx); err != nil {
+		return c, err
+	}
+	c.installation, err = e.o.Store.InstallationID(ctx)
+	return c, err
+}
+
+// reconcileRunners keeps one export runner per entity with a cache (none
+// while an export server exports); a running one only gets a trigger, so a
+// cycle in progress finishes as it began. e.mu is held.
+func (e *Engine) reconcileRunners(c configuration, graphLog *slog.Logger) {
 	for name, re := range e.runners {
-		if ent, ok := entByName[name]; !ok || ent.CachePath == "" || e.exportServer != "" {
+		if ent, ok := c.entities[name]; !ok || ent.CachePath == "" || e.exportServer != "" {
 			re.cancel()
 			delete(e.runners, name)
 		}
 	}
-	for _, ent := range ents {
+	for _, ent := range c.entities {
 		if ent.CachePath == "" || e.exportServer != "" {
 			continue
 		}
@@ -216,30 +234,38 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			name := ent.Name
 			tokens = func(string) graph.TokenSource { return e.o.Auth.App(name) }
 		}
-		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: installation,
+		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: c.installation,
 			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress, Tokens: tokens, MaxParallel: e.o.MaxParallel}
 		rctx, cancel := context.WithCancel(e.base)
 		e.runners[ent.Name] = &runnerEntry{r: r, cancel: cancel}
 		e.done.Add(1)
 		go func() { defer e.done.Done(); _ = r.Run(rctx) }()
 	}
-
 	syncs := map[string]*WorkerSync{}
+	for _, w := range c.workers {
+		if len(w.Modules) == 0 {
+			continue
+		}
+		key := strings.ToLower(w.UPN)
+		s := e.syncs[key]
+		if s == nil {
+			s = &WorkerSync{Worker: w.UPN}
+		}
+		s.Modules = w.Modules
+		syncs[key] = s
+	}
+	e.syncs = syncs
+}
+
+// reconcileFetchers keeps one mail fetcher per account whose worker has
+// the Mail module; a fetcher whose account or entity changed is rebuilt,
+// the others keep running and keep what they reported. e.mu is held.
+func (e *Engine) reconcileFetchers(c configuration, graphLog *slog.Logger) {
 	accounts := map[string]*AccountStatus{}
 	wanted := map[string]bool{}
-	for _, w := range workers {
-		key := strings.ToLower(w.UPN)
-		if len(w.Modules) > 0 {
-			s := e.syncs[key]
-			if s == nil {
-				s = &WorkerSync{Worker: w.UPN}
-			}
-			s.Modules = w.Modules
-			syncs[key] = s
-		}
-		ent := entByName[w.Entity]
+	for _, w := range c.workers {
+		ent := c.entities[w.Entity]
 		for _, a := range w.Accounts {
-			a = a.WithDefaults()
 			k := accountKey(w.UPN, a.Address)
 			st := &AccountStatus{Worker: w.UPN, WorkerName: w.DisplayName, Account: a, Dot: diagnose.Grey, LastSignIn: w.LastSignIn}
 			accounts[k] = st
@@ -267,7 +293,9 @@ func (e *Engine) reconcile(ctx context.Context) error {
 				fe.cancel()
 			}
 			st.Detail = "noch nicht abgerufen"
-			mw := &mail.Worker{Source: e.mailSource(ent, w, a, graphLog), Name: a.Address,
+			tr := e.transport(ent, w)
+			tr.GraphLogger = graphLog
+			mw := &mail.Worker{Source: tr.Source(a), Name: a.Address,
 				Logger: e.o.Logger, Interval: e.o.MailInterval, Report: e.fetchReport(ent, w, k)}
 			fctx, cancel := context.WithCancel(e.base)
 			e.fetchers[k] = &fetcherEntry{w: mw, cancel: cancel, fp: fp}
@@ -281,8 +309,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			delete(e.fetchers, k)
 		}
 	}
-	e.syncs, e.accounts = syncs, accounts
-	return nil
+	e.accounts = accounts
 }
 
 // Stop ends all background work and waits for it; an export or fetch in
@@ -332,130 +359,10 @@ func (e *Engine) Reload(ctx context.Context) error {
 	return nil
 }
 
-func (e *Engine) mailSource(ent config.Entity, w config.Worker, a config.MailAccount, graphLog *slog.Logger) mail.Source {
-	if a.Transport == config.GraphMail {
-		return &mail.GraphMail{Client: graph.New(ent.WithDefaults().GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: graphLog}),
-			Store: e.o.Store, Logger: e.o.Logger, Mailbox: a.Address}
-	}
-	pop, _ := mail.Endpoints(a, e.o.MailTLS)
-	return &mail.POP3Source{Fetcher: &mail.Fetcher{Store: e.o.Store, Tokens: e.o.Auth.Outlook(w.UPN), Logger: e.o.Logger}, Account: pop}
-}
-
-func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) func(mail.Result, error, time.Duration) {
-	return func(res mail.Result, err error, next time.Duration) {
-		now := e.o.Now()
-		e.mu.Lock()
-		a := e.accounts[key]
-		if a == nil { // replaced by a restart
-			e.mu.Unlock()
-			return
-		}
-		a.NextFetch = now.Add(next)
-		changed := false
-		service, target := "POP3", net.JoinHostPort(a.Account.POP3Host, strconv.Itoa(a.Account.POP3Port))
-		if a.Account.Transport == config.GraphMail {
-			service, target = "Graph-Mail", ent.WithDefaults().GraphEndpoint
-		}
-		e.o.Transfer.Connection(service, a.Account.Address, target, err)
-		if err == nil && res.Fetched+res.Skipped > 0 {
-			e.o.Transfer.Line("ABRUF", a.Account.Address, fmt.Sprintf("%d abgerufen, %d vom Server gelöscht, %d übersprungen", res.Fetched, res.Deleted, res.Skipped))
-		}
-		if errors.Is(err, mail.ErrInUse) {
-			a.Dot = diagnose.Yellow
-			a.Detail = "Das Postfach war belegt: ein anderes Programm ruft es gerade per POP3 ab. Nächster Versuch um " + a.NextFetch.Local().Format("15:04:05") + "."
-		} else if err != nil {
-			a.Dot, a.Detail = diagnose.Red, Explain(err, ent, w.UPN)
-			sw, ok := diagnose.SignInWarning(err, w, ent)
-			changed = e.setSignInLocked(w.UPN, sw, ok)
-		} else {
-			a.Dot, a.LastFetch = diagnose.Green, now
-			a.Fetched += res.Fetched
-			a.Detail = fmt.Sprintf("abgerufen: %d neue Nachrichten", res.Fetched)
-			if res.Skipped > 0 {
-				a.Dot = diagnose.Yellow
-				a.Detail += fmt.Sprintf(", %d übersprungen (siehe Protokoll)", res.Skipped)
-			}
-			changed = e.setSignInLocked(w.UPN, diagnose.Warning{}, false)
-		}
-		e.mu.Unlock()
-		if changed {
-			e.RefreshWarnings(context.Background())
-			return
-		}
-		e.publish()
-	}
-}
-
-// setSignInLocked records or clears a worker's lost sign-in and reports
-// whether that changed anything. e.mu is held.
-func (e *Engine) setSignInLocked(upn string, w diagnose.Warning, lost bool) bool {
-	key := strings.ToLower(upn)
-	old, had := e.signIn[key]
-	if !lost {
-		delete(e.signIn, key)
-		return had
-	}
-	e.signIn[key] = w
-	return !had || old.Key != w.Key
-}
-
-func (e *Engine) progress(p export.Progress) {
-	e.mu.Lock()
-	s := e.syncs[strings.ToLower(p.Worker)]
-	if s == nil {
-		e.mu.Unlock()
-		return
-	}
-	s.Running = !p.Done
-	s.Summary = p.Summary
-	running := 0
-	for _, x := range e.syncs {
-		if x.Running {
-			running++
-		}
-	}
-	e.maxParallel = max(e.maxParallel, running)
-	if p.Completed != nil {
-		s.Completed, s.Total = p.Completed, p.Total
-	}
-	if p.Done {
-		result := "ok"
-		if p.Err != nil {
-			result = "Fehler: " + p.Err.Error()
-		}
-		e.o.Transfer.Line("ABGLEICH", p.Worker, p.Summary, result)
-		s.LastRun, s.Result, s.Err = p.At, p.Result, ""
-		interval := e.o.ExportInterval
-		if interval <= 0 {
-			interval = 2 * time.Minute
-		}
-		s.NextRun = p.At.Add(interval)
-		if p.Err != nil {
-			w, werr := e.o.Repo.Worker(context.Background(), p.Worker)
-			var ent config.Entity
-			if werr == nil {
-				ent, _ = e.o.Repo.Entity(context.Background(), w.Entity)
-			}
-			s.Err = Explain(p.Err, ent, p.Worker)
-			sw, ok := diagnose.SignInWarning(p.Err, w, ent)
-			e.setSignInLocked(p.Worker, sw, ok)
-		}
-		var held *export.HeldError
-		if errors.As(p.Err, &held) {
-			// red until released, notified once per episode
-			e.held[strings.ToLower(p.Worker)] = diagnose.Warning{Key: fmt.Sprintf("held/%s/%d", strings.ToLower(p.Worker), held.Since.Unix()),
-				Status: diagnose.Red, Title: "Löschungen zurückgehalten",
-				Text: fmt.Sprintf("%s: %d Einträge werden in Microsoft 365 nicht gelöscht. %s Prüfen und freigeben: „Synchronisation“.", p.Worker, held.Count, held.Reason)}
-		} else {
-			delete(e.held, strings.ToLower(p.Worker))
-		}
-	}
-	e.mu.Unlock()
-	if p.Done {
-		e.RefreshWarnings(context.Background())
-		return
-	}
-	e.publish()
+// transport builds a worker's mail transports.
+func (e *Engine) transport(ent config.Entity, w config.Worker) mail.Transport {
+	return mail.Transport{Store: e.o.Store, Logger: e.o.Logger, TLS: e.o.MailTLS, GraphEndpoint: ent.GraphEndpoint,
+		Graph: e.o.Auth.Graph(w.UPN), Outlook: e.o.Auth.Outlook(w.UPN)}
 }
 
 // watch recomputes the warnings every WarningsEvery and applies
@@ -490,90 +397,6 @@ func (e *Engine) watch(ctx context.Context) {
 				e.RefreshWarnings(ctx)
 			}
 		}
-	}
-}
-
-// RefreshWarnings recomputes the expiry warnings, notifies new thresholds
-// once, and publishes the status.
-func (e *Engine) RefreshWarnings(ctx context.Context) {
-	ents, err1 := e.o.Repo.Entities(ctx)
-	workers, err2 := e.o.Repo.Workers(ctx)
-	if err := errors.Join(err1, err2); err != nil {
-		e.o.Logger.Warn("read configuration for warnings", "error", err.Error())
-		return
-	}
-	now := e.o.Now()
-	ws := diagnose.Warnings(now, ents, workers)
-	e.mu.Lock()
-	for _, sw := range e.signIn {
-		ws = append(ws, sw)
-	}
-	for _, hw := range e.held {
-		ws = append(ws, hw)
-	}
-	if e.inactive && len(ents) > 0 {
-		ws = append(ws, diagnose.Warning{Key: "inactive", Status: diagnose.Yellow, Title: "Schnittstelle nicht aktiv", Text: export.ErrInactive.Error()})
-	}
-	e.warnings = ws
-	e.mu.Unlock()
-	if e.o.Notify != nil {
-		if err := diagnose.NotifyOnce(ctx, e.o.Store, now, ws, e.o.Notify); err != nil {
-			e.o.Logger.Warn("record notified warnings", "error", err.Error())
-		}
-	}
-	e.publish()
-}
-
-// ReportSignInLost records a lost sign-in found outside the workers (by
-// "Anbindung testen" or a test mail) and publishes it.
-func (e *Engine) ReportSignInLost(ctx context.Context, err error, upn string) {
-	w, werr := e.o.Repo.Worker(ctx, upn)
-	if werr != nil {
-		return
-	}
-	ent, _ := e.o.Repo.Entity(ctx, w.Entity)
-	if sw, ok := diagnose.SignInWarning(err, w, ent); ok {
-		e.mu.Lock()
-		e.signIn[strings.ToLower(upn)] = sw
-		e.mu.Unlock()
-		e.RefreshWarnings(ctx)
-	}
-}
-
-// Status returns the current state.
-func (e *Engine) Status() Status {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.statusLocked()
-}
-
-func (e *Engine) statusLocked() Status {
-	st := Status{Warnings: slices.Clone(e.warnings), MaxParallel: e.maxParallel}
-	for _, a := range e.accounts {
-		st.Accounts = append(st.Accounts, *a)
-	}
-	slices.SortFunc(st.Accounts, func(a, b AccountStatus) int {
-		return strings.Compare(a.Worker+a.Account.Mailbox+a.Account.Address, b.Worker+b.Account.Mailbox+b.Account.Address)
-	})
-	for _, s := range e.syncs {
-		c := *s
-		st.Sync = append(st.Sync, c)
-	}
-	slices.SortFunc(st.Sync, func(a, b WorkerSync) int { return strings.Compare(a.Worker, b.Worker) })
-	if e.exportServer != "" {
-		e.serverStatusLocked(&st)
-	}
-	st.State, st.Reason = summarize(st)
-	return st
-}
-
-func (e *Engine) publish() {
-	e.mu.Lock()
-	st := e.statusLocked()
-	subs := slices.Clone(e.subs)
-	e.mu.Unlock()
-	for _, f := range subs {
-		f(st)
 	}
 }
 
