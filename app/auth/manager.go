@@ -178,7 +178,6 @@ func (m *Manager) SignIn(ctx context.Context, upn string, so SignInOptions) (*Lo
 	if w.Has(config.Mail) {
 		scopes = append(scopes, outlookScopes...)
 	}
-	ent = ent.WithDefaults()
 	res, err := Login(ctx, LoginConfig{Entity: ent, ClientSecret: secret, UPN: w.UPN, Scopes: scopes,
 		TokenScopes: qualify(ent.GraphEndpoint, graph), ListenAddr: so.ListenAddr, Timeout: so.Timeout,
 		OpenBrowser: so.OpenBrowser, OfferURL: so.OfferURL, HTTPClient: m.opts.HTTPClient, Logger: m.opts.Logger, Now: m.opts.Now})
@@ -308,7 +307,6 @@ func (a *account) token(ctx context.Context, resource string, force bool) (*oaut
 	if err != nil {
 		return nil, err
 	}
-	ent = ent.WithDefaults()
 	if a.rt == "" {
 		rt, err := m.secrets.Get(RefreshKey(a.upn))
 		if errors.Is(err, keyring.ErrNotFound) {
@@ -386,7 +384,6 @@ func (s *appSource) token(ctx context.Context, force bool) (*oauth2.Token, error
 	if err != nil {
 		return nil, err
 	}
-	ent = ent.WithDefaults()
 	secret, err := m.clientSecret(ent.Name)
 	if err != nil {
 		return nil, err

@@ -83,7 +83,7 @@ func (r *Repo) Entity(ctx context.Context, name string) (Entity, error) {
 	if exp.Valid {
 		e.SecretExpires, _ = ParseDate(exp.String)
 	}
-	return e, nil
+	return e.WithDefaults(), nil // values leave the Repo with their defaults, once
 }
 
 // Entities lists all entities by name.

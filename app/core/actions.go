@@ -66,8 +66,8 @@ func (e *Engine) Diagnose(ctx context.Context) ([]diagnose.Report, error) {
 // SendTestMail sends a test mail from a worker's account over the account's
 // transport. to empty: the account itself.
 func SendTestMail(ctx context.Context, m *auth.Manager, mailTLS *tls.Config, ent config.Entity, w config.Worker, a config.MailAccount, to string) mail.TestMailReport {
-	tr := mail.Transport{TLS: mailTLS, GraphEndpoint: ent.WithDefaults().GraphEndpoint, Graph: m.Graph(w.UPN), Outlook: m.Outlook(w.UPN)}
-	return tr.SendTestMail(ctx, a.WithDefaults(), w.DisplayName, to)
+	tr := mail.Transport{TLS: mailTLS, GraphEndpoint: ent.GraphEndpoint, Graph: m.Graph(w.UPN), Outlook: m.Outlook(w.UPN)}
+	return tr.SendTestMail(ctx, a, w.DisplayName, to)
 }
 
 // SendTestMail sends a test mail from the account address of worker upn.
@@ -83,7 +83,7 @@ func (e *Engine) SendTestMail(ctx context.Context, upn, address, to string) (mai
 	for _, a := range w.Accounts {
 		if strings.EqualFold(a.Address, address) {
 			rep := SendTestMail(ctx, e.o.Auth, e.o.MailTLS, ent, w, a, to)
-			_, _, service, target := e.transport(ent, w).Targets(a.WithDefaults())
+			_, _, service, target := e.transport(ent, w).Targets(a)
 			e.o.Transfer.Connection(service+" (Testmail)", a.Address, target, rep.Err)
 			if rep.Err != nil {
 				e.ReportSignInLost(ctx, rep.Err, upn)

@@ -125,7 +125,6 @@ func (d *Diagnoser) mailChecks(ctx context.Context, rep *Report, ent config.Enti
 	var tokErr error
 	var granted []string
 	for _, acc := range w.Accounts {
-		acc = acc.WithDefaults()
 		if acc.Transport != config.POP3SMTP {
 			continue
 		}
@@ -265,7 +264,6 @@ func (d *Diagnoser) secretEndFromMicrosoft(ctx context.Context, ent config.Entit
 	if hint == "" {
 		return config.Date{}, ""
 	}
-	ent = ent.WithDefaults()
 	c := graph.New(ent.GraphEndpoint, d.AppTokens(ent.Name), graph.Options{})
 	r := c.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/applications(appId='" + url.PathEscape(ent.ClientID) + "')?$select=passwordCredentials"})
 	if r.Err != nil {
@@ -309,7 +307,7 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 	}
 	p := graph.NewPacer()
 	p.MaxAttempts = 2
-	client := graph.New(ent.WithDefaults().GraphEndpoint, ts, graph.Options{Pacer: p})
+	client := graph.New(ent.GraphEndpoint, ts, graph.Options{Pacer: p})
 	for _, pr := range probes {
 		c := Check{Name: pr.name}
 		need := pr.delegated

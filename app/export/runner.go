@@ -220,7 +220,7 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 	if preview {
 		return ex.Preview(ctx, w, cacheID)
 	}
-	c := graph.New(ent.WithDefaults().GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
+	c := graph.New(ent.GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
 	report(Progress{Summary: "Abgleich läuft"})
 	mine := *ex // one per worker: its progress counts are the worker's own
 	mine.OnChunk = func(done, total map[string]int) {

@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"kanzleisync/app/auth"
+)
+
+func authLogin(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("auth login", d)
+	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	timeout := fs.Duration("timeout", 120*time.Second, "wie lange auf die Anmeldung im Browser gewartet wird")
+	noBrowser := fs.Bool("no-browser", false, "keinen Browser öffnen, nur die Adresse anzeigen")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	w, ent, err := workerAndEntity(ctx, d, *upn)
+	if err != nil {
+		return err
+	}
+	open := d.OpenBrowser
+	if *noBrowser {
+		open = func(string) error { return errors.New("no browser wanted") }
+	}
+	fmt.Fprintf(d.Stdout, "Anmeldung von %s bei Microsoft 365 (Entität „%s“) …\n", w.UPN, ent.Name)
+	res, err := d.Auth.SignIn(ctx, w.UPN, auth.SignInOptions{Timeout: *timeout,
+		OpenBrowser: func(u string) error {
+			if open == nil {
+				return errors.New("no browser")
+			}
+			if err := open(u); err != nil {
+				return err
+			}
+			fmt.Fprintln(d.Stdout, "Der Browser wurde geöffnet. Bitte dort anmelden.")
+			return nil
+		},
+		OfferURL: func(u string) {
+			fmt.Fprintf(d.Stdout, "Bitte diese Adresse im Browser öffnen und anmelden:\n\n  %s\n\n", u)
+		}})
+	if err != nil {
+		fmt.Fprintln(d.Stderr, auth.Explain(err, auth.Context{Entity: ent, UPN: w.UPN}).String())
+		return silent{err}
+	}
+	fmt.Fprintf(d.Stdout, "Angemeldet als %s am %s. Der Zugriff läuft ab jetzt ohne weitere Anmeldung.\n",
+		res.Account, res.SignedInAt.Local().Format("02.01.2006 um 15:04 Uhr"))
+	return nil
+}
+
+func authStatus(ctx context.Context, d Deps) error {
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(d.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Entität\tVerzeichnis-ID\tAnwendungs-ID\tGeheimer Schlüssel\tläuft ab am")
+	for _, e := range ents {
+		has, err := d.Auth.HasClientSecret(e.Name)
+		state := "nicht hinterlegt"
+		switch {
+		case err != nil:
+			state = "nicht lesbar"
+		case has:
+			state = "hinterlegt"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Tenant, e.ClientID, state, e.SecretExpires.German())
+	}
+	tw.Flush()
+	fmt.Fprintln(d.Stdout)
+	workers, err := d.Repo.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	tw = tabwriter.NewWriter(d.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Sachbearbeiter\tEntität\tAngemeldet\tLetzte Anmeldung\tLetzte Erneuerung\tModule")
+	for _, w := range workers {
+		signed := "nein"
+		if ok, err := d.Auth.HasSignIn(w.UPN); err != nil {
+			signed = "nicht lesbar"
+		} else if ok {
+			signed = "ja"
+		}
+		var mods []string
+		for _, m := range w.Modules {
+			mods = append(mods, m.German())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.UPN, w.Entity, signed, germanTime(w.LastSignIn), germanTime(w.LastRefresh), strings.Join(mods, ", "))
+	}
+	return tw.Flush()
+}
+
+func germanTime(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.Local().Format("02.01.2006 15:04")
+}
+
+func authLogout(args []string, d Deps) error {
+	fs := newFlags("auth logout", d)
+	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if *upn == "" {
+		return usageError("--worker fehlt")
+	}
+	if err := d.Auth.SignOut(*upn); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Stdout, "%s ist abgemeldet; die Anmeldedaten wurden aus dem Schlüsselspeicher entfernt.\n", *upn)
+	return nil
+}

@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"kanzleisync/app/config"
+)
+
+// adminPassword sets the administrator password, read from the first line
+// of the standard input (the current one, when set, from
+// KANZLEISYNC_ADMIN_PASSWORD).
+func adminPassword(ctx context.Context, args []string, d Deps) error {
+	if len(args) == 0 || args[0] != "set" {
+		return usageError("admin password: set?")
+	}
+	line, err := bufio.NewReader(d.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("Bitte das neue Administratorpasswort als erste Zeile der Standardeingabe angeben.")
+	}
+	old := ""
+	if d.AdminPassword != nil {
+		old = d.AdminPassword()
+	}
+	if err := d.Repo.SetAdminPassword(ctx, old, strings.TrimRight(line, "\r\n")); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.Stdout, "Administratorpasswort gespeichert.")
+	return nil
+}
+
+// fileError is a file the command could not read or write, in German; the
+// cause stays in the log.
+type fileError struct {
+	path  string
+	write bool
+	err   error
+}
+
+func (e *fileError) Error() string {
+	verb := "gelesen"
+	if e.write {
+		verb = "geschrieben"
+	}
+	switch {
+	case errors.Is(e.err, os.ErrNotExist):
+		return fmt.Sprintf("Die Datei %s gibt es nicht.", e.path)
+	case errors.Is(e.err, os.ErrPermission):
+		return fmt.Sprintf("Die Datei %s darf von diesem Benutzer nicht %s werden.", e.path, verb)
+	}
+	return fmt.Sprintf("Die Datei %s kann nicht %s werden (Einzelheiten im Protokoll kanzleisync.log).", e.path, verb)
+}
+
+func (e *fileError) Unwrap() error { return e.err }
+
+func configShow(ctx context.Context, d Deps) error {
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		fmt.Fprintf(d.Stdout, "Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Schlüssel läuft ab am %s, Anmeldedienst %s, Graph %s\n",
+			e.Name, e.Tenant, e.ClientID, e.SecretExpires.German(), e.AuthorityHost, e.GraphEndpoint)
+	}
+	workers, err := d.Repo.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range workers {
+		var mods []string
+		for _, m := range w.Modules {
+			mods = append(mods, m.German())
+		}
+		fmt.Fprintf(d.Stdout, "Sachbearbeiter %s (%s), Entität „%s“, Module: %s\n", w.DisplayName, w.UPN, w.Entity, strings.Join(mods, ", "))
+		for _, a := range w.Accounts {
+			fmt.Fprintf(d.Stdout, "  Konto %s (%s, %s)\n", a.Address, a.Mailbox, a.Transport)
+		}
+	}
+	s, err := d.Repo.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Stdout, "Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %v\n",
+		s.DeadlinesTo, s.TodoListName, s.BodyFormat, s.KeepOutlookBodyEdits)
+	fmt.Fprintf(d.Stdout, "Schnittstelle aktiv: %s\n", map[bool]string{true: "ja", false: "nein – es wird nichts nach Microsoft 365 geschrieben"}[s.InterfaceActive])
+	return nil
+}
+
+func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin) error {
+	if len(args) == 0 {
+		return usageError("config entity: set, export oder import?")
+	}
+	fs := newFlags("config entity "+args[0], d)
+	name := fs.String("name", "", "Name der Entität")
+	file := fs.String("file", "", "Datei")
+	tenant := fs.String("tenant", "", "Verzeichnis-ID (GUID oder Domäne)")
+	client := fs.String("client-id", "", "Anwendungs-ID (GUID)")
+	expires := fs.String("secret-expires", "", "Ablaufdatum des geheimen Clientschlüssels")
+	authority := fs.String("authority-host", "", "Anmeldedienst (nationale Clouds)")
+	cachePath := fs.String("cache", "", "Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz")
+	graph := fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
+	secretStdin := fs.Bool("secret-stdin", false, "geheimen Clientschlüssel von der Standardeingabe lesen")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	switch args[0] {
+	case "set":
+		e := config.Entity{Name: *name, Tenant: *tenant, ClientID: *client, AuthorityHost: *authority, GraphEndpoint: *graph, CachePath: *cachePath}
+		if *expires != "" {
+			date, err := config.ParseDate(*expires)
+			if err != nil {
+				v := &config.ValidationError{Fields: []config.FieldError{{Field: "secretExpires", Message: "Das Ablaufdatum muss ein Datum sein, z. B. 31.05.2028."}}}
+				return v
+			}
+			e.SecretExpires = date
+		}
+		var secret string
+		if *secretStdin {
+			b, err := io.ReadAll(io.LimitReader(d.Stdin, 4096))
+			if err != nil {
+				return fmt.Errorf("read the secret: %w", err)
+			}
+			secret = strings.TrimRight(string(b), "\r\n")
+			if secret == "" {
+				return config.ValidateSecret(secret)
+			}
+		}
+		if err := d.Repo.ChangeEntity(ctx, admin, config.EntityChange{Entity: e, Secret: secret}, d.Auth); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.Stdout, "Entität „%s“ gespeichert.", e.Name)
+		if *secretStdin {
+			fmt.Fprint(d.Stdout, " Der geheime Clientschlüssel liegt im Schlüsselspeicher des Betriebssystems.")
+		}
+		fmt.Fprintln(d.Stdout)
+	case "export":
+		data, err := d.Repo.ExportEntity(ctx, *name)
+		if err != nil {
+			return err
+		}
+		if *file == "" {
+			fmt.Fprintln(d.Stdout, string(data))
+			return nil
+		}
+		if err := os.WriteFile(*file, append(data, '\n'), 0o644); err != nil {
+			return &fileError{path: *file, write: true, err: err}
+		}
+		fmt.Fprintf(d.Stdout, "Entität „%s“ nach %s exportiert (ohne geheimen Schlüssel).\n", *name, *file)
+	case "import":
+		data, err := os.ReadFile(*file)
+		if err != nil {
+			return &fileError{path: *file, err: err}
+		}
+		e, err := d.Repo.ImportEntity(ctx, data)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(d.Stdout, "Entität „%s“ importiert. Bitte jetzt den geheimen Clientschlüssel eintragen:\n  kanzleisync config entity set --name %q --tenant %s --client-id %s --secret-stdin\n", e.Name, e.Name, e.Tenant, e.ClientID)
+	default:
+		return usageError("config entity: set, export oder import?")
+	}
+	return nil
+}
+
+type accountsFlag []config.MailAccount
+
+func (a *accountsFlag) String() string { return fmt.Sprint(len(*a)) }
+
+func (a *accountsFlag) Set(v string) error {
+	parts := strings.Split(v, ",")
+	acc := config.MailAccount{Address: strings.TrimSpace(parts[0])}
+	for _, p := range parts[1:] {
+		p = strings.TrimSpace(p)
+		switch {
+		case p == "archive" || p == "main":
+			acc.Mailbox = p
+		case p == "graph" || p == "pop3smtp":
+			acc.Transport = p
+		case strings.HasPrefix(p, "pop3="):
+			hp, tlsMode, _ := strings.Cut(strings.TrimPrefix(p, "pop3="), "/")
+			host, port, err := hostPort(hp)
+			if err != nil {
+				return err
+			}
+			acc.POP3Host, acc.POP3Port = host, port
+			switch tlsMode {
+			case "", config.TLSImplicit:
+				acc.POP3TLS = config.TLSImplicit
+			case config.TLSStartTLS:
+				acc.POP3TLS = config.TLSStartTLS
+			default:
+				return fmt.Errorf("POP3: unbekannte Verschlüsselung %q (möglich: implicit, starttls)", tlsMode)
+			}
+		case strings.HasPrefix(p, "smtp="):
+			host, port, err := hostPort(strings.TrimPrefix(p, "smtp="))
+			if err != nil {
+				return err
+			}
+			acc.SMTPHost, acc.SMTPPort = host, port
+		default:
+			return fmt.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port)", p)
+		}
+	}
+	*a = append(*a, acc)
+	return nil
+}
+
+func hostPort(v string) (string, int, error) {
+	host, port, err := net.SplitHostPort(v)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || host == "" || n <= 0 || n > 65535 {
+		return "", 0, fmt.Errorf("Die Angabe %q hat nicht die Form Server:Port", v)
+	}
+	return host, n, nil
+}
+
+func configWorker(ctx context.Context, args []string, d Deps) error {
+	if len(args) == 0 || args[0] != "set" {
+		return usageError("config worker: set?")
+	}
+	fs := newFlags("config worker set", d)
+	upn := fs.String("upn", "", "Benutzername (UPN)")
+	name := fs.String("name", "", "Name")
+	entity := fs.String("entity", "", "Entität")
+	modules := fs.String("modules", "calendar,contacts,tasks,mail", "Module")
+	var accounts accountsFlag
+	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port] (mehrfach)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	w := config.Worker{UPN: *upn, DisplayName: *name, Entity: *entity, Accounts: accounts}
+	for _, m := range strings.Split(*modules, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			w.Modules = append(w.Modules, config.Module(m))
+		}
+	}
+	if err := d.Repo.SaveWorker(ctx, w); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Stdout, "Sachbearbeiter %s gespeichert. Anmelden mit: kanzleisync auth login --worker %s\n", w.UPN, w.UPN)
+	return nil
+}
+
+func configSettings(ctx context.Context, args []string, d Deps, admin config.Admin) error {
+	if len(args) == 0 || args[0] != "set" {
+		return usageError("config settings: set?")
+	}
+	s, err := d.Repo.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	fs := newFlags("config settings set", d)
+	fs.StringVar(&s.DeadlinesTo, "deadlines", s.DeadlinesTo, "todo oder calendar")
+	fs.StringVar(&s.TodoListName, "todo-list", s.TodoListName, "Name der Aufgabenliste")
+	fs.StringVar(&s.BodyFormat, "body", s.BodyFormat, "html oder text")
+	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
+	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, "Übertragungsprotokoll mit den Details jeder Graph-Anfrage")
+	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, "Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)")
+	wasActive := s.InterfaceActive
+	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, "Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben")
+	confirm := fs.Bool("confirm", false, "das Einschalten der Schnittstelle nach der Vorschau bestätigen")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError(err.Error())
+	}
+	if s.InterfaceActive && !wasActive {
+		// Switching on shows once more what the first cycle will do.
+		if err := printPreview(ctx, d); err != nil {
+			return err
+		}
+	}
+	if err := d.Repo.ChangeSettings(ctx, admin, s, *confirm); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.Stdout, "Einstellungen gespeichert.")
+	if s.InterfaceActive != wasActive {
+		state := map[bool]string{true: "eingeschaltet: der Abgleich schreibt nach Microsoft 365", false: "ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben"}[s.InterfaceActive]
+		fmt.Fprintln(d.Stdout, "Schnittstelle "+state+".")
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/core"
+)
+
+// workerAndEntity reads the worker named by --worker and its entity.
+func workerAndEntity(ctx context.Context, d Deps, upn string) (config.Worker, config.Entity, error) {
+	if upn == "" {
+		return config.Worker{}, config.Entity{}, usageError("--worker fehlt")
+	}
+	w, err := d.Repo.Worker(ctx, upn)
+	if err != nil {
+		return w, config.Entity{}, err
+	}
+	ent, err := d.Repo.Entity(ctx, w.Entity)
+	return w, ent, err
+}
+
+func mailTestmail(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("mail testmail", d)
+	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	address := fs.String("account", "", "Mailkonto (ohne Angabe: das erste des Sachbearbeiters)")
+	to := fs.String("to", "", "Empfänger (ohne Angabe: das Konto selbst)")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	w, ent, err := workerAndEntity(ctx, d, *upn)
+	if err != nil {
+		return err
+	}
+	var acc *config.MailAccount
+	for i := range w.Accounts {
+		if *address == "" || strings.EqualFold(w.Accounts[i].Address, *address) {
+			acc = &w.Accounts[i]
+			break
+		}
+	}
+	switch {
+	case acc == nil && *address == "":
+		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
+	case acc == nil:
+		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set --upn %s … --account %s", w.UPN, *address, w.UPN, *address)
+	}
+	a := *acc
+	rep := core.SendTestMail(ctx, d.Auth, d.MailTLS, ent, w, a, *to)
+	fmt.Fprintf(d.Stdout, "Testmail von %s:\n%s", a.Address, rep.Text())
+	if rep.Err != nil {
+		return silent{rep.Err}
+	}
+	return nil
+}
