@@ -90,7 +90,7 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 
 // removeAccount deletes an account from its worker and restarts the fetchers.
 func (a *App) removeAccount(upn, address string) {
-	w, err := a.eng.Repo().Worker(a.ctx, upn)
+	w, err := a.eng.Worker(a.ctx, upn)
 	if err != nil {
 		a.notifyError("Konto entfernen", err)
 		return
@@ -108,7 +108,7 @@ func (a *App) removeAccount(upn, address string) {
 }
 
 func (a *App) saveWorker(w config.Worker) error {
-	if err := a.eng.Repo().SaveWorker(a.ctx, w); err != nil {
+	if err := a.eng.SaveWorker(a.ctx, w); err != nil {
 		return err
 	}
 	a.restart()
@@ -159,7 +159,7 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 	}
 	e := &AccountEditor{}
 	a.window(name, a.t("Konto bearbeiten"), fyne.NewSize(560, 460), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		workers, _ := a.eng.Repo().Workers(a.ctx)
+		workers, _ := a.eng.Workers(a.ctx)
 		var upns []string
 		for _, w := range workers {
 			upns = append(upns, w.UPN)
@@ -217,7 +217,7 @@ func (a *App) loadAccount(e *AccountEditor, upn, address string) {
 	e.origUPN, e.origAddress = upn, address
 	acc := config.MailAccount{}.WithDefaults()
 	if upn != "" {
-		if w, err := a.eng.Repo().Worker(a.ctx, upn); err == nil {
+		if w, err := a.eng.Worker(a.ctx, upn); err == nil {
 			for _, x := range w.Accounts {
 				if strings.EqualFold(x.Address, address) {
 					acc = x.WithDefaults()
@@ -272,17 +272,17 @@ func (a *App) saveAccount(e *AccountEditor) error {
 		acc.POP3Host, acc.POP3Port, acc.SMTPHost, acc.SMTPPort, acc.POP3TLS = "", 0, "", 0, ""
 	}
 	if e.origUPN != "" && !strings.EqualFold(e.origUPN, e.Worker.Selected) { // moved to another worker
-		old, err := a.eng.Repo().Worker(a.ctx, e.origUPN)
+		old, err := a.eng.Worker(a.ctx, e.origUPN)
 		if err != nil {
 			return err
 		}
 		old.Accounts = without(old.Accounts, e.origAddress)
-		if err := a.eng.Repo().SaveWorker(a.ctx, old); err != nil {
+		if err := a.eng.SaveWorker(a.ctx, old); err != nil {
 			return err
 		}
 		e.origAddress = ""
 	}
-	w, err := a.eng.Repo().Worker(a.ctx, e.Worker.Selected)
+	w, err := a.eng.Worker(a.ctx, e.Worker.Selected)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,7 @@ type Autostart interface {
 // App is the tray application. All its methods run on Fyne's UI thread.
 type App struct {
 	fa   fyne.App
-	eng  *core.Engine
+	eng  Engine
 	o    Options
 	ctx  context.Context
 	lang string
@@ -70,7 +70,7 @@ type App struct {
 	// fyne.Do on the calling goroutine, where this lock keeps them apart.
 	uiMu sync.Mutex
 	// admin: the administrator unlocked the settings in this session.
-	admin bool
+	admin config.Admin // the administrator unlocked Einstellungen
 	// screens holds the widgets of each open window, for tests and screenshots.
 	screens map[string]any
 }
@@ -82,7 +82,7 @@ func Notifier(fa fyne.App) func(diagnose.Warning) {
 }
 
 // New builds the tray and subscribes to the engine.
-func New(ctx context.Context, fa fyne.App, eng *core.Engine, o Options) *App {
+func New(ctx context.Context, fa fyne.App, eng Engine, o Options) *App {
 	if o.OpenURL == nil {
 		o.OpenURL = func(string) error { return fmt.Errorf("kein Browser") }
 	}
@@ -160,7 +160,7 @@ func (a *App) buildMenu() {
 
 // updateSignInMenu lists the case workers under "Anmelden".
 func (a *App) updateSignInMenu(item *fyne.MenuItem) {
-	workers, err := a.eng.Repo().Workers(a.ctx)
+	workers, err := a.eng.Workers(a.ctx)
 	if err != nil || len(workers) == 0 {
 		item.ChildMenu = fyne.NewMenu("", disabled(a.t("Kein Sachbearbeiter eingerichtet")))
 		return
@@ -399,11 +399,11 @@ func (a *App) SignIn(upn string) *SignInScreen {
 }
 
 func (a *App) entityOf(upn string) config.Entity {
-	w, err := a.eng.Repo().Worker(a.ctx, upn)
+	w, err := a.eng.Worker(a.ctx, upn)
 	if err != nil {
 		return config.Entity{}
 	}
-	ent, _ := a.eng.Repo().Entity(a.ctx, w.Entity)
+	ent, _ := a.eng.Entity(a.ctx, w.Entity)
 	return ent
 }
 

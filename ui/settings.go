@@ -87,7 +87,7 @@ func (a *App) adminBar(s *SettingsScreen) fyne.CanvasObject {
 	s.AdminState.Wrapping = fyne.TextWrapWord
 	s.Unlock = widget.NewButton("Als Administrator entsperren", func() { a.unlock(s) })
 	s.Lock = widget.NewButton("Sperren", func() {
-		a.admin = false
+		a.admin = config.Admin{}
 		a.applyLock(s)
 	})
 	s.AdminPass.OnSubmitted = func(string) { a.unlock(s) }
@@ -96,12 +96,13 @@ func (a *App) adminBar(s *SettingsScreen) fyne.CanvasObject {
 
 func (a *App) unlock(s *SettingsScreen) {
 	pw := s.AdminPass.Text
-	has, err := a.eng.Repo().HasAdminPassword(a.ctx)
+	has, err := a.eng.HasAdminPassword(a.ctx)
 	if err == nil && !has {
-		err = a.eng.Repo().SetAdminPassword(a.ctx, "", pw) // the first start: IT sets it
+		err = a.eng.SetAdminPassword(a.ctx, "", pw) // the first start: IT sets it
 	}
+	var admin config.Admin
 	if err == nil {
-		err = a.eng.Repo().CheckAdmin(a.ctx, pw)
+		admin, err = a.eng.Unlock(a.ctx, pw)
 	}
 	s.AdminPass.SetText("")
 	if err != nil {
@@ -110,7 +111,7 @@ func (a *App) unlock(s *SettingsScreen) {
 		s.AdminState.Refresh()
 		return
 	}
-	a.admin = true
+	a.admin = admin
 	a.applyLock(s)
 }
 
@@ -118,16 +119,16 @@ func (a *App) unlock(s *SettingsScreen) {
 // IT's policy file fixes disabled, and says which is which.
 func (a *App) applyLock(s *SettingsScreen) {
 	for _, w := range s.lockable {
-		if a.admin && !s.policyLocked[w] {
+		if a.admin.Unlocked() && !s.policyLocked[w] {
 			w.Enable()
 		} else {
 			w.Disable()
 		}
 	}
-	has, _ := a.eng.Repo().HasAdminPassword(a.ctx)
+	has, _ := a.eng.HasAdminPassword(a.ctx)
 	s.AdminState.Importance = widget.MediumImportance
 	switch {
-	case a.admin:
+	case a.admin.Unlocked():
 		s.AdminPass.Hide()
 		s.Unlock.Hide()
 		s.Lock.Show()
@@ -147,7 +148,7 @@ func (a *App) applyLock(s *SettingsScreen) {
 		s.Unlock.SetText("Als Administrator entsperren")
 		s.AdminState.SetText("Entität und Kanzlei-Einstellungen ändern nur Administratoren (die Sachbearbeiter-Module darf jeder ändern).")
 	}
-	if p := a.eng.Repo().Policy(); p != nil {
+	if p := a.eng.Policy(); p != nil {
 		s.AdminState.SetText(s.AdminState.Text + " Gesperrte Felder gibt die IT vor (" + p.Path + ").")
 	}
 }
@@ -155,7 +156,7 @@ func (a *App) applyLock(s *SettingsScreen) {
 // firstEntity is the entity the workstation edits (one per installation
 // in practice; the command line manages more).
 func (a *App) firstEntity() (config.Entity, bool) {
-	ents, err := a.eng.Repo().Entities(a.ctx)
+	ents, err := a.eng.Entities(a.ctx)
 	if err != nil || len(ents) == 0 {
 		return config.Entity{}, false
 	}
@@ -194,7 +195,7 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 	)
 	entityFields := []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.Secret, s.SecretExpires, s.SaveEntity}
 	s.lockable = append(s.lockable, entityFields...)
-	if a.eng.Repo().Policy().LockedEntity(ent.Name) {
+	if a.eng.Policy().LockedEntity(ent.Name) {
 		for _, w := range []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.SecretExpires} {
 			s.policyLocked[w] = true
 		}
@@ -206,7 +207,7 @@ func (a *App) secretState(ent config.Entity) string {
 	if ent.Name == "" {
 		return "noch keine Entität angelegt"
 	}
-	has, err := a.eng.Auth().HasClientSecret(ent.Name)
+	has, err := a.eng.HasClientSecret(ent.Name)
 	switch {
 	case err != nil:
 		return "Schlüsselbund nicht erreichbar: " + err.Error()
@@ -231,29 +232,12 @@ func (a *App) saveEntity(s *SettingsScreen) {
 		}
 		ent.SecretExpires = d
 	}
-	if err := ent.Validate(a.eng.Now()); err != nil {
-		a.entityResult(s, diagnose.Red, err.Error())
+	secret := s.Secret.Text
+	if err := a.eng.ChangeEntity(a.ctx, a.admin, config.EntityChange{Entity: ent, Was: oldName, Secret: secret}); err != nil {
+		a.entityResult(s, diagnose.Red, core.Explain(err, ent, ""))
 		return
 	}
-	if oldName != "" && oldName != ent.Name {
-		a.entityResult(s, diagnose.Red, "Den Namen einer Entität ändert die IT-Betreuung mit „kanzleisync config entity“, weil Sachbearbeiter an ihm hängen.")
-		return
-	}
-	if secret := s.Secret.Text; secret != "" {
-		if err := config.ValidateSecret(secret); err != nil {
-			a.entityResult(s, diagnose.Red, err.Error())
-			return
-		}
-		if err := a.eng.Auth().SetClientSecret(ent.Name, secret); err != nil {
-			a.entityResult(s, diagnose.Red, err.Error())
-			return
-		}
-		s.Secret.SetText("")
-	}
-	if err := a.eng.Repo().SaveEntity(a.ctx, ent); err != nil {
-		a.entityResult(s, diagnose.Red, err.Error())
-		return
-	}
+	s.Secret.SetText("")
 	s.SecretState.SetText(a.secretState(ent))
 	a.entityResult(s, diagnose.Grey, "Gespeichert. Mit „Verbindung testen“ prüfen.")
 	a.restart()
@@ -275,7 +259,7 @@ func (a *App) testEntity(s *SettingsScreen) {
 	s.TestEntity.Disable()
 	a.entityResult(s, diagnose.Grey, "Verbindung wird getestet …")
 	go func() {
-		rep, err := core.NewDiagnoser(a.eng.Repo(), a.eng.Auth(), a.eng.MailTLS(), a.eng.Now).Entity(a.ctx, ent.Name)
+		rep, err := a.eng.TestEntity(a.ctx, ent.Name)
 		a.do(func() {
 			s.TestEntity.Enable()
 			if err != nil {
@@ -300,7 +284,7 @@ func (a *App) testEntity(s *SettingsScreen) {
 
 func (a *App) workersTab(s *SettingsScreen) fyne.CanvasObject {
 	s.Workers = container.NewVBox()
-	workers, err := a.eng.Repo().Workers(a.ctx)
+	workers, err := a.eng.Workers(a.ctx)
 	if err != nil {
 		s.Workers.Add(widget.NewLabel(err.Error()))
 	}
@@ -328,7 +312,7 @@ func (a *App) workersTab(s *SettingsScreen) fyne.CanvasObject {
 // setModules switches a worker's modules on or off; the running workers
 // follow at once.
 func (a *App) setModules(upn string, labels []string) {
-	w, err := a.eng.Repo().Worker(a.ctx, upn)
+	w, err := a.eng.Worker(a.ctx, upn)
 	if err != nil {
 		a.notifyError("Module", err)
 		return
@@ -346,7 +330,7 @@ func (a *App) setModules(upn string, labels []string) {
 }
 
 func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
-	set, err := a.eng.Repo().Settings(a.ctx)
+	set, err := a.eng.Settings(a.ctx)
 	if err != nil {
 		set = config.DefaultSettings()
 	}
@@ -378,8 +362,8 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 		if s.BodyFormat.Selected == "Text" {
 			n.BodyFormat = "text"
 		}
-		if err := a.eng.Repo().SaveSettings(a.ctx, n); err != nil {
-			s.SettingsResult.SetText(err.Error())
+		if err := a.eng.ChangeSettings(a.ctx, a.admin, n, false); err != nil {
+			s.SettingsResult.SetText(core.Explain(err, config.Entity{}, ""))
 			return
 		}
 		s.SettingsResult.SetText("Gespeichert; der nächste Abgleich verwendet die neuen Einstellungen.")
@@ -395,7 +379,7 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 		widget.NewFormItem("Export durch Server", s.ExportServer),
 	)
 	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.DebugLog, s.ExportServer, s.SaveSettings, s.Active)
-	for _, k := range a.eng.Repo().Policy().LockedSettings() {
+	for _, k := range a.eng.Policy().LockedSettings() {
 		if w, ok := map[string]fyne.Disableable{"deadlinesTo": s.DeadlinesTo, "todoListName": s.TodoList, "bodyFormat": s.BodyFormat,
 			"keepOutlookBodyEdits": s.KeepEdits, "interfaceActive": s.Active, "transferLogDebug": s.DebugLog, "exportServer": s.ExportServer}[k]; ok {
 			s.policyLocked[w] = true
@@ -421,13 +405,9 @@ func (a *App) onActiveChanged(s *SettingsScreen) func(bool) {
 
 // setActive stores the switch "Schnittstelle aktiv"; the engine follows at once.
 func (a *App) setActive(s *SettingsScreen, on bool) {
-	set, err := a.eng.Repo().Settings(a.ctx)
-	if err == nil {
-		set.InterfaceActive = on
-		err = a.eng.Repo().SaveSettings(a.ctx, set)
-	}
-	if err != nil {
-		s.SettingsResult.SetText(err.Error())
+	// switching on comes here only from the activation window's confirmation
+	if err := a.eng.SetInterfaceActive(a.ctx, a.admin, on, on); err != nil {
+		s.SettingsResult.SetText(core.Explain(err, config.Entity{}, ""))
 		return
 	}
 	s.Active.OnChanged = nil // no second round through OnChanged

@@ -110,7 +110,7 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 		if hs := s.Held[key]; len(hs) > 0 {
 			box.Add(a.heldBox(s, ws.Worker, hs))
 		}
-		failed, _ := a.eng.Store().ReadJournal(a.ctx, store.JournalFilter{Worker: ws.Worker, Result: "error", Since: ws.LastRun.Add(-24 * time.Hour), Limit: 10})
+		failed, _ := a.eng.Journal(a.ctx, store.JournalFilter{Worker: ws.Worker, Result: "error", Since: ws.LastRun.Add(-24 * time.Hour), Limit: 10})
 		s.Failed[key] = failed
 		for _, f := range failed {
 			l := widget.NewLabel(fmt.Sprintf("✗ %s %s: %s", f.At.Local().Format("02.01. 15:04"), f.ItemKey, f.Error))
@@ -164,20 +164,22 @@ func (a *App) confirmRelease(upn string, n int) {
 		"Bitte nur bestätigen, wenn der Cache der Kanzleisoftware vollständig ist und die Einträge dort wirklich gelöscht wurden.", n, upn))
 	text.Wrapping = fyne.TextWrapWord
 	items := []*widget.FormItem{{Widget: text}}
-	if !a.admin {
+	if !a.admin.Unlocked() {
 		items = append(items, widget.NewFormItem("Administratorpasswort", pass))
 	}
 	d := dialog.NewForm(a.t("Löschungen ausführen"), a.t("Löschen"), a.t("Abbrechen"), items, func(ok bool) {
 		if !ok {
 			return
 		}
-		if !a.admin {
-			if err := a.eng.Repo().CheckAdmin(a.ctx, pass.Text); err != nil {
+		admin := a.admin
+		if !admin.Unlocked() {
+			var err error
+			if admin, err = a.eng.Unlock(a.ctx, pass.Text); err != nil {
 				dialog.ShowError(fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")), w)
 				return
 			}
 		}
-		if _, err := a.eng.ReleaseHeldDeletions(a.ctx, upn, "Synchronisation"); err != nil {
+		if _, err := a.eng.ReleaseHeldDeletions(a.ctx, admin, upn, "Synchronisation"); err != nil {
 			dialog.ShowError(fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")), w)
 			return
 		}
@@ -214,7 +216,7 @@ func (a *App) ShowJournal() *JournalScreen {
 	}
 	s := &JournalScreen{}
 	a.window("journal", a.t("Protokoll"), fyne.NewSize(900, 560), func(w fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		workers, _ := a.eng.Repo().Workers(a.ctx)
+		workers, _ := a.eng.Workers(a.ctx)
 		choices := []string{"alle Sachbearbeiter"}
 		for _, w := range workers {
 			choices = append(choices, w.UPN)
@@ -310,7 +312,7 @@ func (s *JournalScreen) filter(now time.Time) store.JournalFilter {
 }
 
 func (a *App) loadJournal(s *JournalScreen) {
-	entries, err := a.eng.Store().ReadJournal(a.ctx, s.filter(a.eng.Now()))
+	entries, err := a.eng.Journal(a.ctx, s.filter(a.eng.Now()))
 	if err != nil {
 		s.Count.SetText(err.Error())
 		return
@@ -336,7 +338,7 @@ func (a *App) ShowAbout() {
 		title := widget.NewLabelWithStyle("kanzleisync "+a.o.Version, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		text := widget.NewLabel("Hält Microsoft 365 mit der Kanzleisoftware abgeglichen: Termine, Fristen, Wiedervorlagen, Adressen und die Mailkonten.")
 		text.Wrapping = fyne.TextWrapWord
-		ents, _ := a.eng.Repo().Entities(a.ctx)
+		ents, _ := a.eng.Entities(a.ctx)
 		var names []string
 		for _, e := range ents {
 			names = append(names, e.Name)

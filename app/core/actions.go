@@ -117,12 +117,8 @@ func (e *Engine) SignIn(ctx context.Context, upn string, so auth.SignInOptions) 
 	return nil
 }
 
-// Repo, Store and Auth give the windows what they edit.
-func (e *Engine) Repo() *config.Repo   { return e.o.Repo }
-func (e *Engine) Store() *store.Store  { return e.o.Store }
-func (e *Engine) Auth() *auth.Manager  { return e.o.Auth }
-func (e *Engine) Now() time.Time       { return e.o.Now() }
-func (e *Engine) MailTLS() *tls.Config { return e.o.MailTLS }
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.o.Now() }
 
 // WriteJournalCSV writes journal entries as CSV for Excel: semicolons and a
 // UTF-8 byte order mark, as German Excel expects.
@@ -197,9 +193,12 @@ func (e *Engine) HeldDeletions(ctx context.Context) ([]store.HeldDeletion, error
 }
 
 // ReleaseHeldDeletions lets the next cycle carry out a worker's held
-// deletions (all workers' when upn is empty) and starts that cycle. The
-// caller has checked the administrator password.
-func (e *Engine) ReleaseHeldDeletions(ctx context.Context, upn, who string) (int, error) {
+// deletions (all workers' when upn is empty) and starts that cycle; only
+// the administrator may.
+func (e *Engine) ReleaseHeldDeletions(ctx context.Context, admin config.Admin, upn, who string) (int, error) {
+	if !admin.Unlocked() {
+		return 0, config.ErrAdminRequired
+	}
 	var workers []string
 	if upn != "" {
 		workers = []string{upn}

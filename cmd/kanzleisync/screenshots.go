@@ -107,7 +107,7 @@ func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *
 	// is withdrawn; the test shows yellow and red with the German fixes.
 	for _, b := range d.Breakages() {
 		if b.Label == "Clientschlüssel läuft in 7 Tagen ab" || b.Label == "Administratorzustimmung entziehen" {
-			if err := b.Apply(ctx, eng.Repo()); err != nil {
+			if err := eng.ApplyDemo(ctx, b.Apply); err != nil {
 				return err
 			}
 		}
@@ -123,10 +123,10 @@ func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *
 	// A cache restored empty: the guard holds every deletion back.
 	for _, b := range d.Breakages() {
 		if b.Label == "Alles wieder in Ordnung bringen" {
-			defer func() { _ = b.Apply(ctx, eng.Repo()) }() // repair last
+			defer func() { _ = eng.ApplyDemo(ctx, b.Apply) }() // repair last
 		}
 		if b.Label == demo.EmptyCache {
-			if err := b.Apply(ctx, eng.Repo()); err != nil {
+			if err := eng.ApplyDemo(ctx, b.Apply); err != nil {
 				return err
 			}
 		}
