@@ -13,7 +13,9 @@ import (
 // secret store), the journal and the entity test. The tray declares the
 // subset it needs as ui.Engine.
 
-func (e *Engine) Entities(ctx context.Context) ([]config.Entity, error) { return e.o.Repo.Entities(ctx) }
+func (e *Engine) Entities(ctx context.Context) ([]config.Entity, error) {
+	return e.o.Repo.Entities(ctx)
+}
 func (e *Engine) Entity(ctx context.Context, name string) (config.Entity, error) {
 	return e.o.Repo.Entity(ctx, name)
 }
@@ -21,7 +23,9 @@ func (e *Engine) Workers(ctx context.Context) ([]config.Worker, error) { return 
 func (e *Engine) Worker(ctx context.Context, upn string) (config.Worker, error) {
 	return e.o.Repo.Worker(ctx, upn)
 }
-func (e *Engine) Settings(ctx context.Context) (config.Settings, error) { return e.o.Repo.Settings(ctx) }
+func (e *Engine) Settings(ctx context.Context) (config.Settings, error) {
+	return e.o.Repo.Settings(ctx)
+}
 
 // Policy is the IT's deployed policy (nil: none).
 func (e *Engine) Policy() *config.Policy { return e.o.Repo.Policy() }
@@ -51,7 +55,9 @@ func (e *Engine) SaveWorker(ctx context.Context, w config.Worker) error {
 }
 
 // HasClientSecret reports whether the entity's secret is in the keyring.
-func (e *Engine) HasClientSecret(entity string) (bool, error) { return e.o.Auth.HasClientSecret(entity) }
+func (e *Engine) HasClientSecret(entity string) (bool, error) {
+	return e.o.Auth.HasClientSecret(entity)
+}
 
 // Journal reads the journal.
 func (e *Engine) Journal(ctx context.Context, f store.JournalFilter) ([]store.JournalEntry, error) {
