@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/mail"
 )
 
 // AccountsScreen is "Konten verwalten", the Kommunikator's account manager.
@@ -117,11 +119,11 @@ func (a *App) saveWorker(w config.Worker) error {
 
 // restart applies a changed configuration to the background work.
 func (a *App) restart() {
-	go func() {
-		if err := a.eng.Reload(a.ctx); err != nil {
-			a.fa.SendNotification(fyne.NewNotification("kanzleisync", "Neustart des Abgleichs fehlgeschlagen: "+err.Error()))
+	inBackground(a, func(ctx context.Context) (struct{}, error) { return struct{}{}, a.eng.Reload(ctx) }, func(_ struct{}, err error) {
+		if err != nil {
+			a.fa.SendNotification(fyne.NewNotification("kanzleisync", "Neustart des Abgleichs fehlgeschlagen: "+core.Explain(err, config.Entity{}, "")))
 		}
-	}()
+	})
 	a.buildMenu()
 }
 
@@ -374,21 +376,18 @@ func (a *App) sendTestMail(s *TestMailScreen) {
 	s.Dot.Set(diagnose.Grey)
 	s.Steps.SetText("Testmail wird gesendet …")
 	to := strings.TrimSpace(s.To.Text)
-	go func() {
-		rep, err := a.eng.SendTestMail(a.ctx, k[0], k[1], to)
-		a.do(func() {
-			s.Send.Enable()
-			switch {
-			case err != nil:
-				s.Dot.Set(diagnose.Red)
-				s.Steps.SetText(err.Error())
-			case rep.Err != nil:
-				s.Dot.Set(diagnose.Red)
-				s.Steps.SetText(rep.Text())
-			default:
-				s.Dot.Set(diagnose.Green)
-				s.Steps.SetText(rep.Text())
-			}
-		})
-	}()
+	inBackground(a, func(ctx context.Context) (mail.TestMailReport, error) { return a.eng.SendTestMail(ctx, k[0], k[1], to) }, func(rep mail.TestMailReport, err error) {
+		s.Send.Enable()
+		switch {
+		case err != nil:
+			s.Dot.Set(diagnose.Red)
+			s.Steps.SetText(err.Error())
+		case rep.Err != nil:
+			s.Dot.Set(diagnose.Red)
+			s.Steps.SetText(rep.Text())
+		default:
+			s.Dot.Set(diagnose.Green)
+			s.Steps.SetText(rep.Text())
+		}
+	})
 }

@@ -95,15 +95,6 @@ func New(ctx context.Context, fa fyne.App, eng Engine, o Options) *App {
 	return a
 }
 
-// do runs f on the UI thread, after any other update.
-func (a *App) do(f func()) {
-	fyne.Do(func() {
-		a.uiMu.Lock()
-		defer a.uiMu.Unlock()
-		f()
-	})
-}
-
 // TrayState is what the tray picture shows now.
 func (a *App) TrayState() assets.TrayState {
 	switch a.status.State {
@@ -375,26 +366,25 @@ func (a *App) SignIn(upn string) *SignInScreen {
 	if timeout == 0 {
 		timeout = 120 * time.Second
 	}
-	go func() {
-		err := a.eng.SignIn(a.ctx, upn, auth.SignInOptions{OpenBrowser: a.o.OpenURL, Timeout: timeout,
-			OfferURL: func(u string) {
-				a.do(func() {
-					s.Status.SetText("Falls sich kein Browser geöffnet hat: diesen Link kopieren und im Browser öffnen.")
-					s.Link.SetText(u)
-					s.Link.Show()
-				})
-			}})
+	offer := func(u string) {
 		a.do(func() {
-			s.running = false
-			if err != nil {
-				ent := a.entityOf(upn)
-				s.Status.SetText("Anmeldung nicht abgeschlossen. " + auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String())
-				return
-			}
-			s.Link.Hide()
-			s.Status.SetText(fmt.Sprintf("%s ist angemeldet. Das Fenster kann geschlossen werden.", upn))
+			s.Status.SetText("Falls sich kein Browser geöffnet hat: diesen Link kopieren und im Browser öffnen.")
+			s.Link.SetText(u)
+			s.Link.Show()
 		})
-	}()
+	}
+	inBackground(a, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.eng.SignIn(ctx, upn, auth.SignInOptions{OpenBrowser: a.o.OpenURL, Timeout: timeout, OfferURL: offer})
+	}, func(_ struct{}, err error) {
+		s.running = false
+		if err != nil {
+			ent := a.entityOf(upn)
+			s.Status.SetText("Anmeldung nicht abgeschlossen. " + auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String())
+			return
+		}
+		s.Link.Hide()
+		s.Status.SetText(fmt.Sprintf("%s ist angemeldet. Das Fenster kann geschlossen werden.", upn))
+	})
 	return s
 }
 
@@ -408,14 +398,18 @@ func (a *App) entityOf(upn string) config.Entity {
 }
 
 func (a *App) runDemo(d Action) {
-	go func() {
-		if err := d.Do(a.ctx); err != nil {
-			a.fa.SendNotification(fyne.NewNotification("Demo", d.Label+": "+err.Error()))
-			return
+	inBackground(a, func(ctx context.Context) (struct{}, error) {
+		if err := d.Do(ctx); err != nil {
+			return struct{}{}, err
 		}
-		a.eng.RefreshWarnings(a.ctx)
+		a.eng.RefreshWarnings(ctx)
 		a.eng.SyncNow()
-	}()
+		return struct{}{}, nil
+	}, func(_ struct{}, err error) {
+		if err != nil {
+			a.fa.SendNotification(fyne.NewNotification("Demo", d.Label+": "+err.Error()))
+		}
+	})
 }
 
 // germanTime formats a time for the windows; zero is "noch nie".

@@ -1,6 +1,7 @@
 // Package ui holds kanzleisync's Fyne windows, tray and widgets. Work in
-// background goroutines reaches widgets only through a Bridge, which hands
-// every update to Fyne's UI thread with fyne.Do.
+// background goroutines reaches widgets only through this file: the
+// engine's status through App.do, everything a window starts through
+// inBackground.
 package ui
 
 import (
@@ -9,28 +10,22 @@ import (
 	"fyne.io/fyne/v2"
 )
 
-// Bridge forwards values from background goroutines (status events, progress)
-// to a function that updates widgets on the UI thread.
-type Bridge[T any] struct {
-	apply func(T)
+// do runs f on the UI thread (fyne.Do), after any other update: the one
+// bridge from background goroutines to widgets. uiMu orders it with the
+// test driver, which runs Do at once on the calling goroutine.
+func (a *App) do(f func()) {
+	fyne.Do(func() {
+		a.uiMu.Lock()
+		defer a.uiMu.Unlock()
+		f()
+	})
 }
 
-// NewBridge returns a bridge that calls apply on the UI thread for each value.
-func NewBridge[T any](apply func(T)) *Bridge[T] { return &Bridge[T]{apply: apply} }
-
-// Run delivers the values of ch until ch is closed or ctx ends. Each value is
-// applied with fyne.DoAndWait, so updates keep their order and a slow UI
-// slows the producer instead of piling up goroutines.
-func (b *Bridge[T]) Run(ctx context.Context, ch <-chan T) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case v, ok := <-ch:
-			if !ok {
-				return
-			}
-			fyne.DoAndWait(func() { b.apply(v) })
-		}
-	}
+// inBackground runs work off the UI thread, so a window stays responsive
+// while the network is slow, and shows its result on the UI thread.
+func inBackground[T any](a *App, work func(ctx context.Context) (T, error), show func(T, error)) {
+	go func() {
+		v, err := work(a.ctx)
+		a.do(func() { show(v, err) })
+	}()
 }

@@ -5,6 +5,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
 )
@@ -56,17 +57,14 @@ func (a *App) runDiagnose(s *DiagnoseScreen) {
 	s.Run.Disable()
 	s.Reports = nil
 	s.State.SetText("Anbindung wird getestet …")
-	go func() {
-		reports, err := a.eng.Diagnose(a.ctx)
-		a.do(func() {
-			s.Run.Enable()
-			if err != nil {
-				s.State.SetText("Der Test konnte nicht laufen: " + err.Error())
-				return
-			}
-			s.show(reports)
-		})
-	}()
+	inBackground(a, a.eng.Diagnose, func(reports []diagnose.Report, err error) {
+		s.Run.Enable()
+		if err != nil {
+			s.State.SetText("Der Test konnte nicht laufen: " + core.Explain(err, config.Entity{}, ""))
+			return
+		}
+		s.show(reports)
+	})
 }
 
 func (s *DiagnoseScreen) show(reports []diagnose.Report) {

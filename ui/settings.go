@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -258,28 +259,25 @@ func (a *App) testEntity(s *SettingsScreen) {
 	}
 	s.TestEntity.Disable()
 	a.entityResult(s, diagnose.Grey, "Verbindung wird getestet …")
-	go func() {
-		rep, err := a.eng.TestEntity(a.ctx, ent.Name)
-		a.do(func() {
-			s.TestEntity.Enable()
-			if err != nil {
-				a.entityResult(s, diagnose.Red, err.Error())
-				return
+	inBackground(a, func(ctx context.Context) (diagnose.Report, error) { return a.eng.TestEntity(ctx, ent.Name) }, func(rep diagnose.Report, err error) {
+		s.TestEntity.Enable()
+		if err != nil {
+			a.entityResult(s, diagnose.Red, core.Explain(err, ent, ""))
+			return
+		}
+		status, lines := diagnose.Green, []string{}
+		for _, c := range rep.Checks {
+			line := c.Name + ": " + c.Detail
+			if c.Fix != "" {
+				line += " → " + c.Fix
 			}
-			status, lines := diagnose.Green, []string{}
-			for _, c := range rep.Checks {
-				line := c.Name + ": " + c.Detail
-				if c.Fix != "" {
-					line += " → " + c.Fix
-				}
-				lines = append(lines, line)
-				if c.Status == diagnose.Red || (c.Status == diagnose.Yellow && status == diagnose.Green) {
-					status = c.Status
-				}
+			lines = append(lines, line)
+			if c.Status == diagnose.Red || (c.Status == diagnose.Yellow && status == diagnose.Green) {
+				status = c.Status
 			}
-			a.entityResult(s, status, strings.Join(lines, "\n"))
-		})
-	}()
+		}
+		a.entityResult(s, status, strings.Join(lines, "\n"))
+	})
 }
 
 func (a *App) workersTab(s *SettingsScreen) fyne.CanvasObject {
@@ -459,24 +457,21 @@ func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
 func (a *App) computePreview(s *ActivationScreen) {
 	s.Confirm.Disable()
 	s.Preview.SetText("Vorschau wird berechnet …")
-	go func() {
-		out, err := a.eng.Preview(a.ctx)
-		a.do(func() {
-			var lines []string
-			for k, v := range out {
-				lines = append(lines, "• "+k+": "+v)
-			}
-			slices.Sort(lines)
-			if err != nil && !errors.Is(err, export.ErrInactive) {
-				lines = append(lines, "", "Hinweis: "+core.Explain(err, config.Entity{}, ""))
-			}
-			if len(lines) == 0 {
-				lines = []string{"Nichts zu tun: kein Sachbearbeiter mit eingeschaltetem Modul."}
-			}
-			s.Preview.SetText(strings.Join(lines, "\n"))
-			s.Confirm.Enable()
-		})
-	}()
+	inBackground(a, a.eng.Preview, func(out map[string]string, err error) {
+		var lines []string
+		for k, v := range out {
+			lines = append(lines, "• "+k+": "+v)
+		}
+		slices.Sort(lines)
+		if err != nil && !errors.Is(err, export.ErrInactive) {
+			lines = append(lines, "", "Hinweis: "+core.Explain(err, config.Entity{}, ""))
+		}
+		if len(lines) == 0 {
+			lines = []string{"Nichts zu tun: kein Sachbearbeiter mit eingeschaltetem Modul."}
+		}
+		s.Preview.SetText(strings.Join(lines, "\n"))
+		s.Confirm.Enable()
+	})
 }
 
 func (a *App) generalTab(s *SettingsScreen) fyne.CanvasObject {
