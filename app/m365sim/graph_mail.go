@@ -1,7 +1,6 @@
 package m365sim
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -26,7 +25,7 @@ func (s *Server) deliver(u *userState, raw []byte) *item {
 func (s *Server) storeMessage(mb *mailbox, folderID string, raw []byte) *item {
 	raw = normalizeCRLF(raw)
 	it := s.newItem(mb.Messages, messageProps(raw))
-	it.Mail = &mailData{Raw: raw, Folder: folderID, UIDL: strings.TrimRight(base64.URLEncoding.EncodeToString(s.randBytes(24)), "="), Received: s.now()}
+	it.Mail = &mailData{Raw: raw, Folder: folderID, UIDL: s.newUIDL(), Received: s.now()}
 	return it
 }
 

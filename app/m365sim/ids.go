@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -95,4 +96,12 @@ func selfSignedTLS(now time.Time) (*tls.Config, []byte, error) {
 
 func formatGUID(b []byte) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// newUIDL returns a POP3 unique-id. Exchange never hands out one twice in a
+// mailbox, also not after a restart; the seeded generator alone would
+// repeat them in every new emulator, so an instance-wide random part (from
+// crypto/rand, made at start) comes first. Caller holds s.mu.
+func (s *Server) newUIDL() string {
+	return strings.TrimRight(base64.URLEncoding.EncodeToString(append(append([]byte(nil), s.uidlSalt[:]...), s.randBytes(18)...)), "=")
 }

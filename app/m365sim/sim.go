@@ -11,6 +11,7 @@ package m365sim
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type Server struct {
 	cfg         TenantFile
 	clockOffset time.Duration
 	rng         *rand.Rand
+	uidlSalt    [6]byte // random per emulator instance (newUIDL)
 	signer      *signer
 	tenants     map[string]*tenantState // by id and by lower-case domain
 	users       map[string]*userState   // by lower-case UPN, mail and object id
@@ -130,6 +132,9 @@ func New(tf *TenantFile, opts Options) (*Server, error) {
 		closed:     make(chan struct{}),
 		stats:      Stats{InjectedStatus: map[int]int{}},
 		conns:      map[net.Conn]struct{}{},
+	}
+	if _, err := cryptorand.Read(s.uidlSalt[:]); err != nil {
+		return nil, fmt.Errorf("m365sim: random: %w", err)
 	}
 	s.throttle = newThrottler(cfg.Throttle)
 	s.buildDirectory()

@@ -1,4 +1,4 @@
-package main
+package ui
 
 import (
 	"context"
@@ -12,27 +12,32 @@ import (
 	"fyne.io/fyne/v2"
 
 	"kanzleisync/app/auth"
-	"kanzleisync/app/core"
 	"kanzleisync/app/demo"
 	"kanzleisync/app/diagnose"
-	"kanzleisync/ui"
 )
 
 // screenshots drives the real application through its screens and writes
 // each window, as the window system drew it, into dir.
-func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *core.Engine) error {
+func (a *App) Screenshots(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	// Sign every demo worker in (the robot answers the pages) and wait for
-	// the first export of each.
-	for _, w := range d.Workers {
-		if err := eng.SignIn(ctx, w.UPN, authOptions(d)); err != nil {
+	// Sign every worker in (Options.OpenURL answers the pages: the demo's
+	// robot) and wait for the first export of each.
+	workers, err := a.eng.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range workers {
+		if err := a.eng.SignIn(ctx, w.UPN, auth.SignInOptions{OpenBrowser: a.o.OpenURL, Timeout: 30 * time.Second}); err != nil {
 			return fmt.Errorf("sign in %s: %w", w.UPN, err)
 		}
 	}
+	if len(workers) == 0 || len(workers[0].Accounts) == 0 {
+		return fmt.Errorf("screenshots need a worker with a mail account (the demo firm)")
+	}
 	if !waitFor(ctx, 90*time.Second, func() bool {
-		st := eng.Status()
+		st := a.eng.Status()
 		for _, s := range st.Sync {
 			if s.LastRun.IsZero() || s.Running {
 				return false
@@ -75,8 +80,8 @@ func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *
 	onUI := func(f func() bool) func() bool {
 		return func() bool { var ok bool; fyne.DoAndWait(func() { ok = f() }); return ok }
 	}
-	var diag *ui.DiagnoseScreen
-	var mailScreen *ui.TestMailScreen
+	var diag *DiagnoseScreen
+	var mailScreen *TestMailScreen
 	steps := []struct {
 		name, win string
 		open      func()
@@ -88,7 +93,7 @@ func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *
 		{"testmail", "testmail", func() { mailScreen = a.ShowTestMail("", ""); mailScreen.Send.OnTapped() },
 			func() bool { return mailScreen.Dot.Status != diagnose.Grey }},
 		{"konten-verwalten", "accounts", func() { a.ShowAccounts() }, nil},
-		{"konto-bearbeiten", "account-edit", func() { a.ShowAccountEditor(d.Workers[0].UPN, d.Workers[0].Accounts[0].Address) }, nil},
+		{"konto-bearbeiten", "account-edit", func() { a.ShowAccountEditor(workers[0].UPN, workers[0].Accounts[0].Address) }, nil},
 		{"einstellungen", "settings", func() { a.ShowSettings() }, nil},
 		{"synchronisation", "sync", func() { a.ShowSync() }, nil},
 		{"protokoll", "journal", func() { a.ShowJournal() }, nil},
@@ -105,14 +110,12 @@ func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *
 	}
 	// Break something: the secret expires in 7 days and the admin consent
 	// is withdrawn; the test shows yellow and red with the German fixes.
-	for _, b := range d.Breakages() {
-		if b.Label == "Clientschlüssel läuft in 7 Tagen ab" || b.Label == "Administratorzustimmung entziehen" {
-			if err := eng.ApplyDemo(ctx, b.Apply); err != nil {
-				return err
-			}
+	for _, label := range []string{"Clientschlüssel läuft in 7 Tagen ab", "Administratorzustimmung entziehen"} {
+		if err := a.demoAction(ctx, label); err != nil {
+			return err
 		}
 	}
-	eng.RefreshWarnings(ctx)
+	a.eng.RefreshWarnings(ctx)
 	fyne.DoAndWait(func() { diag = a.ShowDiagnose(true) })
 	if !waitFor(ctx, 60*time.Second, onUI(func() bool { return diag.Reports != nil })) {
 		return fmt.Errorf("the second test did not finish within 60 s")
@@ -121,19 +124,13 @@ func screenshots(ctx context.Context, dir string, d *demo.Demo, a *ui.App, eng *
 		return err
 	}
 	// A cache restored empty: the guard holds every deletion back.
-	for _, b := range d.Breakages() {
-		if b.Label == "Alles wieder in Ordnung bringen" {
-			defer func() { _ = eng.ApplyDemo(ctx, b.Apply) }() // repair last
-		}
-		if b.Label == demo.EmptyCache {
-			if err := eng.ApplyDemo(ctx, b.Apply); err != nil {
-				return err
-			}
-		}
+	defer func() { _ = a.demoAction(ctx, "Alles wieder in Ordnung bringen") }() // repair last
+	if err := a.demoAction(ctx, demo.EmptyCache); err != nil {
+		return err
 	}
-	eng.SyncNow()
+	a.eng.SyncNow()
 	if !waitFor(ctx, 60*time.Second, func() bool {
-		for _, s := range eng.Status().Sync {
+		for _, s := range a.eng.Status().Sync {
 			if s.Result.Held > 0 && !s.Running {
 				return true
 			}
@@ -157,8 +154,14 @@ func waitFor(ctx context.Context, limit time.Duration, ok func() bool) bool {
 	return false
 }
 
-func authOptions(d *demo.Demo) auth.SignInOptions {
-	return auth.SignInOptions{OpenBrowser: robot(), Timeout: 30 * time.Second}
+// demoAction runs the demo entry of that label (Options.Demo).
+func (a *App) demoAction(ctx context.Context, label string) error {
+	for _, d := range a.o.Demo {
+		if d.Label == label {
+			return d.Do(ctx)
+		}
+	}
+	return fmt.Errorf("no demo entry %q", label)
 }
 
 // windowID finds a window's X id by its title (xwininfo).

@@ -1,0 +1,147 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
+	"kanzleisync/app/core"
+	"kanzleisync/app/diagnose"
+	"kanzleisync/app/export"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/mail"
+	"kanzleisync/app/store"
+)
+
+// Help is the demo window's welcome text.
+const Help = `Willkommen zur Demo von kanzleisync. Microsoft 365 ist hier ein eingebauter Emulator auf diesem Rechner: kein Microsoft-Konto nötig, nichts verlässt den Rechner.
+
+1. Anmelden: „Anmelden: Anna Müller“ öffnet die Anmeldeseite im Browser. Passwort: ` + m365sim.DemoPassword + `
+2. „Anbindung testen“: die Punkte werden grün.
+3. „Testmail senden“: die Mail kommt im POP3-Postfach an (Konten verwalten zeigt den Abruf).
+4. „Jetzt synchronisieren“: Termine, Fristen und Adressen aus dem Demo-Bestand wandern nach Outlook.
+5. „Einstellungen“: Entität und Kanzlei-Einstellungen ändert nur der Administrator (Demo-Passwort: ` + AdminPassword + `); dort auch „Schnittstelle aktiv“.
+6. „Demo: etwas kaputt machen“: Clientschlüssel ablaufen lassen, Zustimmung entziehen, SMTP AUTH abschalten, drosseln – und sehen, was kanzleisync dazu sagt.
+
+Das Tray-Symbol (falls der Desktop eins zeigt) hat dasselbe Menü. Schließen eines Fensters lässt kanzleisync im Tray weiterlaufen.`
+
+// Robot answers the emulator's sign-in pages for the user named in the
+// link, as the demo's stand-in for a person at a browser; errors go to
+// report (nil: dropped).
+func Robot(report func(error)) func(string) error {
+	return m365sim.AnswerSignIn(m365sim.DemoPassword, report)
+}
+
+// printer writes the headless demo's lines to its writer.
+type printer struct{ w io.Writer }
+
+func (p printer) Println(a ...any)          { fmt.Fprintln(p.w, a...) }
+func (p printer) Printf(f string, a ...any) { fmt.Fprintf(p.w, f, a...) }
+func (p printer) Print(a ...any)            { fmt.Fprint(p.w, a...) }
+
+// Headless is the demo without windows, written to out: the emulator, a
+// sign-in link (answered by the Robot), Anbindung testen, one export cycle,
+// and a test mail fetched again over POP3. It returns the exit code.
+func (d *Demo) Headless(ctx context.Context, w io.Writer, st *store.Store, repo *config.Repo, m *auth.Manager, logger *slog.Logger) int {
+	fmt := printer{w}
+	sim := d.Sim
+	fmt.Printf(`
+Microsoft-365-Emulator (nur auf diesem Rechner)
+  Entra ID   %s
+  Graph      %s
+  POP3 (TLS) %s
+  SMTP       %s
+`, sim.AuthorityURL(m365sim.DemoTenantID), sim.GraphURL(), sim.POP3SAddr(), sim.SMTPAddr())
+	anna := d.Workers[0]
+	fmt.Printf("\n1. Anmeldung von %s (%s). Anmeldelink:\n", anna.DisplayName, anna.UPN)
+	walk := Robot(nil)
+	_, err := m.SignIn(ctx, anna.UPN, auth.SignInOptions{Timeout: 30 * time.Second, OpenBrowser: func(link string) error {
+		fmt.Printf("   %s\n   Ohne Browser meldet die Demo %s selbst über die Seiten des Emulators an (Passwort %s).\n", link, anna.DisplayName, m365sim.DemoPassword)
+		return walk(link)
+	}})
+	if err != nil {
+		fmt.Println("   Anmeldung fehlgeschlagen:", auth.Explain(err, auth.Context{Entity: d.Entity, UPN: anna.UPN}).String())
+		return 1
+	}
+	fmt.Println("   angemeldet; das Refresh-Token liegt im Schlüsselbund.")
+
+	fmt.Println("\n2. Anbindung testen:")
+	dg := core.NewDiagnoser(repo, m, d.MailTLS, nil)
+	for _, subject := range []func() (string, error){
+		func() (string, error) {
+			r, err := dg.Entity(ctx, d.Entity.Name)
+			return reportText(r.Subject, r.Checks), err
+		},
+		func() (string, error) {
+			r, err := dg.Worker(ctx, anna.UPN)
+			return reportText(r.Subject, r.Checks), err
+		},
+	} {
+		text, err := subject()
+		if err != nil {
+			fmt.Println("   ", err)
+			continue
+		}
+		fmt.Print(text)
+	}
+
+	fmt.Println("\n3. Ein Abgleich (Anna Müller; die anderen Sachbearbeiter sind nicht angemeldet):")
+	installation, err := st.InstallationID(ctx)
+	if err != nil {
+		fmt.Println("   ", err)
+		return 1
+	}
+	r := &export.Runner{Entity: d.Entity.Name, Repo: repo, Store: st, Installation: installation, Logger: logger,
+		Tokens: func(upn string) graph.TokenSource { return m.Graph(upn) }}
+	start := time.Now()
+	out, err := r.Cycle(ctx, false)
+	fmt.Printf("   %s: %s (%.1f s)\n", anna.UPN, out[anna.UPN], time.Since(start).Seconds())
+	for _, w := range d.Workers[1:] {
+		fmt.Printf("   %s: nicht angemeldet – in der Tray-Anwendung „Anmelden“ wählen\n", w.UPN)
+	}
+	if err != nil && out[anna.UPN] == "" {
+		fmt.Println("   Abgleich fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
+		return 1
+	}
+
+	fmt.Println("\n4. Testmail von Anna an sich selbst über SMTP, dann Abruf über POP3:")
+	var acc config.MailAccount
+	for _, a := range anna.Accounts {
+		if a.Transport != config.GraphMail {
+			acc = a
+		}
+	}
+	rep := core.SendTestMail(ctx, m, d.MailTLS, d.Entity, anna, acc, "")
+	fmt.Print(indent(rep.Text()))
+	pop, _ := mail.Endpoints(acc, d.MailTLS)
+	res, err := (&mail.Fetcher{Store: st, Tokens: m.Outlook(anna.UPN), Logger: logger}).Fetch(ctx, pop)
+	if err != nil {
+		fmt.Println("   POP3-Abruf fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
+		return 1
+	}
+	fmt.Printf("   POP3-Abruf: %d neue Nachricht(en) gespeichert und auf dem Server gelöscht.\n", res.Fetched)
+	fmt.Println("\nMit einer Anzeige (DISPLAY) zeigt `make run` dasselbe in der Tray-Anwendung.")
+	return 0
+}
+
+func reportText(subject string, checks []diagnose.Check) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "   %s\n", subject)
+	for _, c := range checks {
+		fmt.Fprintf(&b, "     %-5s %-12s %s\n", c.Status, c.Name, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(&b, "           → %s\n", c.Fix)
+		}
+	}
+	return b.String()
+}
+
+func indent(s string) string {
+	return "   " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n   ") + "\n"
+}
