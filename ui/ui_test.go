@@ -26,6 +26,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/assets"
 	"kanzleisync/platform/keyring/keyringtest"
 )
@@ -156,16 +157,11 @@ func (f *fixture) ui(fn func()) {
 // eventually waits for cond, checked on the UI thread.
 func (f *fixture) eventually(what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	testsupport.Eventually(f.t, 30*time.Second, what, func() bool {
 		var ok bool
 		f.ui(func() { ok = cond() })
-		if ok {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	f.t.Fatalf("timed out waiting for %s; status: %+v", what, f.eng.Status())
+		return ok
+	})
 }
 
 func labels(m *fyne.Menu) []string {

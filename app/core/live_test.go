@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,10 +17,12 @@ import (
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
+	"kanzleisync/app/export"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/app/translog"
 	"kanzleisync/platform/keyring/keyringtest"
 )
@@ -87,25 +90,12 @@ func newLive(t *testing.T, active bool, modules []config.Module) *liveFixture {
 	return f
 }
 
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for time.Since(start) < limit {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("not within %s: %s", limit, what)
-	return 0
-}
-
 // A module switched off in another process (the command line, a second
 // window) stops being exported within 5 s, while the rest goes on, and
 // nothing is restarted: the running cycle is left to finish.
 func TestModuleSwitchedOffWhileRunning(t *testing.T) {
 	f := newLive(t, true, []config.Module{config.Calendar, config.Contacts})
-	waitUntil(t, 30*time.Second, "the first export", func() bool {
+	testsupport.Eventually(t, 30*time.Second, "the first export", func() bool {
 		st, _ := f.sim.State(anna)
 		return len(st.Events) == 5 && len(st.Contacts) == 4
 	})
@@ -138,7 +128,7 @@ func TestModuleSwitchedOffWhileRunning(t *testing.T) {
 	if err := otherRepo.SaveWorker(context.Background(), w); err != nil {
 		t.Fatal(err)
 	}
-	took := waitUntil(t, 5*time.Second, "the contact change exported", func() bool {
+	took := testsupport.Eventually(t, 5*time.Second, "the contact change exported", func() bool {
 		st, _ := f.sim.State(anna)
 		for _, c := range st.Contacts {
 			if c["surname"] == "Neumann-Änderung" {
@@ -148,7 +138,16 @@ func TestModuleSwitchedOffWhileRunning(t *testing.T) {
 		return false
 	})
 	t.Logf("configuration change applied and exported %v after it was saved", took.Round(time.Millisecond))
-	time.Sleep(500 * time.Millisecond) // a cycle that would export the Termin would be done by now
+	// the cycle that exported the contact has ended: had the calendar still
+	// been on, it would have exported the Termin too
+	testsupport.Eventually(t, 10*time.Second, "the cycle after the change ended", func() bool {
+		for _, s := range f.eng.Status().Sync {
+			if s.Worker == anna && len(s.Modules) == 1 && s.LastRun.After(changedAt) && !s.Running {
+				return true
+			}
+		}
+		return false
+	})
 	st, _ := f.sim.State(anna)
 	for _, e := range st.Events {
 		if e["subject"] == "Nach dem Abschalten geändert" {
@@ -173,11 +172,24 @@ func TestInactiveWritesNothing(t *testing.T) {
 	f := newLive(t, false, config.AllModules)
 	before := len(f.sim.Requests())
 	f.eng.SyncNow()
-	waitUntil(t, 10*time.Second, "the warning", func() bool {
+	testsupport.Eventually(t, 10*time.Second, "the warning", func() bool {
 		st := f.eng.Status()
 		return st.State == Warning && strings.HasPrefix(st.Reason, "Schnittstelle nicht aktiv")
 	})
-	time.Sleep(time.Second)
+	// a whole cycle, run to its end while the switch is off
+	f.eng.mu.Lock()
+	var runner *export.Runner
+	for _, re := range f.eng.runners {
+		runner = re.r
+	}
+	fetchers := len(f.eng.fetchers)
+	f.eng.mu.Unlock()
+	if _, err := runner.Cycle(context.Background(), false); !errors.Is(err, export.ErrInactive) {
+		t.Errorf("cycle while inactive: %v", err)
+	}
+	if fetchers != 0 {
+		t.Errorf("%d mail fetchers run while inactive", fetchers)
+	}
 	for _, r := range f.sim.Requests()[before:] {
 		if r.Service == "graph" && r.Method != "GET" || r.Service == "pop3" || r.Service == "smtp" {
 			t.Errorf("request while inactive: %s %s %s", r.Service, r.Method, r.Path)
@@ -194,7 +206,7 @@ func TestInactiveWritesNothing(t *testing.T) {
 	if err := f.repo.SaveSettings(context.Background(), set); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the export after switching on", func() bool {
+	testsupport.Eventually(t, 10*time.Second, "the export after switching on", func() bool {
 		st, _ := f.sim.State(anna)
 		return len(st.Events) == 5
 	})
@@ -209,7 +221,7 @@ func TestTransferLog(t *testing.T) {
 	if err := f.repo.SaveSettings(context.Background(), set); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 30*time.Second, "the export", func() bool {
+	testsupport.Eventually(t, 30*time.Second, "the export", func() bool {
 		b, _ := os.ReadFile(f.transfer)
 		return strings.Contains(string(b), "ABGLEICH | "+anna)
 	})
@@ -245,7 +257,7 @@ func TestExportByServer(t *testing.T) {
 	if err := f.repo.SaveSettings(context.Background(), set); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the server's state", func() bool {
+	testsupport.Eventually(t, 10*time.Second, "the server's state", func() bool {
 		for _, s := range f.eng.Status().Sync {
 			if s.Worker == anna && s.Summary == "Server: 12 angelegt" && s.Result.Created == 12 {
 				return true
@@ -254,9 +266,15 @@ func TestExportByServer(t *testing.T) {
 		return false
 	})
 	// from now on the workstation sends nothing to Graph
+	// nothing is left that could export: no runner
+	f.eng.mu.Lock()
+	runners := len(f.eng.runners)
+	f.eng.mu.Unlock()
+	if runners != 0 {
+		t.Errorf("%d export runners while the server exports", runners)
+	}
 	before := len(f.sim.Requests())
 	f.eng.SyncNow()
-	time.Sleep(time.Second)
 	for _, r := range f.sim.Requests()[before:] {
 		if r.Service == "graph" {
 			t.Errorf("the workstation exported although the server does: %s %s", r.Method, r.Path)

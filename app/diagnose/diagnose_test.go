@@ -10,24 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/graph"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 const anna = "anna.mueller@kanzlei.example"
-
-type staticTokens struct{ token string }
-
-func (s staticTokens) TokenContext(context.Context) (*oauth2.Token, error) {
-	return &oauth2.Token{AccessToken: s.token}, nil
-}
-func (s staticTokens) Renew(ctx context.Context) (*oauth2.Token, error) { return s.TokenContext(ctx) }
 
 func setup(t *testing.T, srv *m365sim.Server, modules []config.Module, secretExpires time.Time) *config.Repo {
 	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
@@ -59,7 +51,7 @@ func TestWorkerAllGreen(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	repo := setup(t, srv, []config.Module{config.Calendar, config.Contacts, config.Tasks, config.Mail}, time.Now().AddDate(1, 0, 0))
 	tok := simtest.SignIn(t, srv, anna).AccessToken
-	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return staticTokens{tok} }}
+	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: tok} }}
 	rep, err := d.Worker(context.Background(), anna)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +77,7 @@ func TestWorkerMissingPermissionAndModuleOff(t *testing.T) {
 	srv := simtest.Start(t, tf, m365sim.Options{})
 	repo := setup(t, srv, []config.Module{config.Calendar, config.Tasks}, time.Now().AddDate(1, 0, 0))
 	tok := simtest.SignIn(t, srv, anna).AccessToken
-	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return staticTokens{tok} }}
+	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: tok} }}
 	rep, err := d.Worker(context.Background(), anna)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +98,7 @@ func TestWorkerProbeRefused(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	repo := setup(t, srv, []config.Module{config.Calendar}, time.Now().AddDate(1, 0, 0))
 	tok := simtest.SignIn(t, srv, anna).AccessToken
-	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return staticTokens{tok} }}
+	d := &diagnose.Diagnoser{Repo: repo, GraphTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: tok} }}
 	srv.SetFaults(m365sim.Faults{Script: []int{503, 503}})
 	rep, _ := d.Worker(context.Background(), anna)
 	if c := rep.Checks[0]; c.Status != diagnose.Red || !strings.Contains(c.Fix, "erneut testen") {
@@ -127,7 +119,7 @@ func TestEntitySecretAndAppPermissions(t *testing.T) {
 		{time.Time{}, diagnose.Yellow},
 	} {
 		repo := setup(t, srv, []config.Module{config.Calendar, config.Contacts, config.Tasks, config.Mail}, tc.expires)
-		d := &diagnose.Diagnoser{Repo: repo, AppTokens: func(string) graph.TokenSource { return staticTokens{app} }}
+		d := &diagnose.Diagnoser{Repo: repo, AppTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: app} }}
 		rep, err := d.Entity(context.Background(), "Kanzlei")
 		if err != nil {
 			t.Fatal(err)
@@ -162,8 +154,8 @@ func TestWorkerPOP3AndSMTP(t *testing.T) {
 	graphTok := simtest.SignIn(t, srv, anna).AccessToken
 	outlookTok := simtest.SignIn(t, srv, anna, "https://outlook.office.com/POP.AccessAsUser.All", "offline_access").AccessToken
 	d := &diagnose.Diagnoser{Repo: repo, MailTLS: simtest.TLSConfig(srv),
-		GraphTokens:   func(string) graph.TokenSource { return staticTokens{graphTok} },
-		OutlookTokens: func(string) graph.TokenSource { return staticTokens{outlookTok} }}
+		GraphTokens:   func(string) graph.TokenSource { return testsupport.StaticTokens{Token: graphTok} },
+		OutlookTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: outlookTok} }}
 	rep, _ := d.Worker(context.Background(), anna)
 	want := "Kalender=grau, Kontakte=grau, Aufgaben=grau, Mail lesen=grün, Mail senden=grün, POP3 " + anna + "=grün, SMTP " + anna + "=grün"
 	if !rep.OK() || statuses(rep) != want {
@@ -205,7 +197,7 @@ func TestSecretExpiryFromMicrosoft(t *testing.T) {
 		t.Helper()
 		repo := setup(t, srv, []config.Module{config.Calendar}, entered)
 		d := &diagnose.Diagnoser{Repo: repo, SecretHint: hint, Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
-			AppTokens: func(string) graph.TokenSource { return staticTokens{token} }}
+			AppTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: token} }}
 		rep, err := d.Entity(context.Background(), "Kanzlei")
 		if err != nil {
 			t.Fatal(err)
@@ -234,7 +226,7 @@ func TestSecretExpiryFromMicrosoft(t *testing.T) {
 	plainTok := simtest.AppToken(t, plain, "https://graph.microsoft.com")
 	repo := setup(t, plain, []config.Module{config.Calendar}, time.Date(2028, 1, 31, 0, 0, 0, 0, time.UTC))
 	d := &diagnose.Diagnoser{Repo: repo, SecretHint: hint, Now: func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) },
-		AppTokens: func(string) graph.TokenSource { return staticTokens{plainTok} }}
+		AppTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: plainTok} }}
 	rep, _ := d.Entity(context.Background(), "Kanzlei")
 	if c := rep.Checks[0]; c.Status != diagnose.Green || !strings.HasPrefix(c.Detail, "gültig bis 31.01.2028 (eingetragen) Das Datum bei Microsoft ist nicht lesbar") {
 		t.Errorf("without permission: %+v", c)

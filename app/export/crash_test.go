@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 // crashSize is the cache of the kill test: 2,500 Termine, 1,500 Fristen
@@ -61,23 +60,13 @@ func TestKilledExport(t *testing.T) {
 		if _, err := cdb.Exec(`DELETE FROM termin WHERE id = ?`, 1+rng.IntN(2500)); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "KANZLEISYNC_CRASH_CHILD=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		delay := time.Duration(20+rng.IntN(600)) * time.Millisecond
-		select {
-		case err := <-done:
+		child := testsupport.StartChild(t, "TestCrashChild", "KANZLEISYNC_CRASH_CHILD=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
+		// a random moment: the export's write-ahead order must hold at every one
+		if ended, err := child.KillOn(testsupport.After(time.Duration(20+rng.IntN(600)) * time.Millisecond)); ended {
 			if err != nil {
 				t.Fatalf("run %d ended by itself with %v", i, err)
 			}
 			finished++
-		case <-time.After(delay):
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
 		}
 	}
 	t.Logf("%d kills, %d runs finished before their kill", kills-finished, finished)
@@ -93,7 +82,7 @@ func TestKilledExport(t *testing.T) {
 	}
 	defer cache.Close()
 	ex := &export.Exporter{Store: st, Cache: cache, Settings: config.DefaultSettings(), Installation: "crash"}
-	c := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
+	c := graph.New(sim.URL(), testsupport.StaticTokens{Token: token}, graph.Options{})
 	w := config.Worker{UPN: anna, Entity: "Kanzlei", Modules: config.AllModules}
 	if _, err := ex.Run(ctx, c, w, "AM", true, export.PlanOptions{}); err != nil {
 		t.Fatalf("clean cycle: %v", err)
@@ -138,7 +127,7 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	ex := &export.Exporter{Store: st, Cache: cache, Settings: config.DefaultSettings(), Installation: "crash"}
-	c := graph.New(os.Getenv("SIM_URL"), staticTokens{os.Getenv("SIM_TOKEN")}, graph.Options{})
+	c := graph.New(os.Getenv("SIM_URL"), testsupport.StaticTokens{Token: os.Getenv("SIM_TOKEN")}, graph.Options{})
 	w := config.Worker{UPN: anna, Entity: "Kanzlei", Modules: config.AllModules}
 	start := time.Now()
 	res, err := ex.Run(ctx, c, w, "AM", false, export.PlanOptions{})

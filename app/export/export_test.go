@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"kanzleisync/app/config"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
@@ -20,18 +18,12 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 
 	_ "modernc.org/sqlite"
 )
 
 const anna = "anna.mueller@kanzlei.example"
-
-type staticTokens struct{ token string }
-
-func (s staticTokens) TokenContext(context.Context) (*oauth2.Token, error) {
-	return &oauth2.Token{AccessToken: s.token}, nil
-}
-func (s staticTokens) Renew(ctx context.Context) (*oauth2.Token, error) { return s.TokenContext(ctx) }
 
 type bench struct {
 	t      *testing.T
@@ -69,7 +61,7 @@ func newBench(t *testing.T, o source.GenOptions) *bench {
 	p := graph.NewPacer()
 	p.Base = 10 * time.Millisecond
 	p.Sleep = func(_ context.Context, d time.Duration) error { b.sim.Advance(d); return nil }
-	b.client = graph.New(b.sim.URL(), staticTokens{simtest.AppToken(t, b.sim, "https://graph.microsoft.com")}, graph.Options{Pacer: p})
+	b.client = graph.New(b.sim.URL(), testsupport.StaticTokens{Token: simtest.AppToken(t, b.sim, "https://graph.microsoft.com")}, graph.Options{Pacer: p})
 	b.ex = &export.Exporter{Store: b.st, Cache: b.cache, Settings: config.DefaultSettings(), Installation: "test"}
 	b.worker = config.Worker{UPN: anna, Entity: "Kanzlei", Modules: config.AllModules}
 	return b

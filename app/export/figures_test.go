@@ -21,6 +21,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 // The figures of `make bench` for the export (issue 4), measured with
@@ -70,7 +71,7 @@ func TestExportFigures(t *testing.T) {
 	perS := float64(items) / seconds
 
 	// the naive exporter: one request per item, one at a time (a sample)
-	naive := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
+	naive := graph.New(sim.URL(), testsupport.StaticTokens{Token: token}, graph.Options{})
 	const sample = 200
 	start := time.Now()
 	for i := range sample {
@@ -125,7 +126,7 @@ func noChangeCycle(t *testing.T, sim *m365sim.Server, token string) (float64, in
 	}
 	// the To Do list is real: a cycle checks it when its settings are new to it
 	sim.SetFaults(m365sim.Faults{})
-	c := graph.New(sim.URL(), staticTokens{token}, graph.Options{})
+	c := graph.New(sim.URL(), testsupport.StaticTokens{Token: token}, graph.Options{})
 	list := c.Do(ctx, graph.Request{Method: http.MethodPost, URL: "/users/" + anna + "/todo/lists", Body: map[string]any{"displayName": config.DefaultSettings().TodoListName}})
 	var l struct{ ID string }
 	if err := json.Unmarshal(list.Body, &l); err != nil || !list.OK() {

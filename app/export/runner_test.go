@@ -16,6 +16,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 func newRunner(t *testing.T, o source.GenOptions) (*export.Runner, *m365sim.Server, *[]export.Progress, *sync.Mutex) {
@@ -49,7 +50,7 @@ func newRunner(t *testing.T, o source.GenOptions) (*export.Runner, *m365sim.Serv
 		t.Fatal(err)
 	}
 	r := &export.Runner{Entity: "Kanzlei", Repo: repo, Store: st, Installation: "runner",
-		Tokens:     func(string) graph.TokenSource { return staticTokens{token} },
+		Tokens:     func(string) graph.TokenSource { return testsupport.StaticTokens{Token: token} },
 		OnProgress: func(p export.Progress) { mu.Lock(); events = append(events, p); mu.Unlock() }}
 	return r, sim, &events, &mu
 }
@@ -61,17 +62,17 @@ func TestRunnerCyclesAndCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	// in the middle of the first cycle: a chunk of events is done, not all
+	testsupport.Eventually(t, 30*time.Second, "a cycle half done", func() bool {
 		mu.Lock()
-		n := len(*events)
-		mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
+		defer mu.Unlock()
+		for _, p := range *events {
+			if p.Total != nil && p.Completed[export.Event] > 0 && p.Completed[export.Event] < p.Total[export.Event] {
+				return true
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // in the middle of the first cycle
+		return false
+	})
 	start := time.Now()
 	cancel()
 	select {

@@ -17,6 +17,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/mail"
+	"kanzleisync/app/testsupport"
 )
 
 // startDovecot runs a real Dovecot POP3 server on loopback that checks
@@ -157,7 +158,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		_ = os.Chown(p, uid, gid)
 	}
 	st := openStore(t)
-	f := &mail.Fetcher{Store: st, Tokens: staticTokens{outlookToken(t, srv)}}
+	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: outlookToken(t, srv)}}
 	a := mail.Account{Address: anna, Addr: addr, Mode: mail.PlainLoopback, Timeout: 10 * time.Second}
 	res, err := f.Fetch(context.Background(), a)
 	if err != nil || res.Fetched != 40 || res.Deleted != 40 {
@@ -171,7 +172,7 @@ func TestFetchFromDovecot(t *testing.T) {
 		t.Errorf("second fetch: %+v %v", res, err)
 	}
 	// a refused token: Dovecot answers with the JSON challenge first
-	bad := &mail.Fetcher{Store: st, Tokens: staticTokens{"kein.gueltiges.token"}}
+	bad := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: "kein.gueltiges.token"}}
 	_, err = bad.Fetch(context.Background(), a)
 	if !errors.Is(err, mail.ErrAuthFailed) {
 		t.Fatalf("bad token: %v", err)

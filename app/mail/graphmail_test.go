@@ -15,6 +15,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/mail"
+	"kanzleisync/app/testsupport"
 )
 
 func graphMail(t *testing.T, srv *m365sim.Server, attempts int) *mail.GraphMail {
@@ -23,7 +24,7 @@ func graphMail(t *testing.T, srv *m365sim.Server, attempts int) *mail.GraphMail 
 	if attempts > 0 {
 		p.MaxAttempts = attempts
 	}
-	c := graph.New(srv.URL(), staticTokens{simtest.SignIn(t, srv, anna).AccessToken}, graph.Options{Pacer: p})
+	c := graph.New(srv.URL(), testsupport.StaticTokens{Token: simtest.SignIn(t, srv, anna).AccessToken}, graph.Options{Pacer: p})
 	return &mail.GraphMail{Client: c, Store: openStore(t), Mailbox: anna}
 }
 

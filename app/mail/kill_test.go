@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 // TestKilledFetch kills a fetching process with SIGKILL at random moments
@@ -71,13 +70,7 @@ func TestKilledFetch(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestFetchChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "KANZLEISYNC_FETCH_CHILD=1", "POP3_ADDR="+srv.POP3Addr(), "POP3_TOKEN="+token, "STORE="+storePath, "CA="+ca)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		child := testsupport.StartChild(t, "TestFetchChild", "KANZLEISYNC_FETCH_CHILD=1", "POP3_ADDR="+srv.POP3Addr(), "POP3_TOKEN="+token, "STORE="+storePath, "CA="+ca)
 		killAt := 2 + rng.IntN(perRound-3) // after the 2nd to the 24th RETR
 		reached, stop := make(chan struct{}), make(chan struct{})
 		go func() {
@@ -90,16 +83,13 @@ func TestKilledFetch(t *testing.T) {
 			}
 			close(reached)
 		}()
-		select {
-		case err := <-done:
+		if ended, err := child.KillOn(reached); ended {
 			close(stop)
 			if err != nil {
 				t.Fatalf("a fetch ended with %v", err)
 			}
 			finished++
-		case <-reached:
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+		} else {
 			after := stored()
 			if after > before && after < (round+1)*perRound {
 				midFetch++ // killed with part of the mail stored and part not
@@ -119,7 +109,7 @@ func TestKilledFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	f := &mail.Fetcher{Store: st, Tokens: staticTokens{token}}
+	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: token}}
 	if _, err := f.Fetch(context.Background(), simAccount(srv)); err != nil {
 		t.Fatalf("clean fetch: %v", err)
 	}
@@ -151,7 +141,7 @@ func TestFetchChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	pem, _ := os.ReadFile(os.Getenv("CA"))
-	f := &mail.Fetcher{Store: st, Tokens: staticTokens{os.Getenv("POP3_TOKEN")}, BatchBytes: 8 << 10}
+	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: os.Getenv("POP3_TOKEN")}, BatchBytes: 8 << 10}
 	a := mail.Account{Address: anna, Addr: os.Getenv("POP3_ADDR"), Mode: mail.StartTLS, TLS: tlsFromPEM(pem), Timeout: 5 * time.Second}
 	if os.Getenv("POP3_PLAIN") != "" { // Dovecot on loopback in make bench
 		a.Mode, a.TLS, f.BatchBytes = mail.PlainLoopback, nil, 0

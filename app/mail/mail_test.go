@@ -13,23 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"kanzleisync/app/auth"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 const anna = "anna.mueller@kanzlei.example"
-
-type staticTokens struct{ token string }
-
-func (s staticTokens) TokenContext(context.Context) (*oauth2.Token, error) {
-	return &oauth2.Token{AccessToken: s.token}, nil
-}
-func (s staticTokens) Renew(ctx context.Context) (*oauth2.Token, error) { return s.TokenContext(ctx) }
 
 func outlookToken(t testing.TB, srv *m365sim.Server) string {
 	return simtest.SignIn(t, srv, anna, "https://outlook.office.com/POP.AccessAsUser.All", "offline_access").AccessToken
@@ -63,7 +55,7 @@ func TestFetchFromEmulator(t *testing.T) {
 		}
 	}
 	st := openStore(t)
-	f := &mail.Fetcher{Store: st, Tokens: staticTokens{outlookToken(t, srv)}, BatchBytes: 16 << 10}
+	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: outlookToken(t, srv)}, BatchBytes: 16 << 10}
 	res, err := f.Fetch(context.Background(), simAccount(srv))
 	if err != nil || res.Fetched != 30 || res.Deleted != 30 {
 		t.Fatalf("fetch: %+v %v", res, err)
@@ -115,7 +107,7 @@ func TestLeaveOnServerAndSizeLimit(t *testing.T) {
 	srv.Deliver(anna, mailText(99, strings.Repeat("x", 2<<20)))
 	st := openStore(t)
 	now := time.Now()
-	f := &mail.Fetcher{Store: st, Tokens: staticTokens{outlookToken(t, srv)}, Now: func() time.Time { return now }}
+	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: outlookToken(t, srv)}, Now: func() time.Time { return now }}
 	a := simAccount(srv)
 	a.LeaveDays, a.MaxSize = 2, 1<<20
 	for range 2 {
@@ -147,7 +139,7 @@ func TestLeaveOnServerAndSizeLimit(t *testing.T) {
 func TestAuthFailures(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	graphToken := simtest.SignIn(t, srv, anna).AccessToken
-	f := &mail.Fetcher{Store: openStore(t), Tokens: staticTokens{graphToken}}
+	f := &mail.Fetcher{Store: openStore(t), Tokens: testsupport.StaticTokens{Token: graphToken}}
 	_, err := f.Fetch(context.Background(), simAccount(srv))
 	if !errors.Is(err, mail.ErrAuthFailed) {
 		t.Errorf("Graph token on POP3: %v", err)
@@ -204,7 +196,7 @@ func session(rest func(conn net.Conn, r *bufio.Reader)) func(conn net.Conn, r *b
 
 func fetchFake(t *testing.T, addr string, timeout time.Duration) (mail.Result, *store.Store, error) {
 	st := openStore(t)
-	f := &mail.Fetcher{Store: st, Tokens: staticTokens{"t"}}
+	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: "t"}}
 	res, err := f.Fetch(context.Background(), mail.Account{Address: anna, Addr: addr, Mode: mail.PlainLoopback, Timeout: timeout})
 	return res, st, err
 }
@@ -270,7 +262,7 @@ func TestThirtyMegabyteMessage(t *testing.T) {
 	big := mailText(1, strings.Repeat(strings.Repeat("A", 76)+"\r\n", 30<<20/78))
 	srv.Deliver(anna, big)
 	st := openStore(t)
-	f := &mail.Fetcher{Store: st, Tokens: staticTokens{outlookToken(t, srv)}}
+	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: outlookToken(t, srv)}}
 	res, err := f.Fetch(context.Background(), simAccount(srv))
 	if err != nil || res.Fetched != 1 {
 		t.Fatalf("fetch: %+v %v", res, err)

@@ -20,6 +20,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/mail"
+	"kanzleisync/app/testsupport"
 )
 
 func smtpToken(t testing.TB, srv *m365sim.Server) string {
@@ -71,7 +72,7 @@ func testMessage() *mail.Message {
 
 func TestSendThroughEmulator(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
-	s := &mail.Sender{Tokens: staticTokens{smtpToken(t, srv)}}
+	s := &mail.Sender{Tokens: testsupport.StaticTokens{Token: smtpToken(t, srv)}}
 	m := testMessage()
 	if err := s.Send(context.Background(), smtpAccount(srv), m); err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestSendSMTPAuthDisabled(t *testing.T) {
 	if err := srv.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{TenantSMTPAuthDisabled: &on}); err != nil {
 		t.Fatal(err)
 	}
-	err := (&mail.Sender{Tokens: staticTokens{token}}).Send(context.Background(), smtpAccount(srv), testMessage())
+	err := (&mail.Sender{Tokens: testsupport.StaticTokens{Token: token}}).Send(context.Background(), smtpAccount(srv), testMessage())
 	var se *mail.SendError
 	if !errors.As(err, &se) || se.Enhanced != "5.7.139" || !strings.Contains(se.Advice(), "Authentifiziertes SMTP") {
 		t.Fatalf("%v", err)
@@ -175,13 +176,13 @@ func TestSendSMTPAuthDisabled(t *testing.T) {
 	if err := srv.PatchUser(anna, m365sim.UserPatch{SMTPAuth: &on}); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&mail.Sender{Tokens: staticTokens{token}}).Send(context.Background(), smtpAccount(srv), testMessage()); err != nil {
+	if err := (&mail.Sender{Tokens: testsupport.StaticTokens{Token: token}}).Send(context.Background(), smtpAccount(srv), testMessage()); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.PatchUser(anna, m365sim.UserPatch{SMTPAuth: &off}); err != nil {
 		t.Fatal(err)
 	}
-	err = (&mail.Sender{Tokens: staticTokens{token}}).Send(context.Background(), smtpAccount(srv), testMessage())
+	err = (&mail.Sender{Tokens: testsupport.StaticTokens{Token: token}}).Send(context.Background(), smtpAccount(srv), testMessage())
 	if !errors.As(err, &se) || se.Enhanced != "5.7.139" {
 		t.Fatalf("%v", err)
 	}
@@ -194,7 +195,7 @@ func TestSendBadInputSendsNothing(t *testing.T) {
 	tf := m365sim.DemoTenant(time.Now())
 	tf.SMTPMaxSize = 64 << 10
 	srv := simtest.Start(t, tf, m365sim.Options{})
-	s := &mail.Sender{Tokens: staticTokens{smtpToken(t, srv)}}
+	s := &mail.Sender{Tokens: testsupport.StaticTokens{Token: smtpToken(t, srv)}}
 	a := smtpAccount(srv)
 	big := testMessage()
 	big.Attachments[0].Data = make([]byte, 100<<10)
@@ -238,7 +239,7 @@ func TestSendTemporaryFailures(t *testing.T) {
 				_, _ = c.Write([]byte(greet))
 				c.Close()
 			}()
-			err = (&mail.Sender{Tokens: staticTokens{"t"}}).Send(context.Background(),
+			err = (&mail.Sender{Tokens: testsupport.StaticTokens{Token: "t"}}).Send(context.Background(),
 				mail.Account{Address: anna, Addr: l.Addr().String(), Timeout: 2 * time.Second}, testMessage())
 			var se *mail.SendError
 			if !errors.As(err, &se) || !se.Temporary || !strings.Contains(se.Advice(), "später erneut") {
@@ -254,7 +255,7 @@ func base64Reader(r io.Reader) io.Reader { return base64.NewDecoder(base64.StdEn
 func TestSendTestMailReportsEachStep(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	token := smtpToken(t, srv)
-	rep := (&mail.Sender{Tokens: staticTokens{token}}).SendTestMail(context.Background(), smtpAccount(srv), "Anna Müller", "")
+	rep := (&mail.Sender{Tokens: testsupport.StaticTokens{Token: token}}).SendTestMail(context.Background(), smtpAccount(srv), "Anna Müller", "")
 	if rep.Err != nil {
 		t.Fatal(rep.Text())
 	}
@@ -278,7 +279,7 @@ func TestSendTestMailReportsEachStep(t *testing.T) {
 	if err := srv.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{TenantSMTPAuthDisabled: &on}); err != nil {
 		t.Fatal(err)
 	}
-	rep = (&mail.Sender{Tokens: staticTokens{token}}).SendTestMail(context.Background(), smtpAccount(srv), "Anna Müller", "")
+	rep = (&mail.Sender{Tokens: testsupport.StaticTokens{Token: token}}).SendTestMail(context.Background(), smtpAccount(srv), "Anna Müller", "")
 	last := rep.Steps[len(rep.Steps)-1]
 	if rep.Err == nil || last.Name != "AUTH" || last.OK || !strings.Contains(last.Detail, "5.7.139") ||
 		!strings.Contains(rep.Text(), "Authentifiziertes SMTP") || !strings.Contains(rep.Text(), "✓ TLS") {

@@ -15,6 +15,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/mail"
+	"kanzleisync/app/testsupport"
 )
 
 type report struct {
@@ -52,7 +53,7 @@ func TestWorkerFetchesAtStartAndOnDemand(t *testing.T) {
 		}
 	}
 	st := openStore(t)
-	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: st, Tokens: staticTokens{outlookToken(t, srv)}}, Account: simAccount(srv)}, Name: anna, Interval: time.Hour}
+	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: outlookToken(t, srv)}}, Account: simAccount(srv)}, Name: anna, Interval: time.Hour}
 	reports, cancel, done := runWorker(t, w)
 	if r := nextReport(t, reports); r.err != nil || r.res.Fetched != 3 || r.next != time.Hour {
 		t.Fatalf("first fetch %+v", r)
@@ -134,7 +135,7 @@ func TestWorkerStopsDuringAHangingFetch(t *testing.T) {
 		close(accepted)
 		_, _ = io.Copy(io.Discard, c) // reads the commands, never answers
 	}()
-	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: openStore(t), Tokens: staticTokens{"t"}},
+	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: openStore(t), Tokens: testsupport.StaticTokens{Token: "t"}},
 		Account: mail.Account{Address: anna, Addr: l.Addr().String(), Mode: mail.PlainLoopback, Timeout: time.Minute}}}
 	_, cancel, done := runWorker(t, w)
 	<-accepted

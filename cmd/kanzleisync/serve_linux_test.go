@@ -25,6 +25,7 @@ import (
 	"kanzleisync/app/server"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/platform/keyring/keyringtest"
 )
 
@@ -182,28 +183,19 @@ func TestTwoServersOneExports(t *testing.T) {
 	s.sim.SetFaults(m365sim.Faults{Latency: m365sim.Duration(250 * time.Millisecond)})
 	defer s.sim.SetFaults(m365sim.Faults{})
 	a := s.start(t, "--lease", "3s", "--interval", "2s")
-	deadline := time.Now().Add(20 * time.Second)
-	for !a.health(t).Leader {
-		if time.Now().After(deadline) {
-			t.Fatal("the first server did not take the lease")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testsupport.Eventually(t, 20*time.Second, "the first server takes the lease", func() bool { return a.health(t).Leader })
+	holder := a.health(t).Holder
 	b := s.start(t, "--lease", "3s", "--interval", "2s")
-	for range 10 { // the second one stays passive while the first lives
-		if h := b.health(t); h.Leader || h.Status != "standby" || !strings.Contains(h.Reason, "Bereitschaft") {
-			t.Fatalf("second server: %+v", h)
-		}
-		time.Sleep(150 * time.Millisecond)
+	// the second one stays passive while the first lives: it names the holder
+	testsupport.Eventually(t, 10*time.Second, "the second server sees the holder", func() bool { return b.health(t).LeaseHolder == holder })
+	if h := b.health(t); h.Leader || h.Status != "standby" || !strings.Contains(h.Reason, "Bereitschaft: ein anderer Server exportiert ("+holder+")") {
+		t.Fatalf("second server: %+v", h)
 	}
 	// kill the leader while it is exporting
-	for {
+	testsupport.Eventually(t, time.Minute, "the first server exporting", func() bool {
 		ev, _, _, _ := s.mailboxCheck(t)
-		if ev > 20 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ev > 20
+	})
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -222,52 +214,32 @@ func TestTwoServersOneExports(t *testing.T) {
 	if _, err := cdb.Exec(`UPDATE termin SET betreff = 'Nach der Übernahme geändert', geaendert_am = ? WHERE id = 7`, time.Now().UTC().Format(time.RFC3339)); err != nil {
 		t.Fatal(err)
 	}
-	for !b.health(t).Leader {
-		if time.Since(killed) > time.Minute {
-			t.Fatal("the second server did not take over within a minute")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testsupport.Eventually(t, time.Minute, "the second server takes over", func() bool { return b.health(t).Leader })
 	t.Logf("the second server took over %v after the kill (lease 3 s)", time.Since(killed).Round(10*time.Millisecond))
 	s.sim.SetFaults(m365sim.Faults{})
 	var termine, adressen, aufgaben int
 	_ = cdb.QueryRow(`SELECT COUNT(*) FROM termin`).Scan(&termine)
 	_ = cdb.QueryRow(`SELECT COUNT(*) FROM abo`).Scan(&adressen)
 	_ = cdb.QueryRow(`SELECT (SELECT COUNT(*) FROM frist) + (SELECT COUNT(*) FROM wiedervorlage)`).Scan(&aufgaben)
-	deadline = time.Now().Add(2 * time.Minute)
-	for {
+	testsupport.Eventually(t, 2*time.Minute, "every item exported after the takeover", func() bool {
 		ev, ct, tk, doubles := s.mailboxCheck(t)
 		if len(doubles) > 0 {
 			t.Fatalf("doubles: %v", doubles)
 		}
-		if ev == termine && ct == adressen && tk == aufgaben {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the takeover: %d/%d events, %d/%d contacts, %d/%d tasks", ev, termine, ct, adressen, tk, aufgaben)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	found := false
-	for _, w := range s.workers {
-		st, _ := s.sim.State(w.UPN)
-		for _, e := range st.Events {
-			found = found || e["subject"] == "Nach der Übernahme geändert"
-		}
-	}
-	if !found {
-		// the change may need one more cycle of the new leader
-		time.Sleep(4 * time.Second)
+		return ev == termine && ct == adressen && tk == aufgaben
+	})
+	// the change may need one more cycle of the new leader
+	testsupport.Eventually(t, time.Minute, "the change after the takeover exported", func() bool {
 		for _, w := range s.workers {
 			st, _ := s.sim.State(w.UPN)
 			for _, e := range st.Events {
-				found = found || e["subject"] == "Nach der Übernahme geändert"
+				if e["subject"] == "Nach der Übernahme geändert" {
+					return true
+				}
 			}
 		}
-		if !found {
-			t.Error("the change after the takeover was not exported")
-		}
-	}
+		return false
+	})
 	// metrics of the new leader
 	resp, err := http.Get("http://" + b.addr + "/metrics")
 	if err != nil {
@@ -304,13 +276,7 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 		}
 		return true
 	}
-	deadline := time.Now().Add(time.Minute)
-	for !done(p.health(t)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no finished cycle: %+v", p.health(t))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testsupport.Eventually(t, time.Minute, "a finished cycle of every mailbox", func() bool { return done(p.health(t)) })
 	events, contacts, tasks, _ := s.mailboxCheck(t)
 	if events != 24 || contacts != 10 || tasks != 12 {
 		t.Fatalf("exported %d events, %d contacts, %d tasks", events, contacts, tasks)
@@ -322,22 +288,16 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 		t.Fatalf("POST /sync: %v %v", resp, err)
 	}
 	var h server.Health
-	for {
+	testsupport.Eventually(t, 2*time.Minute, "/health answering 503", func() bool {
 		resp, err := http.Get("http://" + p.addr + "/health")
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer resp.Body.Close()
 		h = server.Health{}
 		_ = json.NewDecoder(resp.Body).Decode(&h)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			break
-		}
-		if time.Now().After(deadline.Add(time.Minute)) {
-			t.Fatalf("/health stayed %d: %+v", resp.StatusCode, h)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
 	if h.Status != "error" || !strings.Contains(h.Reason, "Löschungen zurückgehalten") || !strings.Contains(h.Reason, "keine Termine (bisher 12 exportiert)") {
 		t.Errorf("health: %s %q", h.Status, h.Reason)
 	}

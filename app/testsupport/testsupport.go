@@ -1,0 +1,82 @@
+// Package testsupport holds what the tests of several packages share:
+// waiting for an observable condition instead of sleeping, a static token
+// source, and the harness that re-executes the test binary as a child and
+// kills it with SIGKILL. Only tests import it.
+package testsupport
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Eventually waits until cond holds (checked every 20 ms) and returns how
+// long that took; after limit the test fails, naming what was awaited.
+func Eventually(t testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < limit {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("not within %s: %s", limit, what)
+	return 0
+}
+
+// StaticTokens is a token source that always has the same access token.
+type StaticTokens struct{ Token string }
+
+// TokenContext returns the token.
+func (s StaticTokens) TokenContext(context.Context) (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: s.Token}, nil
+}
+
+// Renew returns the token again.
+func (s StaticTokens) Renew(ctx context.Context) (*oauth2.Token, error) { return s.TokenContext(ctx) }
+
+// Child is the test binary run again as a child process for one test.
+type Child struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// StartChild runs the test named run (a ^…$ pattern is made of it) in a
+// new process of the test binary, with env added to this one's.
+func StartChild(t testing.TB, run string, env ...string) *Child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+run+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Child{cmd: cmd, done: make(chan error, 1)}
+	go func() { c.done <- cmd.Wait() }()
+	return c
+}
+
+// KillOn waits for the child to end or for kill; on kill it sends SIGKILL
+// and waits for the process to be gone. It reports whether the child ended
+// by itself, and with what.
+func (c *Child) KillOn(kill <-chan struct{}) (finished bool, err error) {
+	select {
+	case err := <-c.done:
+		return true, err
+	case <-kill:
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		return false, nil
+	}
+}
+
+// After is a kill channel that fires after d.
+func After(d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	time.AfterFunc(d, func() { close(ch) })
+	return ch
+}
