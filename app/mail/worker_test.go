@@ -1,6 +1,7 @@
 package mail_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -132,14 +133,15 @@ func TestWorkerStopsDuringAHangingFetch(t *testing.T) {
 		}
 		defer c.Close()
 		_, _ = c.Write([]byte("+OK POP3 ready\r\n"))
+		r := bufio.NewReader(c)
+		_, _ = r.ReadString('\n') // the client's first command: it now waits for the answer
 		close(accepted)
-		_, _ = io.Copy(io.Discard, c) // reads the commands, never answers
+		_, _ = io.Copy(io.Discard, r) // reads the commands, never answers
 	}()
 	w := &mail.Worker{Source: &mail.POP3Source{Fetcher: &mail.Fetcher{Store: openStore(t), Tokens: testsupport.StaticTokens{Token: "t"}},
 		Account: mail.Account{Address: anna, Addr: l.Addr().String(), Mode: mail.PlainLoopback, Timeout: time.Minute}}}
 	_, cancel, done := runWorker(t, w)
 	<-accepted
-	time.Sleep(100 * time.Millisecond)
 	start := time.Now()
 	cancel()
 	select {
