@@ -7,6 +7,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -396,4 +397,35 @@ func (s *appSource) token(ctx context.Context, force bool) (*oauth2.Token, error
 	}
 	s.tok = &oauth2.Token{AccessToken: tok.AccessToken, TokenType: "Bearer", Expiry: tok.Expiry}
 	return s.tok, nil
+}
+
+// LocalPasswordKey is the keyring entry of a mail account's password for
+// the local servers the Kommunikator uses.
+func LocalPasswordKey(address string) string {
+	return "account/" + strings.ToLower(address) + "/local-password"
+}
+
+// LocalPassword is the account's password for the local POP3 server, made
+// at first use: 32 random characters from an alphabet without look-alikes,
+// kept in the keyring only.
+func (m *Manager) LocalPassword(address string) (string, error) {
+	key := LocalPasswordKey(address)
+	if pw, err := m.secrets.Get(key); err == nil && pw != "" {
+		return pw, nil
+	} else if err != nil && !errors.Is(err, keyring.ErrNotFound) {
+		return "", err
+	}
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	pw := string(b)
+	if err := m.secrets.Set(key, pw); err != nil {
+		return "", fmt.Errorf("store the local password of %s: %w", address, err)
+	}
+	return pw, nil
 }

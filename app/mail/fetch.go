@@ -25,11 +25,19 @@ type Account struct {
 	Addr    string // host:port
 	Mode    TLSMode
 	TLS     *tls.Config
-	// LeaveDays keeps fetched messages on the server this many days (0: delete at once).
+	// LeaveDays keeps a message on the server this many days after the
+	// Kommunikator took it (0: delete it at the next fetch after that). A
+	// message the Kommunikator has not taken stays on the server.
 	LeaveDays int
 	// MaxSize: a larger message is left on the server and journaled once (default 50 MB).
 	MaxSize int64
 	Timeout time.Duration
+}
+
+// taken reports whether a stored message may go from the upstream server:
+// the Kommunikator took it at least leaveDays days ago.
+func taken(f store.Fetched, leaveDays int, now time.Time) bool {
+	return !f.Taken.IsZero() && now.Sub(f.Taken) >= time.Duration(leaveDays)*24*time.Hour
 }
 
 // Fetcher fetches an account's new messages into the store.
@@ -104,14 +112,6 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 			return err
 		}
 		res.Fetched += len(pending)
-		if a.LeaveDays == 0 {
-			for _, n := range pendingNums {
-				if err := c.Dele(n); err != nil {
-					return err
-				}
-				res.Deleted++
-			}
-		}
 		pending, pendingNums, pendingBytes = nil, nil, 0
 		return nil
 	}
@@ -119,10 +119,10 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if at, ok := stored[e.UIDL]; ok {
-			// already safe in the store: delete it now (a crash before QUIT
-			// left it), or when it has been kept long enough
-			if a.LeaveDays == 0 || now().Sub(at) >= time.Duration(a.LeaveDays)*24*time.Hour {
+		if f, ok := stored[e.UIDL]; ok {
+			// in the store: deleted on the server only once the Kommunikator
+			// has it (and it was kept there as long as configured)
+			if taken(f, a.LeaveDays, now()) {
 				if err := c.Dele(e.Num); err != nil {
 					return res, fmt.Errorf("fetch %s: %w", a.Address, err)
 				}

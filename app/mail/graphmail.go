@@ -26,8 +26,11 @@ type GraphMail struct {
 	Logger *slog.Logger
 	// Mailbox is the account's address (the user of /users/{id}).
 	Mailbox string
-	// DoneFolder receives fetched messages (created when missing).
+	// DoneFolder receives fetched messages once the Kommunikator took them
+	// (created when missing).
 	DoneFolder string
+	// LeaveDays keeps a taken message in the Inbox this many days.
+	LeaveDays int
 	Now        func() time.Time
 }
 
@@ -43,8 +46,9 @@ func graphKey(id string) string { return "graph:" + id }
 
 func (g *GraphMail) user() string { return "/users/" + url.PathEscape(g.Mailbox) }
 
-// Fetch stores every message of the Inbox and then moves it to the done
-// folder. A crash between storing and moving leaves the message in the
+// Fetch stores every new message of the Inbox; a message the Kommunikator
+// has taken (local POP3 server) is moved to the done folder by a later
+// fetch. A crash between storing and moving leaves the message in the
 // Inbox; the next run finds it in the store and only moves it.
 func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
 	var res Result
@@ -73,7 +77,8 @@ func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
 			return res, fmt.Errorf("graph mail %s: unreadable message entry: %s", g.Mailbox, truncate(string(raw)))
 		}
 		key := graphKey(m.ID)
-		if _, ok := stored[key]; !ok {
+		f, ok := stored[key]
+		if !ok {
 			r := g.Client.Do(ctx, graph.Request{Method: http.MethodGet, URL: g.user() + "/messages/" + url.PathEscape(m.ID) + "/$value"})
 			if r.Err != nil {
 				return res, fmt.Errorf("graph mail %s: read message: %w", g.Mailbox, r.Err)
@@ -81,8 +86,11 @@ func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
 			if err := g.Store.StoreMessages(ctx, store.Message{Account: g.Mailbox, UIDL: key, Raw: r.Body, Fetched: now()}); err != nil {
 				return res, err
 			}
-			stored[key] = now()
 			res.Fetched++
+			continue // it leaves the Inbox once the Kommunikator has it
+		}
+		if !taken(f, g.LeaveDays, now()) {
+			continue
 		}
 		r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/messages/" + url.PathEscape(m.ID) + "/move",
 			Body: map[string]any{"destinationId": folder}})

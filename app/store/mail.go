@@ -13,24 +13,63 @@ type Message struct {
 	UIDL    string
 	Raw     []byte
 	Fetched time.Time
+	Taken   time.Time // when the Kommunikator took it; zero while it waits
 }
 
-// FetchedUIDLs returns the UIDLs stored for an account with their fetch time.
-func (s *Store) FetchedUIDLs(ctx context.Context, account string) (map[string]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT uidl, fetched_at FROM message WHERE account = ?`, account)
+// Fetched is what the store knows of a message fetched before.
+type Fetched struct {
+	At    time.Time // stored
+	Taken time.Time // taken by the Kommunikator (zero: waiting)
+}
+
+// FetchedUIDLs returns the UIDLs stored for an account, with when they were
+// stored and taken.
+func (s *Store) FetchedUIDLs(ctx context.Context, account string) (map[string]Fetched, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT uidl, fetched_at, taken_at FROM message WHERE account = ?`, account)
 	if err != nil {
 		return nil, fmt.Errorf("read fetched mail of %s: %w", account, err)
 	}
 	defer rows.Close()
-	out := map[string]time.Time{}
+	out := map[string]Fetched{}
 	for rows.Next() {
-		var u, at string
-		if err := rows.Scan(&u, &at); err != nil {
+		var u, at, taken string
+		if err := rows.Scan(&u, &at, &taken); err != nil {
 			return nil, err
 		}
-		out[u], _ = time.Parse(tsLayout, at)
+		var f Fetched
+		f.At, _ = time.Parse(tsLayout, at)
+		if taken != "" {
+			f.Taken, _ = time.Parse(tsLayout, taken)
+		}
+		out[u] = f
 	}
 	return out, rows.Err()
+}
+
+// Waiting returns the messages of an account that the Kommunikator has not
+// taken yet, in the order they arrived.
+func (s *Store) Waiting(ctx context.Context, account string) ([]Message, error) {
+	return s.messages(ctx, `WHERE account = ? AND taken_at = '' ORDER BY id`, account)
+}
+
+// MarkTaken records that the Kommunikator took these messages of the
+// account, in one transaction: all or none.
+func (s *Store) MarkTaken(ctx context.Context, account string, ids []int64, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stamp := at.UTC().Format(tsLayout)
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE message SET taken_at = ? WHERE id = ? AND account = ? AND taken_at = ''`, stamp, id, account); err != nil {
+			return fmt.Errorf("mark message %d of %s taken: %w", id, account, err)
+		}
+	}
+	return tx.Commit()
 }
 
 // StoreMessages writes fetched messages in one transaction and commits it:
@@ -64,19 +103,26 @@ func (s *Store) StoreMessages(ctx context.Context, msgs ...Message) error {
 
 // Messages returns an account's messages in the order they were stored.
 func (s *Store) Messages(ctx context.Context, account string) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, account, uidl, raw, fetched_at FROM message WHERE account = ? ORDER BY id`, account)
+	return s.messages(ctx, `WHERE account = ? ORDER BY id`, account)
+}
+
+func (s *Store) messages(ctx context.Context, where string, args ...any) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, account, uidl, raw, fetched_at, taken_at FROM message `+where, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read messages: %w", err)
 	}
 	defer rows.Close()
 	var out []Message
 	for rows.Next() {
 		var m Message
-		var at string
-		if err := rows.Scan(&m.ID, &m.Account, &m.UIDL, &m.Raw, &at); err != nil {
+		var at, taken string
+		if err := rows.Scan(&m.ID, &m.Account, &m.UIDL, &m.Raw, &at, &taken); err != nil {
 			return nil, err
 		}
 		m.Fetched, _ = time.Parse(tsLayout, at)
+		if taken != "" {
+			m.Taken, _ = time.Parse(tsLayout, taken)
+		}
 		out = append(out, m)
 	}
 	return out, rows.Err()
