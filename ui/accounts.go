@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,10 @@ type AccountRow struct {
 	Dot                                *Dot
 	Edit, Remove, Authenticate, Test   *widget.Button
 	Title, LastFetch, SignedIn, Detail *widget.Label
+	// Kommunikator says what to enter in the practice software's mail
+	// client; CopyPassword puts the local password on the clipboard.
+	Kommunikator *widget.Label
+	CopyPassword *widget.Button
 }
 
 // ShowAccounts opens "Konten verwalten".
@@ -83,11 +88,34 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 		r.Authenticate = widget.NewButton(a.t("Authentifizieren"), func() { a.SignIn(upn) })
 		r.Test = widget.NewButton(a.t("Testmail senden"), func() { a.ShowTestMail(upn, address) })
 		info := container.NewVBox(container.NewHBox(r.Dot, r.Title), widget.NewLabel(acc.WorkerName+" ("+acc.Worker+")"),
-			container.NewHBox(r.LastFetch, r.SignedIn), r.Detail,
-			container.NewHBox(r.Authenticate, r.Test, r.Edit, r.Remove))
+			container.NewHBox(r.LastFetch, r.SignedIn), r.Detail)
+		if host, port, err := net.SplitHostPort(st.LocalPOP3); err == nil && acc.Account.Address != "" {
+			r.Kommunikator = widget.NewLabel(fmt.Sprintf("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %d Nachricht(en) warten auf den Abruf",
+				host, port, address, acc.Waiting))
+			r.Kommunikator.Wrapping = fyne.TextWrapWord
+			r.CopyPassword = widget.NewButton(a.t("Passwort kopieren"), func() { a.copyLocalPassword(address) })
+			info.Add(r.Kommunikator)
+		}
+		buttons := container.NewHBox(r.Authenticate, r.Test, r.Edit, r.Remove)
+		if r.CopyPassword != nil {
+			buttons.Add(r.CopyPassword)
+		}
+		info.Add(buttons)
 		s.List.Add(widget.NewCard("", "", info))
 		s.Rows = append(s.Rows, r)
 	}
+}
+
+// copyLocalPassword puts the account's local password for the Kommunikator
+// on the clipboard; it is never shown.
+func (a *App) copyLocalPassword(address string) {
+	pw, err := a.eng.LocalPassword(address)
+	if err != nil {
+		a.notifyError("Passwort kopieren", fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
+		return
+	}
+	a.fa.Clipboard().SetContent(pw)
+	a.fa.SendNotification(fyne.NewNotification("kanzleisync", "Das lokale Passwort von "+address+" ist in der Zwischenablage: im Kommunikator einfügen."))
 }
 
 // removeAccount deletes an account from its worker and restarts the fetchers.

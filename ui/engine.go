@@ -47,6 +47,8 @@ type Engine interface {
 	ChangeSettings(ctx context.Context, admin config.Admin, s config.Settings, confirmed bool) error
 	SetInterfaceActive(ctx context.Context, admin config.Admin, on, confirmed bool) error
 	SaveWorker(ctx context.Context, w config.Worker) error
+	// LocalPassword is the account's password for the local POP3 server.
+	LocalPassword(address string) (string, error)
 }
 
 var _ Engine = (*core.Engine)(nil)

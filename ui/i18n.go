@@ -28,6 +28,7 @@ var english = map[string]string{
 	"Sprache":                          "Language",
 	"Mit dem System starten":           "Start with the system",
 	"Löschungen ausführen":             "Carry out deletions",
+	"Passwort kopieren":                "Copy password",
 	"Löschen":                          "Delete",
 	"Abbrechen":                        "Cancel",
 	"Freigegeben – wird beim nächsten Abgleich ausgeführt": "Released – carried out by the next cycle",

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -86,7 +88,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 		t.Fatal(err)
 	}
 	active := config.DefaultSettings()
-	active.InterfaceActive = true
+	active.InterfaceActive, active.LocalPOP3 = true, "127.0.0.1:0"
 	if err := repo.SaveSettings(ctx, active); err != nil {
 		t.Fatal(err)
 	}
@@ -815,4 +817,64 @@ func TestHeldDeletionsWaitForTheAdministrator(t *testing.T) {
 	if hs, _ := f.st.HeldDeletions(f.ctx, anna); len(hs) != 0 {
 		t.Errorf("%d held deletions left", len(hs))
 	}
+}
+
+// The mail path end to end: a mail delivered to the emulator's mailbox is
+// fetched and waits; Konten verwalten says what to enter in the
+// Kommunikator; Python's poplib (as the Kommunikator) takes it through the
+// local POP3 server byte for byte; only then is it deleted upstream.
+func TestMailReachesTheKommunikator(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is missing: run through make test")
+	}
+	f := newFixture(t, setup{})
+	raw := []byte("From: mandant@example.org\r\nTo: " + anna + "\r\nSubject: =?utf-8?q?Vollmacht_M=C3=BCller?=\r\nMessage-ID: <k1@example.org>\r\n\r\nAnbei die Vollmacht.\r\n.Punkt am Zeilenanfang\r\n")
+	if _, err := f.sim.Deliver(anna, raw); err != nil {
+		t.Fatal(err)
+	}
+	inbox := func() int {
+		st, _ := f.sim.State(anna)
+		n := 0
+		for _, m := range st.Messages {
+			if strings.EqualFold(m["_folder"].(string), "inbox") {
+				n++
+			}
+		}
+		return n
+	}
+	f.eng.SyncNow()
+	f.eventually("the mail fetched and waiting", func() bool {
+		st := f.app.Status()
+		return st.LocalPOP3 != "" && len(st.Accounts) == 1 && st.Accounts[0].Waiting == 1
+	})
+	if inbox() != 1 {
+		t.Fatalf("%d in the upstream inbox before the Kommunikator took it, want 1", inbox())
+	}
+	var s *AccountsScreen
+	f.ui(func() { s = f.app.ShowAccounts() })
+	addr := f.app.Status().LocalPOP3
+	host, port, _ := net.SplitHostPort(addr)
+	f.ui(func() {
+		r := s.Rows[0]
+		if r.Kommunikator == nil || !strings.Contains(r.Kommunikator.Text, "POP3-Server "+host+", Port "+port) ||
+			!strings.Contains(r.Kommunikator.Text, "Benutzer "+anna) || !strings.Contains(r.Kommunikator.Text, "1 Nachricht(en) warten") {
+			t.Fatalf("Kommunikator line: %+v", r.Kommunikator)
+		}
+		test.Tap(r.CopyPassword)
+	})
+	pw := f.fa.Clipboard().Content()
+	if len(pw) < 24 {
+		t.Fatalf("local password %q", pw)
+	}
+	out := t.TempDir()
+	b, err := exec.Command("python3", "../app/handoff/testdata/poplib_fetch.py", host, port, anna, pw, out).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(b), "1 ") {
+		t.Fatalf("poplib: %v %s", err, b)
+	}
+	got, _ := os.ReadFile(filepath.Join(out, "1.eml"))
+	if !bytes.Equal(got, raw) {
+		t.Errorf("the Kommunikator got %q, want %q", got, raw)
+	}
+	f.eventually("deleted upstream after the hand-off", func() bool { return inbox() == 0 })
+	f.eventually("nothing waiting", func() bool { return f.app.Status().Accounts[0].Waiting == 0 })
 }

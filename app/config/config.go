@@ -176,6 +176,24 @@ type Settings struct {
 	// exports, the workstation application only fetches mail and shows the
 	// server's state. Empty: this application exports.
 	ExportServer string `json:"exportServer,omitempty"`
+	// LocalPOP3 is where the local POP3 server for the Kommunikator
+	// listens (loopback only; empty: DefaultLocalPOP3, "aus": off). On a
+	// terminal server every user's installation needs a port of its own.
+	LocalPOP3 string `json:"localPop3,omitempty"`
+}
+
+// DefaultLocalPOP3 is the local POP3 server's address unless set.
+const DefaultLocalPOP3 = "127.0.0.1:1110"
+
+// LocalPOP3Addr is where the local POP3 server listens; "" when it is off.
+func (s Settings) LocalPOP3Addr() string {
+	switch s.LocalPOP3 {
+	case "":
+		return DefaultLocalPOP3
+	case "aus", "off":
+		return ""
+	}
+	return s.LocalPOP3
 }
 
 // DefaultSettings are the settings of a new installation.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -224,6 +225,13 @@ func (s Settings) Validate() error {
 	}
 	if s.BodyFormat != "html" && s.BodyFormat != "text" {
 		v.add("bodyFormat", "Texte werden entweder als „html“ oder als „text“ übertragen.")
+	}
+	if a := s.LocalPOP3Addr(); a != "" {
+		host, port, err := net.SplitHostPort(a)
+		n, perr := strconv.Atoi(port)
+		if ip := net.ParseIP(host); err != nil || perr != nil || n < 0 || n > 65535 || ip == nil || !ip.IsLoopback() {
+			v.add("localPop3", "Der lokale POP3-Server für den Kommunikator hat eine Adresse wie 127.0.0.1:1110 (nur diese Maschine; Port 1 bis 65535, 0 für einen freien), oder „aus“.")
+		}
 	}
 	if s.ExportServer != "" {
 		u, err := url.Parse(s.ExportServer)

@@ -72,6 +72,7 @@ type Engine struct {
 	held     map[string]diagnose.Warning // workers whose last cycle held deletions back
 	runners  map[string]*runnerEntry
 	fetchers map[string]*fetcherEntry
+	pop3     *pop3Entry // the local POP3 server for the Kommunikator
 	inactive bool // the firm's "Schnittstelle aktiv" is off
 	// exportServer: a `kanzleisync serve` exports; server is its last answer.
 	exportServer string
@@ -175,6 +176,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	graphLog := slog.New(translog.Tee(e.o.Logger.Handler(), e.o.Transfer.Handler()))
 	e.reconcileRunners(c, graphLog)
 	e.reconcileFetchers(c, graphLog)
+	e.reconcilePOP3(c)
 	return nil
 }
 
@@ -337,7 +339,7 @@ func (e *Engine) stop() {
 	}
 	e.done.Wait()
 	e.mu.Lock()
-	e.runners, e.fetchers = map[string]*runnerEntry{}, map[string]*fetcherEntry{}
+	e.runners, e.fetchers, e.pop3 = map[string]*runnerEntry{}, map[string]*fetcherEntry{}, nil
 	e.mu.Unlock()
 }
 

@@ -21,6 +21,8 @@ import (
 func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) func(mail.Result, error, time.Duration) {
 	return func(res mail.Result, err error, next time.Duration) {
 		now := e.o.Now()
+		_, address, _ := strings.Cut(key, "|")
+		waiting, werr := e.o.Store.WaitingCount(e.ctx(), address)
 		e.mu.Lock()
 		a := e.accounts[key]
 		if a == nil { // replaced by a restart
@@ -32,7 +34,10 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		service, target, _, _ := e.transport(ent, w).Targets(a.Account)
 		e.o.Transfer.Connection(service, a.Account.Address, target, err)
 		if err == nil && res.Fetched+res.Skipped > 0 {
-			e.o.Transfer.Line("ABRUF", a.Account.Address, fmt.Sprintf("%d abgerufen, %d vom Server gelöscht, %d übersprungen", res.Fetched, res.Deleted, res.Skipped))
+			e.o.Transfer.Line("ABRUF", a.Account.Address, fmt.Sprintf("%d abgerufen, %d nach der Übergabe an den Kommunikator vom Server gelöscht, %d übersprungen", res.Fetched, res.Deleted, res.Skipped))
+		}
+		if werr == nil {
+			a.Waiting = waiting
 		}
 		if errors.Is(err, mail.ErrInUse) {
 			a.Dot = diagnose.Yellow
@@ -44,7 +49,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		} else {
 			a.Dot, a.LastFetch = diagnose.Green, now
 			a.Fetched += res.Fetched
-			a.Detail = fmt.Sprintf("abgerufen: %d neue Nachrichten", res.Fetched)
+			a.Detail = fmt.Sprintf("abgerufen: %d neue Nachrichten; %d warten auf den Kommunikator", res.Fetched, a.Waiting)
 			if res.Skipped > 0 {
 				a.Dot = diagnose.Yellow
 				a.Detail += fmt.Sprintf(", %d übersprungen (siehe Protokoll)", res.Skipped)
@@ -218,6 +223,7 @@ func (e *Engine) statusLocked() Status {
 	if e.exportServer != "" {
 		e.serverStatusLocked(&st)
 	}
+	e.pop3StatusLocked(&st)
 	st.State, st.Reason = summarize(st)
 	return st
 }

@@ -48,6 +48,7 @@ type AccountStatus struct {
 	NextFetch  time.Time
 	LastSignIn time.Time
 	Fetched    int // messages fetched since start
+	Waiting    int // stored, not yet taken by the Kommunikator
 }
 
 // WorkerSync is the export state of one case worker.
@@ -73,6 +74,8 @@ type Status struct {
 	Warnings    []diagnose.Warning
 	Accounts    []AccountStatus
 	Sync        []WorkerSync
+	// LocalPOP3 is where the Kommunikator fetches ("" while off or failed).
+	LocalPOP3 string
 }
 
 // summarize picks the tray picture and its reason: an error first, then a

@@ -59,8 +59,12 @@ func TestGraphMailFetchMovesAfterStoring(t *testing.T) {
 	want := deliverN(t, srv, 0, 60) // more than one page of 50
 	g := graphMail(t, srv, 0)
 	res, err := g.Fetch(context.Background())
-	if err != nil || res.Fetched != 60 || res.Deleted != 60 {
-		t.Fatalf("fetch %+v %v", res, err)
+	if err != nil || res.Fetched != 60 || res.Deleted != 0 || folderCount(t, srv, "inbox") != 60 {
+		t.Fatalf("fetch %+v %v, inbox %d", res, err, folderCount(t, srv, "inbox"))
+	}
+	handOff(t, g.Store, time.Now())
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 0 || res.Deleted != 60 {
+		t.Fatalf("fetch after the hand-off %+v %v", res, err)
 	}
 	msgs, _ := g.Store.Messages(context.Background(), anna)
 	if len(msgs) != 60 {
@@ -85,17 +89,21 @@ func TestGraphMailFailedMoveNoDuplicate(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	deliverN(t, srv, 0, 5)
 	g := graphMail(t, srv, 1)
-	// folders, create folder, inbox list, $value 1, move 1, $value 2, move 2 → 500
-	srv.SetFaults(m365sim.Faults{Script: []int{0, 0, 0, 0, 0, 0, 500}})
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 5 {
+		t.Fatalf("fetch: %+v %v", res, err)
+	}
+	handOff(t, g.Store, time.Now())
+	// folders, inbox list, move 1, move 2 → 500
+	srv.SetFaults(m365sim.Faults{Script: []int{0, 0, 0, 500}})
 	res, err := g.Fetch(context.Background())
-	if err == nil || res.Fetched != 2 || res.Deleted != 1 {
+	if err == nil || res.Fetched != 0 || res.Deleted != 1 {
 		t.Fatalf("fetch with a failing move: %+v %v", res, err)
 	}
 	if folderCount(t, srv, "inbox") != 4 {
 		t.Fatalf("inbox %d, want 4", folderCount(t, srv, "inbox"))
 	}
 	res, err = g.Fetch(context.Background())
-	if err != nil || res.Fetched != 3 || res.Deleted != 4 {
+	if err != nil || res.Fetched != 0 || res.Deleted != 4 {
 		t.Fatalf("second fetch %+v %v", res, err)
 	}
 	msgs, _ := g.Store.Messages(context.Background(), anna)
@@ -110,11 +118,16 @@ func TestGraphMailFetchUnderFaults(t *testing.T) {
 	want := deliverN(t, srv, 0, 15)
 	g := graphMail(t, srv, 0)
 	srv.SetFaults(m365sim.Faults{Script: []int{429, 0, 503, 0, 0, 500}, Status: map[int]float64{429: 0.1, 503: 0.05, 500: 0.05}})
-	for range 5 {
-		if _, err := g.Fetch(context.Background()); err == nil {
-			break
+	fetch := func() {
+		for range 5 {
+			if _, err := g.Fetch(context.Background()); err == nil {
+				return
+			}
 		}
 	}
+	fetch()
+	handOff(t, g.Store, time.Now())
+	fetch()
 	msgs, _ := g.Store.Messages(context.Background(), anna)
 	seen := map[string]bool{}
 	for _, m := range msgs {

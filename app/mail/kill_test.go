@@ -113,6 +113,10 @@ func TestKilledFetch(t *testing.T) {
 	if _, err := f.Fetch(context.Background(), simAccount(srv)); err != nil {
 		t.Fatalf("clean fetch: %v", err)
 	}
+	handOff(t, st, time.Now())
+	if _, err := f.Fetch(context.Background(), simAccount(srv)); err != nil {
+		t.Fatalf("fetch after the hand-off: %v", err)
+	}
 	msgs, _ := st.Messages(context.Background(), anna)
 	seen := map[string]bool{}
 	for _, m := range msgs {

@@ -57,8 +57,15 @@ func TestFetchFromEmulator(t *testing.T) {
 	st := openStore(t)
 	f := &mail.Fetcher{Store: st, Tokens: testsupport.StaticTokens{Token: outlookToken(t, srv)}, BatchBytes: 16 << 10}
 	res, err := f.Fetch(context.Background(), simAccount(srv))
-	if err != nil || res.Fetched != 30 || res.Deleted != 30 {
+	if err != nil || res.Fetched != 30 || res.Deleted != 0 {
 		t.Fatalf("fetch: %+v %v", res, err)
+	}
+	if state, _ := srv.State(anna); inbox(state) != 30 {
+		t.Errorf("%d on the server before the Kommunikator took them, want 30", inbox(state))
+	}
+	handOff(t, st, time.Now())
+	if res, err := f.Fetch(context.Background(), simAccount(srv)); err != nil || res.Fetched != 0 || res.Deleted != 30 {
+		t.Fatalf("fetch after the hand-off: %+v %v", res, err)
 	}
 	msgs, _ := st.Messages(context.Background(), anna)
 	if len(msgs) != 30 {
@@ -124,6 +131,10 @@ func TestLeaveOnServerAndSizeLimit(t *testing.T) {
 	j, _ := st.ReadJournal(context.Background(), store.JournalFilter{Result: "error"})
 	if len(j) != 1 || !strings.Contains(j[0].Error, "größer als die eingestellte Grenze") {
 		t.Errorf("journal: %+v", j)
+	}
+	handOff(t, st, now)
+	if res, err := f.Fetch(context.Background(), a); err != nil || res.Deleted != 0 {
+		t.Errorf("right after the hand-off: %+v %v", res, err)
 	}
 	now = now.Add(3 * 24 * time.Hour)
 	res, err := f.Fetch(context.Background(), a)
@@ -302,5 +313,21 @@ func TestFetchRenewsARefusedToken(t *testing.T) {
 	a.Addr = "127.0.0.1:1"
 	if _, err := (&mail.Fetcher{Store: openStore(t), Tokens: down}).Fetch(context.Background(), a); err == nil || down.renewed.Load() != 0 {
 		t.Fatalf("unreachable server: %v, renewed %d", err, down.renewed.Load())
+	}
+}
+
+// handOff plays the Kommunikator: every waiting message is taken at at.
+func handOff(t *testing.T, st *store.Store, at time.Time) {
+	t.Helper()
+	w, err := st.Waiting(context.Background(), anna)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(w))
+	for i, m := range w {
+		ids[i] = m.ID
+	}
+	if err := st.MarkTaken(context.Background(), anna, ids, at); err != nil {
+		t.Fatal(err)
 	}
 }

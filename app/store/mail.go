@@ -52,6 +52,13 @@ func (s *Store) Waiting(ctx context.Context, account string) ([]Message, error) 
 	return s.messages(ctx, `WHERE account = ? AND taken_at = '' ORDER BY id`, account)
 }
 
+// WaitingCount counts an account's messages waiting for the Kommunikator.
+func (s *Store) WaitingCount(ctx context.Context, account string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM message WHERE account = ? AND taken_at = ''`, account).Scan(&n)
+	return n, err
+}
+
 // MarkTaken records that the Kommunikator took these messages of the
 // account, in one transaction: all or none.
 func (s *Store) MarkTaken(ctx context.Context, account string, ids []int64, at time.Time) error {
