@@ -14,6 +14,7 @@ import (
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
+	"kanzleisync/app/handoff"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
@@ -125,9 +126,62 @@ Microsoft-365-Emulator (nur auf diesem Rechner)
 		fmt.Println("   POP3-Abruf fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
 		return 1
 	}
-	fmt.Printf("   POP3-Abruf: %d neue Nachricht(en) gespeichert und auf dem Server gelöscht.\n", res.Fetched)
-	fmt.Println("\nMit einer Anzeige (DISPLAY) zeigt `make run` dasselbe in der Tray-Anwendung.")
+	fmt.Printf("   POP3-Abruf: %d neue Nachricht(en) gespeichert; sie bleiben auf dem Server, bis der Kommunikator sie abgeholt hat.\n", res.Fetched)
+
+	fmt.Println("\n5. Im Kommunikator abrufen (über den lokalen POP3-Server von kanzleisync):")
+	n, err := d.FetchAsKommunikator(ctx, st, m, acc.Address, logger)
+	if err != nil {
+		fmt.Println("   Abruf durch den Kommunikator fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
+		return 1
+	}
+	fmt.Printf("   %d Nachricht(en) an den Kommunikator übergeben.\n", n)
+	if res, err = (&mail.Fetcher{Store: st, Tokens: m.Outlook(anna.UPN), Logger: logger}).Fetch(ctx, pop); err != nil {
+		fmt.Println("   POP3-Abruf fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
+		return 1
+	}
+	fmt.Printf("   Nächster Abruf: %d Nachricht(en) jetzt auf dem Server von Microsoft 365 gelöscht – die Mail liegt beim Kommunikator.\n", res.Deleted)
+	fmt.Println("\nMit einer Anzeige (DISPLAY) zeigt `make run` dasselbe in der Tray-Anwendung; „Konten verwalten“ zeigt, was im Kommunikator einzutragen ist.")
 	return 0
+}
+
+// FetchAsKommunikator plays the Kommunikator once: it starts a local POP3
+// server like the tray's, signs in with the account's local password,
+// fetches and deletes every waiting message and quits. It returns how many
+// it took.
+func (d *Demo) FetchAsKommunikator(ctx context.Context, st *store.Store, m *auth.Manager, address string, logger *slog.Logger) (int, error) {
+	pw, err := m.LocalPassword(address)
+	if err != nil {
+		return 0, err
+	}
+	srv := &handoff.POP3Server{Store: st, Logger: logger, Passwords: func(a string) (string, bool) { return pw, strings.EqualFold(a, address) }}
+	ln, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = srv.Serve(sctx, ln) }()
+	c, err := mail.Dial(ctx, ln.Addr().String(), mail.PlainLoopback, nil, 10*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if err := c.AuthUserPass(address, pw); err != nil {
+		return 0, err
+	}
+	list, err := c.List()
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range list {
+		if _, err := c.Retr(e.Num, 50<<20); err != nil {
+			return 0, err
+		}
+		if err := c.Dele(e.Num); err != nil {
+			return 0, err
+		}
+	}
+	return len(list), c.Quit()
 }
 
 func reportText(subject string, checks []diagnose.Check) string {

@@ -215,6 +215,18 @@ func (c *Client) Capa() ([]string, error) {
 	return strings.Fields(strings.ReplaceAll(string(b), "\r\n", "\n")), nil
 }
 
+// AuthUserPass logs in with USER and PASS (the local server for the
+// Kommunikator; never towards Microsoft 365).
+func (c *Client) AuthUserPass(user, pass string) error {
+	if _, err := c.cmd("USER " + user); err != nil {
+		return err
+	}
+	if _, err := c.cmd("PASS " + pass); err != nil {
+		return fmt.Errorf("%w: %v", ErrAuthFailed, err)
+	}
+	return nil
+}
+
 // AuthXOAUTH2 logs in with a bearer token. A server that refuses answers
 // with a "+ " challenge carrying a base64 JSON error (Dovecot, Gmail), which
 // must be answered with an empty line before the -ERR comes; Exchange
