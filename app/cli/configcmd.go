@@ -90,6 +90,11 @@ func configShow(ctx context.Context, d Deps) error {
 	fmt.Fprintf(d.Stdout, "Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %v\n",
 		s.DeadlinesTo, s.TodoListName, s.BodyFormat, s.KeepOutlookBodyEdits)
 	fmt.Fprintf(d.Stdout, "Schnittstelle aktiv: %s\n", map[bool]string{true: "ja", false: "nein – es wird nichts nach Microsoft 365 geschrieben"}[s.InterfaceActive])
+	if a := s.LocalPOP3Addr(); a != "" {
+		fmt.Fprintf(d.Stdout, "Kommunikator: POP3-Server %s (ohne Verschlüsselung, nur auf diesem Rechner); Benutzer ist die Mailadresse, das Passwort zeigt „Konten verwalten“ → „Passwort kopieren“\n", a)
+	} else {
+		fmt.Fprintln(d.Stdout, "Kommunikator: kein lokaler POP3-Server (--local-pop3 aus)")
+	}
 	return nil
 }
 
@@ -263,6 +268,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
 	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, "Übertragungsprotokoll mit den Details jeder Graph-Anfrage")
 	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, "Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)")
+	fs.StringVar(&s.LocalPOP3, "local-pop3", s.LocalPOP3, "Adresse des lokalen POP3-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalPOP3+"; „aus“: keiner)")
 	wasActive := s.InterfaceActive
 	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, "Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben")
 	confirm := fs.Bool("confirm", false, "das Einschalten der Schnittstelle nach der Vorschau bestätigen")
