@@ -25,10 +25,10 @@ const Help = `Willkommen zur Demo von kanzleisync. Microsoft 365 ist hier ein ei
 
 1. Anmelden: „Anmelden: Anna Müller“ öffnet die Anmeldeseite im Browser. Passwort: ` + m365sim.DemoPassword + `
 2. „Anbindung testen“: die Punkte werden grün.
-3. „Testmail senden“: die Mail kommt im POP3-Postfach an (Konten verwalten zeigt den Abruf).
+3. „Testmail senden“: die Mail kommt im POP3-Postfach an; „Konten verwalten“ zeigt den Abruf und, was im Kommunikator einzutragen ist (lokaler POP3-Server, Benutzer, „Passwort kopieren“). Bei Microsoft 365 gelöscht wird sie erst, wenn der Kommunikator sie abgeholt hat.
 4. „Jetzt synchronisieren“: Termine, Fristen und Adressen aus dem Demo-Bestand wandern nach Outlook.
 5. „Einstellungen“: Entität und Kanzlei-Einstellungen ändert nur der Administrator (Demo-Passwort: ` + AdminPassword + `); dort auch „Schnittstelle aktiv“.
-6. „Demo: etwas kaputt machen“: Clientschlüssel ablaufen lassen, Zustimmung entziehen, SMTP AUTH abschalten, drosseln – und sehen, was kanzleisync dazu sagt.
+6. „Demo: etwas kaputt machen“: Clientschlüssel ablaufen lassen, Zustimmung entziehen, SMTP AUTH abschalten, drosseln, den Cache leer wiederherstellen – und sehen, was kanzleisync dazu sagt.
 
 Das Tray-Symbol (falls der Desktop eins zeigt) hat dasselbe Menü. Schließen eines Fensters lässt kanzleisync im Tray weiterlaufen.`
 
