@@ -73,7 +73,7 @@ type Engine struct {
 	runners  map[string]*runnerEntry
 	fetchers map[string]*fetcherEntry
 	pop3     *pop3Entry // the local POP3 server for the Kommunikator
-	inactive bool // the firm's "Schnittstelle aktiv" is off
+	inactive bool       // the firm's "Schnittstelle aktiv" is off
 	// exportServer: a `kanzleisync serve` exports; server is its last answer.
 	exportServer string
 	server       *Health

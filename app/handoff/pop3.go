@@ -44,10 +44,8 @@ type POP3Server struct {
 	// OnTaken is told when the Kommunikator took messages of an account.
 	OnTaken func(address string, n int)
 
-	mu     sync.Mutex
-	inUse  map[string]bool // accounts with an open session
-	ln     net.Listener
-	closed bool
+	mu    sync.Mutex
+	inUse map[string]bool // accounts with an open session
 }
 
 // ErrNotLoopback: the local servers listen on the loopback interface only.

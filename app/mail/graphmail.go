@@ -31,7 +31,7 @@ type GraphMail struct {
 	DoneFolder string
 	// LeaveDays keeps a taken message in the Inbox this many days.
 	LeaveDays int
-	Now        func() time.Time
+	Now       func() time.Time
 }
 
 // DefaultDoneFolder is where fetched messages go unless configured.
