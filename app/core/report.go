@@ -49,7 +49,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		} else {
 			a.Dot, a.LastFetch = diagnose.Green, now
 			a.Fetched += res.Fetched
-			a.Detail = fmt.Sprintf("abgerufen: %d neue Nachrichten; %d warten auf den Kommunikator", res.Fetched, a.Waiting)
+			a.Detail = fmt.Sprintf("abgerufen: %d neue Nachrichten", res.Fetched)
 			if res.Skipped > 0 {
 				a.Dot = diagnose.Yellow
 				a.Detail += fmt.Sprintf(", %d übersprungen (siehe Protokoll)", res.Skipped)
