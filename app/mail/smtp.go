@@ -117,6 +117,21 @@ func (s *Sender) Send(ctx context.Context, a Account, m *Message) error {
 	return err
 }
 
+// SendRaw submits a ready message (the Kommunikator's MIME, unchanged)
+// from a.Address to rcpts, renewing the token once if it is refused.
+func (s *Sender) SendRaw(ctx context.Context, a Account, raw []byte, rcpts []string) error {
+	if len(rcpts) == 0 {
+		return errors.New("smtp: the message has no recipient")
+	}
+	err := s.send(ctx, a, raw, rcpts, false)
+	var se *SendError
+	if errors.As(err, &se) && se.Step == "auth" && se.Enhanced == "5.7.3" {
+		s.logger().Info("smtp token refused, renewing once", "account", a.Address)
+		err = s.send(ctx, a, raw, rcpts, true)
+	}
+	return err
+}
+
 func (s *Sender) logger() *slog.Logger {
 	if s.Logger != nil {
 		return s.Logger

@@ -1,0 +1,143 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"kanzleisync/app/mail"
+	"kanzleisync/app/store"
+)
+
+// Outbox sends one account's queued messages over its transport, oldest
+// first: sent, or retried with a growing pause after a temporary failure
+// (4xx, throttling, a lost connection), or failed with the German reason
+// after a permanent one (5xx) or MaxAttempts.
+type Outbox struct {
+	Store   *store.Store
+	Account string
+	// Send submits a message upstream (mail.Sender.SendRaw for SMTP).
+	Send        func(ctx context.Context, raw []byte, rcpts []string) error
+	Logger      *slog.Logger
+	Now         func() time.Time
+	MaxAttempts int           // default 12 (about a day with the pauses)
+	Poll        time.Duration // a look at the outbox without a kick (default 1 min)
+	// OnFailed is told when a message failed for good (German reason).
+	OnFailed func(o store.Outgoing, reason string)
+	// OnDone is told after each pass.
+	OnDone func()
+
+	kick chan struct{}
+}
+
+// Kick asks for a pass now (a message was queued).
+func (o *Outbox) Kick() {
+	o.init()
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (o *Outbox) init() {
+	if o.kick == nil {
+		o.kick = make(chan struct{}, 1)
+	}
+}
+
+// pause after the n-th failed attempt: 30 s, 1, 2, 4 … minutes, at most 2 h.
+func pause(n int) time.Duration {
+	d := 30 * time.Second << min(n-1, 8)
+	return min(d, 2*time.Hour)
+}
+
+// Run sends until ctx ends.
+func (o *Outbox) Run(ctx context.Context) error {
+	o.init()
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 12
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Minute
+	}
+	for {
+		if err := o.pass(ctx); err != nil && ctx.Err() == nil {
+			o.Logger.Warn("outbox pass", "account", o.Account, "error", err.Error())
+		}
+		if o.OnDone != nil {
+			o.OnDone()
+		}
+		t := time.NewTimer(o.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-o.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+func (o *Outbox) pass(ctx context.Context) error {
+	due, err := o.Store.Due(ctx, o.Account, o.Now())
+	if err != nil {
+		return err
+	}
+	for _, m := range due {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// sending first: a crash now leaves it to be sent again (the
+		// documented window for a double over SMTP)
+		if err := o.Store.SetOutgoing(ctx, m.ID, store.Sending, m.NextAt, m.Error, o.Now()); err != nil {
+			return err
+		}
+		serr := o.Send(ctx, m.Raw, m.Rcpts)
+		if serr != nil {
+			o.Logger.Warn("outbox send", "account", o.Account, "id", m.ID, "error", serr.Error())
+		}
+		if ctx.Err() != nil {
+			return ctx.Err() // stopped: it stays "sending" and goes again next start
+		}
+		attempts := m.Attempts + 1
+		switch {
+		case serr == nil:
+			err = o.Store.SetOutgoing(ctx, m.ID, store.Sent, o.Now(), "", o.Now())
+		case permanent(serr) || attempts >= o.MaxAttempts:
+			reason := explainSend(serr)
+			err = o.Store.SetOutgoing(ctx, m.ID, store.Failed, o.Now(), reason, o.Now())
+			if err == nil && o.OnFailed != nil {
+				o.OnFailed(m, reason)
+			}
+		default:
+			err = o.Store.SetOutgoing(ctx, m.ID, store.Queued, o.Now().Add(pause(attempts)), explainSend(serr), o.Now())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// permanent: the server refused the message itself (5xx), so sending it
+// again cannot help.
+func permanent(err error) bool {
+	var se *mail.SendError
+	return errors.As(err, &se) && se.Code >= 500
+}
+
+func explainSend(err error) string {
+	var se *mail.SendError
+	if errors.As(err, &se) {
+		return se.Error() + " " + se.Advice()
+	}
+	return "Der Mailserver von Microsoft 365 war nicht erreichbar oder hat nicht geantwortet; die Nachricht bleibt im Postausgang und wird später erneut gesendet."
+}

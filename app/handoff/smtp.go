@@ -1,0 +1,195 @@
+package handoff
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"kanzleisync/app/store"
+)
+
+// SMTPServer takes the Kommunikator's outgoing mail on the loopback
+// interface (submission with AUTH PLAIN or LOGIN and the account's local
+// password). A message is answered 250 only after it is committed to the
+// outbox; the outbox worker sends it.
+type SMTPServer struct {
+	Store     *store.Store
+	Passwords Passwords
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// MaxBytes is the largest message taken (default 35 MB, Exchange
+	// Online's limit for a message with its attachments).
+	MaxBytes int64
+	// OnQueued is told when a message was queued for an account.
+	OnQueued func(address string)
+}
+
+// ListenSMTP binds addr (loopback only).
+func (s *SMTPServer) Listen(addr string) (net.Listener, error) {
+	return (&POP3Server{}).Listen(addr)
+}
+
+// Serve answers connections on ln until ctx ends.
+func (s *SMTPServer) Serve(ctx context.Context, ln net.Listener) error {
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.MaxBytes <= 0 {
+		s.MaxBytes = 35 << 20
+	}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true // loopback only: the connection never leaves the machine
+	srv.MaxMessageBytes = s.MaxBytes
+	srv.MaxRecipients = 500
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Minute, 10*time.Minute
+	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
+	defer stop()
+	err := srv.Serve(ln)
+	if ctx.Err() != nil || errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+type smtpSession struct {
+	s       *SMTPServer
+	account string
+	rcpts   []string
+	fails   int
+}
+
+var _ smtp.AuthSession = (*smtpSession)(nil)
+
+func (p *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+func (p *smtpSession) Auth(mech string) (sasl.Server, error) {
+	check := func(user, pass string) error {
+		want, ok := p.s.Passwords(user)
+		if !ok || want == "" || subtle.ConstantTimeCompare([]byte(pass), []byte(want)) != 1 {
+			p.fails++
+			time.Sleep(time.Duration(p.fails) * 500 * time.Millisecond) // slows a guesser down
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8},
+				Message: "Benutzer oder Passwort falsch (das lokale Passwort steht in kanzleisync unter „Konten verwalten“)"}
+		}
+		p.account = strings.ToLower(user)
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, user, pass string) error {
+			if identity != "" && !strings.EqualFold(identity, user) {
+				return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Senden für ein anderes Konto ist nicht möglich"}
+			}
+			return check(user, pass)
+		}), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (p *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if p.account == "" {
+		return smtp.ErrAuthRequired
+	}
+	if !strings.EqualFold(from, p.account) {
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+			Message: fmt.Sprintf("Absender %s passt nicht zum angemeldeten Konto %s: der Kommunikator sendet über jedes Konto nur in dessen Namen", from, p.account)}
+	}
+	return nil
+}
+
+func (p *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if p.account == "" {
+		return smtp.ErrAuthRequired
+	}
+	p.rcpts = append(p.rcpts, to)
+	return nil
+}
+
+func (p *smtpSession) Data(r io.Reader) error {
+	if p.account == "" || len(p.rcpts) == 0 {
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "zuerst MAIL FROM und RCPT TO"}
+	}
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err // too large: go-smtp answers 552
+	}
+	raw = completeHeaders(raw, p.account, p.s.Now())
+	id, err := p.s.Store.Enqueue(context.Background(), p.account, p.rcpts, raw, p.s.Now())
+	if err != nil {
+		p.s.Logger.Error("local smtp: queue", "account", p.account, "error", err.Error())
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Die Nachricht konnte nicht in den Postausgang gelegt werden; bitte erneut senden"}
+	}
+	p.s.Logger.Info("local smtp: queued", "account", p.account, "id", id, "recipients", len(p.rcpts), "bytes", len(raw))
+	if p.s.OnQueued != nil {
+		p.s.OnQueued(p.account)
+	}
+	return nil
+}
+
+func (p *smtpSession) Reset()        { p.rcpts = nil }
+func (p *smtpSession) Logout() error { return nil }
+
+// completeHeaders adds Date and Message-ID when the Kommunikator left them
+// out (RFC 5322 requires Date; Exchange threads by Message-ID).
+func completeHeaders(raw []byte, account string, now time.Time) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = bytes.Index(raw, []byte("\n\n"))
+	}
+	if end < 0 {
+		end = len(raw)
+	}
+	head := strings.ToLower("\n" + string(raw[:end]))
+	var add []byte
+	if !strings.Contains(head, "\ndate:") {
+		add = append(add, "Date: "+now.Format(time.RFC1123Z)+"\r\n"...)
+	}
+	if !strings.Contains(head, "\nmessage-id:") {
+		_, domain, _ := strings.Cut(account, "@")
+		add = append(add, fmt.Sprintf("Message-ID: <%d.kanzleisync@%s>\r\n", now.UnixNano(), domain)...)
+	}
+	if len(add) == 0 {
+		return raw
+	}
+	return append(add, raw...)
+}
+
+// loginServer is SASL LOGIN (draft-murchison-sasl-login): user name and
+// password, each asked for once.
+type loginServer struct {
+	check func(user, pass string) error
+	user  string
+	step  int
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if len(response) > 0 { // AUTH LOGIN with the user name given at once
+			l.user, l.step = string(response), 2
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 1:
+		l.user, l.step = string(response), 2
+		return []byte("Password:"), false, nil
+	}
+	return nil, true, l.check(l.user, string(response))
+}

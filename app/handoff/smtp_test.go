@@ -1,0 +1,186 @@
+package handoff_test
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"kanzleisync/app/handoff"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/mail"
+	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
+)
+
+const localPW = "lokales-Passwort-0123456789abcd"
+
+func startSMTP(t *testing.T, st *store.Store) string {
+	t.Helper()
+	srv := &handoff.SMTPServer{Store: st, Passwords: func(a string) (string, bool) { return localPW, strings.EqualFold(a, anna) }}
+	ln, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func smtplib(t *testing.T, addr, user, pw, from, to, mech string, attach int) string {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is missing: run through make test")
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	b, err := exec.Command("python3", "testdata/smtplib_send.py", host, port, user, pw, from, to, mech, strconv.Itoa(attach)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("smtplib: %v: %s", err, b)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// Python's smtplib submits through the local SMTP server; the message is in
+// the outbox when 250 comes, with Date and Message-ID added; a foreign
+// sender and a wrong password are refused in German.
+func TestSmtplibQueues(t *testing.T) {
+	st := openStore(t)
+	addr := startSMTP(t, st)
+	for _, mech := range []string{"PLAIN", "LOGIN"} {
+		if got := smtplib(t, addr, anna, localPW, anna, "gericht@example.org", mech, 1<<20); got != "ok" {
+			t.Fatalf("%s: %s", mech, got)
+		}
+	}
+	out, _ := st.OutboxOf(context.Background(), anna)
+	if len(out) != 2 || out[0].State != store.Queued || len(out[0].Rcpts) != 1 || out[0].Rcpts[0] != "gericht@example.org" {
+		t.Fatalf("outbox %+v", out)
+	}
+	raw := string(out[0].Raw)
+	for _, want := range []string{"Date: ", "Message-ID: <", "Klageschrift.pdf", "Subject: "} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("queued message lacks %q", want)
+		}
+	}
+	if len(out[0].Raw) < 1<<20 {
+		t.Errorf("queued %d bytes, the attachment alone is 1 MB", len(out[0].Raw))
+	}
+	if got := smtplib(t, addr, anna, localPW, "chef@kanzlei.example", "gericht@example.org", "PLAIN", 0); !strings.HasPrefix(got, "553") || !strings.Contains(got, "passt nicht zum angemeldeten Konto") {
+		t.Errorf("foreign sender: %s", got)
+	}
+	if got := smtplib(t, addr, anna, "falsch", anna, "gericht@example.org", "PLAIN", 0); !strings.HasPrefix(got, "535") || !strings.Contains(got, "Passwort falsch") {
+		t.Errorf("wrong password: %s", got)
+	}
+	if out, _ := st.OutboxOf(context.Background(), anna); len(out) != 2 {
+		t.Errorf("%d in the outbox after the refusals, want 2", len(out))
+	}
+}
+
+// The outbox worker sends what the Kommunikator queued over SMTP with
+// XOAUTH2 to the emulator; it arrives in the recipient's mailbox.
+func TestOutboxSendsOverSMTP(t *testing.T) {
+	sim := simtest.Start(t, nil, m365sim.Options{})
+	st := openStore(t)
+	addr := startSMTP(t, st)
+	jens := "jens.schaefer@kanzlei.example"
+	if got := smtplib(t, addr, anna, localPW, anna, jens, "PLAIN", 300<<10); got != "ok" {
+		t.Fatal(got)
+	}
+	tok := simtest.SignIn(t, sim, anna, "https://outlook.office.com/SMTP.Send").AccessToken
+	sender := &mail.Sender{Tokens: testsupport.StaticTokens{Token: tok}}
+	acc := mail.Account{Address: anna, Addr: sim.SMTPAddr(), TLS: simtest.TLSConfig(sim), Timeout: 10 * time.Second}
+	passes := make(chan struct{}, 10)
+	ob := &handoff.Outbox{Store: st, Account: anna, Send: func(ctx context.Context, raw []byte, rcpts []string) error {
+		return sender.SendRaw(ctx, acc, raw, rcpts)
+	},
+		OnDone: func() { passes <- struct{}{} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ob.Run(ctx)
+	<-passes
+	out, _ := st.OutboxOf(context.Background(), anna)
+	if len(out) != 1 || out[0].State != store.Sent {
+		t.Fatalf("outbox after a pass: %+v", out)
+	}
+	state, err := sim.State(jens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range state.Messages {
+		found = found || strings.Contains(m["subject"].(string), "Schriftsatz")
+	}
+	if !found {
+		t.Errorf("the message did not arrive in %s's mailbox: %d messages", jens, len(state.Messages))
+	}
+}
+
+func TestOutboxRetriesAndFails(t *testing.T) {
+	st := openStore(t)
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, to := range []string{"a@example.org", "b@example.org"} {
+		if _, err := st.Enqueue(context.Background(), anna, []string{to}, []byte("Subject: x\r\n\r\ny\r\n"), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := map[string]int{}
+	ob := &handoff.Outbox{Store: st, Account: anna, Now: func() time.Time { return now }, Send: func(_ context.Context, _ []byte, rcpts []string) error {
+		calls[rcpts[0]]++
+		if rcpts[0] == "b@example.org" {
+			return &mail.SendError{Step: "rcpt", Code: 550, Enhanced: "5.1.1", Message: "Recipient address rejected"}
+		}
+		if calls[rcpts[0]] == 1 {
+			return &mail.SendError{Step: "data", Code: 451, Enhanced: "4.3.0", Message: "Temporary server error"}
+		}
+		return nil
+	}}
+	var failed []string
+	ob.OnFailed = func(o store.Outgoing, reason string) { failed = append(failed, reason) }
+	passes := make(chan struct{}, 10)
+	ob.OnDone = func() { passes <- struct{}{} }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ob.Run(ctx)
+	<-passes
+	out, _ := st.OutboxOf(context.Background(), anna)
+	byTo := map[string]store.Outgoing{}
+	for _, o := range out {
+		byTo[o.Rcpts[0]] = o
+	}
+	if a := byTo["a@example.org"]; a.State != store.Queued || !a.NextAt.After(now) || a.Attempts != 1 {
+		t.Errorf("a temporary failure: %+v", a)
+	}
+	if b := byTo["b@example.org"]; b.State != store.Failed || len(failed) != 1 || b.Error == "" {
+		t.Errorf("a permanent failure: %+v, %v", b, failed)
+	}
+	now = now.Add(time.Minute)
+	ob.Kick()
+	<-passes
+	if a, _ := st.OutboxOf(context.Background(), anna); a[len(a)-1].State != store.Sent {
+		t.Errorf("after the pause: %+v", a[len(a)-1])
+	}
+	if calls["b@example.org"] != 1 {
+		t.Errorf("the refused message was sent %d times", calls["b@example.org"])
+	}
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Outgoing is one message in the outbox.
+type Outgoing struct {
+	ID       int64
+	Account  string
+	Rcpts    []string
+	Raw      []byte
+	State    string // queued, sending, sent, failed
+	Attempts int
+	NextAt   time.Time
+	Error    string
+	Created  time.Time
+	Sent     time.Time
+}
+
+// Outbox states.
+const (
+	Queued  = "queued"
+	Sending = "sending"
+	Sent    = "sent"
+	Failed  = "failed"
+)
+
+// Enqueue commits a message to the outbox and returns its id; only then
+// may the local SMTP server answer 250.
+func (s *Store) Enqueue(ctx context.Context, account string, rcpts []string, raw []byte, at time.Time) (int64, error) {
+	b, err := json.Marshal(rcpts)
+	if err != nil {
+		return 0, err
+	}
+	stamp := at.UTC().Format(tsLayout)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO outbox (account, rcpts, raw, next_at, created_at) VALUES (?, ?, ?, ?, ?)`,
+		account, string(b), raw, stamp, stamp)
+	if err != nil {
+		return 0, fmt.Errorf("queue a message of %s: %w", account, err)
+	}
+	return res.LastInsertId()
+}
+
+// Due lists the messages to send now: queued ones whose time has come, and
+// ones left in "sending" by a crash (sent again: see docs/mail-handoff.md).
+func (s *Store) Due(ctx context.Context, account string, now time.Time) ([]Outgoing, error) {
+	return s.outgoing(ctx, `WHERE account = ? AND state IN ('queued', 'sending') AND next_at <= ? ORDER BY id`, account, now.UTC().Format(tsLayout))
+}
+
+// OutboxOf lists an account's outbox, newest first.
+func (s *Store) OutboxOf(ctx context.Context, account string) ([]Outgoing, error) {
+	return s.outgoing(ctx, `WHERE account = ? ORDER BY id DESC`, account)
+}
+
+func (s *Store) outgoing(ctx context.Context, where string, args ...any) ([]Outgoing, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, account, rcpts, raw, state, attempts, next_at, error, created_at, sent_at FROM outbox `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []Outgoing
+	for rows.Next() {
+		var o Outgoing
+		var rcpts, next, created, sent string
+		if err := rows.Scan(&o.ID, &o.Account, &rcpts, &o.Raw, &o.State, &o.Attempts, &next, &o.Error, &created, &sent); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(rcpts), &o.Rcpts)
+		o.NextAt, _ = time.Parse(tsLayout, next)
+		o.Created, _ = time.Parse(tsLayout, created)
+		if sent != "" {
+			o.Sent, _ = time.Parse(tsLayout, sent)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// SetOutgoing records a send attempt's outcome: state, the next attempt
+// and the German error.
+func (s *Store) SetOutgoing(ctx context.Context, id int64, state string, next time.Time, errText string, at time.Time) error {
+	sent := ""
+	if state == Sent {
+		sent = at.UTC().Format(tsLayout)
+	}
+	inc := 0
+	if state != Sending {
+		inc = 1
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET state = ?, next_at = ?, error = ?, sent_at = ?, attempts = attempts + ? WHERE id = ?`,
+		state, next.UTC().Format(tsLayout), errText, sent, inc, id)
+	if err != nil {
+		return fmt.Errorf("record the outbox message %d: %w", id, err)
+	}
+	return nil
+}
+
+// OutboxCounts counts an account's outbox by state.
+func (s *Store) OutboxCounts(ctx context.Context, account string) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox WHERE account = ? GROUP BY state`, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
