@@ -90,8 +90,13 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 		info := container.NewVBox(container.NewHBox(r.Dot, r.Title), widget.NewLabel(acc.WorkerName+" ("+acc.Worker+")"),
 			container.NewHBox(r.LastFetch, r.SignedIn), r.Detail)
 		if host, port, err := net.SplitHostPort(st.LocalPOP3); err == nil && acc.Account.Address != "" {
-			r.Kommunikator = widget.NewLabel(fmt.Sprintf("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %d Nachricht(en) warten auf den Abruf",
-				host, port, address, acc.Waiting))
+			text := fmt.Sprintf("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %d Nachricht(en) warten auf den Abruf.",
+				host, port, address, acc.Waiting)
+			if shost, sport, err := net.SplitHostPort(st.LocalSMTP); err == nil && acc.Account.Transport != config.GraphMail {
+				text += fmt.Sprintf(" Postausgangsserver (SMTP) %s, Port %s, Anmeldung mit demselben Benutzer und Passwort – im Postausgang: %d, nicht gesendet: %d (siehe Protokoll).",
+					shost, sport, acc.Outbox, acc.OutboxFailed)
+			}
+			r.Kommunikator = widget.NewLabel(text)
 			r.Kommunikator.Wrapping = fyne.TextWrapWord
 			r.CopyPassword = widget.NewButton(a.t("Passwort kopieren"), func() { a.copyLocalPassword(address) })
 			info.Add(r.Kommunikator)

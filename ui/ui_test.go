@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -88,7 +89,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 		t.Fatal(err)
 	}
 	active := config.DefaultSettings()
-	active.InterfaceActive, active.LocalPOP3 = true, "127.0.0.1:0"
+	active.InterfaceActive, active.LocalPOP3, active.LocalSMTP = true, "127.0.0.1:0", "127.0.0.1:0"
 	if err := repo.SaveSettings(ctx, active); err != nil {
 		t.Fatal(err)
 	}
@@ -877,4 +878,31 @@ func TestMailReachesTheKommunikator(t *testing.T) {
 	}
 	f.eventually("deleted upstream after the hand-off", func() bool { return inbox() == 0 })
 	f.eventually("nothing waiting", func() bool { return f.app.Status().Accounts[0].Waiting == 0 })
+
+	// and back: the Kommunikator sends through the local SMTP server, the
+	// outbox hands it to the emulator's SMTP with XOAUTH2
+	shost, sport, err := net.SplitHostPort(f.app.Status().LocalSMTP)
+	if err != nil {
+		t.Fatalf("no local SMTP server: %q", f.app.Status().LocalSMTP)
+	}
+	jens := "jens.schaefer@kanzlei.example"
+	b, err = exec.Command("python3", "../app/handoff/testdata/smtplib_send.py", shost, sport, anna, pw, anna, jens, "LOGIN", "200000").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(b)) != "ok" {
+		t.Fatalf("smtplib: %v %s", err, b)
+	}
+	f.eventually("the message in the recipient's mailbox", func() bool {
+		st, _ := f.sim.State(jens)
+		for _, m := range st.Messages {
+			if strings.Contains(fmt.Sprint(m["subject"]), "Schriftsatz") {
+				return true
+			}
+		}
+		return false
+	})
+	f.ui(func() { s = f.app.ShowAccounts() })
+	f.eventually("the outbox empty", func() bool {
+		st := f.app.Status()
+		return st.Accounts[0].Outbox == 0 && st.Accounts[0].OutboxFailed == 0 && s.Rows[0].Kommunikator != nil &&
+			strings.Contains(s.Rows[0].Kommunikator.Text, "Postausgangsserver (SMTP) "+shost+", Port "+sport)
+	})
 }

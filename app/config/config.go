@@ -180,6 +180,23 @@ type Settings struct {
 	// listens (loopback only; empty: DefaultLocalPOP3, "aus": off). On a
 	// terminal server every user's installation needs a port of its own.
 	LocalPOP3 string `json:"localPop3,omitempty"`
+	// LocalSMTP is where the local SMTP server takes the Kommunikator's
+	// outgoing mail (empty: DefaultLocalSMTP, "aus": off).
+	LocalSMTP string `json:"localSmtp,omitempty"`
+}
+
+// DefaultLocalSMTP is the local SMTP server's address unless set.
+const DefaultLocalSMTP = "127.0.0.1:1587"
+
+// LocalSMTPAddr is where the local SMTP server listens; "" when it is off.
+func (s Settings) LocalSMTPAddr() string {
+	switch s.LocalSMTP {
+	case "":
+		return DefaultLocalSMTP
+	case "aus", "off":
+		return ""
+	}
+	return s.LocalSMTP
 }
 
 // DefaultLocalPOP3 is the local POP3 server's address unless set.

@@ -226,11 +226,15 @@ func (s Settings) Validate() error {
 	if s.BodyFormat != "html" && s.BodyFormat != "text" {
 		v.add("bodyFormat", "Texte werden entweder als „html“ oder als „text“ übertragen.")
 	}
-	if a := s.LocalPOP3Addr(); a != "" {
-		host, port, err := net.SplitHostPort(a)
+	for _, l := range []struct{ field, addr, name, example string }{
+		{"localPop3", s.LocalPOP3Addr(), "POP3", DefaultLocalPOP3}, {"localSmtp", s.LocalSMTPAddr(), "SMTP", DefaultLocalSMTP}} {
+		if l.addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(l.addr)
 		n, perr := strconv.Atoi(port)
 		if ip := net.ParseIP(host); err != nil || perr != nil || n < 0 || n > 65535 || ip == nil || !ip.IsLoopback() {
-			v.add("localPop3", "Der lokale POP3-Server für den Kommunikator hat eine Adresse wie 127.0.0.1:1110 (nur diese Maschine; Port 1 bis 65535, 0 für einen freien), oder „aus“.")
+			v.add(l.field, fmt.Sprintf("Der lokale %s-Server für den Kommunikator hat eine Adresse wie %s (nur diese Maschine; Port 1 bis 65535, 0 für einen freien), oder „aus“.", l.name, l.example))
 		}
 	}
 	if s.ExportServer != "" {

@@ -73,6 +73,8 @@ type Engine struct {
 	runners  map[string]*runnerEntry
 	fetchers map[string]*fetcherEntry
 	pop3     *pop3Entry // the local POP3 server for the Kommunikator
+	smtp     *listenerEntry
+	outboxes map[string]*outboxEntry
 	inactive bool       // the firm's "Schnittstelle aktiv" is off
 	// exportServer: a `kanzleisync serve` exports; server is its last answer.
 	exportServer string
@@ -115,7 +117,7 @@ func New(o Options) *Engine {
 		o.ConfigPoll = 2 * time.Second
 	}
 	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]diagnose.Warning{}, held: map[string]diagnose.Warning{},
-		runners: map[string]*runnerEntry{}, fetchers: map[string]*fetcherEntry{}}
+		runners: map[string]*runnerEntry{}, fetchers: map[string]*fetcherEntry{}, outboxes: map[string]*outboxEntry{}}
 }
 
 // Subscribe calls f with every new status (from background goroutines).
@@ -177,6 +179,8 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	e.reconcileRunners(c, graphLog)
 	e.reconcileFetchers(c, graphLog)
 	e.reconcilePOP3(c)
+	e.reconcileSMTP(c)
+	e.reconcileOutboxes(c)
 	return nil
 }
 
@@ -339,7 +343,7 @@ func (e *Engine) stop() {
 	}
 	e.done.Wait()
 	e.mu.Lock()
-	e.runners, e.fetchers, e.pop3 = map[string]*runnerEntry{}, map[string]*fetcherEntry{}, nil
+	e.runners, e.fetchers, e.pop3, e.smtp, e.outboxes = map[string]*runnerEntry{}, map[string]*fetcherEntry{}, nil, nil, map[string]*outboxEntry{}
 	e.mu.Unlock()
 }
 

@@ -8,11 +8,15 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/handoff"
+	"kanzleisync/app/mail"
+	"kanzleisync/app/store"
 )
 
-// The local POP3 server for the Kommunikator: one listener for all of
-// this user's accounts with the Mail module, restarted when its address
-// changes. (Not in server mode: the workstations hand the mail over.)
+// The hand-off to the Kommunikator: the local POP3 and SMTP servers (one
+// listener each for all of this user's accounts with the Mail module,
+// restarted when the address changes) and one outbox worker per account
+// that sends over POP3/SMTP. Not in server mode: the workstations hand the
+// mail over.
 
 type pop3Entry struct {
 	want   string // as configured (a port of 0: any free one)
@@ -53,6 +57,152 @@ func (e *Engine) reconcilePOP3(c configuration) {
 			e.o.Logger.Warn("local pop3 stopped", "error", err.Error())
 		}
 	}()
+}
+
+type listenerEntry struct {
+	want, addr string
+	cancel     context.CancelFunc
+	err        error
+}
+
+// reconcileSMTP starts, moves or stops the local SMTP server. e.mu is held.
+func (e *Engine) reconcileSMTP(c configuration) {
+	want := c.settings.LocalSMTPAddr()
+	if e.o.AppPermissions || e.inactive {
+		want = ""
+	}
+	if e.smtp != nil && e.smtp.want == want && e.smtp.err == nil {
+		return
+	}
+	if e.smtp != nil && e.smtp.cancel != nil {
+		e.smtp.cancel()
+	}
+	e.smtp = nil
+	if want == "" {
+		return
+	}
+	srv := &handoff.SMTPServer{Store: e.o.Store, Passwords: e.localSMTPPassword, Logger: e.o.Logger, Now: e.o.Now, OnQueued: e.kickOutbox}
+	ln, err := srv.Listen(want)
+	if err != nil {
+		e.o.Logger.Warn("local smtp", "addr", want, "error", err.Error())
+		e.smtp = &listenerEntry{want: want, addr: want, err: err}
+		return
+	}
+	ctx, cancel := context.WithCancel(e.base)
+	e.smtp = &listenerEntry{want: want, addr: ln.Addr().String(), cancel: cancel}
+	e.done.Add(1)
+	go func() {
+		defer e.done.Done()
+		if err := srv.Serve(ctx, ln); err != nil {
+			e.o.Logger.Warn("local smtp stopped", "error", err.Error())
+		}
+	}()
+}
+
+type outboxEntry struct {
+	o      *handoff.Outbox
+	cancel context.CancelFunc
+	fp     string
+}
+
+// reconcileOutboxes keeps one outbox worker per account that sends over
+// SMTP. e.mu is held.
+func (e *Engine) reconcileOutboxes(c configuration) {
+	wanted := map[string]bool{}
+	for _, w := range c.workers {
+		if !w.Has(config.Mail) || e.inactive || e.o.AppPermissions {
+			continue
+		}
+		ent := c.entities[w.Entity]
+		for _, a := range w.Accounts {
+			if a.Transport == config.GraphMail {
+				continue // not built yet: the local SMTP server refuses these
+			}
+			k := accountKey(w.UPN, a.Address)
+			wanted[k] = true
+			fp := fmt.Sprintf("%+v|%s", a, w.Entity)
+			if ob, ok := e.outboxes[k]; ok && ob.fp == fp {
+				continue
+			}
+			if ob, ok := e.outboxes[k]; ok {
+				ob.cancel()
+			}
+			_, sub := mail.Endpoints(a, e.o.MailTLS)
+			sender := &mail.Sender{Tokens: e.o.Auth.Outlook(w.UPN), Logger: e.o.Logger}
+			address, key := a.Address, k
+			ob := &handoff.Outbox{Store: e.o.Store, Account: a.Address, Logger: e.o.Logger, Now: e.o.Now,
+				Send: func(ctx context.Context, raw []byte, rcpts []string) error {
+					err := sender.SendRaw(ctx, sub, raw, rcpts)
+					_, _, service, target := e.transport(ent, w).Targets(a)
+					e.o.Transfer.Connection(service+" (Postausgang)", address, target, err)
+					return err
+				},
+				OnFailed: func(o store.Outgoing, reason string) { e.outboxFailed(w.UPN, address, o, reason) },
+				OnDone:   func() { e.outboxCounted(key, address) }}
+			octx, cancel := context.WithCancel(e.base)
+			e.outboxes[k] = &outboxEntry{o: ob, cancel: cancel, fp: fp}
+			e.done.Add(1)
+			go func() { defer e.done.Done(); _ = ob.Run(octx) }()
+		}
+	}
+	for k, ob := range e.outboxes {
+		if !wanted[k] {
+			ob.cancel()
+			delete(e.outboxes, k)
+		}
+	}
+}
+
+// kickOutbox: the Kommunikator queued a message; its outbox sends now.
+func (e *Engine) kickOutbox(address string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, ob := range e.outboxes {
+		if _, a, _ := strings.Cut(k, "|"); strings.EqualFold(a, address) {
+			ob.o.Kick()
+		}
+	}
+}
+
+// outboxCounted brings an account's outbox counts into the status.
+func (e *Engine) outboxCounted(key, address string) {
+	counts, err := e.o.Store.OutboxCounts(e.ctx(), address)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	if a := e.accounts[key]; a != nil {
+		a.Outbox, a.OutboxFailed = counts[store.Queued]+counts[store.Sending], counts[store.Failed]
+	}
+	e.mu.Unlock()
+	e.publish()
+}
+
+// outboxFailed journals a message that cannot be sent, with the reason.
+func (e *Engine) outboxFailed(upn, address string, o store.Outgoing, reason string) {
+	e.o.Transfer.Line("POSTAUSGANG", address, fmt.Sprintf("Nachricht %d an %s nicht gesendet: %s", o.ID, strings.Join(o.Rcpts, ", "), reason))
+	_ = e.o.Store.Journal(e.ctx(), store.JournalEntry{At: e.o.Now(), Worker: upn, ItemKey: fmt.Sprintf("outbox:%d", o.ID), Action: "send", Result: "error",
+		Error: "Nachricht an " + strings.Join(o.Rcpts, ", ") + " nicht gesendet: " + reason})
+	if e.o.Notify != nil {
+		e.o.Notify(diagnose.Warning{Key: fmt.Sprintf("outbox/%d", o.ID), Status: diagnose.Red, Title: "Nachricht nicht gesendet",
+			Text: address + ": die Nachricht an " + strings.Join(o.Rcpts, ", ") + " wurde nicht gesendet. " + reason})
+	}
+}
+
+// localSMTPPassword is localPassword for accounts that send over SMTP.
+func (e *Engine) localSMTPPassword(address string) (string, bool) {
+	workers, err := e.o.Repo.Workers(e.ctx())
+	if err != nil {
+		return "", false
+	}
+	for _, w := range workers {
+		for _, a := range w.Accounts {
+			if strings.EqualFold(a.Address, address) && a.Transport == config.GraphMail {
+				return "", false
+			}
+		}
+	}
+	return e.localPassword(address)
 }
 
 // localPassword is the password of a configured account with the Mail
@@ -104,4 +254,17 @@ func (e *Engine) pop3StatusLocked(st *Status) {
 		return
 	}
 	st.LocalPOP3 = e.pop3.addr
+}
+
+// smtpStatusLocked: the same for the local SMTP server.
+func (e *Engine) smtpStatusLocked(st *Status) {
+	if e.smtp == nil {
+		return
+	}
+	if e.smtp.err != nil {
+		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "local-smtp/" + e.smtp.addr, Status: diagnose.Red,
+			Title: "Kommunikator kann keine Mail senden", Text: Explain(e.smtp.err, config.Entity{}, "")})
+		return
+	}
+	st.LocalSMTP = e.smtp.addr
 }

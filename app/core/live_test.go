@@ -59,7 +59,7 @@ func newLive(t *testing.T, active bool, modules []config.Module) *liveFixture {
 		t.Fatal(err)
 	}
 	set := config.DefaultSettings()
-	set.InterfaceActive, set.TransferLogDebug, set.LocalPOP3 = active, true, "127.0.0.1:0"
+	set.InterfaceActive, set.TransferLogDebug, set.LocalPOP3, set.LocalSMTP = active, true, "127.0.0.1:0", "127.0.0.1:0"
 	if err := f.repo.SaveSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}

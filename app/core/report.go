@@ -224,6 +224,7 @@ func (e *Engine) statusLocked() Status {
 		e.serverStatusLocked(&st)
 	}
 	e.pop3StatusLocked(&st)
+	e.smtpStatusLocked(&st)
 	st.State, st.Reason = summarize(st)
 	return st
 }

@@ -49,6 +49,9 @@ type AccountStatus struct {
 	LastSignIn time.Time
 	Fetched    int // messages fetched since start
 	Waiting    int // stored, not yet taken by the Kommunikator
+	// Outbox counts what the Kommunikator submitted and is not sent yet,
+	// OutboxFailed what could not be sent (journal: the reason).
+	Outbox, OutboxFailed int
 }
 
 // WorkerSync is the export state of one case worker.
@@ -76,6 +79,8 @@ type Status struct {
 	Sync        []WorkerSync
 	// LocalPOP3 is where the Kommunikator fetches ("" while off or failed).
 	LocalPOP3 string
+	// LocalSMTP is where the Kommunikator sends ("" while off or failed).
+	LocalSMTP string
 }
 
 // summarize picks the tray picture and its reason: an error first, then a

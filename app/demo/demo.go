@@ -98,12 +98,12 @@ func (d *Demo) configure(ctx context.Context, dir string, repo *config.Repo, m *
 			return err
 		}
 	}
-	if set, err := repo.Settings(ctx); err == nil && (first || set.LocalPOP3 == "") {
+	if set, err := repo.Settings(ctx); err == nil && (first || set.LocalPOP3 == "" || set.LocalSMTP == "") {
 		if first {
 			set.InterfaceActive = true
 		}
 		// any free port: a real installation on this machine keeps its own
-		set.LocalPOP3 = "127.0.0.1:0"
+		set.LocalPOP3, set.LocalSMTP = "127.0.0.1:0", "127.0.0.1:0"
 		if err := repo.SaveSettings(ctx, set); err != nil {
 			return err
 		}
