@@ -60,7 +60,7 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
                                  [--account adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port]] …
   kanzleisync config settings set [--deadlines todo|calendar] [--todo-list NAME] [--body html|text] [--keep-outlook-edits=true|false]
                                   [--active=true --confirm | --active=false]   (Schnittstelle aktiv; vorher wird nichts geschrieben)
-                                  [--local-pop3 127.0.0.1:1110|aus]   (lokaler POP3-Server für den Kommunikator)
+                                  [--local-pop3 127.0.0.1:1110|aus] [--local-smtp 127.0.0.1:1587|aus]   (lokale Server für den Kommunikator)
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
 `

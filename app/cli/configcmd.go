@@ -95,6 +95,9 @@ func configShow(ctx context.Context, d Deps) error {
 	} else {
 		fmt.Fprintln(d.Stdout, "Kommunikator: kein lokaler POP3-Server (--local-pop3 aus)")
 	}
+	if a := s.LocalSMTPAddr(); a != "" {
+		fmt.Fprintf(d.Stdout, "Kommunikator: SMTP-Server %s für den Postausgang (Konten über POP3/SMTP; Anmeldung wie beim POP3-Server)\n", a)
+	}
 	return nil
 }
 
@@ -268,6 +271,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
 	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, "Übertragungsprotokoll mit den Details jeder Graph-Anfrage")
 	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, "Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)")
+	fs.StringVar(&s.LocalSMTP, "local-smtp", s.LocalSMTP, "Adresse des lokalen SMTP-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalSMTP+"; „aus“: keiner)")
 	fs.StringVar(&s.LocalPOP3, "local-pop3", s.LocalPOP3, "Adresse des lokalen POP3-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalPOP3+"; „aus“: keiner)")
 	wasActive := s.InterfaceActive
 	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, "Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben")
