@@ -64,6 +64,7 @@ bench: deps-bench
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledExport$$' -v ./app/export/ | tee -a bench.out
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledFetch$$' -v ./app/mail/ | tee -a bench.out
 	KANZLEISYNC_KILLS=40 $(GO) test -count=1 -run '^TestKilledHandoff$$' -v ./app/handoff/ | tee -a bench.out
+	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledOutbox$$' -v ./app/handoff/ | tee -a bench.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 30m -run '^TestExportFigures$$' -v ./app/export/ | tee export-figures.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestPOP3Figures$$' -v ./app/mail/ | tee pop3-figures.out
 	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 20m -run '^TestIdleFigures$$' -v ./cmd/kanzleisync/ | tee idle-figures.out

@@ -183,6 +183,11 @@ func (e *Engine) outboxFailed(upn, address string, o store.Outgoing, reason stri
 	e.o.Transfer.Line("POSTAUSGANG", address, fmt.Sprintf("Nachricht %d an %s nicht gesendet: %s", o.ID, strings.Join(o.Rcpts, ", "), reason))
 	_ = e.o.Store.Journal(e.ctx(), store.JournalEntry{At: e.o.Now(), Worker: upn, ItemKey: fmt.Sprintf("outbox:%d", o.ID), Action: "send", Result: "error",
 		Error: "Nachricht an " + strings.Join(o.Rcpts, ", ") + " nicht gesendet: " + reason})
+	// and where the Sachbearbeiter works: a notice in the Kommunikator's inbox
+	notice := handoff.FailureNotice(address, o, reason, e.o.Now())
+	if err := e.o.Store.StoreMessages(e.ctx(), store.Message{Account: address, UIDL: fmt.Sprintf("kanzleisync-notice-%d", o.ID), Raw: notice, Fetched: e.o.Now()}); err != nil {
+		e.o.Logger.Warn("store the failure notice", "account", address, "error", err.Error())
+	}
 	if e.o.Notify != nil {
 		e.o.Notify(diagnose.Warning{Key: fmt.Sprintf("outbox/%d", o.ID), Status: diagnose.Red, Title: "Nachricht nicht gesendet",
 			Text: address + ": die Nachricht an " + strings.Join(o.Rcpts, ", ") + " wurde nicht gesendet. " + reason})

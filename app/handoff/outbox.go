@@ -2,8 +2,13 @@ package handoff
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
+	"mime"
+	"strconv"
+	"strings"
 	"time"
 
 	"kanzleisync/app/mail"
@@ -140,4 +145,52 @@ func explainSend(err error) string {
 		return se.Error() + " " + se.Advice()
 	}
 	return "Der Mailserver von Microsoft 365 war nicht erreichbar oder hat nicht geantwortet; die Nachricht bleibt im Postausgang und wird später erneut gesendet."
+}
+
+// FailureNotice is the message put into the account's inbox (served to the
+// Kommunikator) when one of its messages cannot be sent: the Sachbearbeiter
+// sees it where they work, with the reason and the original headers.
+func FailureNotice(address string, o store.Outgoing, reason string, now time.Time) []byte {
+	subject, date := header(o.Raw, "Subject"), header(o.Raw, "Date")
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: kanzleisync <%s>\r\nTo: <%s>\r\n", address, address)
+	fmt.Fprintf(&b, "Subject: =?utf-8?b?%s?=\r\n", base64.StdEncoding.EncodeToString([]byte("Nicht gesendet: "+decodedOr(subject))))
+	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: <notice-%d-%d.kanzleisync@%s>\r\n", now.Format(time.RFC1123Z), o.ID, now.UnixNano(), domainOf(address))
+	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	fmt.Fprintf(&b, "Ihre Nachricht „%s“ vom %s an %s wurde nicht gesendet.\r\n\r\nGrund: %s\r\n\r\n", decodedOr(subject), date, strings.Join(o.Rcpts, ", "), reason)
+	b.WriteString("Die Nachricht liegt weiter im Postausgang von kanzleisync (Protokoll: „outbox:" + strconv.FormatInt(o.ID, 10) + "“). Bitte den Fehler beheben und die Nachricht im Kommunikator erneut senden.\r\n")
+	return []byte(b.String())
+}
+
+// header reads one header of a message (unfolded, not decoded).
+func header(raw []byte, name string) string {
+	head, _, _ := strings.Cut(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n\n")
+	var out string
+	in := false
+	for _, l := range strings.Split(head, "\n") {
+		switch {
+		case in && (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")):
+			out += " " + strings.TrimSpace(l)
+		case strings.HasPrefix(strings.ToLower(l), strings.ToLower(name)+":"):
+			out, in = strings.TrimSpace(l[len(name)+1:]), true
+		default:
+			if in {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// decodedOr decodes RFC 2047 words; what cannot be decoded stays as it is.
+func decodedOr(s string) string {
+	if d, err := new(mime.WordDecoder).DecodeHeader(s); err == nil {
+		return d
+	}
+	return s
+}
+
+func domainOf(address string) string {
+	_, d, _ := strings.Cut(address, "@")
+	return d
 }

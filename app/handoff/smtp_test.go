@@ -3,6 +3,7 @@ package handoff_test
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -182,5 +183,31 @@ func TestOutboxRetriesAndFails(t *testing.T) {
 	}
 	if calls["b@example.org"] != 1 {
 		t.Errorf("the refused message was sent %d times", calls["b@example.org"])
+	}
+}
+
+// The notice of a message that cannot be sent reads well in German and is
+// served to the Kommunikator like any mail.
+func TestFailureNoticeReachesTheKommunikator(t *testing.T) {
+	o := store.Outgoing{ID: 7, Account: anna, Rcpts: []string{"gericht@example.org"},
+		Raw: []byte("From: " + anna + "\r\nSubject: =?utf-8?q?Schriftsatz_M=C3=BCller?=\r\n\tnach Fristverlängerung\r\nDate: Tue, 01 Dec 2026 10:00:00 +0100\r\n\r\nText\r\n")}
+	notice := string(handoff.FailureNotice(anna, o, "Der Empfänger ist unbekannt (550 5.1.1).", time.Date(2026, 12, 1, 10, 5, 0, 0, time.UTC)))
+	for _, want := range []string{"From: kanzleisync <" + anna + ">", "Subject: =?utf-8?b?", "Content-Type: text/plain; charset=utf-8",
+		"Ihre Nachricht „Schriftsatz Müller nach Fristverlängerung“ vom Tue, 01 Dec 2026 10:00:00 +0100 an gericht@example.org wurde nicht gesendet.",
+		"Grund: Der Empfänger ist unbekannt (550 5.1.1).", "outbox:7"} {
+		if !strings.Contains(notice, want) {
+			t.Errorf("notice lacks %q:\n%s", want, notice)
+		}
+	}
+	s := start(t)
+	if err := s.st.StoreMessages(context.Background(), store.Message{Account: anna, UIDL: "kanzleisync-notice-7", Raw: []byte(notice)}); err != nil {
+		t.Fatal(err)
+	}
+	got, dir, err := poplib(t, s, anna, s.pw, "userpass", false)
+	if err != nil || !strings.HasPrefix(got, "1 ") {
+		t.Fatalf("poplib: %v %s", err, got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "1.eml")); string(b) != notice {
+		t.Errorf("served %q", b)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -284,11 +283,7 @@ func TestThirtyMegabyteMessage(t *testing.T) {
 	}
 }
 
-func tlsFromPEM(pem []byte) *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-}
+func tlsFromPEM(pem []byte) *tls.Config { return testsupport.TLSFromPEM(pem) }
 
 // A token the server refuses before its time is renewed once; when the
 // sign-in itself is gone, the error says so instead of "wrong password".

@@ -6,6 +6,8 @@ package testsupport
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"os/exec"
 	"testing"
@@ -79,4 +81,12 @@ func After(d time.Duration) <-chan struct{} {
 	ch := make(chan struct{})
 	time.AfterFunc(d, func() { close(ch) })
 	return ch
+}
+
+// TLSFromPEM trusts the emulator's certificate (m365sim -ca-out) for
+// 127.0.0.1, as a child process gets it.
+func TLSFromPEM(pem []byte) *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
