@@ -45,6 +45,7 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync sync --once [--preview] [--full] [--entity NAME] [--confirm-deletions]
                                      (--confirm-deletions führt zurückgehaltene Löschungen aus; Administratorpasswort nötig)
   kanzleisync mail testmail --worker UPN [--account ADRESSE] [--to ADRESSE]
+  kanzleisync mail kommunikator --worker UPN [--show-password]   (was im Kommunikator einzutragen ist)
   kanzleisync diagnose [--json]      (Anbindung testen; Exit-Code 0 nur, wenn alles grün ist)
 
   echo NEUES-PASSWORT | kanzleisync admin password set   (das bisherige in KANZLEISYNC_ADMIN_PASSWORD)
@@ -93,6 +94,8 @@ func Run(ctx context.Context, args []string, d Deps) int {
 		err = syncCmd(ctx, args[1:], d)
 	case "diagnose":
 		err = diagnoseCmd(ctx, args[1:], d)
+	case "mail kommunikator":
+		err = mailKommunikator(ctx, args[2:], d)
 	case "mail testmail":
 		err = mailTestmail(ctx, args[2:], d)
 	case "auth login":

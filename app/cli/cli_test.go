@@ -370,3 +370,28 @@ func TestAdminUnlockRequired(t *testing.T) {
 		t.Fatalf("with the new password: %d %s", code, out)
 	}
 }
+
+// Changing one value of an entity (here the cache path) keeps the others:
+// the cloud endpoints, the expiry date, the secret.
+func TestEntitySetKeepsWhatItDoesNotName(t *testing.T) {
+	w := newWorkstation(t)
+	code, out := w.run(m365sim.DemoClientSecret+"\n", "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID,
+		"--client-id", m365sim.DemoClientID, "--secret-expires", "31.05.2028", "--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--secret-stdin")
+	if code != 0 {
+		t.Fatalf("entity set: %s", out)
+	}
+	cache := filepath.Join(w.dir, "cache.db")
+	if code, out := w.run("", "config", "entity", "set", "--name", "Kanzlei", "--cache", cache); code != 0 {
+		t.Fatalf("set the cache path: %s", out)
+	}
+	e, err := w.deps.Repo.Entity(context.Background(), "Kanzlei")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.AuthorityHost != w.sim.URL() || e.GraphEndpoint != w.sim.URL() || e.SecretExpires.German() != "31.05.2028" || e.CachePath != cache || e.Tenant != m365sim.DemoTenantID {
+		t.Errorf("after changing the cache path: %+v", e)
+	}
+	if has, _ := w.deps.Auth.HasClientSecret("Kanzlei"); !has {
+		t.Error("the secret is gone")
+	}
+}

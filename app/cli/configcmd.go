@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -108,19 +109,32 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 	fs := newFlags("config entity "+args[0], d)
 	name := fs.String("name", "", "Name der Entität")
 	file := fs.String("file", "", "Datei")
-	tenant := fs.String("tenant", "", "Verzeichnis-ID (GUID oder Domäne)")
-	client := fs.String("client-id", "", "Anwendungs-ID (GUID)")
+	fs.String("tenant", "", "Verzeichnis-ID (GUID oder Domäne)")
+	fs.String("client-id", "", "Anwendungs-ID (GUID)")
 	expires := fs.String("secret-expires", "", "Ablaufdatum des geheimen Clientschlüssels")
-	authority := fs.String("authority-host", "", "Anmeldedienst (nationale Clouds)")
-	cachePath := fs.String("cache", "", "Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz")
-	graph := fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
+	fs.String("authority-host", "", "Anmeldedienst (nationale Clouds)")
+	fs.String("cache", "", "Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz")
+	fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
 	secretStdin := fs.Bool("secret-stdin", false, "geheimen Clientschlüssel von der Standardeingabe lesen")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
 	}
 	switch args[0] {
 	case "set":
-		e := config.Entity{Name: *name, Tenant: *tenant, ClientID: *client, AuthorityHost: *authority, GraphEndpoint: *graph, CachePath: *cachePath}
+		// an existing entity keeps what the command does not name: changing
+		// the cache path must not reset the cloud endpoints or the expiry
+		e, err := d.Repo.Entity(ctx, *name)
+		if err != nil {
+			e = config.Entity{Name: *name}
+		}
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		for flagName, field := range map[string]*string{"tenant": &e.Tenant, "client-id": &e.ClientID, "authority-host": &e.AuthorityHost,
+			"graph-endpoint": &e.GraphEndpoint, "cache": &e.CachePath} {
+			if given[flagName] {
+				*field = fs.Lookup(flagName).Value.String()
+			}
+		}
 		if *expires != "" {
 			date, err := config.ParseDate(*expires)
 			if err != nil {

@@ -55,3 +55,50 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 	}
 	return nil
 }
+
+// mailKommunikator prints, per account of a worker, what to enter in the
+// Kommunikator; the local password only when asked for (it is then on the
+// screen and in the terminal's scrollback).
+func mailKommunikator(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("mail kommunikator", d)
+	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	show := fs.Bool("show-password", false, "das lokale Passwort anzeigen")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	w, _, err := workerAndEntity(ctx, d, *upn)
+	if err != nil {
+		return err
+	}
+	set, err := d.Repo.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	pop, smtp := set.LocalPOP3Addr(), set.LocalSMTPAddr()
+	if pop == "" {
+		return fmt.Errorf("Der lokale POP3-Server für den Kommunikator ist ausgeschaltet; einschalten mit: kanzleisync config settings set --local-pop3 %s", config.DefaultLocalPOP3)
+	}
+	if len(w.Accounts) == 0 {
+		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
+	}
+	for _, a := range w.Accounts {
+		fmt.Fprintf(d.Stdout, "Konto %s (im Kommunikator: Art des Kontos POP3)\n", a.Address)
+		fmt.Fprintf(d.Stdout, "  Posteingang (POP3):   %s, ohne Verschlüsselung\n", pop)
+		if smtp != "" && a.Transport != config.GraphMail {
+			fmt.Fprintf(d.Stdout, "  Postausgang (SMTP):   %s, ohne Verschlüsselung, Anmeldung erforderlich\n", smtp)
+		} else if a.Transport == config.GraphMail {
+			fmt.Fprintln(d.Stdout, "  Postausgang:          über Graph noch nicht über kanzleisync – der Kommunikator sendet selbst")
+		}
+		fmt.Fprintf(d.Stdout, "  Benutzer:             %s\n", a.Address)
+		if *show {
+			pw, err := d.Auth.LocalPassword(a.Address)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(d.Stdout, "  Passwort:             %s\n", pw)
+		} else {
+			fmt.Fprintln(d.Stdout, "  Passwort:             in der Tray-Anwendung „Konten verwalten“ → „Passwort kopieren“ (oder --show-password)")
+		}
+	}
+	return nil
+}
