@@ -234,7 +234,7 @@ func (s Settings) Validate() error {
 		host, port, err := net.SplitHostPort(l.addr)
 		n, perr := strconv.Atoi(port)
 		if ip := net.ParseIP(host); err != nil || perr != nil || n < 0 || n > 65535 || ip == nil || !ip.IsLoopback() {
-			v.add(l.field, fmt.Sprintf("Der lokale %s-Server für den Kommunikator hat eine Adresse wie %s (nur diese Maschine; Port 1 bis 65535, 0 für einen freien), oder „aus“.", l.name, l.example))
+			v.add(l.field, "Der lokale %s-Server für den Kommunikator hat eine Adresse wie %s (nur diese Maschine; Port 1 bis 65535, 0 für einen freien), oder „aus“.", l.name, l.example)
 		}
 	}
 	if s.ExportServer != "" {
