@@ -258,6 +258,8 @@ func (p *session) authorization(ctx context.Context, cmd, arg string) bool {
 			return false
 		}
 		return p.login(ctx, string(parts[1]), string(parts[2]))
+	case "STLS":
+		p.err("STLS wird nicht angeboten: die Verbindung verlässt diesen Rechner nicht (127.0.0.1)")
 	default:
 		p.err("zuerst anmelden (USER/PASS oder AUTH PLAIN)")
 	}
