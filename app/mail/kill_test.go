@@ -154,4 +154,13 @@ func TestFetchChild(t *testing.T) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if os.Getenv("TAKE_AND_DELETE") != "" {
+		// make bench: the Kommunikator takes everything at once, and the
+		// next session deletes it upstream
+		handOff(t, st, time.Now())
+		if _, err := f.Fetch(context.Background(), a); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"kanzleisync/app/handoff"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/store"
@@ -95,7 +96,7 @@ func TestPOP3Figures(t *testing.T) {
 
 	storePath := filepath.Join(dir, "k.db")
 	ours := exec.Command(os.Args[0], "-test.run=^TestFetchChild$", "-test.count=1")
-	ours.Env = append(os.Environ(), "KANZLEISYNC_FETCH_CHILD=1", "POP3_PLAIN=1", "POP3_ADDR="+addr, "POP3_TOKEN="+outlookToken(t, srv), "STORE="+storePath)
+	ours.Env = append(os.Environ(), "KANZLEISYNC_FETCH_CHILD=1", "POP3_PLAIN=1", "TAKE_AND_DELETE=1", "POP3_ADDR="+addr, "POP3_TOKEN="+outlookToken(t, srv), "STORE="+storePath)
 	oursPerS, oursRSS := run("kanzleisync", ours, func() int {
 		st, err := store.Open(storePath)
 		if err != nil {
@@ -105,6 +106,11 @@ func TestPOP3Figures(t *testing.T) {
 		msgs, _ := st.Messages(context.Background(), anna)
 		return len(msgs)
 	})
+
+	// the hand-off: fetchmail, as the Kommunikator, takes the 1,000 messages
+	// kanzleisync holds from its local POP3 server (the same tool and
+	// delivery as from Dovecot below)
+	handoffPerS := handoffFigure(t, storePath, n)
 
 	fmDir := filepath.Join(dir, "fetchmail-out")
 	_ = os.MkdirAll(fmDir, 0o700)
@@ -147,4 +153,54 @@ func TestPOP3Figures(t *testing.T) {
 	fmt.Printf("figure: pop3_getmail_msgs_per_s = %.1f msgs/s\n", gmPerS)
 	fmt.Printf("figure: pop3_fetchmail_peak_rss_mb = %.1f MB\n", fmRSS)
 	fmt.Printf("figure: pop3_getmail_peak_rss_mb = %.1f MB\n", gmRSS)
+	fmt.Printf("figure: handoff_pop3_msgs_per_s = %.1f msgs/s\n", handoffPerS)
+	fmt.Printf("figure: handoff_vs_fetchmail_from_dovecot = %.2f x\n", handoffPerS/fmPerS)
+}
+
+// handoffFigure serves the store's messages of anna over the local POP3
+// server, marks them waiting again, and times fetchmail taking all n.
+func handoffFigure(t *testing.T, storePath string, n int) float64 {
+	t.Helper()
+	st, err := store.Open(storePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.DB().Exec(`UPDATE message SET taken_at = '' WHERE account = ?`, anna); err != nil {
+		t.Fatal(err)
+	}
+	const pw = "lokales-Bench-Passwort-0123456789"
+	srv := &handoff.POP3Server{Store: st, Passwords: func(a string) (string, bool) { return pw, strings.EqualFold(a, anna) }}
+	ln, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx, ln)
+	host, port, _ := strings.Cut(ln.Addr().String(), ":")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	_ = os.MkdirAll(out, 0o700)
+	rc := filepath.Join(dir, "fetchmailrc")
+	conf := fmt.Sprintf("set no syslog\npoll %s port %s protocol pop3 auth password:\n  user %q password %q is root here\n  options fetchall no keep sslproto '' mda \"cat > %s/m.$$\"\n", host, port, anna, pw, out)
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fm := exec.Command("fetchmail", "-f", rc, "--idfile", filepath.Join(dir, "ids"), "--pidfile", filepath.Join(dir, "pid"), "--nodetach")
+	fm.Env = append(os.Environ(), "HOME="+dir, "FETCHMAILHOME="+dir)
+	start := time.Now()
+	if b, err := fm.CombinedOutput(); err != nil {
+		t.Fatalf("fetchmail from the local POP3 server: %v\n%.3000s", err, b)
+	}
+	elapsed := time.Since(start)
+	if e, _ := os.ReadDir(out); len(e) != n {
+		t.Fatalf("fetchmail took %d of %d messages from the local POP3 server", len(e), n)
+	}
+	if w, _ := st.Waiting(context.Background(), anna); len(w) != 0 {
+		t.Fatalf("%d messages still waiting after fetchmail", len(w))
+	}
+	perS := float64(n) / elapsed.Seconds()
+	t.Logf("handoff: fetchmail took %d messages from the local POP3 server in %v, %.1f msgs/s", n, elapsed.Round(time.Millisecond), perS)
+	return perS
 }
