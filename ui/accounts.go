@@ -9,11 +9,13 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/handoff"
 	"kanzleisync/app/mail"
 )
 
@@ -35,6 +37,8 @@ type AccountRow struct {
 	// client; CopyPassword puts the local password on the clipboard.
 	Kommunikator *widget.Label
 	CopyPassword *widget.Button
+	// Unsent opens the messages that could not be sent (only when some are).
+	Unsent *widget.Button
 }
 
 // ShowAccounts opens "Konten verwalten".
@@ -104,6 +108,11 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 		buttons := container.NewHBox(r.Authenticate, r.Test, r.Edit, r.Remove)
 		if r.CopyPassword != nil {
 			buttons.Add(r.CopyPassword)
+		}
+		if acc.OutboxFailed > 0 {
+			r.Unsent = widget.NewButton(fmt.Sprintf("%s (%d)", a.t("Nicht gesendet"), acc.OutboxFailed), func() { a.ShowUnsent(address) })
+			r.Unsent.Importance = widget.DangerImportance
+			buttons.Add(r.Unsent)
 		}
 		info.Add(buttons)
 		s.List.Add(widget.NewCard("", "", info))
@@ -423,4 +432,68 @@ func (a *App) sendTestMail(s *TestMailScreen) {
 			s.Steps.SetText(rep.Text())
 		}
 	})
+}
+
+// UnsentScreen lists an account's messages that could not be sent, each
+// with „Erneut senden“ and „Verwerfen“.
+type UnsentScreen struct {
+	List           *fyne.Container
+	Retry, Discard map[int64]*widget.Button
+}
+
+// ShowUnsent opens the messages of address that could not be sent.
+func (a *App) ShowUnsent(address string) *UnsentScreen {
+	name := "unsent/" + strings.ToLower(address)
+	if old, ok := a.reopen(name); ok {
+		s := old.(*UnsentScreen)
+		a.fillUnsent(s, address)
+		return s
+	}
+	s := &UnsentScreen{}
+	a.window(name, a.t("Nicht gesendet")+": "+address, fyne.NewSize(720, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.List = container.NewVBox()
+		a.fillUnsent(s, address)
+		return container.NewVScroll(s.List), nil
+	})
+	a.screens[name] = s
+	return s
+}
+
+func (a *App) fillUnsent(s *UnsentScreen, address string) {
+	s.List.RemoveAll()
+	s.Retry, s.Discard = map[int64]*widget.Button{}, map[int64]*widget.Button{}
+	failed, err := a.eng.FailedOutgoing(a.ctx, address)
+	if err != nil {
+		s.List.Add(widget.NewLabel(core.Explain(err, config.Entity{}, "")))
+		return
+	}
+	if len(failed) == 0 {
+		s.List.Add(widget.NewLabel("Alle Nachrichten dieses Kontos sind gesendet."))
+		return
+	}
+	for _, o := range failed {
+		id := o.ID
+		l := widget.NewLabel(fmt.Sprintf("„%s“ an %s (%s)\n%s", handoff.Subject(o.Raw), strings.Join(o.Rcpts, ", "), germanTime(o.Created), o.Error))
+		l.Wrapping = fyne.TextWrapWord
+		retry := widget.NewButton(a.t("Erneut senden"), func() {
+			if err := a.eng.RetryOutgoing(a.ctx, address, id); err != nil {
+				a.notifyError(a.t("Erneut senden"), fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
+			}
+			a.fillUnsent(s, address)
+		})
+		discard := widget.NewButton(a.t("Verwerfen"), func() {
+			w := a.windows["unsent/"+strings.ToLower(address)]
+			dialog.ShowConfirm(a.t("Verwerfen"), "Die Nachricht wird nicht gesendet und aus dem Postausgang von kanzleisync entfernt. Im Kommunikator bleibt sie, wie sie ist.", func(ok bool) {
+				if !ok {
+					return
+				}
+				if err := a.eng.DiscardOutgoing(a.ctx, address, id); err != nil {
+					a.notifyError(a.t("Verwerfen"), fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
+				}
+				a.fillUnsent(s, address)
+			}, w)
+		})
+		s.Retry[id], s.Discard[id] = retry, discard
+		s.List.Add(widget.NewCard("", "", container.NewVBox(l, container.NewHBox(retry, discard))))
+	}
 }

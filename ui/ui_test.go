@@ -906,3 +906,66 @@ func TestMailReachesTheKommunikator(t *testing.T) {
 			strings.Contains(s.Rows[0].Kommunikator.Text, "Postausgangsserver (SMTP) "+shost+", Port "+sport)
 	})
 }
+
+// Messages that could not be sent are listed with the reason; „Erneut
+// senden“ sends one, „Verwerfen“ (after a yes) drops the other.
+func TestUnsentMessagesRetryAndDiscard(t *testing.T) {
+	f := newFixture(t, setup{})
+	jens := "jens.schaefer@kanzlei.example"
+	for i, subject := range []string{"Berufung Müller", "Klage Schröder"} {
+		raw := "From: " + anna + "\r\nTo: " + jens + "\r\nSubject: " + subject + "\r\nMessage-ID: <u" + strconv.Itoa(i) + "@kanzlei.example>\r\n\r\nText\r\n"
+		id, err := f.st.Enqueue(f.ctx, anna, []string{jens}, []byte(raw), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.st.SetOutgoing(f.ctx, id, store.Failed, time.Now(), "Der Empfänger ist unbekannt (550 5.1.1).", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.eng.SyncNow()
+	f.eventually("two unsent", func() bool { st := f.app.Status(); return len(st.Accounts) == 1 && st.Accounts[0].OutboxFailed == 2 })
+	var acc *AccountsScreen
+	f.ui(func() { acc = f.app.ShowAccounts() })
+	var s *UnsentScreen
+	f.eventually("the button", func() bool { return len(acc.Rows) == 1 && acc.Rows[0].Unsent != nil })
+	f.ui(func() {
+		if acc.Rows[0].Unsent.Text != "Nicht gesendet (2)" {
+			t.Errorf("button %q", acc.Rows[0].Unsent.Text)
+		}
+		test.Tap(acc.Rows[0].Unsent)
+		s = f.app.screens["unsent/"+anna].(*UnsentScreen)
+		if len(s.Retry) != 2 || !hasLabelPrefix(s.List, "„Berufung Müller“ an "+jens) || !hasLabelPrefix(s.List, "„Klage Schröder“") {
+			t.Fatalf("unsent list: %d", len(s.Retry))
+		}
+	})
+	failed, _ := f.st.FailedOutgoing(f.ctx, anna)
+	first, second := failed[0].ID, failed[1].ID
+	f.ui(func() { test.Tap(s.Retry[first]) })
+	f.eventually("sent again", func() bool {
+		st, _ := f.sim.State(jens)
+		for _, m := range st.Messages {
+			if m["subject"] == "Berufung Müller" {
+				return true
+			}
+		}
+		return false
+	})
+	f.ui(func() {
+		test.Tap(s.Discard[second])
+		top := f.app.Window("unsent/" + anna).Canvas().Overlays().Top()
+		walk(top, func(o fyne.CanvasObject) {
+			if b, ok := o.(*widget.Button); ok && (b.Text == "Yes" || b.Text == "Ja") {
+				test.Tap(b)
+			}
+		})
+	})
+	out, _ := f.st.OutboxOf(f.ctx, anna)
+	states := map[int64]string{}
+	for _, o := range out {
+		states[o.ID] = o.State
+	}
+	if states[first] != store.Sent || states[second] != store.Discarded {
+		t.Errorf("states %v", states)
+	}
+	f.eventually("nothing unsent", func() bool { return f.app.Status().Accounts[0].OutboxFailed == 0 })
+}

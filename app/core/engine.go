@@ -75,7 +75,7 @@ type Engine struct {
 	pop3     *pop3Entry // the local POP3 server for the Kommunikator
 	smtp     *listenerEntry
 	outboxes map[string]*outboxEntry
-	inactive bool       // the firm's "Schnittstelle aktiv" is off
+	inactive bool // the firm's "Schnittstelle aktiv" is off
 	// exportServer: a `kanzleisync serve` exports; server is its last answer.
 	exportServer string
 	server       *Health
@@ -406,8 +406,8 @@ func (e *Engine) watch(ctx context.Context) {
 	}
 }
 
-// SyncNow starts an export cycle for every entity and a fetch for every
-// mail account at once.
+// SyncNow starts an export cycle for every entity, a fetch for every mail
+// account and a pass of every outbox at once.
 func (e *Engine) SyncNow() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -416,5 +416,8 @@ func (e *Engine) SyncNow() {
 	}
 	for _, fe := range e.fetchers {
 		fe.w.FetchNow()
+	}
+	for _, ob := range e.outboxes {
+		ob.o.Kick()
 	}
 }

@@ -153,6 +153,30 @@ func (e *Engine) reconcileOutboxes(c configuration) {
 	}
 }
 
+// FailedOutgoing lists an account's messages that could not be sent.
+func (e *Engine) FailedOutgoing(ctx context.Context, address string) ([]store.Outgoing, error) {
+	return e.o.Store.FailedOutgoing(ctx, address)
+}
+
+// RetryOutgoing sends a failed message again, at once.
+func (e *Engine) RetryOutgoing(ctx context.Context, address string, id int64) error {
+	if err := e.o.Store.RetryOutgoing(ctx, address, id, e.o.Now()); err != nil {
+		return err
+	}
+	e.kickOutbox(address)
+	return nil
+}
+
+// DiscardOutgoing drops a failed message: it is not sent.
+func (e *Engine) DiscardOutgoing(ctx context.Context, address string, id int64) error {
+	if err := e.o.Store.DiscardOutgoing(ctx, address, id); err != nil {
+		return err
+	}
+	e.o.Transfer.Line("POSTAUSGANG", address, fmt.Sprintf("Nachricht %d verworfen", id))
+	e.kickOutbox(address) // the pass recounts
+	return nil
+}
+
 // kickOutbox: the Kommunikator queued a message; its outbox sends now.
 func (e *Engine) kickOutbox(address string) {
 	e.mu.Lock()

@@ -162,6 +162,9 @@ func FailureNotice(address string, o store.Outgoing, reason string, now time.Tim
 	return []byte(b.String())
 }
 
+// Subject is a message's subject for a person (decoded).
+func Subject(raw []byte) string { return decodedOr(header(raw, "Subject")) }
+
 // header reads one header of a message (unfolded, not decoded).
 func header(raw []byte, name string) string {
 	head, _, _ := strings.Cut(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n\n")

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -27,6 +28,8 @@ const (
 	Sending = "sending"
 	Sent    = "sent"
 	Failed  = "failed"
+	// Discarded: a person decided not to send a failed message.
+	Discarded = "discarded"
 )
 
 // Enqueue commits a message to the outbox and returns its id; only then
@@ -95,6 +98,36 @@ func (s *Store) SetOutgoing(ctx context.Context, id int64, state string, next ti
 		state, next.UTC().Format(tsLayout), errText, sent, inc, id)
 	if err != nil {
 		return fmt.Errorf("record the outbox message %d: %w", id, err)
+	}
+	return nil
+}
+
+// FailedOutgoing lists an account's messages that could not be sent.
+func (s *Store) FailedOutgoing(ctx context.Context, account string) ([]Outgoing, error) {
+	return s.outgoing(ctx, `WHERE account = ? AND state = 'failed' ORDER BY id`, account)
+}
+
+// RetryOutgoing queues a failed message again, to be sent at once.
+func (s *Store) RetryOutgoing(ctx context.Context, account string, id int64, now time.Time) error {
+	return s.changeFailed(ctx, `UPDATE outbox SET state = 'queued', next_at = ?, attempts = 0 WHERE id = ? AND account = ? AND state = 'failed'`,
+		now.UTC().Format(tsLayout), id, account)
+}
+
+// DiscardOutgoing records that a failed message is not to be sent.
+func (s *Store) DiscardOutgoing(ctx context.Context, account string, id int64) error {
+	return s.changeFailed(ctx, `UPDATE outbox SET state = 'discarded' WHERE id = ? AND account = ? AND state = 'failed'`, id, account)
+}
+
+// ErrNotFailed: the message is not (any more) among the failed ones.
+var ErrNotFailed = errors.New("store: outbox message is not failed")
+
+func (s *Store) changeFailed(ctx context.Context, q string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("change an outbox message: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrNotFailed
 	}
 	return nil
 }
