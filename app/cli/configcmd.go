@@ -285,6 +285,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
 	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, "Übertragungsprotokoll mit den Details jeder Graph-Anfrage")
 	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, "Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)")
+	fs.IntVar(&s.KeepTakenDays, "keep-taken-days", s.KeepTakenDays, "so viele Tage behält kanzleisync eine vom Kommunikator abgeholte Nachricht (0: 30)")
 	fs.StringVar(&s.LocalSMTP, "local-smtp", s.LocalSMTP, "Adresse des lokalen SMTP-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalSMTP+"; „aus“: keiner)")
 	fs.StringVar(&s.LocalPOP3, "local-pop3", s.LocalPOP3, "Adresse des lokalen POP3-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalPOP3+"; „aus“: keiner)")
 	wasActive := s.InterfaceActive

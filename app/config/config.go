@@ -183,6 +183,18 @@ type Settings struct {
 	// LocalSMTP is where the local SMTP server takes the Kommunikator's
 	// outgoing mail (empty: DefaultLocalSMTP, "aus": off).
 	LocalSMTP string `json:"localSmtp,omitempty"`
+	// KeepTakenDays: the bytes of a message the Kommunikator took are
+	// removed from kanzleisync's store this many days later (0: 30).
+	KeepTakenDays int `json:"keepTakenDays,omitempty"`
+}
+
+// TakenRetention is how long kanzleisync keeps a taken message's bytes.
+func (s Settings) TakenRetention() time.Duration {
+	days := s.KeepTakenDays
+	if days <= 0 {
+		days = 30
+	}
+	return time.Duration(days) * 24 * time.Hour
 }
 
 // DefaultLocalSMTP is the local SMTP server's address unless set.

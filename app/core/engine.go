@@ -389,6 +389,7 @@ func (e *Engine) watch(ctx context.Context) {
 			e.pollServer(ctx)
 		case <-warn.C:
 			e.RefreshWarnings(ctx)
+			e.pruneTaken(ctx)
 		case <-poll.C:
 			v, err := e.o.Store.ConfigVersion(ctx)
 			e.mu.Lock()

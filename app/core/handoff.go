@@ -177,6 +177,23 @@ func (e *Engine) DiscardOutgoing(ctx context.Context, address string, id int64) 
 	return nil
 }
 
+// pruneTaken removes the bytes of mail the Kommunikator took long enough
+// ago (Settings.KeepTakenDays); run with the hourly warnings.
+func (e *Engine) pruneTaken(ctx context.Context) {
+	set, err := e.o.Repo.Settings(ctx)
+	if err != nil {
+		return
+	}
+	n, err := e.o.Store.PruneTaken(ctx, e.o.Now().Add(-set.TakenRetention()))
+	if err != nil {
+		e.o.Logger.Warn("prune taken mail", "error", err.Error())
+		return
+	}
+	if n > 0 {
+		e.o.Logger.Info("taken mail pruned", "messages", n)
+	}
+}
+
 // kickOutbox: the Kommunikator queued a message; its outbox sends now.
 func (e *Engine) kickOutbox(address string) {
 	e.mu.Lock()

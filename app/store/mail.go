@@ -52,6 +52,19 @@ func (s *Store) Waiting(ctx context.Context, account string) ([]Message, error) 
 	return s.messages(ctx, `WHERE account = ? AND taken_at = '' ORDER BY id`, account)
 }
 
+// PruneTaken removes the bytes of messages the Kommunikator took before
+// the cutoff; the row stays, so the message is never fetched again. It
+// returns how many it emptied. A message still waiting is never touched.
+func (s *Store) PruneTaken(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE message SET raw = x'', size = 0 WHERE taken_at != '' AND taken_at < ? AND size > 0`,
+		before.UTC().Format(tsLayout))
+	if err != nil {
+		return 0, fmt.Errorf("prune taken mail: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // WaitingCount counts an account's messages waiting for the Kommunikator.
 func (s *Store) WaitingCount(ctx context.Context, account string) (int, error) {
 	var n int

@@ -169,3 +169,38 @@ func TestLease(t *testing.T) {
 		t.Fatal("A could not take a released lease")
 	}
 }
+
+// The bytes of taken mail go after the retention, never those still waiting;
+// the row stays so that the message is not fetched again.
+func TestPruneTakenKeepsWaiting(t *testing.T) {
+	st, err := Open(filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, u := range []string{"a", "b", "c"} {
+		if err := st.StoreMessages(ctx, Message{Account: "anna@k.example", UIDL: u, Raw: []byte("Subject: " + u + "\r\n\r\nx\r\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, _ := st.Messages(ctx, "anna@k.example")
+	if err := st.MarkTaken(ctx, "anna@k.example", []int64{msgs[0].ID}, now.Add(-40*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkTaken(ctx, "anna@k.example", []int64{msgs[1].ID}, now.Add(-2*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.PruneTaken(ctx, now.Add(-30*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d: %v", n, err)
+	}
+	msgs, _ = st.Messages(ctx, "anna@k.example")
+	if len(msgs) != 3 || len(msgs[0].Raw) != 0 || len(msgs[1].Raw) == 0 || len(msgs[2].Raw) == 0 {
+		t.Errorf("after pruning: %d rows, sizes %d %d %d", len(msgs), len(msgs[0].Raw), len(msgs[1].Raw), len(msgs[2].Raw))
+	}
+	if f, _ := st.FetchedUIDLs(ctx, "anna@k.example"); len(f) != 3 {
+		t.Errorf("%d UIDLs known after pruning, want 3", len(f))
+	}
+}
