@@ -96,7 +96,7 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 		if host, port, err := net.SplitHostPort(st.LocalPOP3); err == nil && acc.Account.Address != "" {
 			text := fmt.Sprintf("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %d Nachricht(en) warten auf den Abruf.",
 				host, port, address, acc.Waiting)
-			if shost, sport, err := net.SplitHostPort(st.LocalSMTP); err == nil && acc.Account.Transport != config.GraphMail {
+			if shost, sport, err := net.SplitHostPort(st.LocalSMTP); err == nil {
 				text += fmt.Sprintf(" Postausgangsserver (SMTP) %s, Port %s, Anmeldung mit demselben Benutzer und Passwort – im Postausgang: %d, nicht gesendet: %d (siehe Protokoll).",
 					shost, sport, acc.Outbox, acc.OutboxFailed)
 			}

@@ -84,10 +84,8 @@ func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 	for _, a := range w.Accounts {
 		fmt.Fprintf(d.Stdout, "Konto %s (im Kommunikator: Art des Kontos POP3)\n", a.Address)
 		fmt.Fprintf(d.Stdout, "  Posteingang (POP3):   %s, ohne Verschlüsselung\n", pop)
-		if smtp != "" && a.Transport != config.GraphMail {
+		if smtp != "" {
 			fmt.Fprintf(d.Stdout, "  Postausgang (SMTP):   %s, ohne Verschlüsselung, Anmeldung erforderlich\n", smtp)
-		} else if a.Transport == config.GraphMail {
-			fmt.Fprintln(d.Stdout, "  Postausgang:          über Graph noch nicht über kanzleisync – der Kommunikator sendet selbst")
 		}
 		fmt.Fprintf(d.Stdout, "  Benutzer:             %s\n", a.Address)
 		if *show {

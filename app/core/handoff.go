@@ -7,6 +7,7 @@ import (
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/graph"
 	"kanzleisync/app/handoff"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
@@ -81,7 +82,7 @@ func (e *Engine) reconcileSMTP(c configuration) {
 	if want == "" {
 		return
 	}
-	srv := &handoff.SMTPServer{Store: e.o.Store, Passwords: e.localSMTPPassword, Logger: e.o.Logger, Now: e.o.Now, OnQueued: e.kickOutbox}
+	srv := &handoff.SMTPServer{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnQueued: e.kickOutbox}
 	ln, err := srv.Listen(want)
 	if err != nil {
 		e.o.Logger.Warn("local smtp", "addr", want, "error", err.Error())
@@ -105,8 +106,9 @@ type outboxEntry struct {
 	fp     string
 }
 
-// reconcileOutboxes keeps one outbox worker per account that sends over
-// SMTP. e.mu is held.
+// reconcileOutboxes keeps one outbox worker per account with the Mail
+// module: it sends over SMTP with XOAUTH2, or over Graph (MIME sendMail).
+// e.mu is held.
 func (e *Engine) reconcileOutboxes(c configuration) {
 	wanted := map[string]bool{}
 	for _, w := range c.workers {
@@ -115,9 +117,6 @@ func (e *Engine) reconcileOutboxes(c configuration) {
 		}
 		ent := c.entities[w.Entity]
 		for _, a := range w.Accounts {
-			if a.Transport == config.GraphMail {
-				continue // not built yet: the local SMTP server refuses these
-			}
 			k := accountKey(w.UPN, a.Address)
 			wanted[k] = true
 			fp := fmt.Sprintf("%+v|%s", a, w.Entity)
@@ -129,16 +128,28 @@ func (e *Engine) reconcileOutboxes(c configuration) {
 			}
 			_, sub := mail.Endpoints(a, e.o.MailTLS)
 			sender := &mail.Sender{Tokens: e.o.Auth.Outlook(w.UPN), Logger: e.o.Logger}
-			address, key := a.Address, k
+			gm := &mail.GraphMail{Client: graph.New(ent.GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: e.o.Logger}), Mailbox: a.Address}
+			address, key, overGraph := a.Address, k, a.Transport == config.GraphMail
 			ob := &handoff.Outbox{Store: e.o.Store, Account: a.Address, Logger: e.o.Logger, Now: e.o.Now,
 				Send: func(ctx context.Context, raw []byte, rcpts []string) error {
-					err := sender.SendRaw(ctx, sub, raw, rcpts)
+					var err error
+					if overGraph {
+						err = gm.SendMIME(ctx, raw, rcpts)
+					} else {
+						err = sender.SendRaw(ctx, sub, raw, rcpts)
+					}
 					_, _, service, target := e.transport(ent, w).Targets(a)
 					e.o.Transfer.Connection(service+" (Postausgang)", address, target, err)
 					return err
 				},
 				OnFailed: func(o store.Outgoing, reason string) { e.outboxFailed(w.UPN, address, o, reason) },
-				OnDone:   func() { e.outboxCounted(key, address) }}
+				AlreadySent: func(ctx context.Context, raw []byte) (bool, error) {
+					if !overGraph {
+						return false, nil // SMTP cannot tell: the documented window
+					}
+					return gm.InSentItems(ctx, raw)
+				},
+				OnDone: func() { e.outboxCounted(key, address) }}
 			octx, cancel := context.WithCancel(e.base)
 			e.outboxes[k] = &outboxEntry{o: ob, cancel: cancel, fp: fp}
 			e.done.Add(1)
@@ -233,22 +244,6 @@ func (e *Engine) outboxFailed(upn, address string, o store.Outgoing, reason stri
 		e.o.Notify(diagnose.Warning{Key: fmt.Sprintf("outbox/%d", o.ID), Status: diagnose.Red, Title: "Nachricht nicht gesendet",
 			Text: address + ": die Nachricht an " + strings.Join(o.Rcpts, ", ") + " wurde nicht gesendet. " + reason})
 	}
-}
-
-// localSMTPPassword is localPassword for accounts that send over SMTP.
-func (e *Engine) localSMTPPassword(address string) (string, bool) {
-	workers, err := e.o.Repo.Workers(e.ctx())
-	if err != nil {
-		return "", false
-	}
-	for _, w := range workers {
-		for _, a := range w.Accounts {
-			if strings.EqualFold(a.Address, address) && a.Transport == config.GraphMail {
-				return "", false
-			}
-		}
-	}
-	return e.localPassword(address)
 }
 
 // localPassword is the password of a configured account with the Mail

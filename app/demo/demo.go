@@ -79,7 +79,7 @@ func (d *Demo) configure(ctx context.Context, dir string, repo *config.Repo, m *
 		}
 	}
 	d.Entity = config.Entity{Name: EntityName, Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID,
-		SecretExpires: config.Date{Time: secretExpires}, AuthorityHost: d.Sim.URL(), GraphEndpoint: d.Sim.URL(), CachePath: cache}
+		SecretExpires: berlinDate(secretExpires), AuthorityHost: d.Sim.URL(), GraphEndpoint: d.Sim.URL(), CachePath: cache}
 	existing, err := repo.Entity(ctx, EntityName)
 	first := err != nil
 	if !first && !existing.SecretExpires.IsZero() {
@@ -163,7 +163,7 @@ func (d *Demo) Breakages() []Breakage {
 			if err != nil {
 				return err
 			}
-			ent.SecretExpires = config.Date{Time: time.Date(exp.Year(), exp.Month(), exp.Day(), 0, 0, 0, 0, time.Local)}
+			ent.SecretExpires = berlinDate(exp)
 			return repo.SaveEntity(ctx, ent)
 		}
 	}
@@ -230,4 +230,11 @@ func (d *Demo) restoreCache() error {
 		_ = os.Remove(d.Entity.CachePath + suffix)
 	}
 	return os.Rename(d.backupPath(), d.Entity.CachePath)
+}
+
+// berlinDate is the date of t as the Azure portal shows it to the firm
+// (Europe/Berlin), the date IT types in: at 23:30 UTC it is the next day.
+func berlinDate(t time.Time) config.Date {
+	y, m, d := t.In(source.Berlin).Date()
+	return config.Date{Time: time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
 }

@@ -39,6 +39,9 @@ type Request struct {
 	Method  string
 	URL     string
 	Body    any // encoded as JSON; nil for none
+	// Raw is a body sent as it is (with its Content-Type in Headers),
+	// instead of Body: the MIME of sendMail. Not for $batch.
+	Raw     []byte
 	Headers map[string]string
 }
 
@@ -264,6 +267,9 @@ func (c *Client) Do(ctx context.Context, r Request) Response {
 		if body, err = json.Marshal(r.Body); err != nil {
 			return Response{ID: r.ID, Err: fmt.Errorf("encode %s %s: %w", r.Method, r.URL, err)}
 		}
+	}
+	if r.Raw != nil {
+		body = r.Raw
 	}
 	release, err := c.acquire(ctx, 1)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"kanzleisync/app/mail"
@@ -28,12 +29,16 @@ type Outbox struct {
 	Now         func() time.Time
 	MaxAttempts int           // default 12 (about a day with the pauses)
 	Poll        time.Duration // a look at the outbox without a kick (default 1 min)
+	// AlreadySent looks upstream for a message left in "sending" by a
+	// crash (Graph: Sent Items by Message-ID); nil: SMTP, which cannot tell.
+	AlreadySent func(ctx context.Context, raw []byte) (bool, error)
 	// OnFailed is told when a message failed for good (German reason).
 	OnFailed func(o store.Outgoing, reason string)
 	// OnDone is told after each pass.
 	OnDone func()
 
 	kick chan struct{}
+	once sync.Once
 }
 
 // Kick asks for a pass now (a message was queued).
@@ -46,9 +51,7 @@ func (o *Outbox) Kick() {
 }
 
 func (o *Outbox) init() {
-	if o.kick == nil {
-		o.kick = make(chan struct{}, 1)
-	}
+	o.once.Do(func() { o.kick = make(chan struct{}, 1) }) // Kick may come before Run
 }
 
 // pause after the n-th failed attempt: 30 s, 1, 2, 4 … minutes, at most 2 h.
@@ -99,6 +102,17 @@ func (o *Outbox) pass(ctx context.Context) error {
 	for _, m := range due {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if m.State == store.Sending && o.AlreadySent != nil {
+			// left by a crash: it may have gone out already
+			if sent, err := o.AlreadySent(ctx, m.Raw); err != nil {
+				return err
+			} else if sent {
+				if err := o.Store.SetOutgoing(ctx, m.ID, store.Sent, o.Now(), "", o.Now()); err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		// sending first: a crash now leaves it to be sent again (the
 		// documented window for a double over SMTP)

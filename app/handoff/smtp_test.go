@@ -211,3 +211,36 @@ func TestFailureNoticeReachesTheKommunikator(t *testing.T) {
 		t.Errorf("served %q", b)
 	}
 }
+
+// A message left in "sending" by a crash is looked up first (Graph: Sent
+// Items); found there, it is marked sent and not sent again.
+func TestOutboxDoesNotResendWhatWasSent(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	gone, err := st.Enqueue(ctx, anna, []string{"a@example.org"}, []byte("Message-ID: <gone@k>\r\n\r\nx\r\n"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := st.Enqueue(ctx, anna, []string{"b@example.org"}, []byte("Message-ID: <again@k>\r\n\r\nx\r\n"), time.Now())
+	for _, id := range []int64{gone, again} {
+		if err := st.SetOutgoing(ctx, id, store.Sending, time.Now(), "", time.Now()); err != nil { // the crash
+			t.Fatal(err)
+		}
+	}
+	sends := map[string]int{}
+	passes := make(chan struct{}, 4)
+	ob := &handoff.Outbox{Store: st, Account: anna,
+		AlreadySent: func(_ context.Context, raw []byte) (bool, error) { return strings.Contains(string(raw), "<gone@k>"), nil },
+		Send:        func(_ context.Context, _ []byte, rcpts []string) error { sends[rcpts[0]]++; return nil },
+		OnDone:      func() { passes <- struct{}{} }}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go ob.Run(cctx)
+	<-passes
+	if sends["a@example.org"] != 0 || sends["b@example.org"] != 1 {
+		t.Errorf("sends %v: the one in Sent Items went again, or the other did not", sends)
+	}
+	if c, _ := st.OutboxCounts(ctx, anna); c[store.Sent] != 2 {
+		t.Errorf("counts %v", c)
+	}
+}

@@ -1,9 +1,12 @@
 package m365sim
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"strings"
 	"time"
 )
@@ -196,6 +199,9 @@ func (h *handlerCtx) sendMail(rest []string) *gresp {
 	if e := h.need("send", true); e != nil {
 		return errResp(e)
 	}
+	if ct := h.req.header.Get("Content-Type"); strings.HasPrefix(strings.ToLower(ct), "text/plain") {
+		return h.sendMIME()
+	}
 	in, e := decodeBody(h.req.body)
 	if e == nil {
 		e = validateBody("sendMail", in)
@@ -236,6 +242,65 @@ func (h *handlerCtx) sendMail(rest []string) *gresp {
 		it.Props["isRead"] = true
 	}
 	return &gresp{status: 202}
+}
+
+// sendMIME answers sendMail with a MIME body (Content-Type: text/plain,
+// the message base64-encoded), as Microsoft documents it: the recipients
+// come from the To, Cc and Bcc headers, the Bcc header is removed, a copy
+// goes to Sent Items.
+func (h *handlerCtx) sendMIME() *gresp {
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(h.req.body)))
+	if err != nil || len(raw) == 0 {
+		return errResp(&graphError{status: 400, code: "ErrorMimeContentInvalidBase64String", message: "Invalid base64 string for MIME content."})
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return errResp(&graphError{status: 400, code: "ErrorMimeContentInvalid", message: "The MIME content is invalid."})
+	}
+	var rcpts []string
+	for _, field := range []string{"To", "Cc", "Bcc"} {
+		if list, err := m.Header.AddressList(field); err == nil {
+			for _, a := range list {
+				rcpts = append(rcpts, a.Address)
+			}
+		}
+	}
+	if len(rcpts) == 0 {
+		return errResp(&graphError{status: 400, code: "ErrorInvalidRecipients", message: "At least one recipient is not valid., A message can't be sent because it contains no recipients."})
+	}
+	if from, err := m.Header.AddressList("From"); err == nil && len(from) > 0 &&
+		!strings.EqualFold(from[0].Address, h.owner.Mail) && !strings.EqualFold(from[0].Address, h.owner.UPN) {
+		return errResp(&graphError{status: 403, code: "ErrorSendAsDenied", message: "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message."})
+	}
+	raw = withoutHeader(raw, "Bcc")
+	h.s.routeMail(h.owner.Mail, rcpts, raw, "graph")
+	sent := h.s.folderByName(h.mb, "sentitems")
+	it := h.s.storeMessage(h.mb, sent.ID, raw)
+	it.Props["isRead"] = true
+	return &gresp{status: 202}
+}
+
+// withoutHeader removes a header field (with its continuation lines).
+func withoutHeader(raw []byte, name string) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		return raw
+	}
+	var out []byte
+	skip := false
+	for _, line := range bytes.SplitAfter(raw[:end+2], []byte("\r\n")) {
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if !skip {
+				out = append(out, line...)
+			}
+			continue
+		}
+		skip = bytes.HasPrefix(bytes.ToLower(line), []byte(strings.ToLower(name)+":"))
+		if !skip {
+			out = append(out, line...)
+		}
+	}
+	return append(out, raw[end+2:]...)
 }
 
 // routeMail delivers to local recipients and records the rest as outbound.

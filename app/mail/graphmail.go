@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -152,6 +153,85 @@ func (g *GraphMail) Send(ctx context.Context, m *Message) error {
 
 // SendTestMail is "Testmail senden" for a Graph account: one sendMail call,
 // reported with Graph's status and request-id (what Microsoft support asks for).
+// MaxMIMESend is the largest MIME message one sendMail request takes
+// (Graph's 4 MB request limit, after base64).
+const MaxMIMESend = 3 << 20
+
+// ErrTooLargeForGraph: a message that needs a draft and an upload session
+// (not built yet).
+var ErrTooLargeForGraph = errors.New("graph sendMail: message larger than one request takes")
+
+// SendMIME sends the Kommunikator's message as it is (sendMail with a
+// base64 MIME body). Envelope recipients that are in no To or Cc header
+// (Bcc from an SMTP submission) are added as a Bcc header, which Exchange
+// removes before delivery.
+func (g *GraphMail) SendMIME(ctx context.Context, raw []byte, rcpts []string) error {
+	raw = withBcc(raw, rcpts)
+	if len(raw) > MaxMIMESend {
+		return &SendError{Step: "data", Code: 552, Enhanced: "5.3.4", Message: fmt.Sprintf("message of %d bytes over Graph", len(raw)), Err: ErrTooLargeForGraph}
+	}
+	r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/sendMail",
+		Raw: []byte(base64.StdEncoding.EncodeToString(raw)), Headers: map[string]string{"Content-Type": "text/plain"}})
+	if r.Err != nil {
+		var ge *graph.Error
+		if errors.As(r.Err, &ge) && ge.Status >= 400 && ge.Status < 500 && ge.Status != http.StatusTooManyRequests {
+			return &SendError{Step: "data", Code: 550, Enhanced: "5.6.0", Message: ge.Code + ": " + ge.Message, Err: r.Err}
+		}
+		return fmt.Errorf("graph sendMail %s: %w", g.Mailbox, r.Err)
+	}
+	return nil
+}
+
+// InSentItems reports whether a message (by its Message-ID) is in the
+// mailbox's Sent Items: after a crash while sending, a message already
+// there was sent and must not go out twice.
+func (g *GraphMail) InSentItems(ctx context.Context, raw []byte) (bool, error) {
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return false, nil
+	}
+	id := strings.TrimSpace(m.Header.Get("Message-ID"))
+	if id == "" {
+		return false, nil
+	}
+	q := url.Values{"$filter": {"internetMessageId eq '" + strings.ReplaceAll(id, "'", "''") + "'"}, "$select": {"id"}, "$top": {"1"}}
+	r := g.Client.Do(ctx, graph.Request{Method: http.MethodGet, URL: g.user() + "/mailFolders/sentitems/messages?" + q.Encode()})
+	if r.Err != nil {
+		return false, fmt.Errorf("graph mail %s: look in Sent Items: %w", g.Mailbox, r.Err)
+	}
+	var page struct {
+		Value []json.RawMessage `json:"value"`
+	}
+	_ = json.Unmarshal(r.Body, &page)
+	return len(page.Value) > 0, nil
+}
+
+// withBcc adds a Bcc header for envelope recipients the headers do not name.
+func withBcc(raw []byte, rcpts []string) []byte {
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return raw
+	}
+	named := map[string]bool{}
+	for _, f := range []string{"To", "Cc", "Bcc"} {
+		if list, err := m.Header.AddressList(f); err == nil {
+			for _, a := range list {
+				named[strings.ToLower(a.Address)] = true
+			}
+		}
+	}
+	var bcc []string
+	for _, r := range rcpts {
+		if !named[strings.ToLower(r)] {
+			bcc = append(bcc, "<"+r+">")
+		}
+	}
+	if len(bcc) == 0 {
+		return raw
+	}
+	return append([]byte("Bcc: "+strings.Join(bcc, ", ")+"\r\n"), raw...)
+}
+
 func (g *GraphMail) SendTestMail(ctx context.Context, fromName, to string) TestMailReport {
 	if to == "" {
 		to = g.Mailbox

@@ -219,3 +219,44 @@ func TestGraphMailReusedMessageID(t *testing.T) {
 		t.Fatalf("%d stored", len(msgs))
 	}
 }
+
+// The Kommunikator's MIME goes out over Graph as it is: the recipients of
+// the headers and the envelope's Bcc get it, the Bcc header does not
+// travel, a copy is in Sent Items and found there by its Message-ID.
+func TestGraphSendMIME(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	g := graphMail(t, srv, 0)
+	jens, oezlem := "jens.schaefer@kanzlei.example", "oezlem.yilmaz@kanzlei.example"
+	raw := []byte("From: " + anna + "\r\nTo: " + jens + "\r\nSubject: =?utf-8?q?Schriftsatz_M=C3=BCller?=\r\nMessage-ID: <mime1@kanzlei.example>\r\nDate: Tue, 01 Dec 2026 10:00:00 +0100\r\n\r\nText mit Ümlauten.\r\n")
+	if err := g.SendMIME(context.Background(), raw, []string{jens, oezlem}); err != nil {
+		t.Fatal(err)
+	}
+	for _, upn := range []string{jens, oezlem} {
+		st, _ := srv.State(upn)
+		if len(st.Messages) != 1 {
+			t.Fatalf("%s has %d messages", upn, len(st.Messages))
+		}
+		if b, _ := st.Messages[0]["bccRecipients"].([]any); len(b) != 0 {
+			t.Errorf("%s sees the Bcc: %v", upn, b)
+		}
+	}
+	if sent, err := g.InSentItems(context.Background(), raw); err != nil || !sent {
+		t.Errorf("in Sent Items: %v %v", sent, err)
+	}
+	other := []byte(strings.Replace(string(raw), "<mime1@", "<mime2@", 1))
+	if sent, err := g.InSentItems(context.Background(), other); err != nil || sent {
+		t.Errorf("an unsent message in Sent Items: %v %v", sent, err)
+	}
+	// what Microsoft answers to a body that is no base64
+	r := g.Client.Do(context.Background(), graph.Request{Method: "POST", URL: "/users/" + anna + "/sendMail", Raw: []byte("kein base64 !!"),
+		Headers: map[string]string{"Content-Type": "text/plain"}})
+	var ge *graph.Error
+	if !errors.As(r.Err, &ge) || ge.Code != "ErrorMimeContentInvalidBase64String" {
+		t.Errorf("bad base64: %v", r.Err)
+	}
+	big := append([]byte("From: "+anna+"\r\nTo: "+jens+"\r\nSubject: gross\r\n\r\n"), bytes.Repeat([]byte("x"), mail.MaxMIMESend+1)...)
+	var se *mail.SendError
+	if err := g.SendMIME(context.Background(), big, []string{jens}); !errors.As(err, &se) || !errors.Is(err, mail.ErrTooLargeForGraph) {
+		t.Errorf("a message over one request: %v", err)
+	}
+}
