@@ -35,10 +35,10 @@ const MailboxConcurrency = 4
 // Request is one Graph call. URL is relative to the version root, e.g.
 // "/users/anna@kanzlei.de/events".
 type Request struct {
-	ID      string
-	Method  string
-	URL     string
-	Body    any // encoded as JSON; nil for none
+	ID     string
+	Method string
+	URL    string
+	Body   any // encoded as JSON; nil for none
 	// Raw is a body sent as it is (with its Content-Type in Headers),
 	// instead of Body: the MIME of sendMail. Not for $batch.
 	Raw     []byte

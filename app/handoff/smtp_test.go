@@ -230,9 +230,11 @@ func TestOutboxDoesNotResendWhatWasSent(t *testing.T) {
 	sends := map[string]int{}
 	passes := make(chan struct{}, 4)
 	ob := &handoff.Outbox{Store: st, Account: anna,
-		AlreadySent: func(_ context.Context, raw []byte) (bool, error) { return strings.Contains(string(raw), "<gone@k>"), nil },
-		Send:        func(_ context.Context, _ []byte, rcpts []string) error { sends[rcpts[0]]++; return nil },
-		OnDone:      func() { passes <- struct{}{} }}
+		AlreadySent: func(_ context.Context, raw []byte) (bool, error) {
+			return strings.Contains(string(raw), "<gone@k>"), nil
+		},
+		Send:   func(_ context.Context, _ []byte, rcpts []string) error { sends[rcpts[0]]++; return nil },
+		OnDone: func() { passes <- struct{}{} }}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go ob.Run(cctx)
