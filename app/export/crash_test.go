@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -30,13 +29,7 @@ var crashSize = source.GenOptions{Seed: 11, Appointments: 2500, Deadlines: 1000,
 // uses 20), then runs one clean cycle: every item must be in Microsoft 365
 // exactly once.
 func TestKilledExport(t *testing.T) {
-	if os.Getenv("KANZLEISYNC_CRASH_CHILD") != "" {
-		t.Skip("this is the child's test binary")
-	}
-	kills := 5
-	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
-		kills = n
-	}
+	kills := testsupport.Kills(t, "KANZLEISYNC_CRASH_CHILD", 5)
 	ctx := context.Background()
 	dir := t.TempDir()
 	sim := simtest.Start(t, nil, m365sim.Options{})

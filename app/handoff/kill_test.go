@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +26,7 @@ const killPassword = "lokales-Passwort-fuer-den-Kill-Test"
 // meet a message twice) fetches and deletes 300 messages. At the end every
 // message reached the Kommunikator exactly once and is marked taken once.
 func TestKilledHandoff(t *testing.T) {
-	if os.Getenv("KANZLEISYNC_HANDOFF_CHILD") != "" {
-		t.Skip("this is the child's test binary")
-	}
-	kills := 10
-	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
-		kills = n
-	}
+	kills := testsupport.Kills(t, "KANZLEISYNC_HANDOFF_CHILD", 10)
 	dir := t.TempDir()
 	storePath := filepath.Join(dir, "k.db")
 	st, err := store.Open(storePath)

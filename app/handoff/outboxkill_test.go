@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,13 +24,7 @@ import (
 // recipient, and the doubles the SMTP window allows (a kill after the
 // server's 250 and before "sent" is written) are counted and reported.
 func TestKilledOutbox(t *testing.T) {
-	if os.Getenv("KANZLEISYNC_OUTBOX_CHILD") != "" {
-		t.Skip("this is the child's test binary")
-	}
-	kills := 5
-	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
-		kills = n
-	}
+	kills := testsupport.Kills(t, "KANZLEISYNC_OUTBOX_CHILD", 5)
 	sim := simtest.Start(t, nil, m365sim.Options{})
 	jens := "jens.schaefer@kanzlei.example"
 	storePath := filepath.Join(t.TempDir(), "k.db")

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +24,7 @@ import (
 // not a timer: the emulator's k-th RETR of the round (k random), so a kill
 // lands inside the fetch on a fast machine and a slow one alike.
 func TestKilledFetch(t *testing.T) {
-	if os.Getenv("KANZLEISYNC_FETCH_CHILD") != "" {
-		t.Skip("this is the child's test binary")
-	}
-	kills := 10
-	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
-		kills = n
-	}
+	kills := testsupport.Kills(t, "KANZLEISYNC_FETCH_CHILD", 10)
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	// 25 new messages of about 40 KB arrive before each run: 500 in all with 20 kills
 	const perRound = 25

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"os"
 	"os/exec"
+	"strconv"
 	"testing"
 	"time"
 
@@ -89,4 +90,18 @@ func TLSFromPEM(pem []byte) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+}
+
+// Kills is the number of kills a kill test makes: KANZLEISYNC_KILLS (make
+// bench sets more), else def. In the child process (childEnv set) the
+// test is skipped: there it only runs its child's part.
+func Kills(t testing.TB, childEnv string, def int) int {
+	t.Helper()
+	if os.Getenv(childEnv) != "" {
+		t.Skip("this is the child's test binary")
+	}
+	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
