@@ -71,6 +71,8 @@ type App struct {
 	uiMu sync.Mutex
 	// admin: the administrator unlocked the settings in this session.
 	admin config.Admin // the administrator unlocked Einstellungen
+	// demoKommunikator shows what the demo's Kommunikator fetched
+	demoKommunikator *widget.Label
 	// screens holds the widgets of each open window, for tests and screenshots.
 	screens map[string]any
 }

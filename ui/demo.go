@@ -1,11 +1,17 @@
 package ui
 
 import (
+	"context"
+	"fmt"
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"kanzleisync/app/config"
 	"kanzleisync/app/core"
+	"kanzleisync/app/handoff"
 )
 
 // ShowDemoHelp opens the demo's welcome window: what to try, with a button
@@ -29,7 +35,46 @@ func (a *App) ShowDemoHelp() {
 			}
 			buttons.Add(widget.NewButton(it.Label, it.Action))
 		}
-		return container.NewVScroll(container.NewVBox(help, buttons)), nil
+		a.demoKommunikator = widget.NewLabel("")
+		a.demoKommunikator.Wrapping = fyne.TextWrapWord
+		fetch := widget.NewButton(a.t("Im Kommunikator abrufen"), a.FetchAsKommunikator)
+		return container.NewVScroll(container.NewVBox(help, buttons, widget.NewSeparator(),
+			widget.NewLabel("Der Kommunikator holt die Mail über den lokalen POP3-Server von kanzleisync ab (hier spielt die Demo ihn):"),
+			container.NewHBox(fetch), a.demoKommunikator)), nil
+	})
+}
+
+// FetchAsKommunikator plays the Kommunikator in the demo: every account's
+// waiting mail is fetched and deleted through the local POP3 server with
+// the account's local password, as the practice software would; the
+// result is shown in the demo window.
+func (a *App) FetchAsKommunikator() {
+	st := a.eng.Status()
+	inBackground(a, func(ctx context.Context) (string, error) {
+		if st.LocalPOP3 == "" {
+			return "", fmt.Errorf("Der lokale POP3-Server läuft nicht (Schnittstelle aktiv? Einstellung „localPop3“?)")
+		}
+		var lines []string
+		for _, acc := range st.Accounts {
+			pw, err := a.eng.LocalPassword(acc.Account.Address)
+			var n int
+			if err == nil {
+				n, err = handoff.TakeAll(ctx, st.LocalPOP3, acc.Account.Address, pw)
+			}
+			if err != nil {
+				return "", fmt.Errorf("%s: %s", acc.Account.Address, core.Explain(err, config.Entity{}, ""))
+			}
+			lines = append(lines, fmt.Sprintf("%s: %d Nachricht(en) abgeholt", acc.Account.Address, n))
+		}
+		return strings.Join(lines, "\n") + "\nBei Microsoft 365 löscht kanzleisync sie beim nächsten Abruf.", nil
+	}, func(text string, err error) {
+		if a.demoKommunikator == nil {
+			return
+		}
+		if err != nil {
+			text = err.Error()
+		}
+		a.demoKommunikator.SetText(text)
 	})
 }
 

@@ -30,6 +30,7 @@ var english = map[string]string{
 	"Löschungen ausführen":             "Carry out deletions",
 	"Passwort kopieren":                "Copy password",
 	"Nicht gesendet":                   "Not sent",
+	"Im Kommunikator abrufen":          "Fetch in the Kommunikator",
 	"Erneut senden":                    "Send again",
 	"Verwerfen":                        "Discard",
 	"Löschen":                          "Delete",

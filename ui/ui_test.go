@@ -969,3 +969,33 @@ func TestUnsentMessagesRetryAndDiscard(t *testing.T) {
 	}
 	f.eventually("nothing unsent", func() bool { return f.app.Status().Accounts[0].OutboxFailed == 0 })
 }
+
+// The demo window's „Im Kommunikator abrufen“ takes the waiting mail
+// through the local POP3 server, as the practice software would.
+func TestDemoFetchesAsKommunikator(t *testing.T) {
+	f := newFixture(t, setup{opts: Options{DemoHelp: "Willkommen zur Demo"}})
+	if _, err := f.sim.Deliver(anna, []byte("From: mandant@example.org\r\nTo: "+anna+"\r\nSubject: Demo\r\n\r\nText\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	f.eng.SyncNow()
+	f.eventually("one waiting", func() bool { st := f.app.Status(); return len(st.Accounts) == 1 && st.Accounts[0].Waiting == 1 })
+	f.ui(func() { f.app.ShowDemoHelp() })
+	f.ui(func() {
+		var fetch *widget.Button
+		walk(f.app.Window("demo").Content(), func(o fyne.CanvasObject) {
+			if b, ok := o.(*widget.Button); ok && b.Text == "Im Kommunikator abrufen" {
+				fetch = b
+			}
+		})
+		if fetch == nil {
+			t.Fatal("no „Im Kommunikator abrufen“ in the demo window")
+		}
+		test.Tap(fetch)
+	})
+	f.eventually("the result shown", func() bool {
+		return f.app.demoKommunikator != nil && strings.Contains(f.app.demoKommunikator.Text, anna+": 1 Nachricht(en) abgeholt")
+	})
+	if w, _ := f.st.Waiting(f.ctx, anna); len(w) != 0 {
+		t.Errorf("%d still waiting", len(w))
+	}
+}

@@ -25,7 +25,7 @@ const Help = `Willkommen zur Demo von kanzleisync. Microsoft 365 ist hier ein ei
 
 1. Anmelden: „Anmelden: Anna Müller“ öffnet die Anmeldeseite im Browser. Passwort: ` + m365sim.DemoPassword + `
 2. „Anbindung testen“: die Punkte werden grün.
-3. „Testmail senden“: die Mail kommt im POP3-Postfach an; „Konten verwalten“ zeigt den Abruf und, was im Kommunikator einzutragen ist (lokaler POP3-Server, Benutzer, „Passwort kopieren“). Bei Microsoft 365 gelöscht wird sie erst, wenn der Kommunikator sie abgeholt hat.
+3. „Testmail senden“: die Mail kommt im POP3-Postfach an; „Konten verwalten“ zeigt den Abruf und, was im Kommunikator einzutragen ist (lokaler POP3-Server, Benutzer, „Passwort kopieren“). Unten in diesem Fenster holt „Im Kommunikator abrufen“ sie so ab, wie es die Kanzleisoftware täte; erst danach löscht kanzleisync sie bei Microsoft 365.
 4. „Jetzt synchronisieren“: Termine, Fristen und Adressen aus dem Demo-Bestand wandern nach Outlook.
 5. „Einstellungen“: Entität und Kanzlei-Einstellungen ändert nur der Administrator (Demo-Passwort: ` + AdminPassword + `); dort auch „Schnittstelle aktiv“.
 6. „Demo: etwas kaputt machen“: Clientschlüssel ablaufen lassen, Zustimmung entziehen, SMTP AUTH abschalten, drosseln, den Cache leer wiederherstellen – und sehen, was kanzleisync dazu sagt.
@@ -161,27 +161,7 @@ func (d *Demo) FetchAsKommunikator(ctx context.Context, st *store.Store, m *auth
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() { _ = srv.Serve(sctx, ln) }()
-	c, err := mail.Dial(ctx, ln.Addr().String(), mail.PlainLoopback, nil, 10*time.Second)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	if err := c.AuthUserPass(address, pw); err != nil {
-		return 0, err
-	}
-	list, err := c.List()
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range list {
-		if _, err := c.Retr(e.Num, 50<<20); err != nil {
-			return 0, err
-		}
-		if err := c.Dele(e.Num); err != nil {
-			return 0, err
-		}
-	}
-	return len(list), c.Quit()
+	return handoff.TakeAll(ctx, ln.Addr().String(), address, pw)
 }
 
 func reportText(subject string, checks []diagnose.Check) string {

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
 )
 
@@ -491,4 +492,31 @@ func top(raw []byte, n int) []byte {
 		body = body[j+2:]
 	}
 	return out
+}
+
+// TakeAll plays the Kommunikator once (the demo, tests): it signs in to
+// the local POP3 server with the account's local password, retrieves and
+// deletes every waiting message and quits. It returns how many it took.
+func TakeAll(ctx context.Context, addr, address, password string) (int, error) {
+	c, err := mail.Dial(ctx, addr, mail.PlainLoopback, nil, 10*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if err := c.AuthUserPass(address, password); err != nil {
+		return 0, err
+	}
+	list, err := c.List()
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range list {
+		if _, err := c.Retr(e.Num, 50<<20); err != nil {
+			return 0, err
+		}
+		if err := c.Dele(e.Num); err != nil {
+			return 0, err
+		}
+	}
+	return len(list), c.Quit()
 }
