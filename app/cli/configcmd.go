@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -226,8 +227,14 @@ func (a *accountsFlag) Set(v string) error {
 				return err
 			}
 			acc.SMTPHost, acc.SMTPPort = host, port
+		case strings.HasPrefix(p, "drop="):
+			dir := strings.TrimPrefix(p, "drop=")
+			if !filepath.IsAbs(dir) {
+				return fmt.Errorf("Die Mail-Ablage braucht einen vollständigen Pfad (drop=%s ist relativ)", dir)
+			}
+			acc.DropDir = dir
 		default:
-			return fmt.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port)", p)
+			return fmt.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port, drop=ORDNER)", p)
 		}
 	}
 	*a = append(*a, acc)

@@ -122,6 +122,9 @@ type MailAccount struct {
 	POP3TLS   string `json:"pop3Tls,omitempty"` // implicit (995) or starttls (110)
 	SMTPHost  string `json:"smtpHost,omitempty"`
 	SMTPPort  int    `json:"smtpPort,omitempty"`
+	// DropDir is a Maildir that receives every fetched message too (the
+	// mail drop for integrations that import files; empty: none).
+	DropDir string `json:"dropDir,omitempty"`
 }
 
 // WithDefaults fills in Exchange Online's servers.

@@ -14,6 +14,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
+	"kanzleisync/app/handoff"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/source"
 )
@@ -54,6 +55,7 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 	var ge *graph.Error
 	var ne net.Error
 	var locked *config.ErrLocked
+	var drop *handoff.DropError
 	switch {
 	case errors.As(err, &held):
 		return auth.Advice{Problem: held.Error()}
@@ -65,6 +67,8 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 		return auth.Advice{Problem: se.Error(), Fix: se.Advice()}
 	case errors.As(err, &ce):
 		return explainCache(ce)
+	case errors.As(err, &drop):
+		return auth.Advice{Problem: drop.Error()}
 	case errors.As(err, &noCache):
 		return auth.Advice{Problem: fmt.Sprintf("Für die Entität „%s“ ist kein Cache der Kanzleisoftware eingetragen: es gibt nichts zu exportieren.", noCache.Entity),
 			Fix: fmt.Sprintf("Bitte an jedem Arbeitsplatz den Pfad zur Cache-Datei eintragen: Einstellungen → Entität → Cache (oder: kanzleisync config entity set --name %q … --cache PFAD).", noCache.Entity)}

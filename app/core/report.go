@@ -11,6 +11,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/export"
+	"kanzleisync/app/handoff"
 	"kanzleisync/app/mail"
 )
 
@@ -22,6 +23,13 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 	return func(res mail.Result, err error, next time.Duration) {
 		now := e.o.Now()
 		_, address, _ := strings.Cut(key, "|")
+		var dropErr error
+		for _, acc := range w.Accounts {
+			if strings.EqualFold(acc.Address, address) && acc.DropDir != "" && err == nil {
+				// the mail drop gets every fetched message too
+				_, dropErr = handoff.DropPending(e.ctx(), e.o.Store, acc.Address, acc.DropDir, now)
+			}
+		}
 		waiting, werr := e.o.Store.WaitingCount(e.ctx(), address)
 		e.mu.Lock()
 		a := e.accounts[key]
@@ -55,6 +63,9 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 				a.Detail += fmt.Sprintf(", %d übersprungen (siehe Protokoll)", res.Skipped)
 			}
 			changed = e.setSignInLocked(w.UPN, diagnose.Warning{}, false)
+			if dropErr != nil {
+				a.Dot, a.Detail = diagnose.Yellow, Explain(dropErr, ent, w.UPN)
+			}
 		}
 		e.mu.Unlock()
 		if changed {

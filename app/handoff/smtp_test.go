@@ -2,6 +2,7 @@ package handoff_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -244,5 +245,56 @@ func TestOutboxDoesNotResendWhatWasSent(t *testing.T) {
 	}
 	if c, _ := st.OutboxCounts(ctx, anna); c[store.Sent] != 2 {
 		t.Errorf("counts %v", c)
+	}
+}
+
+// The mail drop: every stored message lands in the Maildir once, also when
+// the delivery is repeated after a crash; Python's mailbox reads it.
+func TestMailDrop(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is missing: run through make test")
+	}
+	st := openStore(t)
+	ctx := context.Background()
+	for i := range 3 {
+		raw := "From: a@example.org\r\nMessage-ID: <d" + strconv.Itoa(i) + "@example.org>\r\nSubject: Ablage\r\n\r\nText\r\n"
+		if err := st.StoreMessages(ctx, store.Message{Account: anna, UIDL: "u" + strconv.Itoa(i), Raw: []byte(raw)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "Ablage")
+	if n, err := handoff.DropPending(ctx, st, anna, dir, time.Now()); err != nil || n != 3 {
+		t.Fatalf("dropped %d: %v", n, err)
+	}
+	// a crash after the rename, before the mark: delivered again, found, not doubled
+	if _, err := st.DB().Exec(`UPDATE message SET dropped_at = ''`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := handoff.DropPending(ctx, st, anna, dir, time.Now()); err != nil || n != 0 {
+		t.Fatalf("second delivery wrote %d: %v", n, err)
+	}
+	b, err := exec.Command("python3", "testdata/maildir_read.py", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mailbox.Maildir: %v\n%s", err, b)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "<d0@example.org> ") {
+		t.Errorf("Maildir holds:\n%s", b)
+	}
+	// a folder that cannot be written: German, nothing marked
+	if err := st.StoreMessages(ctx, store.Message{Account: anna, UIDL: "u9", Raw: []byte("Subject: x\r\n\r\ny\r\n")}); err != nil {
+		t.Fatal(err)
+	}
+	blocked := filepath.Join(t.TempDir(), "datei")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = handoff.DropPending(ctx, st, anna, blocked, time.Now())
+	var de *handoff.DropError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "Mail-Ablage") {
+		t.Errorf("unwritable folder: %v", err)
+	}
+	if u, _ := st.Undropped(ctx, anna); len(u) != 1 {
+		t.Errorf("%d undropped after the failure, want 1", len(u))
 	}
 }

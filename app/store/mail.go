@@ -65,6 +65,21 @@ func (s *Store) PruneTaken(ctx context.Context, before time.Time) (int, error) {
 	return int(n), nil
 }
 
+// Undropped lists the messages of an account not yet delivered to its
+// mail drop, in the order they arrived.
+func (s *Store) Undropped(ctx context.Context, account string) ([]Message, error) {
+	return s.messages(ctx, `WHERE account = ? AND dropped_at = '' AND size > 0 ORDER BY id`, account)
+}
+
+// MarkDropped records that a message is in the account's mail drop.
+func (s *Store) MarkDropped(ctx context.Context, id int64, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE message SET dropped_at = ? WHERE id = ?`, at.UTC().Format(tsLayout), id)
+	if err != nil {
+		return fmt.Errorf("mark message %d dropped: %w", id, err)
+	}
+	return nil
+}
+
 // WaitingCount counts an account's messages waiting for the Kommunikator.
 func (s *Store) WaitingCount(ctx context.Context, account string) (int, error) {
 	var n int
