@@ -36,6 +36,9 @@ type Outbox struct {
 	OnFailed func(o store.Outgoing, reason string)
 	// OnDone is told after each pass.
 	OnDone func()
+	// DropDir is the account's mail drop: its outbox folder is read in
+	// each pass, and sent or failed files are filed away (empty: none).
+	DropDir string
 
 	kick chan struct{}
 	once sync.Once
@@ -95,6 +98,16 @@ func (o *Outbox) Run(ctx context.Context) error {
 }
 
 func (o *Outbox) pass(ctx context.Context) error {
+	if o.DropDir != "" {
+		if _, err := DropOutbox(ctx, o.Store, o.Account, o.DropDir, o.Now()); err != nil {
+			o.Logger.Warn("mail drop outbox", "account", o.Account, "error", err.Error())
+		}
+		defer func() {
+			if _, err := DropOutbox(ctx, o.Store, o.Account, o.DropDir, o.Now()); err != nil {
+				o.Logger.Warn("mail drop outbox", "account", o.Account, "error", err.Error())
+			}
+		}()
+	}
 	due, err := o.Store.Due(ctx, o.Account, o.Now())
 	if err != nil {
 		return err

@@ -298,3 +298,54 @@ func TestMailDrop(t *testing.T) {
 		t.Errorf("%d undropped after the failure, want 1", len(u))
 	}
 }
+
+// The mail drop's outbox folder: a good file is sent and moved to sent/,
+// a foreign sender and a broken file go to failed/ with the German reason,
+// and a file taken before a crash is not queued twice.
+func TestDropOutboxFolder(t *testing.T) {
+	st := openStore(t)
+	dir := filepath.Join(t.TempDir(), "Ablage")
+	box := filepath.Join(dir, "outbox")
+	if err := os.MkdirAll(filepath.Join(box, ".in-kanzleisync"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write := func(path, body string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(box, "gut.eml"), "From: "+anna+"\r\nTo: gericht@example.org\r\nSubject: Klage\r\n\r\nText\r\n")
+	write(filepath.Join(box, "fremd.eml"), "From: chef@kanzlei.example\r\nTo: gericht@example.org\r\nSubject: x\r\n\r\nText\r\n")
+	write(filepath.Join(box, "kaputt.eml"), "kein Kopf, keine Leerzeile")
+	write(filepath.Join(box, "noch-nicht.tmp"), "From: "+anna+"\r\n") // still being written
+	// taken before a crash, already in the outbox
+	crashed := "From: " + anna + "\r\nTo: b@example.org\r\nSubject: vorher\r\n\r\nText\r\n"
+	write(filepath.Join(box, ".in-kanzleisync", "vorher.eml"), crashed)
+	if _, err := st.EnqueueFrom(context.Background(), anna, "drop:vorher.eml", []string{"b@example.org"}, []byte(crashed), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	sends := map[string]int{}
+	passes := make(chan struct{}, 4)
+	ob := &handoff.Outbox{Store: st, Account: anna, DropDir: dir,
+		Send:   func(_ context.Context, _ []byte, rcpts []string) error { sends[rcpts[0]]++; return nil },
+		OnDone: func() { passes <- struct{}{} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ob.Run(ctx)
+	<-passes
+	if sends["gericht@example.org"] != 1 || sends["b@example.org"] != 1 {
+		t.Errorf("sends %v", sends)
+	}
+	for _, want := range []string{"sent/gut.eml", "sent/vorher.eml", "failed/fremd.eml", "failed/fremd.txt", "failed/kaputt.eml", "failed/kaputt.txt", "noch-nicht.tmp"} {
+		if _, err := os.Stat(filepath.Join(box, want)); err != nil {
+			t.Errorf("%s: %v", want, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(box, "failed", "fremd.txt")); !strings.Contains(string(b), "Der Absender (From) muss "+anna+" sein") {
+		t.Errorf("reason: %s", b)
+	}
+	if c, _ := st.OutboxCounts(context.Background(), anna); c[store.Sent] != 2 || len(c) != 1 {
+		t.Errorf("outbox %v", c)
+	}
+}

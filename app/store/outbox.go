@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,34 @@ func (s *Store) Enqueue(ctx context.Context, account string, rcpts []string, raw
 		return 0, fmt.Errorf("queue a message of %s: %w", account, err)
 	}
 	return res.LastInsertId()
+}
+
+// EnqueueFrom queues a message that came from source (a mail-drop file);
+// queuing the same source again returns the first one's id.
+func (s *Store) EnqueueFrom(ctx context.Context, account, source string, rcpts []string, raw []byte, at time.Time) (int64, error) {
+	b, err := json.Marshal(rcpts)
+	if err != nil {
+		return 0, err
+	}
+	stamp := at.UTC().Format(tsLayout)
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO outbox (account, rcpts, raw, next_at, created_at, source) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, source) WHERE source != '' DO NOTHING`, account, string(b), raw, stamp, stamp, source); err != nil {
+		return 0, fmt.Errorf("queue %s of %s: %w", source, account, err)
+	}
+	o, err := s.BySource(ctx, account, source)
+	return o.ID, err
+}
+
+// BySource finds the outbox message of a source (sql.ErrNoRows: none).
+func (s *Store) BySource(ctx context.Context, account, source string) (Outgoing, error) {
+	out, err := s.outgoing(ctx, `WHERE account = ? AND source = ?`, account, source)
+	if err != nil {
+		return Outgoing{}, err
+	}
+	if len(out) == 0 {
+		return Outgoing{}, sql.ErrNoRows
+	}
+	return out[0], nil
 }
 
 // Due lists the messages to send now: queued ones whose time has come, and
