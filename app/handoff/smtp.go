@@ -3,11 +3,18 @@ package handoff
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"strings"
 	"time"
@@ -56,6 +63,13 @@ func (s *SMTPServer) Serve(ctx context.Context, ln net.Listener) error {
 	srv.MaxMessageBytes = s.MaxBytes
 	srv.MaxRecipients = 500
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Minute, 10*time.Minute
+	// STARTTLS for clients that refuse AUTH without it: a certificate for
+	// 127.0.0.1 and localhost made at start, never written anywhere
+	if conf, err := loopbackTLS(s.Now()); err == nil {
+		srv.TLSConfig = conf
+	} else {
+		s.Logger.Warn("local smtp: no STARTTLS", "error", err.Error())
+	}
 	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
 	defer stop()
 	err := srv.Serve(ln)
@@ -192,4 +206,26 @@ func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
 		return []byte("Password:"), false, nil
 	}
 	return nil, true, l.check(l.user, string(response))
+}
+
+// loopbackTLS is a self-signed certificate for 127.0.0.1, ::1 and
+// localhost, valid a year, its key only in memory.
+func loopbackTLS(now time.Time) (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "kanzleisync (nur dieser Rechner)"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, nil
 }

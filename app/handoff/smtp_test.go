@@ -70,13 +70,13 @@ func openStore(t *testing.T) *store.Store {
 func TestSmtplibQueues(t *testing.T) {
 	st := openStore(t)
 	addr := startSMTP(t, st)
-	for _, mech := range []string{"PLAIN", "LOGIN"} {
+	for _, mech := range []string{"PLAIN", "LOGIN", "TLS+PLAIN"} { // the last after STARTTLS
 		if got := smtplib(t, addr, anna, localPW, anna, "gericht@example.org", mech, 1<<20); got != "ok" {
 			t.Fatalf("%s: %s", mech, got)
 		}
 	}
 	out, _ := st.OutboxOf(context.Background(), anna)
-	if len(out) != 2 || out[0].State != store.Queued || len(out[0].Rcpts) != 1 || out[0].Rcpts[0] != "gericht@example.org" {
+	if len(out) != 3 || out[0].State != store.Queued || len(out[0].Rcpts) != 1 || out[0].Rcpts[0] != "gericht@example.org" {
 		t.Fatalf("outbox %+v", out)
 	}
 	raw := string(out[0].Raw)
@@ -94,8 +94,8 @@ func TestSmtplibQueues(t *testing.T) {
 	if got := smtplib(t, addr, anna, "falsch", anna, "gericht@example.org", "PLAIN", 0); !strings.HasPrefix(got, "535") || !strings.Contains(got, "Passwort falsch") {
 		t.Errorf("wrong password: %s", got)
 	}
-	if out, _ := st.OutboxOf(context.Background(), anna); len(out) != 2 {
-		t.Errorf("%d in the outbox after the refusals, want 2", len(out))
+	if out, _ := st.OutboxOf(context.Background(), anna); len(out) != 3 {
+		t.Errorf("%d in the outbox after the refusals, want 3", len(out))
 	}
 }
 

@@ -1,8 +1,8 @@
-"""Submits a message to kanzleisync's local SMTP server with Python's
+"""Submits a message (MECH PLAIN, LOGIN, or TLS+PLAIN for STARTTLS first) to kanzleisync's local SMTP server with Python's
 smtplib, as an independent client. Usage:
 smtplib_send.py HOST PORT USER PASSWORD FROM TO MECH ATTACH_BYTES
 Prints "ok" or the server's refusal (code and text)."""
-import smtplib, sys
+import smtplib, ssl, sys
 from email.message import EmailMessage
 
 host, port, user, pw, sender, to, mech, attach = sys.argv[1:9]
@@ -13,6 +13,11 @@ if int(attach) > 0:
     m.add_attachment(bytes(range(256)) * (int(attach) // 256), maintype="application", subtype="pdf", filename="Klageschrift.pdf")
 s = smtplib.SMTP(host, int(port), timeout=20)
 s.ehlo()
+if mech.startswith("TLS+"):
+    # the local server's certificate is made at start for 127.0.0.1: not in any trust store
+    s.starttls(context=ssl._create_unverified_context())
+    s.ehlo()
+    mech = mech[4:]
 try:
     if mech == "LOGIN":
         s.user, s.password = user, pw
