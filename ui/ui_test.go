@@ -914,7 +914,8 @@ func TestUnsentMessagesRetryAndDiscard(t *testing.T) {
 	jens := "jens.schaefer@kanzlei.example"
 	for i, subject := range []string{"Berufung Müller", "Klage Schröder"} {
 		raw := "From: " + anna + "\r\nTo: " + jens + "\r\nSubject: " + subject + "\r\nMessage-ID: <u" + strconv.Itoa(i) + "@kanzlei.example>\r\n\r\nText\r\n"
-		id, err := f.st.Enqueue(f.ctx, anna, []string{jens}, []byte(raw), time.Now())
+		// queued for later, so that the running outbox does not send it before it is marked failed
+		id, err := f.st.Enqueue(f.ctx, anna, []string{jens}, []byte(raw), time.Now().Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
