@@ -27,8 +27,11 @@ type Outbox struct {
 	Send        func(ctx context.Context, raw []byte, rcpts []string) error
 	Logger      *slog.Logger
 	Now         func() time.Time
-	MaxAttempts int           // default 12 (about a day with the pauses)
-	Poll        time.Duration // a look at the outbox without a kick (default 1 min)
+	MaxAttempts int // default 12 (about a day with the pauses)
+	// Pause is the wait after the n-th failed attempt (default: 30 s,
+	// doubling, at most 2 h).
+	Pause func(n int) time.Duration
+	Poll  time.Duration // a look at the outbox without a kick (default 1 min)
 	// AlreadySent looks upstream for a message left in "sending" by a
 	// crash (Graph: Sent Items by Message-ID); nil: SMTP, which cannot tell.
 	AlreadySent func(ctx context.Context, raw []byte) (bool, error)
@@ -150,7 +153,11 @@ func (o *Outbox) pass(ctx context.Context) error {
 				o.OnFailed(m, reason)
 			}
 		default:
-			err = o.Store.SetOutgoing(ctx, m.ID, store.Queued, o.Now().Add(pause(attempts)), explainSend(serr), o.Now())
+			wait := pause(attempts)
+			if o.Pause != nil {
+				wait = o.Pause(attempts)
+			}
+			err = o.Store.SetOutgoing(ctx, m.ID, store.Queued, o.Now().Add(wait), explainSend(serr), o.Now())
 		}
 		if err != nil {
 			return err

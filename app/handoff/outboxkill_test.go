@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,12 +21,14 @@ import (
 // TestKilledOutbox kills the process that sends the outbox with SIGKILL
 // right after the emulator accepted the k-th message (KANZLEISYNC_KILLS
 // times, default 5; make bench uses more) while it sends 200 queued
-// messages, then lets one run finish: every message arrives at the
+// messages and the emulator's SMTP answers 10 % of them with a transient
+// 451 and drops the connection on 5 %, then lets one run finish: every message arrives at the
 // recipient, and the doubles the SMTP window allows (a kill after the
 // server's 250 and before "sent" is written) are counted and reported.
 func TestKilledOutbox(t *testing.T) {
 	kills := testsupport.Kills(t, "KANZLEISYNC_OUTBOX_CHILD", 5)
 	sim := simtest.Start(t, nil, m365sim.Options{})
+	sim.SetFaults(m365sim.Faults{SMTPTempFail: 0.1, SMTPDrop: 0.05})
 	jens := "jens.schaefer@kanzlei.example"
 	storePath := filepath.Join(t.TempDir(), "k.db")
 	st, err := store.Open(storePath)
@@ -103,7 +106,16 @@ func TestKilledOutbox(t *testing.T) {
 			doubles += n - 1
 		}
 	}
-	t.Logf("%d kills, %d landed while sending; %d of %d messages arrived twice (the documented SMTP window)", kills, landed, doubles, total)
+	injected := 0
+	for _, r := range sim.Requests() {
+		if r.Service == "smtp" && r.Method == "DATA" && r.ErrorCode != "" && strings.HasPrefix(r.ErrorCode, "injected") {
+			injected++
+		}
+	}
+	t.Logf("%d kills, %d landed while sending; %d injected 451s and drops; %d of %d messages arrived twice (the documented SMTP window)", kills, landed, injected, doubles, total)
+	if injected == 0 {
+		t.Error("no SMTP fault was injected")
+	}
 	if landed == 0 {
 		t.Error("no kill landed while sending; the test proves nothing")
 	}
@@ -130,18 +142,18 @@ func TestOutboxChild(t *testing.T) {
 	}
 	pem, _ := os.ReadFile(os.Getenv("CA"))
 	sender := &mail.Sender{Tokens: testsupport.StaticTokens{Token: os.Getenv("SMTP_TOKEN")}}
-	acc := mail.Account{Address: anna, Addr: os.Getenv("SMTP_ADDR"), TLS: testsupport.TLSFromPEM(pem), Timeout: 10 * time.Second}
+	acc := mail.Account{Address: anna, Addr: os.Getenv("SMTP_ADDR"), TLS: testsupport.TLSFromPEM(pem), Timeout: 2 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ob := &handoff.Outbox{Store: st, Account: anna, Send: func(ctx context.Context, raw []byte, rcpts []string) error {
+	ob := &handoff.Outbox{Store: st, Account: anna, Pause: func(int) time.Duration { return 0 }, Send: func(ctx context.Context, raw []byte, rcpts []string) error {
 		return sender.SendRaw(ctx, acc, raw, rcpts)
 	}}
 	ob.OnDone = func() {
-		if os.Getenv("UNTIL_EMPTY") == "" {
-			return
-		}
 		due, _ := st.Due(context.Background(), anna, time.Now().Add(time.Hour))
-		if len(due) == 0 {
+		switch {
+		case len(due) > 0:
+			ob.Kick() // retries are due at once here, not after the minute's poll
+		case os.Getenv("UNTIL_EMPTY") != "":
 			cancel()
 		}
 	}

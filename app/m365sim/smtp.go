@@ -317,6 +317,19 @@ func (c *smtpSession) data() bool {
 		}
 	}
 	c.s.mu.Lock()
+	temp := c.s.faults.SMTPTempFail > 0 && c.s.rng.Float64() < c.s.faults.SMTPTempFail
+	drop := !temp && c.s.faults.SMTPDrop > 0 && c.s.rng.Float64() < c.s.faults.SMTPDrop
+	c.s.mu.Unlock()
+	if temp {
+		c.log("DATA", 451, "injected")
+		c.reply("451 4.7.500 Server busy. Please try again later from [127.0.0.1]")
+		return true
+	}
+	if drop {
+		c.log("DATA", 0, "injected drop")
+		return false
+	}
+	c.s.mu.Lock()
 	c.s.routeMail(c.user.Mail, c.rcpts, append([]byte(nil), raw...), "smtp")
 	sent := c.s.folderByName(c.user.mailbox, "sentitems")
 	it := c.s.storeMessage(c.user.mailbox, sent.ID, append([]byte(nil), raw...))

@@ -96,6 +96,12 @@ type Faults struct {
 	// the probabilities apply (0 lets a request through): deterministic
 	// failures for tests.
 	Script []int `json:"script,omitempty"`
+	// SMTPTempFail is the probability that SMTP answers DATA with Exchange
+	// Online's transient "451 4.7.500 Server busy", SMTPDrop that it drops
+	// the connection after the data instead of answering (the message was
+	// not accepted).
+	SMTPTempFail float64 `json:"smtpTempFail,omitempty"`
+	SMTPDrop     float64 `json:"smtpDrop,omitempty"`
 }
 
 // SetFaults replaces the fault rules while the emulator runs.
