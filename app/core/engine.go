@@ -72,7 +72,7 @@ type Engine struct {
 	held     map[string]diagnose.Warning // workers whose last cycle held deletions back
 	runners  map[string]*runnerEntry
 	fetchers map[string]*fetcherEntry
-	pop3     *pop3Entry // the local POP3 server for the Kommunikator
+	pop3     *listenerEntry // the local POP3 and SMTP servers for the Kommunikator
 	smtp     *listenerEntry
 	outboxes map[string]*outboxEntry
 	inactive bool // the firm's "Schnittstelle aktiv" is off
@@ -178,8 +178,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	graphLog := slog.New(translog.Tee(e.o.Logger.Handler(), e.o.Transfer.Handler()))
 	e.reconcileRunners(c, graphLog)
 	e.reconcileFetchers(c, graphLog)
-	e.reconcilePOP3(c)
-	e.reconcileSMTP(c)
+	e.reconcileServers(c)
 	e.reconcileOutboxes(c)
 	return nil
 }

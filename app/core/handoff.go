@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 
 	"kanzleisync/app/config"
@@ -19,85 +20,57 @@ import (
 // that sends over POP3/SMTP. Not in server mode: the workstations hand the
 // mail over.
 
-type pop3Entry struct {
+// listenerEntry is one of the local servers as it runs, or why it cannot.
+type listenerEntry struct {
 	want   string // as configured (a port of 0: any free one)
 	addr   string // where it listens
 	cancel context.CancelFunc
 	err    error // the address could not be bound
 }
 
-// reconcilePOP3 starts, moves or stops the local POP3 server. e.mu is held.
-func (e *Engine) reconcilePOP3(c configuration) {
-	want := c.settings.LocalPOP3Addr()
+// localServer is the local POP3 or SMTP server.
+type localServer interface {
+	Listen(addr string) (net.Listener, error)
+	Serve(ctx context.Context, ln net.Listener) error
+}
+
+// keepServing starts, moves or stops a local server so that it listens on
+// want ("" for none); it returns the new state. e.mu is held.
+func (e *Engine) keepServing(cur *listenerEntry, want, name string, srv localServer) *listenerEntry {
 	if e.o.AppPermissions || e.inactive {
 		want = ""
 	}
-	if e.pop3 != nil && e.pop3.want == want && e.pop3.err == nil {
-		return
+	if cur != nil && cur.want == want && cur.err == nil {
+		return cur
 	}
-	if e.pop3 != nil && e.pop3.cancel != nil {
-		e.pop3.cancel()
+	if cur != nil && cur.cancel != nil {
+		cur.cancel()
 	}
-	e.pop3 = nil
 	if want == "" {
-		return
+		return nil
 	}
-	srv := &handoff.POP3Server{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnTaken: e.onTaken}
 	ln, err := srv.Listen(want)
 	if err != nil {
-		e.o.Logger.Warn("local pop3", "addr", want, "error", err.Error())
-		e.pop3 = &pop3Entry{want: want, addr: want, err: err}
-		return
+		e.o.Logger.Warn("local "+name, "addr", want, "error", err.Error())
+		return &listenerEntry{want: want, addr: want, err: err}
 	}
 	ctx, cancel := context.WithCancel(e.base)
-	e.pop3 = &pop3Entry{want: want, addr: ln.Addr().String(), cancel: cancel}
 	e.done.Add(1)
 	go func() {
 		defer e.done.Done()
 		if err := srv.Serve(ctx, ln); err != nil {
-			e.o.Logger.Warn("local pop3 stopped", "error", err.Error())
+			e.o.Logger.Warn("local "+name+" stopped", "error", err.Error())
 		}
 	}()
+	return &listenerEntry{want: want, addr: ln.Addr().String(), cancel: cancel}
 }
 
-type listenerEntry struct {
-	want, addr string
-	cancel     context.CancelFunc
-	err        error
-}
-
-// reconcileSMTP starts, moves or stops the local SMTP server. e.mu is held.
-func (e *Engine) reconcileSMTP(c configuration) {
-	want := c.settings.LocalSMTPAddr()
-	if e.o.AppPermissions || e.inactive {
-		want = ""
-	}
-	if e.smtp != nil && e.smtp.want == want && e.smtp.err == nil {
-		return
-	}
-	if e.smtp != nil && e.smtp.cancel != nil {
-		e.smtp.cancel()
-	}
-	e.smtp = nil
-	if want == "" {
-		return
-	}
-	srv := &handoff.SMTPServer{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnQueued: e.kickOutbox}
-	ln, err := srv.Listen(want)
-	if err != nil {
-		e.o.Logger.Warn("local smtp", "addr", want, "error", err.Error())
-		e.smtp = &listenerEntry{want: want, addr: want, err: err}
-		return
-	}
-	ctx, cancel := context.WithCancel(e.base)
-	e.smtp = &listenerEntry{want: want, addr: ln.Addr().String(), cancel: cancel}
-	e.done.Add(1)
-	go func() {
-		defer e.done.Done()
-		if err := srv.Serve(ctx, ln); err != nil {
-			e.o.Logger.Warn("local smtp stopped", "error", err.Error())
-		}
-	}()
+// reconcileServers keeps the local POP3 and SMTP servers. e.mu is held.
+func (e *Engine) reconcileServers(c configuration) {
+	e.pop3 = e.keepServing(e.pop3, c.settings.LocalPOP3Addr(), "pop3",
+		&handoff.POP3Server{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnTaken: e.onTaken})
+	e.smtp = e.keepServing(e.smtp, c.settings.LocalSMTPAddr(), "smtp",
+		&handoff.SMTPServer{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnQueued: e.kickOutbox})
 }
 
 type outboxEntry struct {
@@ -284,28 +257,21 @@ func (e *Engine) onTaken(address string, n int) {
 	e.mu.Unlock()
 }
 
-// pop3StatusLocked shows the local server's address, or why it is missing.
-func (e *Engine) pop3StatusLocked(st *Status) {
-	if e.pop3 == nil {
-		return
+// localStatusLocked shows the local servers' addresses, or why one is
+// missing. e.mu is held.
+func (e *Engine) localStatusLocked(st *Status) {
+	for _, l := range []struct {
+		entry *listenerEntry
+		addr  *string
+		title string
+	}{{e.pop3, &st.LocalPOP3, "Kommunikator kann keine Mail abrufen"}, {e.smtp, &st.LocalSMTP, "Kommunikator kann keine Mail senden"}} {
+		switch {
+		case l.entry == nil:
+		case l.entry.err != nil:
+			st.Warnings = append(st.Warnings, diagnose.Warning{Key: "local/" + l.entry.addr, Status: diagnose.Red, Title: l.title,
+				Text: Explain(l.entry.err, config.Entity{}, "")})
+		default:
+			*l.addr = l.entry.addr
+		}
 	}
-	if e.pop3.err != nil {
-		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "local-pop3/" + e.pop3.addr, Status: diagnose.Red,
-			Title: "Kommunikator kann keine Mail abrufen", Text: Explain(e.pop3.err, config.Entity{}, "")})
-		return
-	}
-	st.LocalPOP3 = e.pop3.addr
-}
-
-// smtpStatusLocked: the same for the local SMTP server.
-func (e *Engine) smtpStatusLocked(st *Status) {
-	if e.smtp == nil {
-		return
-	}
-	if e.smtp.err != nil {
-		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "local-smtp/" + e.smtp.addr, Status: diagnose.Red,
-			Title: "Kommunikator kann keine Mail senden", Text: Explain(e.smtp.err, config.Entity{}, "")})
-		return
-	}
-	st.LocalSMTP = e.smtp.addr
 }

@@ -234,8 +234,7 @@ func (e *Engine) statusLocked() Status {
 	if e.exportServer != "" {
 		e.serverStatusLocked(&st)
 	}
-	e.pop3StatusLocked(&st)
-	e.smtpStatusLocked(&st)
+	e.localStatusLocked(&st)
 	st.State, st.Reason = summarize(st)
 	return st
 }

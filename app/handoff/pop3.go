@@ -55,29 +55,36 @@ var ErrNotLoopback = errors.New("handoff: the local servers listen on 127.0.0.1 
 // PortInUseError: the port is taken, on a terminal server perhaps by
 // another user's kanzleisync. The text is German and shown as it is.
 type PortInUseError struct {
-	Addr string
-	Err  error
+	Service string // POP3 or SMTP
+	Flag    string // the setting's command-line flag
+	Addr    string
+	Err     error
 }
 
 func (e *PortInUseError) Error() string {
-	return fmt.Sprintf("Der lokale POP3-Server für den Kommunikator kann %s nicht belegen: ein anderes Programm (auf einem Terminalserver vielleicht die kanzleisync-Instanz eines anderen Benutzers) verwendet den Port. "+
-		"Bitte unter „Einstellungen“ → „Kanzlei“ einen anderen Port für den Kommunikator wählen (oder: kanzleisync config settings set --local-pop3 127.0.0.1:PORT) und ihn im Kommunikator eintragen.", e.Addr)
+	return fmt.Sprintf("Der lokale %s-Server für den Kommunikator kann %s nicht belegen: ein anderes Programm (auf einem Terminalserver vielleicht die kanzleisync-Instanz eines anderen Benutzers) verwendet den Port. "+
+		"Bitte einen anderen Port wählen (kanzleisync config settings set %s 127.0.0.1:PORT) und ihn im Kommunikator eintragen.", e.Service, e.Addr, e.Flag)
 }
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
 // Listen binds addr (loopback only).
 func (s *POP3Server) Listen(addr string) (net.Listener, error) {
+	return listenLoopback("POP3", "--local-pop3", addr)
+}
+
+// listenLoopback binds a local server's address, which must be loopback.
+func listenLoopback(service, flag, addr string) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("handoff pop3 %q: %w", addr, err)
+		return nil, fmt.Errorf("handoff %s %q: %w", service, addr, err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return nil, ErrNotLoopback
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, &PortInUseError{Addr: addr, Err: err}
+		return nil, &PortInUseError{Service: service, Flag: flag, Addr: addr, Err: err}
 	}
 	return ln, nil
 }

@@ -199,7 +199,12 @@ func TestListensOnLoopbackOnly(t *testing.T) {
 	defer ln.Close()
 	_, err = s.Listen(ln.Addr().String())
 	var inUse *handoff.PortInUseError
-	if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "anderen Port") {
+	if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "lokale POP3-Server") || !strings.Contains(err.Error(), "--local-pop3") {
 		t.Errorf("taken port: %v", err)
+	}
+	// the SMTP server's says so, with its own flag
+	_, err = (&handoff.SMTPServer{}).Listen(ln.Addr().String())
+	if !errors.As(err, &inUse) || !strings.Contains(err.Error(), "lokale SMTP-Server") || !strings.Contains(err.Error(), "--local-smtp") {
+		t.Errorf("taken port for SMTP: %v", err)
 	}
 }

@@ -41,9 +41,9 @@ type SMTPServer struct {
 	OnQueued func(address string)
 }
 
-// ListenSMTP binds addr (loopback only).
+// Listen binds addr (loopback only).
 func (s *SMTPServer) Listen(addr string) (net.Listener, error) {
-	return (&POP3Server{}).Listen(addr)
+	return listenLoopback("SMTP", "--local-smtp", addr)
 }
 
 // Serve answers connections on ln until ctx ends.
