@@ -98,7 +98,7 @@ func configShow(ctx context.Context, d Deps) error {
 		fmt.Fprintln(d.Stdout, "Kommunikator: kein lokaler POP3-Server (--local-pop3 aus)")
 	}
 	if a := s.LocalSMTPAddr(); a != "" {
-		fmt.Fprintf(d.Stdout, "Kommunikator: SMTP-Server %s für den Postausgang (Konten über POP3/SMTP; Anmeldung wie beim POP3-Server)\n", a)
+		fmt.Fprintf(d.Stdout, "Kommunikator: SMTP-Server %s für den Postausgang (Konten über POP3/SMTP; Anmeldung wie beim POP3-Server), Nachrichten bis %d MB\n", a, s.MaxMessageBytes()>>20)
 	}
 	return nil
 }
@@ -293,6 +293,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, "Übertragungsprotokoll mit den Details jeder Graph-Anfrage")
 	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, "Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)")
 	fs.IntVar(&s.KeepTakenDays, "keep-taken-days", s.KeepTakenDays, "so viele Tage behält kanzleisync eine vom Kommunikator abgeholte Nachricht (0: 30)")
+	fs.IntVar(&s.MaxMessageMB, "max-message-mb", s.MaxMessageMB, "größte Nachricht, die der lokale SMTP-Server annimmt, in MB (0: 35 wie Exchange Online; höher nur, wenn die IT die Grenze der Postfächer erhöht hat)")
 	fs.StringVar(&s.LocalSMTP, "local-smtp", s.LocalSMTP, "Adresse des lokalen SMTP-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalSMTP+"; „aus“: keiner)")
 	fs.StringVar(&s.LocalPOP3, "local-pop3", s.LocalPOP3, "Adresse des lokalen POP3-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalPOP3+"; „aus“: keiner)")
 	wasActive := s.InterfaceActive

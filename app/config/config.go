@@ -189,6 +189,27 @@ type Settings struct {
 	// KeepTakenDays: the bytes of a message the Kommunikator took are
 	// removed from kanzleisync's store this many days later (0: 30).
 	KeepTakenDays int `json:"keepTakenDays,omitempty"`
+	// MaxMessageMB is the largest message the local SMTP server takes
+	// (0: DefaultMaxMessageMB). It should be the mailboxes' send limit in
+	// Exchange Online (MaxSendSize, 35 MB unless the firm raised it; the
+	// limit counts the message as sent, attachments about a third larger
+	// than their files).
+	MaxMessageMB int `json:"maxMessageMB,omitempty"`
+}
+
+// DefaultMaxMessageMB is Exchange Online's default MaxSendSize.
+const DefaultMaxMessageMB = 35
+
+// MaxMessageMBLimit is the largest MaxSendSize Exchange Online allows.
+const MaxMessageMBLimit = 150
+
+// MaxMessageBytes is the largest message the local SMTP server takes.
+func (s Settings) MaxMessageBytes() int64 {
+	mb := s.MaxMessageMB
+	if mb <= 0 {
+		mb = DefaultMaxMessageMB
+	}
+	return int64(mb) << 20
 }
 
 // TakenRetention is how long kanzleisync keeps a taken message's bytes.

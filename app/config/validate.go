@@ -226,6 +226,9 @@ func (s Settings) Validate() error {
 	if s.BodyFormat != "html" && s.BodyFormat != "text" {
 		v.add("bodyFormat", "Texte werden entweder als „html“ oder als „text“ übertragen.")
 	}
+	if s.MaxMessageMB < 0 || s.MaxMessageMB > MaxMessageMBLimit {
+		v.add("maxMessageMB", "Die größte Nachricht liegt zwischen 1 und %d MB (Exchange Online: 35 MB, sofern die IT die Grenze der Postfächer nicht erhöht hat); 0 heißt 35 MB.", MaxMessageMBLimit)
+	}
 	for _, l := range []struct{ field, addr, name, example string }{
 		{"localPop3", s.LocalPOP3Addr(), "POP3", DefaultLocalPOP3}, {"localSmtp", s.LocalSMTPAddr(), "SMTP", DefaultLocalSMTP}} {
 		if l.addr == "" {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kanzleisync/app/auth"
@@ -62,6 +63,9 @@ type Options struct {
 // Engine runs the background work.
 type Engine struct {
 	o Options
+
+	// maxMessage is the local SMTP server's current size limit (settings).
+	maxMessage atomic.Int64
 
 	mu       sync.Mutex
 	subs     []func(Status)

@@ -67,10 +67,12 @@ func (e *Engine) keepServing(cur *listenerEntry, want, name string, srv localSer
 
 // reconcileServers keeps the local POP3 and SMTP servers. e.mu is held.
 func (e *Engine) reconcileServers(c configuration) {
+	e.maxMessage.Store(c.settings.MaxMessageBytes())
 	e.pop3 = e.keepServing(e.pop3, c.settings.LocalPOP3Addr(), "pop3",
 		&handoff.POP3Server{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnTaken: e.onTaken})
 	e.smtp = e.keepServing(e.smtp, c.settings.LocalSMTPAddr(), "smtp",
-		&handoff.SMTPServer{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnQueued: e.kickOutbox})
+		&handoff.SMTPServer{Store: e.o.Store, Passwords: e.localPassword, Logger: e.o.Logger, Now: e.o.Now, OnQueued: e.kickOutbox,
+			Limit: e.maxMessage.Load})
 }
 
 type outboxEntry struct {
@@ -101,7 +103,7 @@ func (e *Engine) reconcileOutboxes(c configuration) {
 			}
 			_, sub := mail.Endpoints(a, e.o.MailTLS)
 			sender := &mail.Sender{Tokens: e.o.Auth.Outlook(w.UPN), Logger: e.o.Logger}
-			gm := &mail.GraphMail{Client: graph.New(ent.GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: e.o.Logger}), Mailbox: a.Address}
+			gm := &mail.GraphMail{Client: graph.New(ent.GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: e.o.Logger}), Logger: e.o.Logger, Mailbox: a.Address}
 			address, key, overGraph := a.Address, k, a.Transport == config.GraphMail
 			ob := &handoff.Outbox{Store: e.o.Store, Account: a.Address, Logger: e.o.Logger, Now: e.o.Now, DropDir: a.DropDir,
 				Send: func(ctx context.Context, raw []byte, rcpts []string) error {

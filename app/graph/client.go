@@ -531,3 +531,55 @@ func (c *Client) GetAll(ctx context.Context, url string) ([]json.RawMessage, err
 	}
 	return all, nil
 }
+
+// UploadChunk is Microsoft's advice for an upload session's byte ranges:
+// under 4 MB each (a multiple of 320 KiB).
+const UploadChunk = 12 * 320 << 10
+
+// Upload sends data to an upload session's pre-authenticated URL (an
+// attachment's createUploadSession) in ranges, in order, without an
+// Authorization header. A 429 or 5xx is retried under the pacer; any other
+// failure ends the upload (the caller starts again with a new session).
+func (c *Client) Upload(ctx context.Context, uploadURL string, data []byte) Response {
+	total := len(data)
+	var last Response
+	for from := 0; from < total; from += UploadChunk {
+		to := min(from+UploadChunk, total)
+		chunk := data[from:to]
+		var resp *http.Response
+		var raw []byte
+		err := c.pacer.Call(ctx, func() (bool, time.Duration, error) {
+			if err := c.waitTurn(ctx); err != nil {
+				return false, 0, err
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, uploadURL, bytes.NewReader(chunk))
+			if err != nil {
+				return false, 0, err
+			}
+			req.Header.Set("Content-Type", "application/octet-stream")
+			req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, total))
+			req.ContentLength = int64(len(chunk))
+			resp, err = c.hc.Do(req)
+			if err != nil {
+				return false, 0, err // the range may have arrived: no blind retry
+			}
+			defer resp.Body.Close()
+			raw, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			c.log.Debug("graph upload", "range_from", from, "range_to", to-1, "total", total, "status", resp.StatusCode)
+			if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+				c.holdOff(retryAfter(resp.Header))
+				return true, retryAfter(resp.Header), graphError(resp.StatusCode, resp.Header, raw)
+			}
+			return false, 0, nil
+		})
+		if err != nil && resp == nil {
+			return Response{Err: fmt.Errorf("upload bytes %d-%d of %d: %w", from, to-1, total, err)}
+		}
+		last = Response{Status: resp.StatusCode, Header: resp.Header, Body: raw, RequestID: resp.Header.Get("request-id")}
+		if !last.OK() {
+			last.Err = graphError(resp.StatusCode, resp.Header, raw)
+			return last
+		}
+	}
+	return last
+}

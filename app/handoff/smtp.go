@@ -34,9 +34,13 @@ type SMTPServer struct {
 	Passwords Passwords
 	Logger    *slog.Logger
 	Now       func() time.Time
-	// MaxBytes is the largest message taken (default 35 MB, Exchange
-	// Online's limit for a message with its attachments).
+	// MaxBytes is the largest message the protocol takes (default 150 MB,
+	// the most Exchange Online can be set to; announced as SIZE).
 	MaxBytes int64
+	// Limit is the largest message taken now (the firm's „größte
+	// Nachricht“; nil: 35 MB), read for every message so that a changed
+	// setting applies to the next one.
+	Limit func() int64
 	// OnQueued is told when a message was queued for an account.
 	OnQueued func(address string)
 }
@@ -55,7 +59,7 @@ func (s *SMTPServer) Serve(ctx context.Context, ln net.Listener) error {
 		s.Now = time.Now
 	}
 	if s.MaxBytes <= 0 {
-		s.MaxBytes = 35 << 20
+		s.MaxBytes = 150 << 20
 	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
 	srv.Domain = "localhost"
@@ -116,9 +120,12 @@ func (p *smtpSession) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (p *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+func (p *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
 	if p.account == "" {
 		return smtp.ErrAuthRequired
+	}
+	if opts != nil && opts.Size > p.s.limit() {
+		return p.s.tooLarge(opts.Size)
 	}
 	if !strings.EqualFold(from, p.account) {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
@@ -139,9 +146,14 @@ func (p *smtpSession) Data(r io.Reader) error {
 	if p.account == "" || len(p.rcpts) == 0 {
 		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "zuerst MAIL FROM und RCPT TO"}
 	}
-	raw, err := io.ReadAll(r)
+	limit := p.s.limit()
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return err // too large: go-smtp answers 552
+		return err // over MaxBytes: go-smtp answers 552
+	}
+	if int64(len(raw)) > limit {
+		p.s.Logger.Info("local smtp: refused a message over the limit", "account", p.account, "limit_bytes", limit)
+		return p.s.tooLarge(0) // go-smtp reads the rest of the data
 	}
 	raw = completeHeaders(raw, p.account, p.s.Now())
 	id, err := p.s.Store.Enqueue(context.Background(), p.account, p.rcpts, raw, p.s.Now())
@@ -154,6 +166,23 @@ func (p *smtpSession) Data(r io.Reader) error {
 		p.s.OnQueued(p.account)
 	}
 	return nil
+}
+
+func (s *SMTPServer) limit() int64 {
+	if s.Limit == nil {
+		return 35 << 20
+	}
+	return s.Limit()
+}
+
+// tooLarge is the refusal the Kommunikator shows its user.
+func (s *SMTPServer) tooLarge(size int64) error {
+	mb := s.limit() >> 20
+	msg := fmt.Sprintf("Die Nachricht ist größer als %d MB, die das Postfach in Microsoft 365 versenden darf (Anhänge werden beim Senden um etwa ein Drittel größer). Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze erhöhen", mb)
+	if size > 0 {
+		msg = fmt.Sprintf("Die Nachricht hat %d MB, das Postfach darf höchstens %d MB versenden. Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze erhöhen", (size+(1<<20)-1)>>20, mb)
+	}
+	return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: msg}
 }
 
 func (p *smtpSession) Reset()        { p.rcpts = nil }

@@ -22,9 +22,16 @@ import (
 
 const localPW = "lokales-Passwort-0123456789abcd"
 
-func startSMTP(t *testing.T, st *store.Store) string {
+func startSMTP(t *testing.T, st *store.Store) string { return startSMTPLimit(t, st, 0) }
+
+// startSMTPLimit starts a local SMTP server taking messages up to limit
+// bytes (0: the default).
+func startSMTPLimit(t *testing.T, st *store.Store, limit int64) string {
 	t.Helper()
 	srv := &handoff.SMTPServer{Store: st, Passwords: func(a string) (string, bool) { return localPW, strings.EqualFold(a, anna) }}
+	if limit > 0 {
+		srv.Limit = func() int64 { return limit }
+	}
 	ln, err := srv.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

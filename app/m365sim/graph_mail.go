@@ -47,8 +47,11 @@ func (h *handlerCtx) messages(folderID string, rest []string) *gresp {
 	h.s.ensureDefaults(h.mb)
 	m := h.req.method
 	if len(rest) == 0 {
-		if m == http.MethodGet {
+		switch m {
+		case http.MethodGet:
 			return h.list("mail", "message", h.mb.messagesIn(folderID), h.renderMessage, "messages")
+		case http.MethodPost:
+			return h.createDraft()
 		}
 		return errResp(methodNotAllowed())
 	}
@@ -73,6 +76,10 @@ func (h *handlerCtx) messages(folderID string, rest []string) *gresp {
 		return &gresp{status: 200, raw: it.Mail.Raw, header: http.Header{"Content-Type": {"text/plain"}}}
 	case "move":
 		return h.move(it)
+	case "attachments":
+		return h.attachments(it, rest[2:])
+	case "send":
+		return h.sendDraft(it)
 	}
 	return errResp(unknownSegment(rest[1]))
 }

@@ -3,6 +3,7 @@ package m365sim_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -646,4 +647,77 @@ func TestFaultInjection(t *testing.T) {
 			t.Errorf("retry after the wait: %d", st)
 		}
 	})
+}
+
+// Drafts and upload sessions as Microsoft documents them: a session only
+// for files from 2 MB, PUTs without Authorization and in order, 201 with a
+// Location for the last range, the mailbox's size limit.
+func TestDraftsAndUploadSessions(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	g := newGraphClient(t, srv, anna)
+	st, draft, _ := g.do("POST", "/me/messages", map[string]any{"subject": "Entwurf", "body": map[string]any{"contentType": "Text", "content": "Text"},
+		"toRecipients": []any{map[string]any{"emailAddress": map[string]any{"address": jens}}}}, nil)
+	wantStatus(t, "create draft", st, 201, draft)
+	if draft["isDraft"] != true {
+		t.Errorf("draft: %v", draft["isDraft"])
+	}
+	id := draft["id"].(string)
+	session := func(size int) (int, map[string]any) {
+		st, body, _ := g.do("POST", "/me/messages/"+id+"/attachments/createUploadSession",
+			map[string]any{"AttachmentItem": map[string]any{"attachmentType": "file", "name": "Akte.pdf", "size": size}}, nil)
+		return st, body
+	}
+	if st, body := session(1 << 20); st != 400 || errCode(body) != "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize" {
+		t.Errorf("1 MB session: %d %v", st, body)
+	}
+	if st, body := session(40 << 20); st != 413 || errCode(body) != "ErrorMessageSizeExceeded" {
+		t.Errorf("40 MB into a 35 MB mailbox: %d %v", st, body)
+	}
+	st, sess := session(5 << 20)
+	wantStatus(t, "session", st, 201, sess)
+	put := func(from, to int, auth bool) *http.Response {
+		req, _ := http.NewRequest("PUT", sess["uploadUrl"].(string), bytes.NewReader(make([]byte, to-from+1)))
+		req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to, 5<<20))
+		if auth {
+			req.Header.Set("Authorization", "Bearer x")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := put(0, 999, true); r.StatusCode != 401 {
+		t.Errorf("PUT with Authorization: %d", r.StatusCode)
+	}
+	if r := put(1000, 1999, false); r.StatusCode != 416 {
+		t.Errorf("PUT out of order: %d", r.StatusCode)
+	}
+	if r := put(0, 4<<20-1, false); r.StatusCode != 200 {
+		t.Errorf("first range: %d", r.StatusCode)
+	}
+	r := put(4<<20, 5<<20-1, false)
+	if r.StatusCode != 201 || !strings.Contains(r.Header.Get("Location"), "/Attachments('") {
+		t.Errorf("last range: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	st, atts, _ := g.do("GET", "/me/messages/"+id+"/attachments", nil, nil)
+	if v, _ := atts["value"].([]any); st != 200 || len(v) != 1 || v[0].(map[string]any)["size"] != float64(5<<20) {
+		t.Errorf("attachments: %d %v", st, atts)
+	}
+	big := base64.StdEncoding.EncodeToString(make([]byte, 3145612))
+	if st, body, _ := g.do("POST", "/me/messages/"+id+"/attachments", map[string]any{"@odata.type": "#microsoft.graph.fileAttachment", "name": "x", "contentBytes": big}, nil); st != 413 {
+		t.Errorf("POST of a 3 MB attachment: %d %v", st, errCode(body))
+	}
+	if st, body, _ := g.do("POST", "/me/messages/"+id+"/send", nil, nil); st != 202 {
+		t.Fatalf("send: %d %v", st, body)
+	}
+	gj := newGraphClient(t, srv, jens)
+	_, inbox, _ := gj.do("GET", "/me/mailFolders/inbox/messages", nil, nil)
+	if v := inbox["value"].([]any); len(v) != 1 || v[0].(map[string]any)["hasAttachments"] != true {
+		t.Errorf("jens's inbox: %v", inbox)
+	}
+	if st, _, _ := g.do("GET", "/me/messages/"+id, nil, nil); st != 404 {
+		t.Errorf("the draft after send: %d", st)
+	}
 }

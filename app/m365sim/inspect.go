@@ -148,6 +148,8 @@ func (s *Server) Handler() http.Handler {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/v1.0/"):
 			s.handleGraph(w, r)
+		case strings.HasPrefix(r.URL.Path, "/api/v2.0/"):
+			s.handleUpload(w, r)
 		case strings.HasPrefix(r.URL.Path, "/_sim/"):
 			sim.ServeHTTP(w, r)
 		default:
@@ -310,6 +312,27 @@ func (s *Server) State(upn string) (*MailboxState, error) {
 		st.Messages = append(st.Messages, m)
 	}
 	return st, nil
+}
+
+// RawMessages are the MIME messages in a user's folder (by well-known
+// name such as "inbox" or by display name), oldest first: what a mail
+// client would download.
+func (s *Server) RawMessages(upn, folder string) ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.lookupUser(upn)
+	if u == nil {
+		return nil, fmt.Errorf("unknown user %q", upn)
+	}
+	f := s.folderByName(u.mailbox, folder)
+	if f == nil {
+		return nil, fmt.Errorf("%s has no folder %q", upn, folder)
+	}
+	var out [][]byte
+	for _, it := range u.mailbox.messagesIn(f.ID) {
+		out = append(out, append([]byte(nil), it.Mail.Raw...))
+	}
+	return out, nil
 }
 
 func (s *Server) folderName(mb *mailbox, id string) string {

@@ -32,6 +32,8 @@ type mailData struct {
 	Folder   string    `json:"folder"`
 	UIDL     string    `json:"uidl"`
 	Received time.Time `json:"received"`
+	// Attachments are the files added to a draft (sent with it).
+	Attachments []simAttachment `json:"attachments,omitempty"`
 }
 
 func (it *item) extValue(id string) (string, bool) {

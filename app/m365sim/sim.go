@@ -70,6 +70,7 @@ type Server struct {
 	retryAfter  map[string]retryWindow // throttled client -> when it was told to wait, and until when
 	throttle    *throttler
 	seq         int64
+	uploads     map[string]*uploadSession // attachment upload sessions by id
 
 	tlsConf   *tls.Config
 	certPEM   []byte

@@ -154,30 +154,28 @@ func (g *GraphMail) Send(ctx context.Context, m *Message) error {
 // SendTestMail is "Testmail senden" for a Graph account: one sendMail call,
 // reported with Graph's status and request-id (what Microsoft support asks for).
 // MaxMIMESend is the largest MIME message one sendMail request takes
-// (Graph's 4 MB request limit, after base64).
+// (Graph's 4 MB request limit, after base64); larger ones go as a draft
+// with attachments (sendLarge).
 const MaxMIMESend = 3 << 20
 
-// ErrTooLargeForGraph: a message that needs a draft and an upload session
-// (not built yet).
+// ErrTooLargeForGraph: a message whose text itself (without attached
+// files) is larger than one request takes.
 var ErrTooLargeForGraph = errors.New("graph sendMail: message larger than one request takes")
 
 // SendMIME sends the Kommunikator's message as it is (sendMail with a
-// base64 MIME body). Envelope recipients that are in no To or Cc header
-// (Bcc from an SMTP submission) are added as a Bcc header, which Exchange
-// removes before delivery.
+// base64 MIME body; a larger one as draft, attachments and send).
+// Envelope recipients that are in no To or Cc header (Bcc from an SMTP
+// submission) are added as a Bcc header, which Exchange removes before
+// delivery.
 func (g *GraphMail) SendMIME(ctx context.Context, raw []byte, rcpts []string) error {
 	raw = withBcc(raw, rcpts)
 	if len(raw) > MaxMIMESend {
-		return &SendError{Step: "data", Code: 552, Enhanced: "5.3.4", Message: fmt.Sprintf("message of %d bytes over Graph", len(raw)), Err: ErrTooLargeForGraph}
+		return g.sendLarge(ctx, raw)
 	}
 	r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/sendMail",
 		Raw: []byte(base64.StdEncoding.EncodeToString(raw)), Headers: map[string]string{"Content-Type": "text/plain"}})
 	if r.Err != nil {
-		var ge *graph.Error
-		if errors.As(r.Err, &ge) && ge.Status >= 400 && ge.Status < 500 && ge.Status != http.StatusTooManyRequests {
-			return &SendError{Step: "data", Code: 550, Enhanced: "5.6.0", Message: ge.Code + ": " + ge.Message, Err: r.Err}
-		}
-		return fmt.Errorf("graph sendMail %s: %w", g.Mailbox, r.Err)
+		return g.sendErr("sendMail", r.Err)
 	}
 	return nil
 }

@@ -3,10 +3,16 @@ package mail_test
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
+	"mime/multipart"
 	netmail "net/mail"
+	"net/textproto"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +264,144 @@ func TestGraphSendMIME(t *testing.T) {
 	var se *mail.SendError
 	if err := g.SendMIME(context.Background(), big, []string{jens}); !errors.As(err, &se) || !errors.Is(err, mail.ErrTooLargeForGraph) {
 		t.Errorf("a message over one request: %v", err)
+	}
+}
+
+// bigMessage is a Kommunikator message with a text part and attached files.
+func bigMessage(t *testing.T, from, to, msgID string, files map[string][]byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\nDate: Tue, 01 Dec 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=%q\r\n\r\n",
+		from, to, mime.QEncoding.Encode("utf-8", "Akte Müller: Anlagen"), msgID, mw.Boundary())
+	pw, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}, "Content-Transfer-Encoding": {"8bit"}})
+	_, _ = pw.Write([]byte("Sehr geehrte Frau Özdemir,\r\nanbei die Unterlagen.\r\n"))
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		aw, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {mime.FormatMediaType("application/pdf", map[string]string{"name": n})},
+			"Content-Disposition": {mime.FormatMediaType("attachment", map[string]string{"filename": n})}, "Content-Transfer-Encoding": {"base64"}})
+		enc := base64.StdEncoding.EncodeToString(files[n])
+		for len(enc) > 76 {
+			_, _ = io.WriteString(aw, enc[:76]+"\r\n")
+			enc = enc[76:]
+		}
+		_, _ = io.WriteString(aw, enc+"\r\n")
+	}
+	_ = mw.Close()
+	return b.Bytes()
+}
+
+// attachedFiles reads the files of a delivered message.
+func attachedFiles(t *testing.T, raw []byte) map[string][]byte {
+	t.Helper()
+	m, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	var walk func(ct string, body io.Reader)
+	walk = func(ct string, body io.Reader) {
+		mt, params, _ := mime.ParseMediaType(ct)
+		if !strings.HasPrefix(mt, "multipart/") {
+			return
+		}
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return
+			}
+			if p.FileName() != "" {
+				data, _ := io.ReadAll(base64.NewDecoder(base64.StdEncoding, p))
+				out[p.FileName()] = data
+				continue
+			}
+			walk(p.Header.Get("Content-Type"), p)
+		}
+	}
+	walk(m.Header.Get("Content-Type"), m.Body)
+	return out
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = crand.Read(b)
+	return b
+}
+
+// A 30 MB attachment goes over Graph as Microsoft documents it: draft from
+// MIME, the file through an upload session, send. With the mailbox's
+// default limit (35 MB, counted encoded) the same message is refused as
+// too large, permanently, and leaves no draft behind.
+func TestGraphSendLarge(t *testing.T) {
+	tf := m365sim.DemoTenant(time.Now())
+	tf.SMTPMaxSize = 50 << 20 // Set-Mailbox -MaxSendSize 50MB
+	srv := simtest.Start(t, tf, m365sim.Options{})
+	g := graphMail(t, srv, 0)
+	jens := "jens.schaefer@kanzlei.example"
+	files := map[string][]byte{"Klageschrift.pdf": randomBytes(30 << 20), "Vollmacht Müller.pdf": randomBytes(200 << 10)}
+	raw := bigMessage(t, anna, jens, "<gross1@kanzlei.example>", files)
+	// an earlier attempt's draft (a crash after creating it) is replaced
+	r := g.Client.Do(context.Background(), graph.Request{Method: "POST", URL: "/users/" + anna + "/messages",
+		Raw: []byte(base64.StdEncoding.EncodeToString([]byte("From: " + anna + "\r\nTo: " + jens + "\r\nSubject: alt\r\nMessage-ID: <gross1@kanzlei.example>\r\n\r\nx\r\n"))),
+		Headers: map[string]string{"Content-Type": "text/plain"}})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if err := g.SendMIME(context.Background(), raw, []string{jens}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := srv.State(jens)
+	if len(st.Messages) != 1 {
+		t.Fatalf("jens has %d messages", len(st.Messages))
+	}
+	raws, err := srv.RawMessages(jens, "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := attachedFiles(t, raws[0])
+	for n, want := range files {
+		if !bytes.Equal(got[n], want) {
+			t.Errorf("%s: %d bytes arrived, %d sent", n, len(got[n]), len(want))
+		}
+	}
+	if subj := st.Messages[0]["subject"]; subj != "Akte Müller: Anlagen" {
+		t.Errorf("subject %q", subj)
+	}
+	if n := folderCount(t, srv, "drafts"); n != 0 {
+		t.Errorf("%d drafts left", n)
+	}
+	if sent, err := g.InSentItems(context.Background(), raw); err != nil || !sent {
+		t.Errorf("in Sent Items: %v %v", sent, err)
+	}
+	uploads := 0
+	for _, l := range srv.Requests() {
+		if l.Service == "upload" && l.Status/100 == 2 {
+			uploads++
+		}
+	}
+	if want := (30<<20 + graph.UploadChunk - 1) / graph.UploadChunk; uploads != want {
+		t.Errorf("%d ranges uploaded, want %d", uploads, want)
+	}
+
+	small := simtest.Start(t, nil, m365sim.Options{}) // 35 MB, Microsoft's default
+	g2 := graphMail(t, small, 0)
+	err = g2.SendMIME(context.Background(), raw, []string{jens})
+	var se *mail.SendError
+	if !errors.As(err, &se) || se.Code != 552 || !strings.Contains(se.Message, "ErrorMessageSizeExceeded") {
+		t.Fatalf("30 MB over a 35 MB mailbox: %v", err)
+	}
+	if !strings.Contains(se.Advice(), "zu groß") {
+		t.Errorf("advice %q", se.Advice())
+	}
+	if n := folderCount(t, small, "drafts"); n != 0 {
+		t.Errorf("%d drafts left after the refusal", n)
+	}
+	if st, _ := small.State(jens); len(st.Messages) != 0 {
+		t.Errorf("jens got %d messages", len(st.Messages))
 	}
 }
