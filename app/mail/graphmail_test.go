@@ -347,7 +347,7 @@ func TestGraphSendLarge(t *testing.T) {
 	raw := bigMessage(t, anna, jens, "<gross1@kanzlei.example>", files)
 	// an earlier attempt's draft (a crash after creating it) is replaced
 	r := g.Client.Do(context.Background(), graph.Request{Method: "POST", URL: "/users/" + anna + "/messages",
-		Raw: []byte(base64.StdEncoding.EncodeToString([]byte("From: " + anna + "\r\nTo: " + jens + "\r\nSubject: alt\r\nMessage-ID: <gross1@kanzlei.example>\r\n\r\nx\r\n"))),
+		Raw:     []byte(base64.StdEncoding.EncodeToString([]byte("From: " + anna + "\r\nTo: " + jens + "\r\nSubject: alt\r\nMessage-ID: <gross1@kanzlei.example>\r\n\r\nx\r\n"))),
 		Headers: map[string]string{"Content-Type": "text/plain"}})
 	if r.Err != nil {
 		t.Fatal(r.Err)
