@@ -175,12 +175,16 @@ func (a *App) notifyError(what string, err error) {
 
 // AccountEditor is the form of one mail account.
 type AccountEditor struct {
-	Worker               *widget.Select
-	Address              *widget.Entry
-	Mailbox, Transport   *widget.RadioGroup
-	POP3Host, POP3Port   *widget.Entry
-	POP3TLS              *widget.Select
-	SMTPHost, SMTPPort   *widget.Entry
+	Worker             *widget.Select
+	Address            *widget.Entry
+	Mailbox, Transport *widget.RadioGroup
+	POP3Host, POP3Port *widget.Entry
+	POP3TLS            *widget.Select
+	SMTPHost, SMTPPort *widget.Entry
+	// LeaveDays is „Kopie auf dem Server lassen (Tage)“, MoveTo the Graph
+	// folder for taken messages, DropDir the mail drop.
+	LeaveDays, MoveTo    *widget.Entry
+	DropDir              *widget.Entry
 	Form                 *widget.Form
 	Error                *widget.Label
 	origUPN, origAddress string
@@ -202,7 +206,7 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 		return e
 	}
 	e := &AccountEditor{}
-	a.window(name, a.t("Konto bearbeiten"), fyne.NewSize(560, 460), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+	a.window(name, a.t("Konto bearbeiten"), fyne.NewSize(600, 640), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 		workers, _ := a.eng.Workers(a.ctx)
 		var upns []string
 		for _, w := range workers {
@@ -216,6 +220,10 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 		e.POP3Host, e.POP3Port = widget.NewEntry(), widget.NewEntry()
 		e.POP3TLS = widget.NewSelect(tlsChoices, nil)
 		e.SMTPHost, e.SMTPPort = widget.NewEntry(), widget.NewEntry()
+		e.LeaveDays, e.MoveTo, e.DropDir = widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
+		e.LeaveDays.SetPlaceHolder("0")
+		e.MoveTo.SetPlaceHolder("leer: im Posteingang lassen")
+		e.DropDir.SetPlaceHolder("leer: keine")
 		mailServer := []fyne.CanvasObject{e.POP3Host, e.POP3Port, e.POP3TLS, e.SMTPHost, e.SMTPPort}
 		e.Transport = widget.NewRadioGroup(transportChoices, func(v string) {
 			for _, o := range mailServer {
@@ -224,6 +232,11 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 				} else {
 					o.(fyne.Disableable).Enable()
 				}
+			}
+			if v == "Microsoft Graph" {
+				e.MoveTo.Enable()
+			} else {
+				e.MoveTo.Disable()
 			}
 		})
 		e.Transport.Horizontal = true
@@ -240,6 +253,9 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 			{Text: "POP3-Verschlüsselung", Widget: e.POP3TLS},
 			{Text: "SMTP-Server", Widget: e.SMTPHost, HintText: "Exchange Online: smtp.office365.com"},
 			{Text: "SMTP-Port", Widget: e.SMTPPort},
+			{Text: "Kopie auf dem Server lassen (Tage)", Widget: e.LeaveDays, HintText: "0: löschen, sobald der Kommunikator die Nachricht hat; „immer“: nie löschen"},
+			{Text: "Über Graph verschieben nach", Widget: e.MoveTo, HintText: "Ordner für abgeholte Nachrichten; leer lässt das Postfach, wie es ist"},
+			{Text: "Mail-Ablage (Ordner)", Widget: e.DropDir, HintText: "jede Nachricht auch als Datei in diesem Maildir-Ordner; leer: keine"},
 		}, SubmitText: a.t("Speichern"), CancelText: "Abbrechen"}
 		e.Form.OnSubmit = func() {
 			if err := a.saveAccount(e); err != nil {
@@ -278,6 +294,16 @@ func (a *App) loadAccount(e *AccountEditor, upn, address string) {
 	e.POP3TLS.SetSelected(tlsChoices[boolIndex(acc.POP3TLS == config.TLSStartTLS)])
 	e.SMTPHost.SetText(acc.SMTPHost)
 	e.SMTPPort.SetText(strconv.Itoa(acc.SMTPPort))
+	switch acc.LeaveDays {
+	case config.KeepOnServer:
+		e.LeaveDays.SetText("immer")
+	case 0:
+		e.LeaveDays.SetText("")
+	default:
+		e.LeaveDays.SetText(strconv.Itoa(acc.LeaveDays))
+	}
+	e.MoveTo.SetText(acc.GraphMoveTo)
+	e.DropDir.SetText(acc.DropDir)
 	e.Error.SetText("")
 }
 
@@ -312,8 +338,19 @@ func (a *App) saveAccount(e *AccountEditor) error {
 	if acc.SMTPPort, err = strconv.Atoi(strings.TrimSpace(e.SMTPPort.Text)); err != nil {
 		return fmt.Errorf("SMTP-Port: bitte eine Zahl eingeben, z. B. 587.")
 	}
+	switch v := strings.TrimSpace(e.LeaveDays.Text); strings.ToLower(v) {
+	case "", "0":
+	case "immer", "always":
+		acc.LeaveDays = config.KeepOnServer
+	default:
+		if acc.LeaveDays, err = strconv.Atoi(v); err != nil || acc.LeaveDays < 0 {
+			return fmt.Errorf("Kopie auf dem Server lassen: bitte eine Zahl von Tagen eingeben (0: löschen, sobald der Kommunikator die Nachricht hat) oder „immer“.")
+		}
+	}
+	acc.DropDir = strings.TrimSpace(e.DropDir.Text)
 	if acc.Transport == config.GraphMail {
 		acc.POP3Host, acc.POP3Port, acc.SMTPHost, acc.SMTPPort, acc.POP3TLS = "", 0, "", 0, ""
+		acc.GraphMoveTo = strings.TrimSpace(e.MoveTo.Text)
 	}
 	if e.origUPN != "" && !strings.EqualFold(e.origUPN, e.Worker.Selected) { // moved to another worker
 		old, err := a.eng.Worker(a.ctx, e.origUPN)

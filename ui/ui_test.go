@@ -367,6 +367,39 @@ func TestAccountManager(t *testing.T) {
 	if len(w.Accounts) != 2 || w.Accounts[1].Mailbox != config.ArchiveMailbox || w.Accounts[1].Transport != config.GraphMail {
 		t.Fatalf("accounts %+v", w.Accounts)
 	}
+	if a := w.Accounts[1]; a.LeaveDays != 0 || a.GraphMoveTo != "" || a.DropDir != "" {
+		t.Fatalf("defaults: %+v", a)
+	}
+	// the server copy, the Graph folder and the mail drop are kept across edits
+	drop := t.TempDir()
+	f.ui(func() { e = f.app.ShowAccountEditor(anna, "kanzlei@kanzlei.example") })
+	f.ui(func() {
+		e.LeaveDays.SetText("sieben")
+		e.Form.OnSubmit()
+	})
+	if !strings.Contains(e.Error.Text, "Kopie auf dem Server lassen") {
+		t.Fatalf("bad days: %q", e.Error.Text)
+	}
+	f.ui(func() {
+		e.LeaveDays.SetText("immer")
+		e.MoveTo.SetText("Von kanzleisync abgeholt")
+		e.DropDir.SetText(drop)
+		e.Form.OnSubmit()
+	})
+	if e.Error.Text != "" {
+		t.Fatalf("save: %s", e.Error.Text)
+	}
+	f.ui(func() { e = f.app.ShowAccountEditor(anna, "kanzlei@kanzlei.example") })
+	f.ui(func() {
+		if e.LeaveDays.Text != "immer" || e.MoveTo.Text != "Von kanzleisync abgeholt" || e.DropDir.Text != drop {
+			t.Errorf("reopened: %q %q %q", e.LeaveDays.Text, e.MoveTo.Text, e.DropDir.Text)
+		}
+		e.Form.OnSubmit() // saved unchanged: nothing is lost
+	})
+	w, _ = f.repo.Worker(f.ctx, anna)
+	if a := w.Accounts[1]; a.LeaveDays != config.KeepOnServer || a.GraphMoveTo != "Von kanzleisync abgeholt" || a.DropDir != drop {
+		t.Fatalf("after two edits: %+v", a)
+	}
 	f.eventually("two rows", func() bool { return len(s.Rows) == 2 })
 	f.ui(func() {
 		var row *AccountRow

@@ -58,10 +58,11 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
   kanzleisync config entity export --name NAME [--file DATEI]
   kanzleisync config entity import --file DATEI
   kanzleisync config worker set --upn UPN --name NAME --entity NAME --modules calendar,contacts,tasks,mail
-                                 [--account adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER]] …
+                                 [--account adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER]] …
   kanzleisync config settings set [--deadlines todo|calendar] [--todo-list NAME] [--body html|text] [--keep-outlook-edits=true|false]
                                   [--active=true --confirm | --active=false]   (Schnittstelle aktiv; vorher wird nichts geschrieben)
                                   [--local-pop3 127.0.0.1:1110|aus] [--local-smtp 127.0.0.1:1587|aus]   (lokale Server für den Kommunikator)
+                                  [--max-message-mb 35] [--keep-taken-days 30]
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
 `

@@ -82,7 +82,10 @@ func configShow(ctx context.Context, d Deps) error {
 		}
 		fmt.Fprintf(d.Stdout, "Sachbearbeiter %s (%s), Entität „%s“, Module: %s\n", w.DisplayName, w.UPN, w.Entity, strings.Join(mods, ", "))
 		for _, a := range w.Accounts {
-			fmt.Fprintf(d.Stdout, "  Konto %s (%s, %s)\n", a.Address, a.Mailbox, a.Transport)
+			fmt.Fprintf(d.Stdout, "  Konto %s (%s, %s): %s\n", a.Address, a.Mailbox, a.Transport, serverCopy(a))
+			if a.DropDir != "" {
+				fmt.Fprintf(d.Stdout, "    Mail-Ablage: %s\n", a.DropDir)
+			}
 		}
 	}
 	s, err := d.Repo.Settings(ctx)
@@ -233,8 +236,21 @@ func (a *accountsFlag) Set(v string) error {
 				return fmt.Errorf("Die Mail-Ablage braucht einen vollständigen Pfad (drop=%s ist relativ)", dir)
 			}
 			acc.DropDir = dir
+		case strings.HasPrefix(p, "leave="):
+			v := strings.TrimPrefix(p, "leave=")
+			if v == "immer" || v == "always" {
+				acc.LeaveDays = config.KeepOnServer
+				continue
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("leave=%s: bitte eine Zahl von Tagen angeben (0: löschen, sobald der Kommunikator die Nachricht hat) oder „immer“", v)
+			}
+			acc.LeaveDays = n
+		case strings.HasPrefix(p, "move="):
+			acc.GraphMoveTo = strings.TrimPrefix(p, "move=")
 		default:
-			return fmt.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port, drop=ORDNER)", p)
+			return fmt.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port, drop=ORDNER, leave=TAGE|immer, move=ORDNER)", p)
 		}
 	}
 	*a = append(*a, acc)
@@ -317,4 +333,22 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 		fmt.Fprintln(d.Stdout, "Schnittstelle "+state+".")
 	}
 	return nil
+}
+
+// serverCopy says what happens to a fetched message on the server.
+func serverCopy(a config.MailAccount) string {
+	if a.Transport == config.GraphMail && a.GraphMoveTo == "" {
+		return "Nachrichten bleiben im Posteingang (kanzleisync kopiert sie)"
+	}
+	where := "vom Server gelöscht"
+	if a.Transport == config.GraphMail {
+		where = "in den Ordner „" + a.GraphMoveTo + "“ verschoben"
+	}
+	switch {
+	case a.LeaveDays == config.KeepOnServer:
+		return "Kopie bleibt immer auf dem Server"
+	case a.LeaveDays > 0:
+		return fmt.Sprintf("%d Tage, nachdem der Kommunikator sie abgeholt hat, %s", a.LeaveDays, where)
+	}
+	return "sobald der Kommunikator sie abgeholt hat, " + where
 }

@@ -125,7 +125,20 @@ type MailAccount struct {
 	// DropDir is a Maildir that receives every fetched message too (the
 	// mail drop for integrations that import files; empty: none).
 	DropDir string `json:"dropDir,omitempty"`
+	// LeaveDays is „Kopie auf dem Server lassen (Tage)“: a message stays on
+	// the server this many days after the Kommunikator took it (0: it goes
+	// at the next fetch after that; KeepOnServer: always). A message the
+	// Kommunikator has not taken always stays. Over Graph it counts only
+	// with GraphMoveTo.
+	LeaveDays int `json:"leaveDays,omitempty"`
+	// GraphMoveTo: over Graph, messages the Kommunikator took are moved to
+	// this folder. Empty (the default): the mailbox stays as the user sees
+	// it in Outlook; new mail is found by the Inbox's delta query and copied.
+	GraphMoveTo string `json:"graphMoveTo,omitempty"`
 }
+
+// KeepOnServer as LeaveDays: never delete a message on the server.
+const KeepOnServer = -1
 
 // WithDefaults fills in Exchange Online's servers.
 func (a MailAccount) WithDefaults() MailAccount {

@@ -165,8 +165,9 @@ func (r *Repo) SaveWorker(ctx context.Context, w Worker) error {
 		return err
 	}
 	for _, a := range w.Accounts {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO mail_account (worker, address, mailbox, transport, pop3_host, pop3_port, pop3_tls, smtp_host, smtp_port, drop_dir)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, w.UPN, a.Address, a.Mailbox, a.Transport, a.POP3Host, a.POP3Port, a.POP3TLS, a.SMTPHost, a.SMTPPort, a.DropDir); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO mail_account (worker, address, mailbox, transport, pop3_host, pop3_port, pop3_tls, smtp_host, smtp_port, drop_dir, leave_days, graph_move_to)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, w.UPN, a.Address, a.Mailbox, a.Transport, a.POP3Host, a.POP3Port, a.POP3TLS, a.SMTPHost, a.SMTPPort, a.DropDir,
+			a.LeaveDays, a.GraphMoveTo); err != nil {
 			return fmt.Errorf("save account %s: %w", a.Address, err)
 		}
 	}
@@ -192,7 +193,7 @@ func (r *Repo) Worker(ctx context.Context, upn string) (Worker, error) {
 		}
 	}
 	w.LastSignIn, w.LastRefresh = parseTS(signIn), parseTS(refresh)
-	rows, err := r.db.QueryContext(ctx, `SELECT address, mailbox, transport, pop3_host, pop3_port, pop3_tls, smtp_host, smtp_port, drop_dir
+	rows, err := r.db.QueryContext(ctx, `SELECT address, mailbox, transport, pop3_host, pop3_port, pop3_tls, smtp_host, smtp_port, drop_dir, leave_days, graph_move_to
 		FROM mail_account WHERE worker = ? ORDER BY mailbox DESC, address`, w.UPN)
 	if err != nil {
 		return Worker{}, err
@@ -200,7 +201,7 @@ func (r *Repo) Worker(ctx context.Context, upn string) (Worker, error) {
 	defer rows.Close()
 	for rows.Next() {
 		var a MailAccount
-		if err := rows.Scan(&a.Address, &a.Mailbox, &a.Transport, &a.POP3Host, &a.POP3Port, &a.POP3TLS, &a.SMTPHost, &a.SMTPPort, &a.DropDir); err != nil {
+		if err := rows.Scan(&a.Address, &a.Mailbox, &a.Transport, &a.POP3Host, &a.POP3Port, &a.POP3TLS, &a.SMTPHost, &a.SMTPPort, &a.DropDir, &a.LeaveDays, &a.GraphMoveTo); err != nil {
 			return Worker{}, err
 		}
 		w.Accounts = append(w.Accounts, a)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -207,6 +208,15 @@ func (a MailAccount) Validate() error {
 		if a.POP3TLS != TLSImplicit && a.POP3TLS != TLSStartTLS {
 			v.add("pop3Tls", "Die Verschlüsselung für POP3 ist „implicit“ (TLS, Port 995) oder „starttls“ (Port 110).")
 		}
+	}
+	if a.LeaveDays < KeepOnServer || a.LeaveDays > 3650 {
+		v.add("leaveDays", "„Kopie auf dem Server lassen“ ist eine Zahl von Tagen zwischen 0 und 3650, oder „immer“.")
+	}
+	if a.GraphMoveTo != "" && (strings.TrimSpace(a.GraphMoveTo) != a.GraphMoveTo || len([]rune(a.GraphMoveTo)) > 255 || strings.ContainsAny(a.GraphMoveTo, "/\\")) {
+		v.add("graphMoveTo", "Der Ordner, in den abgeholte Nachrichten verschoben werden, ist ein Ordnername ohne „/“ (höchstens 255 Zeichen), z. B. „Von kanzleisync abgeholt“; leer lässt sie im Posteingang.")
+	}
+	if a.DropDir != "" && !filepath.IsAbs(a.DropDir) {
+		v.add("dropDir", "Die Mail-Ablage braucht einen vollständigen Pfad, z. B. C:\\Kanzlei\\Mail\\anna.")
 	}
 	return v.err()
 }

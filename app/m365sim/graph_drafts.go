@@ -396,7 +396,7 @@ func (h *handlerCtx) sendDraft(it *item) *gresp {
 	}
 	raw = withoutHeader(raw, "Bcc")
 	h.s.routeMail(h.owner.Mail, rcpts, raw, "graph")
-	delete(h.mb.Messages.Items, it.ID)
+	h.s.removeMessage(h.mb, it)
 	sent := h.s.folderByName(h.mb, "sentitems")
 	copyIt := h.s.storeMessage(h.mb, sent.ID, raw)
 	copyIt.Props["isRead"] = true

@@ -55,12 +55,19 @@ func (h *handlerCtx) messages(folderID string, rest []string) *gresp {
 		}
 		return errResp(methodNotAllowed())
 	}
+	if rest[0] == "delta" && len(rest) == 1 {
+		return h.messagesDelta(folderID)
+	}
 	it := h.mb.Messages.get(rest[0])
 	if it != nil && folderID != "" && it.Mail.Folder != folderID {
 		it = nil
 	}
 	if len(rest) == 1 {
-		return h.entity("mail", "message", it, h.renderMessage, "messages", h.mb.Messages, nil)
+		resp := h.entity("mail", "message", it, h.renderMessage, "messages", h.mb.Messages, nil)
+		if m == http.MethodDelete && resp.status == http.StatusNoContent {
+			h.s.recordRemoval(h.mb, it)
+		}
+		return resp
 	}
 	switch rest[1] {
 	case "$value":
@@ -107,7 +114,7 @@ func (h *handlerCtx) move(it *item) *gresp {
 	if f == nil {
 		return errResp(&graphError{status: 404, code: "ErrorItemNotFound", message: "The specified object was not found in the store., The process failed to get the correct properties."})
 	}
-	delete(h.mb.Messages.Items, it.ID)
+	h.s.removeMessage(h.mb, it)
 	it.ID = h.s.newItemID()
 	it.Mail.Folder = f.ID
 	h.s.touch(it)

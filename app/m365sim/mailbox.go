@@ -16,7 +16,8 @@ type item struct {
 	Created   time.Time         `json:"created"`
 	Modified  time.Time         `json:"modified"`
 	Seq       int64             `json:"seq"`
-	Links     map[string]*item  `json:"links,omitempty"` // To Do linkedResources
+	Changed   int64             `json:"changed,omitempty"` // sequence number of the last change (0: Seq)
+	Links     map[string]*item  `json:"links,omitempty"`   // To Do linkedResources
 	Mail      *mailData         `json:"mail,omitempty"`
 	Extra     map[string]string `json:"extra,omitempty"`
 }
@@ -116,7 +117,11 @@ type mailbox struct {
 	Folders  *collection            `json:"folders"`
 	Messages *collection            `json:"messages"`
 	TxIDs    map[string]string      `json:"txIds"` // transactionId -> event id
-	popBusy  bool                   // a POP3 session holds the maildrop
+	// Removed are the messages that left a folder, for the delta query;
+	// DeltaGen is each folder's newest sync state generation.
+	Removed  []tombstone      `json:"removed,omitempty"`
+	DeltaGen map[string]int64 `json:"deltaGen,omitempty"`
+	popBusy  bool             // a POP3 session holds the maildrop
 }
 
 // Well-known mail folders; display names are those of a German mailbox.
@@ -177,4 +182,6 @@ func (s *Server) newItem(c *collection, props map[string]any) *item {
 func (s *Server) touch(it *item) {
 	it.ChangeKey = s.newChangeKey()
 	it.Modified = s.now()
+	s.seq++
+	it.Changed = s.seq
 }

@@ -304,8 +304,8 @@ func (p *pop3Session) transaction(cmd, arg string) bool {
 		removed := 0
 		for n := range p.deleted {
 			id := p.drop[n-1].ID
-			if _, ok := p.user.mailbox.Messages.Items[id]; ok {
-				delete(p.user.mailbox.Messages.Items, id)
+			if it, ok := p.user.mailbox.Messages.Items[id]; ok {
+				p.s.removeMessage(p.user.mailbox, it)
 				removed++
 			}
 		}

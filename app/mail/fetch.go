@@ -37,6 +37,9 @@ type Account struct {
 // taken reports whether a stored message may go from the upstream server:
 // the Kommunikator took it at least leaveDays days ago.
 func taken(f store.Fetched, leaveDays int, now time.Time) bool {
+	if leaveDays < 0 { // config.KeepOnServer
+		return false
+	}
 	return !f.Taken.IsZero() && now.Sub(f.Taken) >= time.Duration(leaveDays)*24*time.Hour
 }
 

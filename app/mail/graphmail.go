@@ -19,44 +19,150 @@ import (
 )
 
 // GraphMail is the Graph transport of an account, chosen instead of
-// POP3/SMTP: messages in the Inbox are fetched as MIME ($value), stored,
-// and then moved to a folder; sending uses sendMail.
+// POP3/SMTP. By default new messages of the Inbox are found by its delta
+// query and copied as MIME ($value): the mailbox stays as the user sees it
+// in Outlook. With MoveTo, a message the Kommunikator took is moved to that
+// folder instead. Sending uses sendMail.
 type GraphMail struct {
 	Client *graph.Client
 	Store  *store.Store
 	Logger *slog.Logger
 	// Mailbox is the account's address (the user of /users/{id}).
 	Mailbox string
-	// DoneFolder receives fetched messages once the Kommunikator took them
-	// (created when missing).
-	DoneFolder string
-	// LeaveDays keeps a taken message in the Inbox this many days.
+	// MoveTo receives fetched messages once the Kommunikator took them
+	// (created when missing); empty: nothing is moved (delta query).
+	MoveTo string
+	// LeaveDays keeps a taken message in the Inbox this many days (with MoveTo).
 	LeaveDays int
 	Now       func() time.Time
 }
 
-// DefaultDoneFolder is where fetched messages go unless configured.
+// DefaultDoneFolder is the folder suggested for moving fetched messages.
 const DefaultDoneFolder = "Von kanzleisync abgeholt"
 
 // graphKey marks a Graph message in the store's uidl column. It is the
 // message's id, not its Message-ID header: some mailers reuse Message-IDs,
-// and keying by them would move a second, different message unstored. The
-// id is stable while the message stays in the Inbox, which is all the
-// store-then-move order needs.
+// and keying by them would skip a second, different message. The id is
+// stable while the message stays in the Inbox.
 func graphKey(id string) string { return "graph:" + id }
 
 func (g *GraphMail) user() string { return "/users/" + url.PathEscape(g.Mailbox) }
 
-// Fetch stores every new message of the Inbox; a message the Kommunikator
-// has taken (local POP3 server) is moved to the done folder by a later
+func (g *GraphMail) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// Fetch stores every new message of the Inbox.
+func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
+	if g.MoveTo == "" {
+		return g.fetchDelta(ctx)
+	}
+	return g.fetchAndMove(ctx)
+}
+
+// fetchDelta follows the Inbox's delta query from the last complete
+// round's link and stores what is new; "@removed" entries (the user moved
+// or deleted a message in Outlook) change nothing here. The delta link is
+// kept only after every message of the round is stored: a crash repeats
+// the round, and the stored ids keep it from storing anything twice. An
+// expired link (410) starts over with the whole Inbox, again without
+// doubles.
+func (g *GraphMail) fetchDelta(ctx context.Context) (Result, error) {
+	var res Result
+	stored, err := g.Store.FetchedUIDLs(ctx, g.Mailbox)
+	if err != nil {
+		return res, err
+	}
+	link, err := g.Store.DeltaLink(ctx, g.Mailbox)
+	if err != nil {
+		return res, err
+	}
+	start := g.user() + "/mailFolders/inbox/messages/delta?" + url.Values{"$select": {"id,receivedDateTime"}}.Encode()
+	next := start
+	if link != "" {
+		next = link
+	}
+	restarted := false
+	for next != "" {
+		r := g.Client.Do(ctx, graph.Request{Method: http.MethodGet, URL: g.relative(next), Headers: map[string]string{"Prefer": "odata.maxpagesize=50"}})
+		var ge *graph.Error
+		if errors.As(r.Err, &ge) && ge.Status == http.StatusGone && !restarted {
+			g.logger().Info("graph delta link expired, listing the whole Inbox again", "account", g.Mailbox, "code", ge.Code)
+			restarted, next = true, start
+			continue
+		}
+		if r.Err != nil {
+			return res, fmt.Errorf("graph mail %s: delta: %w", g.Mailbox, r.Err)
+		}
+		var page struct {
+			Value     []json.RawMessage `json:"value"`
+			NextLink  string            `json:"@odata.nextLink"`
+			DeltaLink string            `json:"@odata.deltaLink"`
+		}
+		if err := json.Unmarshal(r.Body, &page); err != nil {
+			return res, fmt.Errorf("graph mail %s: unreadable delta page: %w", g.Mailbox, err)
+		}
+		for _, raw := range page.Value {
+			var m struct {
+				ID      string          `json:"id"`
+				Removed json.RawMessage `json:"@removed"`
+			}
+			if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
+				return res, fmt.Errorf("graph mail %s: unreadable message entry: %s", g.Mailbox, truncate(string(raw)))
+			}
+			if m.Removed != nil {
+				continue // left the Inbox in Outlook; the copy stays with the Kommunikator
+			}
+			key := graphKey(m.ID)
+			if _, ok := stored[key]; ok {
+				continue // stored before; a change of its flags lists it again
+			}
+			if err := g.store(ctx, m.ID); err != nil {
+				return res, err
+			}
+			stored[key] = store.Fetched{At: g.now()}
+			res.Fetched++
+		}
+		next = page.NextLink
+		if next == "" {
+			if page.DeltaLink == "" {
+				return res, fmt.Errorf("graph mail %s: the last delta page has no deltaLink", g.Mailbox)
+			}
+			if err := g.Store.SetDeltaLink(ctx, g.Mailbox, page.DeltaLink, g.now()); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// relative turns Graph's absolute next and delta links into the client's
+// version-relative form.
+func (g *GraphMail) relative(link string) string {
+	if i := strings.Index(link, "/v1.0/"); i >= 0 && strings.HasPrefix(link, "http") {
+		return link[i+len("/v1.0"):]
+	}
+	return link
+}
+
+// store reads one message as MIME and stores it.
+func (g *GraphMail) store(ctx context.Context, id string) error {
+	r := g.Client.Do(ctx, graph.Request{Method: http.MethodGet, URL: g.user() + "/messages/" + url.PathEscape(id) + "/$value"})
+	if r.Err != nil {
+		return fmt.Errorf("graph mail %s: read message: %w", g.Mailbox, r.Err)
+	}
+	return g.Store.StoreMessages(ctx, store.Message{Account: g.Mailbox, UIDL: graphKey(id), Raw: r.Body, Fetched: g.now()})
+}
+
+// fetchAndMove stores every new message of the Inbox; a message the
+// Kommunikator has taken (local POP3 server) is moved to MoveTo by a later
 // fetch. A crash between storing and moving leaves the message in the
 // Inbox; the next run finds it in the store and only moves it.
-func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
+func (g *GraphMail) fetchAndMove(ctx context.Context) (Result, error) {
 	var res Result
-	now := time.Now
-	if g.Now != nil {
-		now = g.Now
-	}
 	folder, err := g.doneFolderID(ctx)
 	if err != nil {
 		return res, err
@@ -77,20 +183,15 @@ func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
 		if err := json.Unmarshal(raw, &m); err != nil || m.ID == "" {
 			return res, fmt.Errorf("graph mail %s: unreadable message entry: %s", g.Mailbox, truncate(string(raw)))
 		}
-		key := graphKey(m.ID)
-		f, ok := stored[key]
+		f, ok := stored[graphKey(m.ID)]
 		if !ok {
-			r := g.Client.Do(ctx, graph.Request{Method: http.MethodGet, URL: g.user() + "/messages/" + url.PathEscape(m.ID) + "/$value"})
-			if r.Err != nil {
-				return res, fmt.Errorf("graph mail %s: read message: %w", g.Mailbox, r.Err)
-			}
-			if err := g.Store.StoreMessages(ctx, store.Message{Account: g.Mailbox, UIDL: key, Raw: r.Body, Fetched: now()}); err != nil {
+			if err := g.store(ctx, m.ID); err != nil {
 				return res, err
 			}
 			res.Fetched++
 			continue // it leaves the Inbox once the Kommunikator has it
 		}
-		if !taken(f, g.LeaveDays, now()) {
+		if !taken(f, g.LeaveDays, g.now()) {
 			continue
 		}
 		r := g.Client.Do(ctx, graph.Request{Method: http.MethodPost, URL: g.user() + "/messages/" + url.PathEscape(m.ID) + "/move",
@@ -104,10 +205,10 @@ func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
 }
 
 func (g *GraphMail) doneFolder() string {
-	if g.DoneFolder == "" {
+	if g.MoveTo == "" {
 		return DefaultDoneFolder
 	}
-	return g.DoneFolder
+	return g.MoveTo
 }
 
 // doneFolderID finds the done folder by name, creating it when missing.

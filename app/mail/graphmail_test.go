@@ -5,6 +5,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,7 @@ func graphMail(t *testing.T, srv *m365sim.Server, attempts int) *mail.GraphMail 
 		p.MaxAttempts = attempts
 	}
 	c := graph.New(srv.URL(), testsupport.StaticTokens{Token: simtest.SignIn(t, srv, anna).AccessToken}, graph.Options{Pacer: p})
-	return &mail.GraphMail{Client: c, Store: openStore(t), Mailbox: anna}
+	return &mail.GraphMail{Client: c, Store: openStore(t), Mailbox: anna, MoveTo: mail.DefaultDoneFolder}
 }
 
 func folderCount(t *testing.T, srv *m365sim.Server, folder string) int {
@@ -403,5 +404,128 @@ func TestGraphSendLarge(t *testing.T) {
 	}
 	if st, _ := small.State(jens); len(st.Messages) != 0 {
 		t.Errorf("jens got %d messages", len(st.Messages))
+	}
+}
+
+func deltaMail(t *testing.T, srv *m365sim.Server, attempts int) *mail.GraphMail {
+	g := graphMail(t, srv, attempts)
+	g.MoveTo = "" // the default: copy, leave the mailbox as it is
+	return g
+}
+
+// The default over Graph: the Inbox's delta query finds new mail, which is
+// copied; nothing is moved or deleted, also after the Kommunikator took it.
+// What the user deletes or moves in Outlook changes nothing here.
+func TestGraphMailDeltaCopies(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	want := deliverN(t, srv, 0, 60) // two pages of 50
+	g := deltaMail(t, srv, 0)
+	res, err := g.Fetch(context.Background())
+	if err != nil || res.Fetched != 60 || res.Deleted != 0 {
+		t.Fatalf("first round: %+v %v", res, err)
+	}
+	handOff(t, g.Store, time.Now())
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 0 || res.Deleted != 0 {
+		t.Fatalf("nothing new: %+v %v", res, err)
+	}
+	if in := folderCount(t, srv, "inbox"); in != 60 {
+		t.Fatalf("inbox %d after the Kommunikator took everything, want 60 (nothing moved)", in)
+	}
+	more := deliverN(t, srv, 60, 3)
+	// the user deletes one message and flags another in Outlook
+	gu := graph.New(srv.URL(), testsupport.StaticTokens{Token: simtest.SignIn(t, srv, anna).AccessToken}, graph.Options{})
+	pages, err := gu.GetAll(context.Background(), "/users/"+anna+"/mailFolders/inbox/messages?$select=id&$top=50")
+	if err != nil || len(pages) < 2 {
+		t.Fatalf("list: %v", err)
+	}
+	var first, second struct{ ID string }
+	_ = json.Unmarshal(pages[0], &first)
+	_ = json.Unmarshal(pages[1], &second)
+	if r := gu.Do(context.Background(), graph.Request{Method: "DELETE", URL: "/users/" + anna + "/messages/" + first.ID}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r := gu.Do(context.Background(), graph.Request{Method: "PATCH", URL: "/users/" + anna + "/messages/" + second.ID, Body: map[string]any{"isRead": true}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 3 {
+		t.Fatalf("round after 3 new, 1 deleted, 1 read: %+v %v", res, err)
+	}
+	msgs, _ := g.Store.Messages(context.Background(), anna)
+	seen := map[string]int{}
+	for _, m := range msgs {
+		seen[headerValue(string(m.Raw), "Message-ID")]++
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("%s stored %d times", id, seen[id])
+		}
+	}
+	for id := range more {
+		if seen[id] != 1 {
+			t.Errorf("new %s stored %d times", id, seen[id])
+		}
+	}
+	if n := folderCount(t, srv, mail.DefaultDoneFolder); n != 0 {
+		t.Errorf("%d moved", n)
+	}
+}
+
+// A round cut off after storing (a crash, here a 500 that is not retried)
+// keeps the old delta link: the next round lists the same messages again
+// and stores none twice. An expired link (410 SyncStateNotFound, Exchange
+// keeps only the newest sync states) starts over, again without doubles.
+func TestGraphMailDeltaRepeatAndExpiry(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	deliverN(t, srv, 0, 5)
+	g := deltaMail(t, srv, 1)
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 5 {
+		t.Fatalf("first round: %+v %v", res, err)
+	}
+	deliverN(t, srv, 5, 60)
+	// delta page 1 (50), its 50 $value reads, page 2 → 500
+	script := make([]int, 52)
+	script[51] = 500
+	srv.SetFaults(m365sim.Faults{Script: script})
+	res, err := g.Fetch(context.Background())
+	if err == nil || res.Fetched != 50 {
+		t.Fatalf("cut-off round: %+v %v", res, err)
+	}
+	srv.SetFaults(m365sim.Faults{})
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 10 {
+		t.Fatalf("repeated round: %+v %v", res, err)
+	}
+	// three more rounds make the stored link's generation too old
+	link, _ := g.Store.DeltaLink(context.Background(), anna)
+	for range 3 {
+		if _, err := g.Fetch(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Store.SetDeltaLink(context.Background(), anna, link, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deliverN(t, srv, 65, 2)
+	srv.ResetRequests()
+	if res, err := g.Fetch(context.Background()); err != nil || res.Fetched != 2 {
+		t.Fatalf("after an expired link: %+v %v", res, err)
+	}
+	gone := false
+	for _, l := range srv.Requests() {
+		gone = gone || l.Status == 410 && l.ErrorCode == "SyncStateNotFound"
+	}
+	if !gone {
+		t.Error("the old link was not refused as expired")
+	}
+	msgs, _ := g.Store.Messages(context.Background(), anna)
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		id := headerValue(string(m.Raw), "Message-ID")
+		if seen[id] {
+			t.Errorf("%s stored twice", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 67 {
+		t.Errorf("%d of 67 stored", len(seen))
 	}
 }

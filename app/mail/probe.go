@@ -19,7 +19,7 @@ func Endpoints(a config.MailAccount, trust *tls.Config) (pop, sub Account) {
 	if a.POP3TLS == config.TLSStartTLS {
 		mode = StartTLS
 	}
-	pop = Account{Address: a.Address, Addr: net.JoinHostPort(a.POP3Host, strconv.Itoa(a.POP3Port)), Mode: mode, TLS: trust, Timeout: 30 * time.Second}
+	pop = Account{Address: a.Address, Addr: net.JoinHostPort(a.POP3Host, strconv.Itoa(a.POP3Port)), Mode: mode, TLS: trust, Timeout: 30 * time.Second, LeaveDays: a.LeaveDays}
 	sub = Account{Address: a.Address, Addr: net.JoinHostPort(a.SMTPHost, strconv.Itoa(a.SMTPPort)), TLS: trust, Timeout: 30 * time.Second}
 	return pop, sub
 }

@@ -34,7 +34,8 @@ func (t Transport) Source(a config.MailAccount) Source {
 		if log == nil {
 			log = t.Logger
 		}
-		return &GraphMail{Client: graph.New(t.GraphEndpoint, t.Graph, graph.Options{Logger: log}), Store: t.Store, Logger: t.Logger, Mailbox: a.Address}
+		return &GraphMail{Client: graph.New(t.GraphEndpoint, t.Graph, graph.Options{Logger: log}), Store: t.Store, Logger: t.Logger, Mailbox: a.Address,
+			MoveTo: a.GraphMoveTo, LeaveDays: a.LeaveDays}
 	}
 	pop, _ := Endpoints(a, t.TLS)
 	return &POP3Source{Fetcher: &Fetcher{Store: t.Store, Tokens: t.Outlook, Logger: t.Logger}, Account: pop}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -173,4 +175,34 @@ func (s *Store) SkipMessage(ctx context.Context, account, uidl, reason string) (
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// DeltaLink is the Graph delta link of an account's Inbox after its last
+// complete round ("" before the first).
+func (s *Store) DeltaLink(ctx context.Context, account string) (string, error) {
+	var link string
+	err := s.db.QueryRowContext(ctx, `SELECT link FROM mail_delta WHERE account = ?`, account).Scan(&link)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the delta link of %s: %w", account, err)
+	}
+	return link, nil
+}
+
+// SetDeltaLink keeps the delta link of a complete round ("" forgets it:
+// the next round starts over).
+func (s *Store) SetDeltaLink(ctx context.Context, account, link string, at time.Time) error {
+	var err error
+	if link == "" {
+		_, err = s.db.ExecContext(ctx, `DELETE FROM mail_delta WHERE account = ?`, account)
+	} else {
+		_, err = s.db.ExecContext(ctx, `INSERT INTO mail_delta (account, link, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (account) DO UPDATE SET link = excluded.link, updated_at = excluded.updated_at`, account, link, at.UTC().Format(tsLayout))
+	}
+	if err != nil {
+		return fmt.Errorf("keep the delta link of %s: %w", account, err)
+	}
+	return nil
 }
