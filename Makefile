@@ -65,13 +65,16 @@ bench: deps-bench
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledFetch$$' -v ./app/mail/ | tee -a bench.out
 	KANZLEISYNC_KILLS=40 $(GO) test -count=1 -run '^TestKilledHandoff$$' -v ./app/handoff/ | tee -a bench.out
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledOutbox$$' -v ./app/handoff/ | tee -a bench.out
+	KANZLEISYNC_KILLS=40 $(GO) test -count=1 -run '^TestKilledMailDrop$$' -v ./app/handoff/ | tee -a bench.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 30m -run '^TestExportFigures$$' -v ./app/export/ | tee export-figures.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestPOP3Figures$$' -v ./app/mail/ | tee pop3-figures.out
+	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestHandoffFigures$$' -v ./app/handoff/ | tee handoff-figures.out
 	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 20m -run '^TestIdleFigures$$' -v ./cmd/kanzleisync/ | tee idle-figures.out
 	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 30m -run '^TestServeFigures$$' -v ./cmd/kanzleisync/ | tee serve-figures.out
 	@.ci/bench-figures < bench.out
 	@grep '^figure:' export-figures.out
 	@grep '^figure:' pop3-figures.out
+	@grep '^figure:' handoff-figures.out
 	@grep '^figure:' idle-figures.out
 	@grep '^figure:' serve-figures.out
 

@@ -15,6 +15,7 @@ import (
 
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/testsupport"
 )
 
 // lineConn speaks a line protocol (POP3, SMTP) as a test script.
@@ -425,4 +426,43 @@ func TestCloseEndsOpenSessions(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close waited for idle mail sessions")
 	}
+}
+
+// Exchange Online takes three authenticated SMTP connections of a mailbox
+// at a time; the fourth is refused with 432 4.3.2 and closed. A closed
+// connection frees its place.
+func TestSMTPConcurrentConnections(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	tok := outlookToken(t, srv, anna)
+	login := func() (*lineConn, string) {
+		c := dial(t, srv.SMTPAddr(), nil)
+		c.line()
+		fmt.Fprintf(c.conn, "EHLO kanzlei-pc\r\n")
+		c.smtpReply()
+		c.cmd("STARTTLS")
+		c.startTLS(srv)
+		fmt.Fprintf(c.conn, "EHLO kanzlei-pc\r\n")
+		c.smtpReply()
+		return c, c.cmd("AUTH XOAUTH2 %s", xoauth2(anna, tok))
+	}
+	var open []*lineConn
+	for i := range 3 {
+		c, r := login()
+		if !strings.HasPrefix(r, "235 ") {
+			t.Fatalf("connection %d: %q", i+1, r)
+		}
+		open = append(open, c)
+	}
+	c4, r := login()
+	if !strings.HasPrefix(r, "432 4.3.2 Concurrent connections limit exceeded") {
+		t.Fatalf("fourth connection: %q", r)
+	}
+	c4.conn.Close()
+	open[0].cmd("QUIT")
+	open[0].conn.Close()
+	testsupport.Eventually(t, 5*time.Second, "a free place after QUIT", func() bool {
+		c, r := login()
+		defer c.conn.Close()
+		return strings.HasPrefix(r, "235 ")
+	})
 }

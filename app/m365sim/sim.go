@@ -104,6 +104,11 @@ type userState struct {
 	mailbox *mailbox
 	// revokedBefore invalidates refresh tokens issued earlier (Revoke-AzureADUserAllRefreshToken).
 	revokedBefore time.Time
+	// smtpSessions counts the mailbox's authenticated SMTP connections
+	// (Exchange Online allows three at a time); smtpRecipients its
+	// recipients per day (10,000).
+	smtpSessions   int
+	smtpRecipients map[string]int // day (2006-01-02) -> recipients
 }
 
 // New builds a server from a tenant file; it does not listen yet.

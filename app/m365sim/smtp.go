@@ -59,6 +59,13 @@ func (c *smtpSession) log(cmd string, code int, reason string) {
 
 func (c *smtpSession) serve() {
 	defer c.conn.Close()
+	defer func() {
+		if c.user != nil {
+			c.s.mu.Lock()
+			c.user.smtpSessions--
+			c.s.mu.Unlock()
+		}
+	}()
 	c.r = bufio.NewReaderSize(c.conn, 8192)
 	c.w = bufio.NewWriter(c.conn)
 	c.reply(fmt.Sprintf("220 %s Microsoft ESMTP MAIL Service ready at %s", smtpHost, c.s.Now().Format(time.RFC1123Z)))
@@ -199,11 +206,32 @@ func (c *smtpSession) auth(arg string) bool {
 		c.reply(fmt.Sprintf("535 5.7.3 Authentication unsuccessful [%s]", smtpHost))
 		return true
 	}
+	c.s.mu.Lock()
+	busy := res.user.smtpSessions >= maxSMTPSessions
+	if !busy {
+		res.user.smtpSessions++
+	}
+	c.s.mu.Unlock()
+	if busy {
+		c.log("AUTH "+mech, 432, "concurrent connections limit")
+		c.reply(fmt.Sprintf("432 4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information. [Hostname=%s]", smtpHost))
+		return false
+	}
 	c.user = res.user
 	c.log("AUTH "+mech, 235, "")
 	c.reply("235 2.7.0 Authentication successful")
 	return true
 }
+
+// Exchange Online's limits for SMTP AUTH client submission
+// (learn.microsoft.com/exchange/troubleshoot/send-emails/smtp-submission-improvements):
+// three concurrent connections per mailbox (432 4.3.2), 10,000 recipients a
+// day (554 5.2.0 SubmissionQuotaExceededException). Its 30 messages a
+// minute are not refused but delayed, which the emulator does not model.
+const (
+	maxSMTPSessions      = 3
+	maxSMTPRecipientsDay = 10000
+)
 
 // pathArg reads "FROM:<a@b> SIZE=123" into the address and parameters.
 func pathArg(arg, prefix string) (string, map[string]string, bool) {
@@ -330,6 +358,17 @@ func (c *smtpSession) data() bool {
 		return false
 	}
 	c.s.mu.Lock()
+	day := c.s.now().UTC().Format("2006-01-02")
+	if c.user.smtpRecipients == nil {
+		c.user.smtpRecipients = map[string]int{}
+	}
+	if c.user.smtpRecipients[day]+len(c.rcpts) > maxSMTPRecipientsDay {
+		c.s.mu.Unlock()
+		c.log("DATA", 554, "recipient rate limit")
+		c.reply("554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.")
+		return true
+	}
+	c.user.smtpRecipients[day] += len(c.rcpts)
 	c.s.routeMail(c.user.Mail, c.rcpts, append([]byte(nil), raw...), "smtp")
 	sent := c.s.folderByName(c.user.mailbox, "sentitems")
 	it := c.s.storeMessage(c.user.mailbox, sent.ID, append([]byte(nil), raw...))

@@ -45,8 +45,9 @@ func (s StaticTokens) Renew(ctx context.Context) (*oauth2.Token, error) { return
 
 // Child is the test binary run again as a child process for one test.
 type Child struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd    *exec.Cmd
+	done   chan error
+	exited chan struct{}
 }
 
 // StartChild runs the test named run (a ^…$ pattern is made of it) in a
@@ -58,10 +59,16 @@ func StartChild(t testing.TB, run string, env ...string) *Child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &Child{cmd: cmd, done: make(chan error, 1)}
-	go func() { c.done <- cmd.Wait() }()
+	c := &Child{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
+	go func() {
+		c.done <- cmd.Wait()
+		close(c.exited)
+	}()
 	return c
 }
+
+// Exited is closed once the child process has ended.
+func (c *Child) Exited() <-chan struct{} { return c.exited }
 
 // KillOn waits for the child to end or for kill; on kill it sends SIGKILL
 // and waits for the process to be gone. It reports whether the child ended
