@@ -132,7 +132,9 @@ func outboxFigure(t *testing.T) {
 	addr := startSMTP(t, st)
 	sender := &mail.Sender{Tokens: testsupport.StaticTokens{Token: tok}}
 	acc := mail.Account{Address: anna, Addr: sim.SMTPAddr(), TLS: simtest.TLSConfig(sim), Timeout: 30 * time.Second}
-	ob := &handoff.Outbox{Store: st, Account: anna, Send: func(ctx context.Context, raw []byte, rcpts []string) error { return sender.SendRaw(ctx, acc, raw, rcpts) }}
+	ob := &handoff.Outbox{Store: st, Account: anna, Send: func(ctx context.Context, raw []byte, rcpts []string) error {
+		return sender.SendRaw(ctx, acc, raw, rcpts)
+	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
