@@ -81,7 +81,7 @@ func (e *SendError) Advice() string {
 	case e.Enhanced == "5.7.3" || e.Step == "auth":
 		return "Die Anmeldung am Postausgangsserver wurde abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; hilft das nicht, prüfen, ob die Absenderadresse zum angemeldeten Microsoft-365-Konto gehört."
 	case errors.Is(e.Err, ErrTooLargeToSend) || e.Code == 552 || e.Enhanced == "5.3.4":
-		return "Die Nachricht ist zu groß für den Postausgangsserver. Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen."
+		return "Die Nachricht ist zu groß für das Postfach in Microsoft 365 (voreingestellt 35 MB für die ganze Nachricht; Anhänge werden beim Senden um etwa ein Drittel größer). Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze des Postfachs erhöhen."
 	case e.Enhanced == "ErrorInvalidRecipients":
 		return "Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen."
 	case e.Step == "graph" && (e.Code == 401 || e.Code == 403) && e.Enhanced != "ErrorSendAsDenied":
