@@ -74,8 +74,8 @@ func (e *SendError) Advice() string {
 	switch {
 	case strings.Contains(e.Message, "SubmissionQuotaExceeded"):
 		return "Das Postfach hat heute die Grenze von Microsoft 365 erreicht (10.000 Empfänger am Tag über SMTP). Bitte morgen erneut senden („Nicht gesendet“ → „Erneut senden“) oder die IT bitten, für Massenversand einen anderen Weg zu wählen."
-	case e.Code == 432 || e.Enhanced == "4.3.2":
-		return "Über dieses Postfach senden gerade zu viele Programme zugleich (Microsoft 365 erlaubt drei Verbindungen). Die Nachricht bleibt im Postausgang und wird gleich erneut gesendet."
+	case e.Code == 432:
+		return "Über dieses Postfach senden gerade zu viele Programme zugleich (Microsoft 365 erlaubt drei Verbindungen). Die Nachricht bleibt im Postausgang und wird später erneut gesendet."
 	case e.Enhanced == "5.7.139":
 		return "Microsoft 365 erlaubt für dieses Postfach kein SMTP-Versenden. Die IT muss im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ die Option „Authentifiziertes SMTP“ einschalten (und die Organisation darf SMTP AUTH nicht abschalten). Die Änderung kann bis zu einer Stunde dauern."
 	case e.Enhanced == "5.7.3" || e.Step == "auth":
