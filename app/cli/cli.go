@@ -176,7 +176,10 @@ func report(w io.Writer, err error) {
 
 func newFlags(name string, d Deps) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(d.Stderr)
+	// the error comes back from Parse and is reported once, in German,
+	// with the help (usageError): the flag package's own English usage
+	// would say it twice
+	fs.SetOutput(io.Discard)
 	return fs
 }
 

@@ -276,7 +276,7 @@ func configWorker(ctx context.Context, args []string, d Deps) error {
 	entity := fs.String("entity", "", "Entität")
 	modules := fs.String("modules", "calendar,contacts,tasks,mail", "Module")
 	var accounts accountsFlag
-	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port] (mehrfach)")
+	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER] (mehrfach)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError(err.Error())
 	}
