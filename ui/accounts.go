@@ -253,9 +253,9 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 			{Text: "POP3-Verschlüsselung", Widget: e.POP3TLS},
 			{Text: "SMTP-Server", Widget: e.SMTPHost, HintText: "Exchange Online: smtp.office365.com"},
 			{Text: "SMTP-Port", Widget: e.SMTPPort},
-			{Text: "Kopie auf dem Server lassen (Tage)", Widget: e.LeaveDays, HintText: "0: löschen, sobald der Kommunikator die Nachricht hat; „immer“: nie löschen"},
+			{Text: "Kopie auf dem Server lassen (Tage)", Widget: e.LeaveDays, HintText: "0: löschen, sobald abgeholt; „immer“: nie löschen"},
 			{Text: "Über Graph verschieben nach", Widget: e.MoveTo, HintText: "Ordner für abgeholte Nachrichten; leer lässt das Postfach, wie es ist"},
-			{Text: "Mail-Ablage (Ordner)", Widget: e.DropDir, HintText: "jede Nachricht auch als Datei in diesem Maildir-Ordner; leer: keine"},
+			{Text: "Mail-Ablage (Ordner)", Widget: e.DropDir, HintText: "jede Nachricht auch als Datei (Maildir); leer: keine"},
 		}, SubmitText: a.t("Speichern"), CancelText: "Abbrechen"}
 		e.Form.OnSubmit = func() {
 			if err := a.saveAccount(e); err != nil {
