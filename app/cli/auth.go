@@ -17,7 +17,7 @@ func authLogin(ctx context.Context, args []string, d Deps) error {
 	timeout := fs.Duration("timeout", 120*time.Second, "wie lange auf die Anmeldung im Browser gewartet wird")
 	noBrowser := fs.Bool("no-browser", false, "keinen Browser öffnen, nur die Adresse anzeigen")
 	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	w, ent, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {
@@ -104,7 +104,7 @@ func authLogout(args []string, d Deps) error {
 	fs := newFlags("auth logout", d)
 	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
 	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	if *upn == "" {
 		return usageError("--worker fehlt")

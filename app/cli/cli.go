@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"kanzleisync/app/auth"
@@ -37,6 +38,16 @@ type Deps struct {
 }
 
 const usage = `kanzleisync – Befehle für die IT-Betreuung
+
+  kanzleisync                        die Tray-Anwendung am Arbeitsplatz
+  kanzleisync demo [--headless] [--screenshots ORDNER]
+                                     die Demo gegen den eingebauten Microsoft-365-Emulator (kein Microsoft-Konto nötig)
+  kanzleisync serve [--listen 127.0.0.1:9465] [--interval 2m] [--lease 30s] [--parallel 10]
+                                     der Export auf dem Terminalserver (ohne Fenster; /health und /metrics)
+  kanzleisync service install [--listen ADRESSE] | service uninstall
+                                     serve als Dienst des Betriebssystems einrichten oder entfernen
+  kanzleisync help                   diese Hilfe
+  Vor jedem Befehl: --data-dir ORDNER (Datenverzeichnis; Voreinstellung: Benutzerkonfiguration/kanzleisync)
 
   kanzleisync auth login  --worker UPN [--timeout 120s] [--no-browser]
   kanzleisync auth status
@@ -80,6 +91,10 @@ func unlock(ctx context.Context, d Deps) (config.Admin, error) {
 func Run(ctx context.Context, args []string, d Deps) int {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprint(d.Stdout, usage)
+		return 0
 	}
 	if len(args) == 0 || (len(args) < 2 && args[0] != "sync" && args[0] != "diagnose") {
 		fmt.Fprint(d.Stderr, usage)
@@ -129,10 +144,17 @@ func Run(ctx context.Context, args []string, d Deps) int {
 		fmt.Fprint(d.Stderr, usage)
 		return 2
 	}
+	if errors.Is(err, errHelp) { // --help of a command: the help, on stdout
+		fmt.Fprint(d.Stdout, usage)
+		return 0
+	}
 	if err != nil {
 		var done silent
 		if !errors.As(err, &done) {
 			report(d.Stderr, err)
+		}
+		if errors.Is(err, errHelp) {
+			return 0
 		}
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -144,6 +166,39 @@ func Run(ctx context.Context, args []string, d Deps) int {
 }
 
 type usageError string
+
+// errHelp: the command was asked for its help (--help).
+var errHelp = errors.New("help requested")
+
+// parseError is a flag error as the person sees it.
+func parseError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return usageError(FlagError(err))
+}
+
+// FlagError says a flag package error in German.
+func FlagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		return "Unbekannte Angabe " + name + "."
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return "Bei " + name + " fehlt der Wert."
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok { // invalid value "x" for flag -f: reason
+		if i := strings.Index(rest, " for flag "); i >= 0 {
+			flagAndReason := rest[i+len(" for flag "):]
+			name, reason, _ := strings.Cut(flagAndReason, ": ")
+			if strings.HasPrefix(reason, "parse error") || strings.HasPrefix(reason, "strconv.") || strings.Contains(reason, "invalid syntax") {
+				reason = "keine gültige Angabe"
+			}
+			return fmt.Sprintf("%s %s: %s", name, rest[:i], reason)
+		}
+	}
+	return msg
+}
 
 func (u usageError) Error() string { return string(u) }
 
@@ -159,6 +214,10 @@ func report(w io.Writer, err error) {
 	}
 	if errors.Is(err, config.ErrNotFound) {
 		fmt.Fprintf(w, "Nicht gefunden: %v\n", err)
+		return
+	}
+	if errors.Is(err, errHelp) {
+		fmt.Fprint(w, usage)
 		return
 	}
 	var ue usageError
@@ -185,3 +244,6 @@ func newFlags(name string, d Deps) *flag.FlagSet {
 
 // silent is an error that was already reported in full.
 type silent struct{ error }
+
+// Usage is the help text of every command.
+func Usage() string { return usage }

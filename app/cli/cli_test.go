@@ -395,3 +395,49 @@ func TestEntitySetKeepsWhatItDoesNotName(t *testing.T) {
 		t.Error("the secret is gone")
 	}
 }
+
+// help and --help answer with the whole usage and exit 0; a wrong flag is
+// named once, in German, without the flag package's English; config show
+// says whether the secret is stored and where the cache is (or that it is
+// missing).
+func TestHelpFlagsAndConfigShow(t *testing.T) {
+	w := newWorkstation(t)
+	for _, args := range [][]string{{"help"}, {"--help"}, {"sync", "--help"}, {"config", "worker", "set", "-h"}} {
+		code, out := w.run("", args...)
+		if code != 0 || !strings.Contains(out, "kanzleisync serve") || !strings.Contains(out, "kanzleisync demo") || !strings.Contains(out, "--data-dir") {
+			t.Errorf("%v: exit %d\n%s", args, code, out)
+		}
+	}
+	for args, want := range map[string]string{
+		"sync --bogus":            "Unbekannte Angabe -bogus.",
+		"auth login --worker":     "Bei -worker fehlt der Wert.",
+		"auth login --timeout xy": "-timeout \"xy\": keine gültige Angabe",
+	} {
+		code, out := w.run("", strings.Fields(args)...)
+		if code != 2 || !strings.Contains(out, want) || strings.Contains(out, "flag provided") || strings.Contains(out, "Usage of") || strings.Count(out, want) != 1 {
+			t.Errorf("%s: exit %d\n%s", args, code, out)
+		}
+	}
+	if code, out := w.run("", "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID); code != 0 {
+		t.Fatalf("entity set: %s", out)
+	}
+	_, out := w.run("", "config", "show")
+	for _, want := range []string{"Geheimer Clientschlüssel: nicht hinterlegt", "Ablaufdatum nicht eingetragen", "Cache der Kanzleisoftware: nicht eingetragen"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config show without secret and cache lacks %q:\n%s", want, out)
+		}
+	}
+	cache := filepath.Join(w.dir, "cache.sqlite")
+	if code, out := w.run(m365sim.DemoClientSecret+"\n", "config", "entity", "set", "--name", "Kanzlei", "--cache", cache, "--secret-expires", "31.05.2028", "--secret-stdin"); code != 0 {
+		t.Fatalf("entity set: %s", out)
+	}
+	_, out = w.run("", "config", "show")
+	for _, want := range []string{"Geheimer Clientschlüssel: im Schlüsselspeicher hinterlegt, läuft ab am 31.05.2028", "Cache der Kanzleisoftware: " + cache} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, m365sim.DemoClientSecret) {
+		t.Error("config show printed the secret")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"kanzleisync/app/config"
+	"kanzleisync/app/core"
 )
 
 // adminPassword sets the administrator password, read from the first line
@@ -68,8 +69,26 @@ func configShow(ctx context.Context, d Deps) error {
 		return err
 	}
 	for _, e := range ents {
-		fmt.Fprintf(d.Stdout, "Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Schlüssel läuft ab am %s, Anmeldedienst %s, Graph %s\n",
-			e.Name, e.Tenant, e.ClientID, e.SecretExpires.German(), e.AuthorityHost, e.GraphEndpoint)
+		expiry := "Ablaufdatum nicht eingetragen (--secret-expires)"
+		if !e.SecretExpires.IsZero() {
+			expiry = "läuft ab am " + e.SecretExpires.German()
+		}
+		secret := "nicht hinterlegt – eintragen mit: kanzleisync config entity set --name " + strconv.Quote(e.Name) + " --secret-stdin"
+		if d.Auth != nil {
+			if ok, err := d.Auth.HasClientSecret(e.Name); err != nil {
+				secret = "Schlüsselspeicher nicht lesbar (" + core.Explain(err, e, "") + ")"
+			} else if ok {
+				secret = "im Schlüsselspeicher hinterlegt"
+			}
+		}
+		cache := e.CachePath
+		if cache == "" {
+			cache = "nicht eingetragen – ohne sie gibt es keinen Abgleich (--cache DATEI, auf jedem Arbeitsplatz)"
+		}
+		fmt.Fprintf(d.Stdout, "Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Anmeldedienst %s, Graph %s\n",
+			e.Name, e.Tenant, e.ClientID, e.AuthorityHost, e.GraphEndpoint)
+		fmt.Fprintf(d.Stdout, "  Geheimer Clientschlüssel: %s, %s\n", secret, expiry)
+		fmt.Fprintf(d.Stdout, "  Cache der Kanzleisoftware: %s\n", cache)
 	}
 	workers, err := d.Repo.Workers(ctx)
 	if err != nil {
@@ -121,7 +140,7 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 	fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
 	secretStdin := fs.Bool("secret-stdin", false, "geheimen Clientschlüssel von der Standardeingabe lesen")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	switch args[0] {
 	case "set":
@@ -278,7 +297,7 @@ func configWorker(ctx context.Context, args []string, d Deps) error {
 	var accounts accountsFlag
 	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER] (mehrfach)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	w := config.Worker{UPN: *upn, DisplayName: *name, Entity: *entity, Accounts: accounts}
 	for _, m := range strings.Split(*modules, ",") {
@@ -316,7 +335,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, "Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben")
 	confirm := fs.Bool("confirm", false, "das Einschalten der Schnittstelle nach der Vorschau bestätigen")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	if s.InterfaceActive && !wasActive {
 		// Switching on shows once more what the first cycle will do.

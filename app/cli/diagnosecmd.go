@@ -14,7 +14,7 @@ func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("diagnose", d)
 	asJSON := fs.Bool("json", false, "das Ergebnis als JSON ausgeben")
 	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	reports, err := core.DiagnoseAll(ctx, core.NewDiagnoser(d.Repo, d.Auth, d.MailTLS, d.Now))
 	if err != nil {

@@ -28,7 +28,7 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 	address := fs.String("account", "", "Mailkonto (ohne Angabe: das erste des Sachbearbeiters)")
 	to := fs.String("to", "", "Empfänger (ohne Angabe: das Konto selbst)")
 	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	w, ent, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {
@@ -64,7 +64,7 @@ func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
 	show := fs.Bool("show-password", false, "das lokale Passwort anzeigen")
 	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	w, _, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {

@@ -41,7 +41,7 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 	only := fs.String("entity", "", "nur diese Entität")
 	confirm := fs.Bool("confirm-deletions", false, "zurückgehaltene Löschungen ausführen (Administratorpasswort in KANZLEISYNC_ADMIN_PASSWORD)")
 	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
+		return parseError(err)
 	}
 	if !*once {
 		return usageError("sync: bitte --once angeben (der laufende Abgleich gehört zur Tray-Anwendung)")

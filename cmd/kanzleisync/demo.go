@@ -21,8 +21,8 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	noWindow := fs.Bool("headless", false, "ohne Fenster: Emulator, Anmeldelink, ein Abgleich, Testmail")
 	shots := fs.String("screenshots", "", "jedes Fenster als PNG in dieses Verzeichnis schreiben und beenden")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	d, err := demo.Start(ctx, e.dataDir, e.repo, e.auth, e.logger)
 	if err != nil {

@@ -6,8 +6,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,7 +20,16 @@ import (
 
 func main() {
 	dataDir := flag.String("data-dir", "", "Datenverzeichnis (Voreinstellung: Benutzerkonfiguration/kanzleisync)")
-	flag.Parse()
+	flag.CommandLine.Init("kanzleisync", flag.ContinueOnError)
+	flag.CommandLine.SetOutput(io.Discard)
+	if err := flag.CommandLine.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Print(cli.Usage())
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "%s\n\n%s", cli.FlagError(err), cli.Usage())
+		os.Exit(2)
+	}
 	os.Exit(run(*dataDir, flag.Args()))
 }
 
@@ -44,4 +55,29 @@ func run(dataDir string, args []string) int {
 	}
 	return cli.Run(ctx, args, cli.Deps{Store: e.store, Repo: e.repo, Auth: e.auth, OpenBrowser: browser.Open,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, AdminPassword: func() string { return os.Getenv("KANZLEISYNC_ADMIN_PASSWORD") }})
+}
+
+// parseFlags reads a command's flags; --help prints them in German on
+// stdout (exit 0), a wrong flag names itself on stderr (exit 2).
+func parseFlags(fs *flag.FlagSet, args []string) (exit int, ok bool) {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	if err == nil {
+		return 0, true
+	}
+	out, code := os.Stderr, 2
+	if errors.Is(err, flag.ErrHelp) {
+		out, code = os.Stdout, 0
+	} else {
+		fmt.Fprintf(out, "kanzleisync %s: %s\n", fs.Name(), cli.FlagError(err))
+	}
+	fmt.Fprintf(out, "kanzleisync %s – Angaben:\n", fs.Name())
+	fs.VisitAll(func(f *flag.Flag) {
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" {
+			def = " (Voreinstellung " + f.DefValue + ")"
+		}
+		fmt.Fprintf(out, "  --%-12s %s%s\n", f.Name, f.Usage, def)
+	})
+	return code, false
 }

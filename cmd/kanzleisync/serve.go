@@ -20,8 +20,8 @@ func runServe(ctx context.Context, e env, args []string) int {
 	ttl := fs.Duration("lease", 30*time.Second, "Dauer der Export-Sperre; ein zweiter Server übernimmt spätestens danach")
 	interval := fs.Duration("interval", 2*time.Minute, "Abstand der Abgleiche")
 	parallel := fs.Int("parallel", 10, "höchstens so viele Postfächer gleichzeitig (0: alle)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	srv := &server.Server{Store: e.store, Logger: e.logger, Listen: *listen, TTL: *ttl,
 		OnListen: func(addr string) { fmt.Printf("kanzleisync serve: Status unter http://%s/health und /metrics\n", addr) },
@@ -55,8 +55,8 @@ func runService(e env, args []string) int {
 	} else {
 		fs := flag.NewFlagSet("service install", flag.ContinueOnError)
 		listen := fs.String("listen", "", "Adresse des Statusdienstes (Voreinstellung 127.0.0.1:9465)")
-		if fs.Parse(args[1:]) != nil {
-			return 2
+		if code, ok := parseFlags(fs, args[1:]); !ok {
+			return code
 		}
 		exe, xerr := os.Executable()
 		if xerr != nil {
