@@ -36,15 +36,24 @@ type workstation struct {
 }
 
 func newWorkstation(t *testing.T) *workstation {
-	kr, _ := keyringtest.Real(t, auth.SecretKey("Kanzlei"), auth.RefreshKey(anna))
-	w := &workstation{t: t, sim: simtest.Start(t, nil, m365sim.Options{}), dir: t.TempDir(), kr: kr}
+	return newWorkstationWith(t, nil, testAdminPassword, auth.SecretKey("Kanzlei"), auth.RefreshKey(anna))
+}
+
+// newWorkstationWith runs against an emulator with the tenant file tf (nil:
+// the demo tenant), with the administrator password admin ("": none set
+// yet); keys are the keyring entries the test may leave.
+func newWorkstationWith(t *testing.T, tf *m365sim.TenantFile, admin string, keys ...string) *workstation {
+	kr, _ := keyringtest.Real(t, keys...)
+	w := &workstation{t: t, sim: simtest.Start(t, tf, m365sim.Options{}), dir: t.TempDir(), kr: kr}
 	var err error
 	if w.st, err = store.Open(filepath.Join(w.dir, "kanzleisync.db")); err != nil {
 		t.Fatal(err)
 	}
 	repo := config.NewRepo(w.st.DB())
-	if err := repo.SetAdminPassword(context.Background(), "", testAdminPassword); err != nil {
-		t.Fatal(err)
+	if admin != "" {
+		if err := repo.SetAdminPassword(context.Background(), "", admin); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mgr := auth.NewManager(repo, w.kr, auth.Options{Logger: slog.New(slog.NewTextHandler(&w.log, &slog.HandlerOptions{Level: slog.LevelDebug})), Now: w.sim.Now})
 	w.deps = cli.Deps{Store: w.st, Repo: repo, Auth: mgr, Stdout: &w.out, Stderr: &w.out,
