@@ -1033,3 +1033,59 @@ func TestDemoFetchesAsKommunikator(t *testing.T) {
 		t.Errorf("%d still waiting", len(w))
 	}
 }
+
+// „Anbindung testen“ tests the present: after the sign-ins were revoked
+// (password changed) and after the admin consent was withdrawn, the next
+// click is red although valid access tokens are still cached — one red
+// line with the fix per cause, the module lines not tested.
+func TestDiagnoseUsesFreshTokens(t *testing.T) {
+	f := newFixture(t, setup{})
+	var s *DiagnoseScreen
+	f.ui(func() { s = f.app.ShowDiagnose(false) })
+	run := func() []diagnose.Report {
+		f.ui(func() { s.Reports = nil; test.Tap(s.Run) })
+		f.eventually("the test to finish", func() bool { return s.Reports != nil })
+		return s.Reports
+	}
+	find := func(reps []diagnose.Report, subject, check string) diagnose.Check {
+		for _, r := range reps {
+			for _, c := range r.Checks {
+				if strings.Contains(r.Subject, subject) && c.Name == check {
+					return c
+				}
+			}
+		}
+		return diagnose.Check{}
+	}
+	if c := find(run(), anna, "Kalender"); c.Status != diagnose.Green {
+		t.Fatalf("before: %+v", c)
+	}
+	if err := f.sim.PatchUser(anna, m365sim.UserPatch{RevokeSignIns: true}); err != nil {
+		t.Fatal(err)
+	}
+	reps := run()
+	if c := find(reps, anna, "Anmeldung"); c.Status != diagnose.Red || c.Fix == "" {
+		t.Errorf("after revoked sign-ins: %+v", c)
+	}
+	if c := find(reps, anna, "Kalender"); c.Status != diagnose.Grey || c.Fix != "" {
+		t.Errorf("a module line after revoked sign-ins: %+v", c)
+	}
+	no := false
+	if err := f.sim.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{AdminConsent: &no, WithdrawUserConsents: true}); err != nil {
+		t.Fatal(err)
+	}
+	reps = run()
+	red := 0
+	for _, r := range reps {
+		if strings.Contains(r.Subject, "Entität") {
+			for _, c := range r.Checks {
+				if c.Status == diagnose.Red {
+					red++
+				}
+			}
+		}
+	}
+	if red == 0 {
+		t.Errorf("consent withdrawn, the entity is not red: %+v", reps)
+	}
+}

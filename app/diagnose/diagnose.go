@@ -129,7 +129,9 @@ func (d *Diagnoser) mailChecks(ctx context.Context, rep *Report, ent config.Enti
 			continue
 		}
 		if tok == "" && tokErr == nil {
-			t, err := d.OutlookTokens(w.UPN).TokenContext(ctx)
+			// a fresh token, not a cached one: a revoked sign-in or a
+			// withdrawn consent shows at once
+			t, err := d.OutlookTokens(w.UPN).Renew(ctx)
 			if tokErr = err; err == nil {
 				tok, granted = t.AccessToken, permissions(t.AccessToken, false)
 			}
@@ -228,13 +230,13 @@ func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 		c.Fix = "Das Ablaufdatum aus dem Azure-Portal (App-Registrierung → Zertifikate & Geheimnisse) unter „Einstellungen“ eintragen, damit kanzleisync rechtzeitig warnt."
 		return c
 	}
-	days := int(expires.Sub(d.now()).Hours() / 24)
+	days := DaysUntil(d.now(), expires)
 	switch {
 	case !expires.After(d.now()):
 		c.Status, c.Detail = Red, "abgelaufen am "+expires.German()+" ("+source+")"
 		c.Fix = "Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
 	case days < 30:
-		c.Status, c.Detail = Yellow, fmt.Sprintf("läuft am %s ab (in %d Tagen, %s)", expires.German(), days, source)
+		c.Status, c.Detail = Yellow, fmt.Sprintf("läuft am %s ab (%s, %s)", expires.German(), inDays(days), source)
 		c.Fix = "Rechtzeitig im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
 	default:
 		c.Status, c.Detail = Green, "gültig bis "+expires.German()+" ("+source+")"
@@ -300,10 +302,19 @@ func (d *Diagnoser) secretEndFromMicrosoft(ctx context.Context, ent config.Entit
 }
 
 func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn string, modules []config.Module, ts graph.TokenSource, app bool) {
-	tok, tokErr := ts.TokenContext(ctx)
+	// a fresh token, not a cached one: Anbindung testen tests the present
+	// (a withdrawn consent, revoked sign-ins, an expired secret)
+	tok, tokErr := ts.Renew(ctx)
 	var granted []string
 	if tokErr == nil {
 		granted = permissions(tok.AccessToken, app)
+	} else { // one cause, one line with its fix; the modules are not tested without a token
+		a := auth.Explain(tokErr, auth.Context{Entity: ent, UPN: upn})
+		name := "Anmeldung"
+		if app {
+			name = "Anmeldung der App"
+		}
+		rep.Checks = append(rep.Checks, Check{Name: name, Status: Red, Detail: a.Problem, Fix: a.Fix})
 	}
 	p := graph.NewPacer()
 	p.MaxAttempts = 2
@@ -318,8 +329,7 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		case !slices.Contains(modules, pr.module):
 			c.Status, c.Detail = Grey, "Modul nicht eingeschaltet"
 		case tokErr != nil:
-			a := auth.Explain(tokErr, auth.Context{Entity: ent, UPN: upn})
-			c.Status, c.Detail, c.Fix = Red, a.Problem, a.Fix
+			c.Status, c.Detail = Grey, "nicht geprüft – zuerst die Anmeldung (oben)"
 		case !slices.Contains(granted, need):
 			c.Status, c.Detail = Red, "Berechtigung "+need+" fehlt im Token."
 			if app {
@@ -331,7 +341,10 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 			c.Status, c.Detail = Green, "Berechtigung "+need+" vorhanden; das Senden prüft „Testmail senden“."
 		default:
 			r := client.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/users/" + url.PathEscape(upn) + pr.path})
-			if r.Err != nil {
+			if temporary(r) {
+				c.Status, c.Detail = Yellow, "Microsoft 365 ist gerade ausgelastet oder nicht erreichbar – der Abgleich wiederholt es automatisch."
+				c.Fix = "Nichts zu tun; bleibt es, in einigen Minuten erneut testen."
+			} else if r.Err != nil {
 				c.Status, c.Detail, c.Fix = Red, r.Err.Error(), probeFix(r)
 			} else {
 				c.Status, c.Detail = Green, fmt.Sprintf("GET …%s → %d", strings.SplitN(pr.path, "?", 2)[0], r.Status)
@@ -339,6 +352,18 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		}
 		rep.Checks = append(rep.Checks, c)
 	}
+}
+
+// temporary: throttled, a server error or no answer — it passes by itself.
+func temporary(r graph.Response) bool {
+	if r.Err == nil {
+		return false
+	}
+	var ge *graph.Error
+	if errors.As(r.Err, &ge) {
+		return ge.Status == 429 || ge.Status >= 500
+	}
+	return !errors.Is(r.Err, context.Canceled)
 }
 
 func probeFix(r graph.Response) string {

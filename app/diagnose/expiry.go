@@ -46,7 +46,7 @@ func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Wa
 					e.Name, e.SecretExpires.German())})
 			continue
 		}
-		days := int(left.Hours() / 24)
+		days := DaysUntil(now, e.SecretExpires)
 		for i := len(SecretThresholds) - 1; i >= 0; i-- {
 			if th := SecretThresholds[i]; days < th {
 				out = append(out, Warning{Key: fmt.Sprintf("secret/%s/%d", e.Name, th), Status: Yellow,
@@ -79,6 +79,16 @@ func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Wa
 		}
 	}
 	return out
+}
+
+// DaysUntil is the number of calendar days from today (this machine's
+// date) to the date the Azure portal shows — not hours / 24, which a minute
+// after midnight said one day less.
+func DaysUntil(now time.Time, date config.Date) int {
+	y, m, d := now.In(time.Local).Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	ey, em, ed := date.Date()
+	return int(time.Date(ey, em, ed, 0, 0, 0, 0, time.UTC).Sub(today).Hours() / 24)
 }
 
 func inDays(d int) string {
