@@ -4,6 +4,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
+	"strings"
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
@@ -79,6 +80,7 @@ func (s *DiagnoseScreen) show(reports []diagnose.Report) {
 		}
 		title := widget.NewLabelWithStyle(r.Subject, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 		rows := container.NewVBox(title)
+		var techLines []string
 		for _, c := range r.Checks {
 			detail := widget.NewLabel(c.Detail)
 			detail.Wrapping = fyne.TextWrapWord
@@ -90,6 +92,14 @@ func (s *DiagnoseScreen) show(reports []diagnose.Report) {
 				fix.Importance = widget.DangerImportance
 				rows.Add(fix)
 			}
+			if c.Tech != "" {
+				techLines = append(techLines, c.Name+": "+c.Tech)
+			}
+		}
+		if len(techLines) > 0 { // for IT and support, folded away: one per section
+			tech := widget.NewLabel(strings.Join(techLines, "\n"))
+			tech.Wrapping = fyne.TextWrapWord
+			rows.Add(widget.NewAccordion(widget.NewAccordionItem("Details", tech)))
 		}
 		s.Results.Add(widget.NewCard("", "", rows))
 	}

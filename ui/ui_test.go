@@ -1057,8 +1057,8 @@ func TestDiagnoseUsesFreshTokens(t *testing.T) {
 		}
 		return diagnose.Check{}
 	}
-	if c := find(run(), anna, "Kalender"); c.Status != diagnose.Green {
-		t.Fatalf("before: %+v", c)
+	if c := find(run(), anna, "Kalender"); c.Status != diagnose.Green || strings.Contains(c.Detail, "GET") || !strings.Contains(c.Tech, "GET …/events → 200") {
+		t.Fatalf("before (plain line, the request under Details): %+v", c)
 	}
 	if err := f.sim.PatchUser(anna, m365sim.UserPatch{RevokeSignIns: true}); err != nil {
 		t.Fatal(err)

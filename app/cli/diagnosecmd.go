@@ -35,7 +35,11 @@ func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 			fmt.Fprintf(d.Stdout, "%s\n", r.Subject)
 			tw := tabwriter.NewWriter(d.Stdout, 2, 4, 2, ' ', 0)
 			for _, c := range r.Checks {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Status, c.Name, c.Detail)
+				detail := c.Detail
+				if c.Tech != "" {
+					detail += " [" + c.Tech + "]"
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Status, c.Name, detail)
 				if c.Fix != "" {
 					fmt.Fprintf(tw, "  \t\t→ %s\n", c.Fix)
 				}

@@ -37,8 +37,11 @@ const (
 type Check struct {
 	Name   string `json:"name"`   // German label: Kalender, Kontakte, …
 	Status Status `json:"status"` // grau, grün, gelb, rot
-	Detail string `json:"detail"` // what was checked, or what failed
+	Detail string `json:"detail"` // what was checked, or what failed, in plain German
 	Fix    string `json:"fix,omitempty"`
+	// Tech is the technical detail for IT and support (request, server
+	// reply, address): under „Details“ in the window, on the command line.
+	Tech string `json:"technical,omitempty"`
 }
 
 // Report is the result for one entity or one case worker.
@@ -153,11 +156,11 @@ func (d *Diagnoser) mailChecks(ctx context.Context, rep *Report, ent config.Enti
 			default:
 				detail, err := k.probe(ctx, k.a, tok)
 				if errors.Is(err, mail.ErrInUse) { // the server accepted the token; a fetch holds the mailbox
-					c.Status, c.Detail = Green, k.a.Addr+": Anmeldung angenommen (das Postfach wurde gerade abgerufen)"
+					c.Status, c.Detail, c.Tech = Green, "Anmeldung angenommen (das Postfach wurde gerade abgerufen)", k.a.Addr
 				} else if err != nil {
-					c.Status, c.Detail, c.Fix = Red, err.Error(), mailFix(err)
+					c.Status, c.Detail, c.Fix, c.Tech = Red, "Anmeldung am "+strings.Fields(k.name)[0]+"-Server gescheitert.", mailFix(err), k.a.Addr+": "+err.Error()
 				} else {
-					c.Status, c.Detail = Green, k.a.Addr+": "+detail
+					c.Status, c.Detail, c.Tech = Green, detail, k.a.Addr
 				}
 			}
 			rep.Checks = append(rep.Checks, c)
@@ -344,10 +347,15 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 			if temporary(r) {
 				c.Status, c.Detail = Yellow, "Microsoft 365 ist gerade ausgelastet oder nicht erreichbar – der Abgleich wiederholt es automatisch."
 				c.Fix = "Nichts zu tun; bleibt es, in einigen Minuten erneut testen."
+				c.Tech = r.Err.Error()
 			} else if r.Err != nil {
-				c.Status, c.Detail, c.Fix = Red, r.Err.Error(), probeFix(r)
+				c.Status, c.Detail, c.Fix, c.Tech = Red, "Der Zugriff wurde abgelehnt.", probeFix(r), r.Err.Error()
+				if r.RequestID != "" {
+					c.Tech += " (request-id " + r.RequestID + ")"
+				}
 			} else {
-				c.Status, c.Detail = Green, fmt.Sprintf("GET …%s → %d", strings.SplitN(pr.path, "?", 2)[0], r.Status)
+				c.Status, c.Detail = Green, "Zugriff funktioniert."
+				c.Tech = fmt.Sprintf("GET …%s → %d", strings.SplitN(pr.path, "?", 2)[0], r.Status)
 			}
 		}
 		rep.Checks = append(rep.Checks, c)

@@ -177,7 +177,7 @@ func TestWorkerPOP3AndSMTP(t *testing.T) {
 	if pop.Status != diagnose.Red || !strings.Contains(pop.Fix, "POP einschalten") {
 		t.Errorf("POP3 switched off: %+v", pop)
 	}
-	if smtp.Status != diagnose.Red || !strings.Contains(smtp.Detail, "5.7.139") || !strings.Contains(smtp.Fix, "Authentifiziertes SMTP") {
+	if smtp.Status != diagnose.Red || !strings.Contains(smtp.Tech, "5.7.139") || strings.Contains(smtp.Detail, "5.7.139") || !strings.Contains(smtp.Fix, "Authentifiziertes SMTP") {
 		t.Errorf("SMTP AUTH switched off: %+v", smtp)
 	}
 }
