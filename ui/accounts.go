@@ -17,6 +17,7 @@ import (
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/handoff"
 	"kanzleisync/app/mail"
+	"kanzleisync/app/text"
 )
 
 // AccountsScreen is "Konten verwalten", the Kommunikator's account manager.
@@ -89,18 +90,18 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 		upn, address := acc.Worker, acc.Account.Address
 		r.Edit = widget.NewButton(a.t("Bearbeiten"), func() { a.ShowAccountEditor(upn, address) })
 		r.Remove = widget.NewButton(a.t("Entfernen"), func() { a.removeAccount(upn, address) })
-		r.Authenticate = widget.NewButton(a.t("Authentifizieren"), func() { a.SignIn(upn) })
+		r.Authenticate = widget.NewButton(a.t("Anmelden"), func() { a.SignIn(upn) })
 		r.Test = widget.NewButton(a.t("Testmail senden"), func() { a.ShowTestMail(upn, address) })
 		info := container.NewVBox(container.NewHBox(r.Dot, r.Title), widget.NewLabel(acc.WorkerName+" ("+acc.Worker+")"),
 			container.NewHBox(r.LastFetch, r.SignedIn), r.Detail)
 		if host, port, err := net.SplitHostPort(st.LocalPOP3); err == nil && acc.Account.Address != "" {
-			text := fmt.Sprintf("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %d Nachricht(en) warten auf den Abruf.",
-				host, port, address, acc.Waiting)
+			kommText := fmt.Sprintf("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %s auf den Abruf.",
+				host, port, address, text.N(acc.Waiting, "Nachricht wartet", "Nachrichten warten"))
 			if shost, sport, err := net.SplitHostPort(st.LocalSMTP); err == nil {
-				text += fmt.Sprintf(" Postausgangsserver (SMTP) %s, Port %s, Anmeldung mit demselben Benutzer und Passwort – im Postausgang: %d, nicht gesendet: %d (siehe Protokoll).",
+				kommText += fmt.Sprintf(" Postausgangsserver (SMTP) %s, Port %s, Anmeldung mit demselben Benutzer und Passwort – im Postausgang: %d, nicht gesendet: %d (siehe Protokoll).",
 					shost, sport, acc.Outbox, acc.OutboxFailed)
 			}
-			r.Kommunikator = widget.NewLabel(text)
+			r.Kommunikator = widget.NewLabel(kommText)
 			r.Kommunikator.Wrapping = fyne.TextWrapWord
 			r.CopyPassword = widget.NewButton(a.t("Passwort kopieren"), func() { a.copyLocalPassword(address) })
 			info.Add(r.Kommunikator)
@@ -203,6 +204,7 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 	if old, ok := a.reopen(name); ok {
 		e := old.(*AccountEditor)
 		a.loadAccount(e, upn, address)
+		a.titleAccountEditor(name, upn)
 		return e
 	}
 	e := &AccountEditor{}
@@ -270,7 +272,19 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 	})
 	a.screens[name] = e
 	a.loadAccount(e, upn, address)
+	a.titleAccountEditor(name, upn)
 	return e
+}
+
+// titleAccountEditor names the form for what it does.
+func (a *App) titleAccountEditor(name, upn string) {
+	if w := a.Window(name); w != nil {
+		title := "Konto bearbeiten"
+		if upn == "" {
+			title = "Konto hinzufügen"
+		}
+		w.SetTitle(a.t(title))
+	}
 }
 
 func (a *App) loadAccount(e *AccountEditor, upn, address string) {

@@ -12,6 +12,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/handoff"
+	"kanzleisync/app/text"
 )
 
 // ShowDemoHelp opens the demo's welcome window: what to try, with a button
@@ -64,7 +65,7 @@ func (a *App) FetchAsKommunikator() {
 			if err != nil {
 				return "", fmt.Errorf("%s: %s", acc.Account.Address, core.Explain(err, config.Entity{}, ""))
 			}
-			lines = append(lines, fmt.Sprintf("%s: %d Nachricht(en) abgeholt", acc.Account.Address, n))
+			lines = append(lines, acc.Account.Address+": "+text.N(n, "Nachricht", "Nachrichten")+" abgeholt")
 		}
 		return strings.Join(lines, "\n") + "\nBei Microsoft 365 löscht kanzleisync sie beim nächsten Abruf.", nil
 	}, func(text string, err error) {

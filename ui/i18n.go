@@ -19,7 +19,7 @@ var english = map[string]string{
 	"Konto hinzufügen":                 "Add account",
 	"Bearbeiten":                       "Edit",
 	"Entfernen":                        "Remove",
-	"Authentifizieren":                 "Authenticate",
+	"Konto bearbeiten":                 "Edit account",
 	"Speichern":                        "Save",
 	"Senden":                           "Send",
 	"Als CSV exportieren":              "Export as CSV",

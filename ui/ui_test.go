@@ -891,7 +891,7 @@ func TestMailReachesTheKommunikator(t *testing.T) {
 	f.ui(func() {
 		r := s.Rows[0]
 		if r.Kommunikator == nil || !strings.Contains(r.Kommunikator.Text, "POP3-Server "+host+", Port "+port) ||
-			!strings.Contains(r.Kommunikator.Text, "Benutzer "+anna) || !strings.Contains(r.Kommunikator.Text, "1 Nachricht(en) warten") {
+			!strings.Contains(r.Kommunikator.Text, "Benutzer "+anna) || !strings.Contains(r.Kommunikator.Text, "1 Nachricht wartet auf den Abruf") {
 			t.Fatalf("Kommunikator line: %+v", r.Kommunikator)
 		}
 		test.Tap(r.CopyPassword)
@@ -1027,7 +1027,7 @@ func TestDemoFetchesAsKommunikator(t *testing.T) {
 		test.Tap(fetch)
 	})
 	f.eventually("the result shown", func() bool {
-		return f.app.demoKommunikator != nil && strings.Contains(f.app.demoKommunikator.Text, anna+": 1 Nachricht(en) abgeholt")
+		return f.app.demoKommunikator != nil && strings.Contains(f.app.demoKommunikator.Text, anna+": 1 Nachricht abgeholt")
 	})
 	if w, _ := f.st.Waiting(f.ctx, anna); len(w) != 0 {
 		t.Errorf("%d still waiting", len(w))

@@ -12,6 +12,7 @@ import (
 	"kanzleisync/app/handoff"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // The hand-off to the Kommunikator: the local POP3 and SMTP servers (one
@@ -249,7 +250,7 @@ func (e *Engine) LocalPassword(address string) (string, error) {
 
 // onTaken: the Kommunikator has messages; a fetch now deletes them upstream.
 func (e *Engine) onTaken(address string, n int) {
-	e.o.Transfer.Line("ÜBERGABE", address, fmt.Sprintf("%d Nachricht(en) an den Kommunikator übergeben", n))
+	e.o.Transfer.Line("ÜBERGABE", address, text.N(n, "Nachricht", "Nachrichten")+" an den Kommunikator übergeben")
 	e.mu.Lock()
 	for k, fe := range e.fetchers {
 		if _, a, _ := strings.Cut(k, "|"); strings.EqualFold(a, address) {

@@ -13,6 +13,7 @@ import (
 	"kanzleisync/app/export"
 	"kanzleisync/app/handoff"
 	"kanzleisync/app/mail"
+	"kanzleisync/app/text"
 )
 
 // How the workers' reports become the status: export progress, fetch
@@ -57,7 +58,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		} else {
 			a.Dot, a.LastFetch = diagnose.Green, now
 			a.Fetched += res.Fetched
-			a.Detail = fmt.Sprintf("abgerufen: %d neue Nachrichten", res.Fetched)
+			a.Detail = "abgerufen: " + text.N(res.Fetched, "neue Nachricht", "neue Nachrichten")
 			if res.Skipped > 0 {
 				a.Dot = diagnose.Yellow
 				a.Detail += fmt.Sprintf(", %d übersprungen (siehe Protokoll)", res.Skipped)

@@ -18,6 +18,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Help is the demo window's welcome text.
@@ -126,7 +127,7 @@ Microsoft-365-Emulator (nur auf diesem Rechner)
 		fmt.Println("   POP3-Abruf fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
 		return 1
 	}
-	fmt.Printf("   POP3-Abruf: %d neue Nachricht(en) gespeichert; sie bleiben auf dem Server, bis der Kommunikator sie abgeholt hat.\n", res.Fetched)
+	fmt.Printf("   POP3-Abruf: %s gespeichert; sie bleiben auf dem Server, bis der Kommunikator sie abgeholt hat.\n", text.N(res.Fetched, "neue Nachricht", "neue Nachrichten"))
 
 	fmt.Println("\n5. Im Kommunikator abrufen (über den lokalen POP3-Server von kanzleisync):")
 	n, err := d.FetchAsKommunikator(ctx, st, m, acc.Address, logger)
@@ -134,12 +135,12 @@ Microsoft-365-Emulator (nur auf diesem Rechner)
 		fmt.Println("   Abruf durch den Kommunikator fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
 		return 1
 	}
-	fmt.Printf("   %d Nachricht(en) an den Kommunikator übergeben.\n", n)
+	fmt.Printf("   %s an den Kommunikator übergeben.\n", text.N(n, "Nachricht", "Nachrichten"))
 	if res, err = (&mail.Fetcher{Store: st, Tokens: m.Outlook(anna.UPN), Logger: logger}).Fetch(ctx, pop); err != nil {
 		fmt.Println("   POP3-Abruf fehlgeschlagen:", core.Explain(err, d.Entity, anna.UPN))
 		return 1
 	}
-	fmt.Printf("   Nächster Abruf: %d Nachricht(en) jetzt auf dem Server von Microsoft 365 gelöscht – die Mail liegt beim Kommunikator.\n", res.Deleted)
+	fmt.Printf("   Nächster Abruf: %s jetzt auf dem Server von Microsoft 365 gelöscht – die Mail liegt beim Kommunikator.\n", text.N(res.Deleted, "Nachricht", "Nachrichten"))
 	fmt.Println("\nMit einer Anzeige (DISPLAY) zeigt `make run` dasselbe in der Tray-Anwendung; „Konten verwalten“ zeigt, was im Kommunikator einzutragen ist.")
 	return 0
 }
