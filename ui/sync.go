@@ -16,6 +16,7 @@ import (
 	"kanzleisync/app/core"
 	"kanzleisync/app/export"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // SyncScreen is "Synchronisation": per case worker the modules, a progress
@@ -276,14 +277,11 @@ func journalCell(e store.JournalEntry, col int) string {
 	case 1:
 		return e.Worker
 	case 2:
-		return e.ItemKey
+		return core.JournalItem(e.ItemKey)
 	case 3:
-		return e.Action
+		return core.JournalAction(e.Action)
 	case 4:
-		if e.Result == "error" {
-			return "Fehler"
-		}
-		return e.Result
+		return core.JournalResult(e.Result)
 	}
 	return e.Error
 }
@@ -317,8 +315,9 @@ func (a *App) loadJournal(s *JournalScreen) {
 		s.Count.SetText(err.Error())
 		return
 	}
+	core.SortJournal(entries)
 	s.Entries = entries
-	s.Count.SetText(fmt.Sprintf("%d Einträge", len(entries)))
+	s.Count.SetText(text.N(len(entries), "Eintrag", "Einträge"))
 	s.Table.Refresh()
 }
 

@@ -514,7 +514,7 @@ func TestSyncAndJournal(t *testing.T) {
 		t.Fatalf("after the export: %d events in Outlook, last run %+v", len(st.Events), last)
 	}
 	// a failed item, as the exporter journals it
-	if err := f.st.Journal(f.ctx, store.JournalEntry{Worker: anna, ItemKey: "termin:99", Action: "create", Result: "error",
+	if err := f.st.Journal(f.ctx, store.JournalEntry{Worker: anna, ItemKey: "event/termin:99", Action: "create", Result: "error",
 		Error: "=HYPERLINK(\"x\") Betreff fehlt"}); err != nil {
 		t.Fatal(err)
 	}
@@ -539,10 +539,15 @@ func TestSyncAndJournal(t *testing.T) {
 		}
 	})
 	out := buf.String()
-	if !strings.HasPrefix(out, "\ufeffZeit;Sachbearbeiter;Eintrag;Aktion;Ergebnis;Anfrage-ID;Fehler\n") ||
-		!strings.Contains(out, `termin:99;create;error;;"'=HYPERLINK(""x"") Betreff fehlt"`) {
+	if !strings.HasPrefix(out, "\ufeffZeit;Sachbearbeiter;Eintrag;Aktion;Ergebnis;Anfrage-ID;Fehler;Schlüssel\n") ||
+		!strings.Contains(out, `Termin 99 (Kalender);angelegt;Fehler;;"'=HYPERLINK(""x"") Betreff fehlt";event/termin:99`) {
 		t.Fatalf("csv:\n%s", out)
 	}
+	f.ui(func() {
+		if got := journalCell(j.Entries[0], 2) + " " + journalCell(j.Entries[0], 3) + " " + journalCell(j.Entries[0], 4); got != "Termin 99 (Kalender) angelegt Fehler" {
+			t.Errorf("the Protokoll's row says %q", got)
+		}
+	})
 }
 
 func TestEnglish(t *testing.T) {

@@ -128,11 +128,11 @@ func WriteJournalCSV(w io.Writer, entries []store.JournalEntry) error {
 	}
 	cw := csv.NewWriter(w)
 	cw.Comma = ';'
-	if err := cw.Write([]string{"Zeit", "Sachbearbeiter", "Eintrag", "Aktion", "Ergebnis", "Anfrage-ID", "Fehler"}); err != nil {
+	if err := cw.Write([]string{"Zeit", "Sachbearbeiter", "Eintrag", "Aktion", "Ergebnis", "Anfrage-ID", "Fehler", "Schlüssel"}); err != nil {
 		return err
 	}
 	for _, e := range entries {
-		row := []string{e.At.Local().Format("02.01.2006 15:04:05"), e.Worker, e.ItemKey, e.Action, e.Result, e.RequestID, e.Error}
+		row := []string{e.At.Local().Format("02.01.2006 15:04:05"), e.Worker, JournalItem(e.ItemKey), JournalAction(e.Action), JournalResult(e.Result), e.RequestID, e.Error, e.ItemKey}
 		for i := range row {
 			row[i] = csvSafe(row[i])
 		}

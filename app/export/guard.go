@@ -170,6 +170,10 @@ func SortHeld(hs []store.HeldDeletion) {
 	})
 }
 
+// ItemLabel names an exported item for a person, e.g. "Termin 4711
+// (Kalender)"; a key it does not know stays as it is.
+func ItemLabel(itemKey string) string { return heldLabel(itemKey) }
+
 // heldLabel names a held item for a person, e.g. "Termin 4711".
 func heldLabel(itemKey string) string {
 	kind, sk, _ := strings.Cut(itemKey, "/")

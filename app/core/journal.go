@@ -1,0 +1,79 @@
+package core
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"kanzleisync/app/export"
+	"kanzleisync/app/store"
+)
+
+// The Protokoll for a person: the journal's keys in German.
+
+// JournalItem names an entry's item: "Wiedervorlage 9 (Aufgaben)",
+// "Postausgang, Nachricht 12", "Nachricht (POP3)".
+func JournalItem(key string) string {
+	switch {
+	case strings.HasPrefix(key, "outbox:"):
+		return "Postausgang, Nachricht " + strings.TrimPrefix(key, "outbox:")
+	case strings.HasPrefix(key, "pop3:"), strings.HasPrefix(key, "graph:"):
+		return "eingegangene Nachricht"
+	case strings.HasPrefix(key, "list/") || strings.HasPrefix(key, "todo"):
+		return "Aufgabenliste"
+	}
+	return export.ItemLabel(key)
+}
+
+var journalActions = map[string]string{"create": "angelegt", "update": "geändert", "delete": "gelöscht", "delete-double": "Doppel gelöscht",
+	"rename": "umbenannt", "send": "gesendet", "skip": "übersprungen", "adjust": "angepasst"}
+
+// JournalAction is an entry's action in German.
+func JournalAction(a string) string {
+	if de, ok := journalActions[a]; ok {
+		return de
+	}
+	return a
+}
+
+// JournalResult is an entry's result in German.
+func JournalResult(r string) string {
+	switch r {
+	case "ok":
+		return "erfolgreich"
+	case "error":
+		return "Fehler"
+	}
+	return r
+}
+
+// SortJournal orders entries newest first; entries of the same second by
+// their item, numbers as numbers (Termin 2 before Termin 15).
+func SortJournal(entries []store.JournalEntry) {
+	sort.SliceStable(entries, func(i, j int) bool {
+		a, b := entries[i], entries[j]
+		if sa, sb := a.At.Unix(), b.At.Unix(); sa != sb {
+			return sa > sb
+		}
+		return naturalLess(a.ItemKey, b.ItemKey)
+	})
+}
+
+// naturalLess compares strings with their trailing numbers as numbers.
+func naturalLess(a, b string) bool {
+	pa, na := splitNumber(a)
+	pb, nb := splitNumber(b)
+	if pa != pb {
+		return pa < pb
+	}
+	return na < nb
+}
+
+func splitNumber(s string) (string, int) {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	n, _ := strconv.Atoi(s[i:])
+	return s[:i], n
+}
