@@ -7,6 +7,7 @@ package diagnose
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -170,7 +171,12 @@ func (d *Diagnoser) mailChecks(ctx context.Context, rep *Report, ent config.Enti
 
 func mailFix(err error) string {
 	var se *mail.SendError
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var verify *tls.CertificateVerificationError
 	switch {
+	case errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &verify):
+		return "Dem Zertifikat des Mailservers vertraut dieser Rechner nicht (ein falscher Servername, oder ein Proxy bzw. Virenscanner der Firma, der verschlüsselte Verbindungen aufbricht). Den Servernamen des Kontos prüfen; bei einem solchen Proxy dessen Stammzertifikat im Zertifikatspeicher von Windows hinterlegen."
 	case errors.As(err, &se):
 		return se.Advice()
 	case errors.Is(err, mail.ErrAuthFailed):

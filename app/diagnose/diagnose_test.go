@@ -165,6 +165,17 @@ func TestWorkerPOP3AndSMTP(t *testing.T) {
 	if st, _ := srv.State(anna); len(srv.Outbound()) != 0 || len(st.Messages) != 0 {
 		t.Fatal("the probe sent or left something")
 	}
+	// a certificate this machine does not trust (here: the emulator's, without
+	// its CA; in the field a TLS-inspecting proxy) is named as such, not as
+	// a firewall
+	untrusting := *d
+	untrusting.MailTLS = nil
+	rep, _ = untrusting.Worker(context.Background(), anna)
+	for _, c := range rep.Checks[5:7] {
+		if c.Status != diagnose.Red || !strings.Contains(c.Fix, "Zertifikat") || strings.Contains(c.Fix, "Firewall") {
+			t.Errorf("untrusted certificate: %+v", c)
+		}
+	}
 	on := true
 	if err := srv.PatchUser(anna, m365sim.UserPatch{POPDisabled: &on}); err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func run(httpAddr, pop3Addr, pop3sAddr, smtpAddr, tenants, state, faults string,
 			return err
 		}
 	}
-	printBanner(srv, tf, tenants == "")
+	printBanner(srv, tf, tenants == "", caOut)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
@@ -108,7 +108,7 @@ func parseFaults(spec string) (m365sim.Faults, error) {
 	return f, nil
 }
 
-func printBanner(srv *m365sim.Server, tf *m365sim.TenantFile, demo bool) {
+func printBanner(srv *m365sim.Server, tf *m365sim.TenantFile, demo bool, caOut string) {
 	t := tf.Tenants[0]
 	fmt.Printf(`m365sim — Microsoft 365 emulator (loopback only)
 
@@ -140,6 +140,20 @@ Tenant %q: id %s, domains %s
 	if len(t.Apps) > 0 && len(t.Users) > 0 {
 		fmt.Printf("\nSign in: open %s/oauth2/v2.0/authorize?client_id=%s&response_type=code&redirect_uri=%s&scope=openid+offline_access+Calendars.ReadWrite&prompt=select_account\n",
 			srv.AuthorityURL(t.ID), t.Apps[0].ClientID, t.Apps[0].RedirectURIs[0])
+	}
+	if len(t.Apps) > 0 {
+		ca := caOut
+		if ca == "" {
+			ca = "ca.pem (start with -ca-out ca.pem)"
+		}
+		pop, smtp := srv.POP3SAddr(), srv.SMTPAddr()
+		fmt.Printf(`
+Point kanzleisync at it (see docs/einrichtung.md for the order):
+  kanzleisync config entity set --name Kanzlei --tenant %s --client-id %s \
+      --authority-host %s --graph-endpoint %s --secret-stdin
+  kanzleisync config worker set … --account ADDRESS,pop3=%s,smtp=%s
+  POP3/SMTP use the emulator's own certificate: SSL_CERT_FILE=%s kanzleisync …
+`, t.ID, t.Apps[0].ClientID, srv.URL(), srv.URL(), orOff(pop), orOff(smtp), ca)
 	}
 	fmt.Println("\nPress Ctrl+C to stop.")
 }
