@@ -42,7 +42,7 @@ func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Wa
 		if left <= 0 {
 			out = append(out, Warning{Key: "secret/" + e.Name + "/expired", Status: Red,
 				Title: "Clientschlüssel abgelaufen",
-				Text: fmt.Sprintf("Der geheime Clientschlüssel der Entität „%s“ ist am %s abgelaufen: Microsoft nimmt ihn nicht mehr an, Abgleich und Mail über die App stehen dann. Im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
+				Text: fmt.Sprintf("Der geheime Clientschlüssel der Entität „%s“ ist am %s abgelaufen. Sobald Microsoft ihn ablehnt, stehen Abgleich und Mail über die App. Im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
 					e.Name, e.SecretExpires.German())})
 			continue
 		}
