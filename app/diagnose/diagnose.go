@@ -325,6 +325,32 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		}
 		rep.Checks = append(rep.Checks, Check{Name: name, Status: Red, Detail: a.Problem, Fix: a.Fix})
 	}
+	// no permission at all (consent withdrawn, never granted): one cause,
+	// one line with its fix, not one per module
+	var missing []string
+	enabled := 0
+	for _, pr := range probes {
+		need := pr.delegated
+		if app {
+			need = pr.app
+		}
+		if slices.Contains(modules, pr.module) {
+			enabled++
+			if tokErr == nil && !slices.Contains(granted, need) && !slices.Contains(missing, need) {
+				missing = append(missing, need)
+			}
+		}
+	}
+	noneGranted := len(missing) > 1 && len(missing) == enabled
+	if noneGranted {
+		c := Check{Name: "Berechtigungen", Status: Red, Detail: "Der App fehlen alle Berechtigungen der eingeschalteten Module: " + strings.Join(missing, ", ") + "."}
+		if app {
+			c.Fix = "Ein Administrator muss der App die Anwendungsberechtigungen erteilen (Schaltfläche „Administratorzustimmung“)."
+		} else {
+			c.Fix = "Ein Administrator muss den Berechtigungen zustimmen (Schaltfläche „Administratorzustimmung“); danach den Sachbearbeiter neu anmelden."
+		}
+		rep.Checks = append(rep.Checks, c)
+	}
 	p := graph.NewPacer()
 	p.MaxAttempts = 2
 	client := graph.New(ent.GraphEndpoint, ts, graph.Options{Pacer: p})
@@ -339,6 +365,8 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 			c.Status, c.Detail = Grey, "Modul nicht eingeschaltet"
 		case tokErr != nil:
 			c.Status, c.Detail = Grey, "nicht geprüft – zuerst die Anmeldung (oben)"
+		case noneGranted:
+			c.Status, c.Detail = Grey, "nicht geprüft – zuerst die Berechtigungen (oben)"
 		case !slices.Contains(granted, need):
 			c.Status, c.Detail = Red, "Berechtigung "+need+" fehlt im Token."
 			if app {

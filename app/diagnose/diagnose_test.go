@@ -2,6 +2,7 @@ package diagnose_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net"
 	"path/filepath"
 	"slices"
@@ -242,5 +243,31 @@ func TestSecretExpiryFromMicrosoft(t *testing.T) {
 	rep, _ := d.Entity(context.Background(), "Kanzlei")
 	if c := rep.Checks[0]; c.Status != diagnose.Green || !strings.HasPrefix(c.Detail, "gültig bis 31.01.2028 (eingetragen) Das Datum bei Microsoft ist nicht lesbar") {
 		t.Errorf("without permission: %+v", c)
+	}
+}
+
+// Without any of the needed permissions (consent withdrawn) the report has
+// one red line with the fix, not one per module.
+func TestNoPermissionIsOneCause(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	repo := setup(t, srv, []config.Module{config.Calendar, config.Contacts, config.Tasks, config.Mail}, time.Now().AddDate(1, 0, 0))
+	claims := base64.RawURLEncoding.EncodeToString([]byte(`{"idtyp":"app","roles":[]}`))
+	tok := "eyJhbGciOiJub25lIn0." + claims + ".x"
+	d := &diagnose.Diagnoser{Repo: repo, AppTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: tok} }}
+	rep, err := d.Entity(context.Background(), "Kanzlei")
+	if err != nil {
+		t.Fatal(err)
+	}
+	red := 0
+	for _, c := range rep.Checks {
+		if c.Status == diagnose.Red {
+			red++
+			if c.Name != "Berechtigungen" || !strings.Contains(c.Fix, "Administratorzustimmung") || !strings.Contains(c.Detail, "Tasks.ReadWrite.All") {
+				t.Errorf("%+v", c)
+			}
+		}
+	}
+	if red != 1 || !strings.Contains(statuses(rep), "Kalender=grau") {
+		t.Errorf("%d red lines: %s", red, statuses(rep))
 	}
 }
