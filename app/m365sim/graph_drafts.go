@@ -374,33 +374,7 @@ func (h *handlerCtx) sendDraft(it *item) *gresp {
 	if outgoingSize(it.Mail, 0) > h.s.cfg.SMTPMaxSize {
 		return errResp(messageSizeExceeded())
 	}
-	raw := withAttachments(it.Mail.Raw, it.Mail.Attachments)
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return errResp(&graphError{status: 400, code: "ErrorMimeContentInvalid", message: "The MIME content is invalid."})
-	}
-	var rcpts []string
-	for _, field := range []string{"To", "Cc", "Bcc"} {
-		if list, err := m.Header.AddressList(field); err == nil {
-			for _, a := range list {
-				rcpts = append(rcpts, a.Address)
-			}
-		}
-	}
-	if len(rcpts) == 0 {
-		return errResp(&graphError{status: 400, code: "ErrorInvalidRecipients", message: "At least one recipient is not valid., A message can't be sent because it contains no recipients."})
-	}
-	if from, err := m.Header.AddressList("From"); err == nil && len(from) > 0 &&
-		!strings.EqualFold(from[0].Address, h.owner.Mail) && !strings.EqualFold(from[0].Address, h.owner.UPN) {
-		return errResp(&graphError{status: 403, code: "ErrorSendAsDenied", message: "The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message."})
-	}
-	raw = withoutHeader(raw, "Bcc")
-	h.s.routeMail(h.owner.Mail, rcpts, raw, "graph")
-	h.s.removeMessage(h.mb, it)
-	sent := h.s.folderByName(h.mb, "sentitems")
-	copyIt := h.s.storeMessage(h.mb, sent.ID, raw)
-	copyIt.Props["isRead"] = true
-	return &gresp{status: 202}
+	return h.submitMIME(withAttachments(it.Mail.Raw, it.Mail.Attachments), it)
 }
 
 // withAttachments is the draft as it goes out: its MIME wrapped in a

@@ -267,6 +267,14 @@ func (h *handlerCtx) sendMIME() *gresp {
 	if err != nil || len(raw) == 0 {
 		return errResp(&graphError{status: 400, code: "ErrorMimeContentInvalidBase64String", message: "Invalid base64 string for MIME content."})
 	}
+	return h.submitMIME(raw, nil)
+}
+
+// submitMIME sends a MIME message as Exchange does for sendMail and a
+// draft's send: recipients from To, Cc and Bcc, the From must be the
+// mailbox, the Bcc header does not travel, a copy goes to Sent Items; a
+// sent draft (draft != nil) leaves Drafts.
+func (h *handlerCtx) submitMIME(raw []byte, draft *item) *gresp {
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		return errResp(&graphError{status: 400, code: "ErrorMimeContentInvalid", message: "The MIME content is invalid."})
@@ -288,6 +296,9 @@ func (h *handlerCtx) sendMIME() *gresp {
 	}
 	raw = withoutHeader(raw, "Bcc")
 	h.s.routeMail(h.owner.Mail, rcpts, raw, "graph")
+	if draft != nil {
+		h.s.removeMessage(h.mb, draft)
+	}
 	sent := h.s.folderByName(h.mb, "sentitems")
 	it := h.s.storeMessage(h.mb, sent.ID, raw)
 	it.Props["isRead"] = true
