@@ -136,14 +136,7 @@ func TestGraphMailFetchUnderFaults(t *testing.T) {
 	handOff(t, g.Store, time.Now())
 	fetch()
 	msgs, _ := g.Store.Messages(context.Background(), anna)
-	seen := map[string]bool{}
-	for _, m := range msgs {
-		id := headerValue(string(m.Raw), "Message-ID")
-		if seen[id] {
-			t.Errorf("%s stored twice", id)
-		}
-		seen[id] = true
-	}
+	seen := storedOnce(t, msgs)
 	if len(seen) != len(want) || folderCount(t, srv, "inbox") != 0 {
 		t.Fatalf("%d of %d stored, %d left in the inbox", len(seen), len(want), folderCount(t, srv, "inbox"))
 	}
@@ -517,14 +510,7 @@ func TestGraphMailDeltaRepeatAndExpiry(t *testing.T) {
 		t.Error("the old link was not refused as expired")
 	}
 	msgs, _ := g.Store.Messages(context.Background(), anna)
-	seen := map[string]bool{}
-	for _, m := range msgs {
-		id := headerValue(string(m.Raw), "Message-ID")
-		if seen[id] {
-			t.Errorf("%s stored twice", id)
-		}
-		seen[id] = true
-	}
+	seen := storedOnce(t, msgs)
 	if len(seen) != 67 {
 		t.Errorf("%d of 67 stored", len(seen))
 	}

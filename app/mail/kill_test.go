@@ -111,14 +111,7 @@ func TestKilledFetch(t *testing.T) {
 		t.Fatalf("fetch after the hand-off: %v", err)
 	}
 	msgs, _ := st.Messages(context.Background(), anna)
-	seen := map[string]bool{}
-	for _, m := range msgs {
-		id := headerValue(string(m.Raw), "Message-ID")
-		if seen[id] {
-			t.Errorf("%s stored twice", id)
-		}
-		seen[id] = true
-	}
+	seen := storedOnce(t, msgs)
 	if len(seen) != total {
 		t.Errorf("%d distinct messages stored, want %d", len(seen), total)
 	}
@@ -156,4 +149,19 @@ func TestFetchChild(t *testing.T) {
 			os.Exit(1)
 		}
 	}
+}
+
+// storedOnce reports each stored message's Message-ID, failing for one
+// stored twice.
+func storedOnce(t *testing.T, msgs []store.Message) map[string]bool {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		id := headerValue(string(m.Raw), "Message-ID")
+		if seen[id] {
+			t.Errorf("%s stored twice", id)
+		}
+		seen[id] = true
+	}
+	return seen
 }
