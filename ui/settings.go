@@ -169,7 +169,7 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 	s.EntityName, s.Tenant, s.ClientID = widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
 	s.EntityName.SetText(ent.Name)
 	s.Tenant.SetText(ent.Tenant)
-	s.Tenant.SetPlaceHolder("Verzeichnis-ID (Mandanten-ID) oder kanzlei.onmicrosoft.com")
+	s.Tenant.SetPlaceHolder("GUID oder kanzlei.onmicrosoft.com")
 	s.ClientID.SetText(ent.ClientID)
 	s.ClientID.SetPlaceHolder("Anwendungs-ID (Client-ID)")
 	s.Secret = widget.NewPasswordEntry()
@@ -188,7 +188,7 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 	s.TestEntity = widget.NewButton(a.t("Verbindung testen"), func() { a.testEntity(s) })
 	form := widget.NewForm(
 		widget.NewFormItem("Name", s.EntityName),
-		widget.NewFormItem("Mandant (Tenant)", s.Tenant),
+		widget.NewFormItem("Verzeichnis-ID", s.Tenant),
 		widget.NewFormItem("Client-ID", s.ClientID),
 		widget.NewFormItem("Geheimer Clientschlüssel", s.Secret),
 		widget.NewFormItem("", s.SecretState),

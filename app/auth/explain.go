@@ -98,8 +98,8 @@ func explainCode(e *EntraError, c Context) Advice {
 		a.Problem = fmt.Sprintf("Die Anwendungs-ID %s ist im Verzeichnis %s nicht registriert.", ent.ClientID, ent.Tenant)
 		a.Fix = "Bitte Anwendungs-ID und Verzeichnis-ID mit der Übersicht der App-Registrierung im Azure-Portal vergleichen."
 	case 90002:
-		a.Problem = fmt.Sprintf("Das Verzeichnis (Mandant) „%s“ gibt es nicht.", ent.Tenant)
-		a.Fix = "Bitte die Verzeichnis-ID (Mandanten-ID) aus der Übersicht der App-Registrierung im Azure-Portal übernehmen."
+		a.Problem = fmt.Sprintf("Das Verzeichnis „%s“ gibt es bei Microsoft nicht.", ent.Tenant)
+		a.Fix = "Bitte die Verzeichnis-ID aus der Übersicht der App-Registrierung im Azure-Portal übernehmen."
 	case 50194:
 		a.Problem = "Die App ist für einen einzelnen Mandanten registriert, angefragt wurde aber „common“."
 		a.Fix = "Bitte als Verzeichnis-ID die GUID oder Domäne des eigenen Mandanten eintragen."

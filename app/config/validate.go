@@ -69,7 +69,7 @@ func (e Entity) Validate(now time.Time) error {
 	}
 	switch {
 	case strings.TrimSpace(e.Tenant) == "":
-		v.add("tenant", "Bitte die Verzeichnis-ID (Mandanten-ID) aus dem Azure-Portal eingeben: eine GUID wie 6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b oder eine Domäne wie kanzlei.onmicrosoft.com.")
+		v.add("tenant", "Bitte die Verzeichnis-ID aus der Übersicht der App-Registrierung im Azure-Portal eingeben: eine GUID wie 6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b oder eine Domäne wie kanzlei.onmicrosoft.com.")
 	case IsGUID(e.Tenant) || domainRE.MatchString(e.Tenant):
 	case strings.EqualFold(e.Tenant, "common") || strings.EqualFold(e.Tenant, "organizations"):
 		v.add("tenant", "„%s“ ist keine Verzeichnis-ID. Die App ist für einen einzelnen Mandanten registriert: bitte die Verzeichnis-ID (GUID) oder die Domäne des Mandanten eingeben.", e.Tenant)

@@ -19,4 +19,8 @@ func N(n int, one, many string) string {
 var Glossary = map[string]string{
 	"Authentifizieren": "Anmelden",
 	"Nachricht(en)":    "1 Nachricht / N Nachrichten (text.N)",
+	// „Mandant“ is a law firm's client; the Microsoft 365 tenant is the
+	// Verzeichnis (its id the Verzeichnis-ID, --tenant on the command line)
+	"Mandanten-ID":     "Verzeichnis-ID",
+	"Mandant (Tenant)": "Verzeichnis-ID",
 }

@@ -50,6 +50,13 @@ func runDemo(ctx context.Context, e env, args []string) int {
 			fyne.Do(fa.Quit)
 		}
 	}
+	if *shots == "" {
+		// the terminal that ran `make run` says what happens on the screen
+		fmt.Printf("kanzleisync-Demo gegen den eingebauten Microsoft-365-Emulator (%s).\n", d.Sim.URL())
+		fmt.Println("Auf dem Bildschirm: das Tray-Symbol und das Fenster „Demo“ mit ihren Schritten;")
+		fmt.Println("das Menü des Tray-Symbols öffnet die übrigen Fenster, „Demo: etwas kaputt machen“ zeigt Fehlerfälle.")
+		fmt.Println("Beenden: im Menü des Tray-Symbols „Beenden“, oder hier Strg+C.")
+	}
 	return runTray(ctx, e, x)
 }
 
