@@ -20,30 +20,37 @@ import (
 	"kanzleisync/app/testsupport"
 )
 
-// TestKilledMailDrop kills the process that delivers 300 fetched messages
-// into a mail drop (Maildir: tmp → fsync → new) with SIGKILL after a
-// random number of them reached new/ (KANZLEISYNC_KILLS times, default 5;
-// make bench uses more), then lets one run finish. Every message is in
-// new/ exactly once, whole, and tmp/ is empty.
+// TestKilledMailDrop kills the process that delivers fetched messages (300,
+// and 100 more whenever almost all are delivered) into a mail drop
+// (Maildir: tmp → fsync → new) with SIGKILL after a random number of them
+// reached new/ (KANZLEISYNC_KILLS times, default 5; make bench uses more),
+// then lets one run finish. Every message is in new/ exactly once, whole,
+// and tmp/ is empty.
 func TestKilledMailDrop(t *testing.T) {
 	kills := testsupport.Kills(t, "KANZLEISYNC_DROP_CHILD", 5)
 	dir := t.TempDir()
 	storePath, drop := filepath.Join(dir, "k.db"), filepath.Join(dir, "Ablage")
-	st, err := store.Open(storePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const total = 300
 	want := map[string][]byte{}
-	for i := range total {
-		id := fmt.Sprintf("<d%d@example.org>", i)
-		raw := []byte(fmt.Sprintf("From: mandant%d@example.org\r\nMessage-ID: %s\r\nSubject: Nachricht %d\r\n\r\n%s\r\n", i, id, i, strings.Repeat("Schriftsatz zur Akte. ", 2000)))
-		want[id] = raw
-		if err := st.StoreMessages(context.Background(), store.Message{Account: anna, UIDL: fmt.Sprint("up", i), Raw: raw, Fetched: time.Now()}); err != nil {
+	total := 0
+	// add stores n more fetched messages (the parent holds the store only
+	// while no child runs)
+	add := func(n int) {
+		st, err := store.Open(storePath)
+		if err != nil {
 			t.Fatal(err)
 		}
+		defer st.Close()
+		for i := total; i < total+n; i++ {
+			id := fmt.Sprintf("<d%d@example.org>", i)
+			raw := []byte(fmt.Sprintf("From: mandant%d@example.org\r\nMessage-ID: %s\r\nSubject: Nachricht %d\r\n\r\n%s\r\n", i, id, i, strings.Repeat("Schriftsatz zur Akte. ", 2000)))
+			want[id] = raw
+			if err := st.StoreMessages(context.Background(), store.Message{Account: anna, UIDL: fmt.Sprint("up", i), Raw: raw, Fetched: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		total += n
 	}
-	st.Close()
+	add(300)
 	count := func() int {
 		entries, _ := os.ReadDir(filepath.Join(drop, "new"))
 		return len(entries)
@@ -51,6 +58,9 @@ func TestKilledMailDrop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
 	landed, finishedFirst := 0, 0
 	for round := 0; ; round++ {
+		if round < kills && count() >= total-10 { // almost all delivered: more mail came in
+			add(100)
+		}
 		child := testsupport.StartChild(t, "TestMailDropChild", "KANZLEISYNC_DROP_CHILD=1", "STORE="+storePath, "DROP="+drop)
 		if round >= kills {
 			never := make(chan struct{})

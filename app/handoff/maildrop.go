@@ -50,7 +50,12 @@ func DropPending(ctx context.Context, st *store.Store, account, dir string, now 
 		// one name per stored message: after a crash between the rename and
 		// the mark, the file is found and not delivered twice
 		name := fmt.Sprintf("%d.K%d.%s", m.Fetched.Unix(), m.ID, host)
-		if found, _ := filepath.Glob(filepath.Join(dir, "*", name+"*")); len(found) > 0 {
+		// delivered means in new/ or cur/ (a reader may have moved it and
+		// added flags to its name); a file in tmp/ is a crash before the
+		// rename and is written again
+		found, _ := filepath.Glob(filepath.Join(dir, "new", name+"*"))
+		inCur, _ := filepath.Glob(filepath.Join(dir, "cur", name+"*"))
+		if len(found)+len(inCur) > 0 {
 			if err := st.MarkDropped(ctx, m.ID, now); err != nil {
 				return n, err
 			}
