@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +159,7 @@ func TestSetupGuide(t *testing.T) {
 			}
 			args = append(args, a)
 		}
-		if len(args) >= 3 && args[0] == "config" && args[1] == "entity" && args[2] == "set" && contains(args, "--tenant") {
+		if len(args) >= 3 && args[0] == "config" && args[1] == "entity" && args[2] == "set" && slices.Contains(args, "--tenant") {
 			args = append(args, "--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL())
 		}
 		stdin := c.stdin
@@ -180,13 +181,4 @@ func TestSetupGuide(t *testing.T) {
 			t.Errorf("the guide no longer shows %q", want)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
