@@ -48,8 +48,8 @@ func (a *App) ShowAccounts() *AccountsScreen {
 		return old.(*AccountsScreen)
 	}
 	s := &AccountsScreen{}
-	a.window("accounts", a.t("Konten verwalten"), fyne.NewSize(820, 520), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		s.Add = widget.NewButton(a.t("Konto hinzufügen"), func() { a.ShowAccountEditor("", "") })
+	a.window("accounts", "Konten verwalten", fyne.NewSize(820, 520), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.Add = widget.NewButton(text.T("Konto hinzufügen"), func() { a.ShowAccountEditor("", "") })
 		s.List = container.NewVBox()
 		return container.NewBorder(container.NewHBox(s.Add), nil, nil, nil, container.NewVScroll(s.List)), func(st core.Status) { a.fillAccounts(s, st) }
 	})
@@ -73,14 +73,14 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 	s.List.RemoveAll()
 	s.Rows = nil
 	if len(st.Accounts) == 0 {
-		s.List.Add(widget.NewLabel("Noch kein Mailkonto. Mit „Konto hinzufügen“ ein Konto eines Sachbearbeiters anlegen."))
+		s.List.Add(widget.NewLabel(text.T("Noch kein Mailkonto. Mit „Konto hinzufügen“ ein Konto eines Sachbearbeiters anlegen.")))
 		return
 	}
 	for _, acc := range st.Accounts {
 		r := AccountRow{Status: acc, Dot: NewDot(acc.Dot),
 			Title:     widget.NewLabelWithStyle(acc.Account.Address+" – "+mailboxLabel(acc.Account), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 			LastFetch: widget.NewLabel("Letzter Abruf: " + germanTime(acc.LastFetch)),
-			SignedIn:  widget.NewLabel("Letzte Anmeldung: " + germanTime(acc.LastSignIn)),
+			SignedIn:  widget.NewLabel(text.F("Letzte Anmeldung: %s", germanTime(acc.LastSignIn))),
 			Detail:    widget.NewLabel(acc.Detail),
 		}
 		r.Detail.Wrapping = fyne.TextWrapWord
@@ -88,22 +88,22 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 			r.Detail.Importance = widget.DangerImportance
 		}
 		upn, address := acc.Worker, acc.Account.Address
-		r.Edit = widget.NewButton(a.t("Bearbeiten"), func() { a.ShowAccountEditor(upn, address) })
-		r.Remove = widget.NewButton(a.t("Entfernen"), func() { a.removeAccount(upn, address) })
-		r.Authenticate = widget.NewButton(a.t("Anmelden"), func() { a.SignIn(upn) })
-		r.Test = widget.NewButton(a.t("Testmail senden"), func() { a.ShowTestMail(upn, address) })
+		r.Edit = widget.NewButton(text.T("Bearbeiten"), func() { a.ShowAccountEditor(upn, address) })
+		r.Remove = widget.NewButton(text.T("Entfernen"), func() { a.removeAccount(upn, address) })
+		r.Authenticate = widget.NewButton(text.T("Anmelden"), func() { a.SignIn(upn) })
+		r.Test = widget.NewButton(text.T("Testmail senden"), func() { a.ShowTestMail(upn, address) })
 		info := container.NewVBox(container.NewHBox(r.Dot, r.Title), widget.NewLabel(acc.WorkerName+" ("+acc.Worker+")"),
 			container.NewHBox(r.LastFetch, r.SignedIn), r.Detail)
 		if host, port, err := net.SplitHostPort(st.LocalPOP3); err == nil && acc.Account.Address != "" {
-			kommText := fmt.Sprintf("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %s auf den Abruf.",
+			kommText := text.F("Im Kommunikator: POP3-Server %s, Port %s, ohne Verschlüsselung, Benutzer %s, Passwort siehe „Passwort kopieren“ – %s auf den Abruf.",
 				host, port, address, text.N(acc.Waiting, "Nachricht wartet", "Nachrichten warten"))
 			if shost, sport, err := net.SplitHostPort(st.LocalSMTP); err == nil {
-				kommText += fmt.Sprintf(" Postausgangsserver (SMTP) %s, Port %s, Anmeldung mit demselben Benutzer und Passwort – im Postausgang: %d, nicht gesendet: %d (siehe Protokoll).",
+				kommText += text.F(" Postausgangsserver (SMTP) %s, Port %s, Anmeldung mit demselben Benutzer und Passwort – im Postausgang: %d, nicht gesendet: %d (siehe Protokoll).",
 					shost, sport, acc.Outbox, acc.OutboxFailed)
 			}
 			r.Kommunikator = widget.NewLabel(kommText)
 			r.Kommunikator.Wrapping = fyne.TextWrapWord
-			r.CopyPassword = widget.NewButton(a.t("Passwort kopieren"), func() { a.copyLocalPassword(address) })
+			r.CopyPassword = widget.NewButton(text.T("Passwort kopieren"), func() { a.copyLocalPassword(address) })
 			info.Add(r.Kommunikator)
 		}
 		buttons := container.NewHBox(r.Authenticate, r.Test, r.Edit, r.Remove)
@@ -111,7 +111,7 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 			buttons.Add(r.CopyPassword)
 		}
 		if acc.OutboxFailed > 0 {
-			r.Unsent = widget.NewButton(fmt.Sprintf("%s (%d)", a.t("Nicht gesendet"), acc.OutboxFailed), func() { a.ShowUnsent(address) })
+			r.Unsent = widget.NewButton(fmt.Sprintf("%s (%d)", text.T("Nicht gesendet"), acc.OutboxFailed), func() { a.ShowUnsent(address) })
 			r.Unsent.Importance = widget.DangerImportance
 			buttons.Add(r.Unsent)
 		}
@@ -126,18 +126,18 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 func (a *App) copyLocalPassword(address string) {
 	pw, err := a.eng.LocalPassword(address)
 	if err != nil {
-		a.notifyError("Passwort kopieren", fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
+		a.notifyError(text.T("Passwort kopieren"), fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
 		return
 	}
 	a.fa.Clipboard().SetContent(pw)
-	a.fa.SendNotification(fyne.NewNotification("kanzleisync", "Das lokale Passwort von "+address+" ist in der Zwischenablage: im Kommunikator einfügen."))
+	a.fa.SendNotification(fyne.NewNotification("kanzleisync", text.F("Das lokale Passwort von %s ist in der Zwischenablage: im Kommunikator einfügen.", address)))
 }
 
 // removeAccount deletes an account from its worker and restarts the fetchers.
 func (a *App) removeAccount(upn, address string) {
 	w, err := a.eng.Worker(a.ctx, upn)
 	if err != nil {
-		a.notifyError("Konto entfernen", err)
+		a.notifyError(text.T("Konto entfernen"), err)
 		return
 	}
 	kept := w.Accounts[:0]
@@ -148,7 +148,7 @@ func (a *App) removeAccount(upn, address string) {
 	}
 	w.Accounts = kept
 	if err := a.saveWorker(w); err != nil {
-		a.notifyError("Konto entfernen", err)
+		a.notifyError(text.T("Konto entfernen"), err)
 	}
 }
 
@@ -164,7 +164,7 @@ func (a *App) saveWorker(w config.Worker) error {
 func (a *App) restart() {
 	inBackground(a, func(ctx context.Context) (struct{}, error) { return struct{}{}, a.eng.Reload(ctx) }, func(_ struct{}, err error) {
 		if err != nil {
-			a.fa.SendNotification(fyne.NewNotification("kanzleisync", "Neustart des Abgleichs fehlgeschlagen: "+core.Explain(err, config.Entity{}, "")))
+			a.fa.SendNotification(fyne.NewNotification("kanzleisync", text.F("Neustart des Abgleichs fehlgeschlagen: %s", core.Explain(err, config.Entity{}, ""))))
 		}
 	})
 	a.buildMenu()
@@ -208,7 +208,7 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 		return e
 	}
 	e := &AccountEditor{}
-	a.window(name, a.t("Konto bearbeiten"), fyne.NewSize(600, 640), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+	a.window(name, "Konto bearbeiten", fyne.NewSize(600, 640), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 		workers, _ := a.eng.Workers(a.ctx)
 		var upns []string
 		for _, w := range workers {
@@ -216,7 +216,7 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 		}
 		e.Worker = widget.NewSelect(upns, nil)
 		e.Address = widget.NewEntry()
-		e.Address.SetPlaceHolder("anna.mueller@kanzlei.de")
+		e.Address.SetPlaceHolder(text.T("anna.mueller@kanzlei.de"))
 		e.Mailbox = widget.NewRadioGroup(mailboxChoices, nil)
 		e.Mailbox.Horizontal = true
 		e.POP3Host, e.POP3Port = widget.NewEntry(), widget.NewEntry()
@@ -224,8 +224,8 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 		e.SMTPHost, e.SMTPPort = widget.NewEntry(), widget.NewEntry()
 		e.LeaveDays, e.MoveTo, e.DropDir = widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
 		e.LeaveDays.SetPlaceHolder("0")
-		e.MoveTo.SetPlaceHolder("leer: im Posteingang lassen")
-		e.DropDir.SetPlaceHolder("leer: keine")
+		e.MoveTo.SetPlaceHolder(text.T("leer: im Posteingang lassen"))
+		e.DropDir.SetPlaceHolder(text.T("leer: keine"))
 		mailServer := []fyne.CanvasObject{e.POP3Host, e.POP3Port, e.POP3TLS, e.SMTPHost, e.SMTPPort}
 		e.Transport = widget.NewRadioGroup(transportChoices, func(v string) {
 			for _, o := range mailServer {
@@ -246,19 +246,19 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 		e.Error.Wrapping = fyne.TextWrapWord
 		e.Error.Importance = widget.DangerImportance
 		e.Form = &widget.Form{Items: []*widget.FormItem{
-			{Text: "Sachbearbeiter", Widget: e.Worker},
+			{Text: text.T("Sachbearbeiter"), Widget: e.Worker},
 			{Text: "Adresse", Widget: e.Address},
-			{Text: "Postfach", Widget: e.Mailbox},
+			{Text: text.T("Postfach"), Widget: e.Mailbox},
 			{Text: "Zugang", Widget: e.Transport},
-			{Text: "POP3-Server", Widget: e.POP3Host, HintText: "Exchange Online: outlook.office365.com"},
+			{Text: text.T("POP3-Server"), Widget: e.POP3Host, HintText: "Exchange Online: outlook.office365.com"},
 			{Text: "POP3-Port", Widget: e.POP3Port},
-			{Text: "POP3-Verschlüsselung", Widget: e.POP3TLS},
-			{Text: "SMTP-Server", Widget: e.SMTPHost, HintText: "Exchange Online: smtp.office365.com"},
+			{Text: text.T("POP3-Verschlüsselung"), Widget: e.POP3TLS},
+			{Text: text.T("SMTP-Server"), Widget: e.SMTPHost, HintText: "Exchange Online: smtp.office365.com"},
 			{Text: "SMTP-Port", Widget: e.SMTPPort},
-			{Text: "Kopie auf dem Server lassen (Tage)", Widget: e.LeaveDays, HintText: "0: löschen, sobald abgeholt; „immer“: nie löschen"},
-			{Text: "Über Graph verschieben nach", Widget: e.MoveTo, HintText: "Ordner für abgeholte Nachrichten; leer lässt das Postfach, wie es ist"},
-			{Text: "Mail-Ablage (Ordner)", Widget: e.DropDir, HintText: "jede Nachricht auch als Datei (Maildir); leer: keine"},
-		}, SubmitText: a.t("Speichern"), CancelText: "Abbrechen"}
+			{Text: text.T("Kopie auf dem Server lassen (Tage)"), Widget: e.LeaveDays, HintText: text.T("0: löschen, sobald abgeholt; „immer“: nie löschen")},
+			{Text: text.T("Über Graph verschieben nach"), Widget: e.MoveTo, HintText: text.T("Ordner für abgeholte Nachrichten; leer lässt das Postfach, wie es ist")},
+			{Text: "Mail-Ablage (Ordner)", Widget: e.DropDir, HintText: text.T("jede Nachricht auch als Datei (Maildir); leer: keine")},
+		}, SubmitText: text.T("Speichern"), CancelText: "Abbrechen"}
 		e.Form.OnSubmit = func() {
 			if err := a.saveAccount(e); err != nil {
 				e.Error.SetText(err.Error())
@@ -279,11 +279,11 @@ func (a *App) ShowAccountEditor(upn, address string) *AccountEditor {
 // titleAccountEditor names the form for what it does.
 func (a *App) titleAccountEditor(name, upn string) {
 	if w := a.Window(name); w != nil {
-		title := "Konto bearbeiten"
+		title := text.T("Konto bearbeiten")
 		if upn == "" {
-			title = "Konto hinzufügen"
+			title = text.T("Konto hinzufügen")
 		}
-		w.SetTitle(a.t(title))
+		w.SetTitle(text.T(title))
 	}
 }
 
@@ -310,7 +310,7 @@ func (a *App) loadAccount(e *AccountEditor, upn, address string) {
 	e.SMTPPort.SetText(strconv.Itoa(acc.SMTPPort))
 	switch acc.LeaveDays {
 	case config.KeepOnServer:
-		e.LeaveDays.SetText("immer")
+		e.LeaveDays.SetText(text.T("immer"))
 	case 0:
 		e.LeaveDays.SetText("")
 	default:
@@ -332,7 +332,7 @@ func boolIndex(b bool) int {
 // errors are German and name the field.
 func (a *App) saveAccount(e *AccountEditor) error {
 	if e.Worker.Selected == "" {
-		return fmt.Errorf("Bitte den Sachbearbeiter wählen, dem das Konto gehört.")
+		return text.Errorf("Bitte den Sachbearbeiter wählen, dem das Konto gehört.")
 	}
 	acc := config.MailAccount{Address: strings.TrimSpace(e.Address.Text), Mailbox: config.MainMailbox, Transport: config.POP3SMTP,
 		POP3Host: strings.TrimSpace(e.POP3Host.Text), SMTPHost: strings.TrimSpace(e.SMTPHost.Text), POP3TLS: config.TLSImplicit}
@@ -347,10 +347,10 @@ func (a *App) saveAccount(e *AccountEditor) error {
 	}
 	var err error
 	if acc.POP3Port, err = strconv.Atoi(strings.TrimSpace(e.POP3Port.Text)); err != nil {
-		return fmt.Errorf("POP3-Port: bitte eine Zahl eingeben, z. B. 995.")
+		return text.Errorf("POP3-Port: bitte eine Zahl eingeben, z. B. 995.")
 	}
 	if acc.SMTPPort, err = strconv.Atoi(strings.TrimSpace(e.SMTPPort.Text)); err != nil {
-		return fmt.Errorf("SMTP-Port: bitte eine Zahl eingeben, z. B. 587.")
+		return text.Errorf("SMTP-Port: bitte eine Zahl eingeben, z. B. 587.")
 	}
 	switch v := strings.TrimSpace(e.LeaveDays.Text); strings.ToLower(v) {
 	case "", "0":
@@ -358,7 +358,7 @@ func (a *App) saveAccount(e *AccountEditor) error {
 		acc.LeaveDays = config.KeepOnServer
 	default:
 		if acc.LeaveDays, err = strconv.Atoi(v); err != nil || acc.LeaveDays < 0 {
-			return fmt.Errorf("Kopie auf dem Server lassen: bitte eine Zahl von Tagen eingeben (0: löschen, sobald der Kommunikator die Nachricht hat) oder „immer“.")
+			return text.Errorf("Kopie auf dem Server lassen: bitte eine Zahl von Tagen eingeben (0: löschen, sobald der Kommunikator die Nachricht hat) oder „immer“.")
 		}
 	}
 	acc.DropDir = strings.TrimSpace(e.DropDir.Text)
@@ -424,7 +424,7 @@ func (a *App) ShowTestMail(upn, address string) *TestMailScreen {
 		return s
 	}
 	s := &TestMailScreen{keys: map[string][2]string{}}
-	a.window("testmail", a.t("Testmail senden"), fyne.NewSize(620, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+	a.window("testmail", "Testmail senden", fyne.NewSize(620, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 		var labels []string
 		for _, acc := range a.status.Accounts {
 			l := acc.Account.Address + " (" + mailboxLabel(acc.Account) + ")"
@@ -433,13 +433,13 @@ func (a *App) ShowTestMail(upn, address string) *TestMailScreen {
 		}
 		s.Account = widget.NewSelect(labels, nil)
 		s.To = widget.NewEntry()
-		s.To.SetPlaceHolder("leer: an das Konto selbst")
+		s.To.SetPlaceHolder(text.T("leer: an das Konto selbst"))
 		s.Dot = NewDot(diagnose.Grey)
 		s.Steps = widget.NewLabel("")
 		s.Steps.Wrapping = fyne.TextWrapWord
-		s.Send = widget.NewButton(a.t("Senden"), func() { a.sendTestMail(s) })
+		s.Send = widget.NewButton(text.T("Senden"), func() { a.sendTestMail(s) })
 		s.Send.Importance = widget.HighImportance
-		form := widget.NewForm(widget.NewFormItem("Konto", s.Account), widget.NewFormItem("An", s.To))
+		form := widget.NewForm(widget.NewFormItem(text.T("Konto"), s.Account), widget.NewFormItem(text.T("An"), s.To))
 		return container.NewBorder(container.NewVBox(form, container.NewHBox(s.Send, s.Dot)), nil, nil, nil, container.NewVScroll(s.Steps)), nil
 	})
 	a.screens["testmail"] = s
@@ -462,12 +462,12 @@ func (s *TestMailScreen) preselect(upn, address string) {
 func (a *App) sendTestMail(s *TestMailScreen) {
 	k, ok := s.keys[s.Account.Selected]
 	if !ok {
-		s.Steps.SetText("Bitte zuerst das Konto wählen.")
+		s.Steps.SetText(text.T("Bitte zuerst das Konto wählen."))
 		return
 	}
 	s.Send.Disable()
 	s.Dot.Set(diagnose.Grey)
-	s.Steps.SetText("Testmail wird gesendet …")
+	s.Steps.SetText(text.T("Testmail wird gesendet …"))
 	to := strings.TrimSpace(s.To.Text)
 	inBackground(a, func(ctx context.Context) (mail.TestMailReport, error) { return a.eng.SendTestMail(ctx, k[0], k[1], to) }, func(rep mail.TestMailReport, err error) {
 		s.Send.Enable()
@@ -501,11 +501,12 @@ func (a *App) ShowUnsent(address string) *UnsentScreen {
 		return s
 	}
 	s := &UnsentScreen{}
-	a.window(name, a.t("Nicht gesendet")+": "+address, fyne.NewSize(720, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+	w := a.window(name, "Nicht gesendet", fyne.NewSize(720, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 		s.List = container.NewVBox()
 		a.fillUnsent(s, address)
 		return container.NewVScroll(s.List), nil
 	})
+	w.SetTitle(text.T("Nicht gesendet") + ": " + address + " – kanzleisync")
 	a.screens[name] = s
 	return s
 }
@@ -519,27 +520,27 @@ func (a *App) fillUnsent(s *UnsentScreen, address string) {
 		return
 	}
 	if len(failed) == 0 {
-		s.List.Add(widget.NewLabel("Alle Nachrichten dieses Kontos sind gesendet."))
+		s.List.Add(widget.NewLabel(text.T("Alle Nachrichten dieses Kontos sind gesendet.")))
 		return
 	}
 	for _, o := range failed {
 		id := o.ID
-		l := widget.NewLabel(fmt.Sprintf("„%s“ an %s (%s)\n%s", handoff.Subject(o.Raw), strings.Join(o.Rcpts, ", "), germanTime(o.Created), o.Error))
+		l := widget.NewLabel(text.F("„%s“ an %s (%s)\n%s", handoff.Subject(o.Raw), strings.Join(o.Rcpts, ", "), germanTime(o.Created), o.Error))
 		l.Wrapping = fyne.TextWrapWord
-		retry := widget.NewButton(a.t("Erneut senden"), func() {
+		retry := widget.NewButton(text.T("Erneut senden"), func() {
 			if err := a.eng.RetryOutgoing(a.ctx, address, id); err != nil {
-				a.notifyError(a.t("Erneut senden"), fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
+				a.notifyError(text.T("Erneut senden"), fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
 			}
 			a.fillUnsent(s, address)
 		})
-		discard := widget.NewButton(a.t("Verwerfen"), func() {
+		discard := widget.NewButton(text.T("Verwerfen"), func() {
 			w := a.windows["unsent/"+strings.ToLower(address)]
-			dialog.ShowConfirm(a.t("Verwerfen"), "Die Nachricht wird nicht gesendet und aus dem Postausgang von kanzleisync entfernt. Im Kommunikator bleibt sie, wie sie ist.", func(ok bool) {
+			dialog.ShowConfirm(text.T("Verwerfen"), text.T("Die Nachricht wird nicht gesendet und aus dem Postausgang von kanzleisync entfernt. Im Kommunikator bleibt sie, wie sie ist."), func(ok bool) {
 				if !ok {
 					return
 				}
 				if err := a.eng.DiscardOutgoing(a.ctx, address, id); err != nil {
-					a.notifyError(a.t("Verwerfen"), fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
+					a.notifyError(text.T("Verwerfen"), fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")))
 				}
 				a.fillUnsent(s, address)
 			}, w)

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"image/color"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/text"
 	"kanzleisync/assets"
 )
 
@@ -35,7 +35,7 @@ type Options struct {
 	// Demo, when set, adds the menu "Demo: etwas kaputt machen".
 	Demo []Action
 	// DemoHelp is the text of the demo's welcome window.
-	DemoHelp string
+	DemoHelp func() string
 	// Autostart switches "start with the system" (nil: not offered).
 	Autostart Autostart
 	Version   string
@@ -53,16 +53,17 @@ type Autostart interface {
 
 // App is the tray application. All its methods run on Fyne's UI thread.
 type App struct {
-	fa   fyne.App
-	eng  Engine
-	o    Options
-	ctx  context.Context
-	lang string
+	fa  fyne.App
+	eng Engine
+	o   Options
+	ctx context.Context
 
 	status  core.Status
 	menu    *fyne.Menu
 	header  *fyne.MenuItem
 	windows map[string]fyne.Window
+	// shown: the window is on the screen (closing only hides it)
+	shown map[string]bool
 	// refresh holds, per open window, what redraws it from the status.
 	refresh map[string]func(core.Status)
 	// uiMu serialises the updates from background work. On the desktop
@@ -86,10 +87,10 @@ func Notifier(fa fyne.App) func(diagnose.Warning) {
 // New builds the tray and subscribes to the engine.
 func New(ctx context.Context, fa fyne.App, eng Engine, o Options) *App {
 	if o.OpenURL == nil {
-		o.OpenURL = func(string) error { return fmt.Errorf("kein Browser") }
+		o.OpenURL = func(string) error { return text.Errorf("kein Browser") }
 	}
-	a := &App{fa: fa, eng: eng, o: o, ctx: ctx, windows: map[string]fyne.Window{}, refresh: map[string]func(core.Status){}, screens: map[string]any{},
-		lang: fa.Preferences().StringWithFallback("language", "de")}
+	text.SetLanguage(fa.Preferences().StringWithFallback("language", text.German))
+	a := &App{fa: fa, eng: eng, o: o, ctx: ctx, windows: map[string]fyne.Window{}, shown: map[string]bool{}, refresh: map[string]func(core.Status){}, screens: map[string]any{}}
 	a.status = eng.Status()
 	a.buildMenu()
 	eng.Subscribe(func(st core.Status) { a.do(func() { a.apply(st) }) })
@@ -119,31 +120,31 @@ func (a *App) Menu() *fyne.Menu { return a.menu }
 func (a *App) buildMenu() {
 	a.header = fyne.NewMenuItem(a.status.Reason, nil)
 	a.header.Disabled = true
-	signIn := fyne.NewMenuItem(a.t("Anmelden"), nil)
+	signIn := fyne.NewMenuItem(text.T("Anmelden"), nil)
 	a.menu = fyne.NewMenu("kanzleisync",
 		a.header,
 		fyne.NewMenuItemSeparator(),
 		signIn,
-		fyne.NewMenuItem(a.t("Anbindung testen"), func() { a.ShowDiagnose(true) }),
-		fyne.NewMenuItem(a.t("Testmail senden"), func() { a.ShowTestMail("", "") }),
-		fyne.NewMenuItem(a.t("Jetzt synchronisieren"), func() { a.eng.SyncNow(); a.ShowSync() }),
+		fyne.NewMenuItem(text.T("Anbindung testen"), func() { a.ShowDiagnose(true) }),
+		fyne.NewMenuItem(text.T("Testmail senden"), func() { a.ShowTestMail("", "") }),
+		fyne.NewMenuItem(text.T("Jetzt synchronisieren"), func() { a.eng.SyncNow(); a.ShowSync() }),
 		fyne.NewMenuItemSeparator(),
-		fyne.NewMenuItem(a.t("Konten verwalten"), func() { a.ShowAccounts() }),
-		fyne.NewMenuItem(a.t("Einstellungen"), func() { a.ShowSettings() }),
-		fyne.NewMenuItem(a.t("Protokoll"), func() { a.ShowJournal() }),
-		fyne.NewMenuItem(a.t("Über"), func() { a.ShowAbout() }),
+		fyne.NewMenuItem(text.T("Konten verwalten"), func() { a.ShowAccounts() }),
+		fyne.NewMenuItem(text.T("Einstellungen"), func() { a.ShowSettings() }),
+		fyne.NewMenuItem(text.T("Protokoll"), func() { a.ShowJournal() }),
+		fyne.NewMenuItem(text.T("Über"), func() { a.ShowAbout() }),
 	)
 	a.updateSignInMenu(signIn)
 	if len(a.o.Demo) > 0 {
-		demo := fyne.NewMenuItem(a.t("Demo: etwas kaputt machen"), nil)
+		demo := fyne.NewMenuItem(text.T("Demo: etwas kaputt machen"), nil)
 		var items []*fyne.MenuItem
 		for _, d := range a.o.Demo {
-			items = append(items, fyne.NewMenuItem(d.Label, func() { a.runDemo(d) }))
+			items = append(items, fyne.NewMenuItem(text.T(d.Label), func() { a.runDemo(d) }))
 		}
 		demo.ChildMenu = fyne.NewMenu("", items...)
 		a.menu.Items = append(a.menu.Items, fyne.NewMenuItemSeparator(), demo)
 	}
-	quit := fyne.NewMenuItem(a.t("Beenden"), func() { a.fa.Quit() })
+	quit := fyne.NewMenuItem(text.T("Beenden"), func() { a.fa.Quit() })
 	quit.IsQuit = true
 	a.menu.Items = append(a.menu.Items, fyne.NewMenuItemSeparator(), quit)
 	if desk, ok := a.fa.(desktop.App); ok {
@@ -155,7 +156,7 @@ func (a *App) buildMenu() {
 func (a *App) updateSignInMenu(item *fyne.MenuItem) {
 	workers, err := a.eng.Workers(a.ctx)
 	if err != nil || len(workers) == 0 {
-		item.ChildMenu = fyne.NewMenu("", disabled(a.t("Kein Sachbearbeiter eingerichtet")))
+		item.ChildMenu = fyne.NewMenu("", disabled(text.T("Kein Sachbearbeiter eingerichtet")))
 		return
 	}
 	var items []*fyne.MenuItem
@@ -208,15 +209,16 @@ func shorten(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// window returns the window of a screen, creating it with build; closing it
-// hides it, and the app stays in the tray.
+// window returns the window of a screen, creating it with build; title is
+// a catalog id. Closing the window hides it, and the app stays in the tray.
 func (a *App) window(name, title string, size fyne.Size, build func(w fyne.Window) (fyne.CanvasObject, func(core.Status))) fyne.Window {
 	if w, ok := a.windows[name]; ok {
 		w.Show()
 		w.RequestFocus()
+		a.shown[name] = true
 		return w
 	}
-	w := a.fa.NewWindow(title + " – kanzleisync")
+	w := a.fa.NewWindow(text.T(title) + " – kanzleisync")
 	w.SetIcon(assets.AppIcon())
 	banner, refreshBanner := a.banner()
 	content, refresh := build(w)
@@ -235,6 +237,7 @@ func (a *App) window(name, title string, size fyne.Size, build func(w fyne.Windo
 	}
 	a.refresh[name](a.status)
 	w.Show()
+	a.shown[name] = true
 	return w
 }
 
@@ -242,6 +245,7 @@ func (a *App) window(name, title string, size fyne.Size, build func(w fyne.Windo
 func (a *App) CloseWindow(name string) {
 	if w, ok := a.windows[name]; ok {
 		w.Hide()
+		a.shown[name] = false
 	}
 }
 
@@ -253,6 +257,7 @@ func (a *App) reopen(name string) (any, bool) {
 	}
 	w.Show()
 	w.RequestFocus()
+	a.shown[name] = true
 	return a.screens[name], true
 }
 
@@ -262,11 +267,11 @@ func (a *App) Window(name string) fyne.Window { return a.windows[name] }
 // banner is the coloured line at the top of each window that carries the
 // most important warning.
 func (a *App) banner() (fyne.CanvasObject, func(core.Status)) {
-	text := widget.NewLabel("")
-	text.Wrapping = fyne.TextWrapWord
-	text.TextStyle.Bold = true
+	line := widget.NewLabel("")
+	line.Wrapping = fyne.TextWrapWord
+	line.TextStyle.Bold = true
 	bg := canvas.NewRectangle(color.Transparent)
-	box := container.NewStack(bg, container.NewPadded(text))
+	box := container.NewStack(bg, container.NewPadded(line))
 	return box, func(st core.Status) {
 		var w *diagnose.Warning
 		for i := range st.Warnings {
@@ -278,7 +283,7 @@ func (a *App) banner() (fyne.CanvasObject, func(core.Status)) {
 			box.Hide()
 			return
 		}
-		text.SetText(w.Title + ": " + w.Text)
+		line.SetText(w.Title + ": " + w.Text)
 		bg.FillColor = dotColor(w.Status)
 		bg.FillColor = withAlpha(bg.FillColor, 0x55)
 		bg.Refresh()
@@ -315,7 +320,7 @@ type Dot struct {
 
 // NewDot returns a dot of status s.
 func NewDot(s diagnose.Status) *Dot {
-	d := &Dot{Status: s, circle: canvas.NewCircle(dotColor(s)), label: canvas.NewText(string(s), theme.Color(theme.ColorNameForeground))}
+	d := &Dot{Status: s, circle: canvas.NewCircle(dotColor(s)), label: canvas.NewText(s.Label(), theme.Color(theme.ColorNameForeground))}
 	d.label.TextSize = theme.CaptionTextSize()
 	d.ExtendBaseWidget(d)
 	return d
@@ -325,7 +330,7 @@ func NewDot(s diagnose.Status) *Dot {
 func (d *Dot) Set(s diagnose.Status) {
 	d.Status = s
 	d.circle.FillColor = dotColor(s)
-	d.label.Text = string(s)
+	d.label.Text = s.Label()
 	d.Refresh()
 }
 
@@ -350,7 +355,7 @@ func (a *App) SignIn(upn string) *SignInScreen {
 	s, _ := a.screens[name].(*SignInScreen)
 	if _, open := a.reopen(name); !open || s == nil {
 		s = &SignInScreen{}
-		a.window(name, a.t("Anmelden"), fyne.NewSize(560, 240), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		a.window(name, "Anmelden", fyne.NewSize(560, 240), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 			s.Status = widget.NewLabel("")
 			s.Status.Wrapping = fyne.TextWrapWord
 			s.Link = widget.NewEntry()
@@ -362,7 +367,7 @@ func (a *App) SignIn(upn string) *SignInScreen {
 		return s
 	}
 	s.running = true
-	s.Status.SetText(fmt.Sprintf("Anmeldung von %s: Der Browser öffnet die Anmeldeseite von Microsoft. Bitte dort anmelden.", upn))
+	s.Status.SetText(text.F("Anmeldung von %s: Der Browser öffnet die Anmeldeseite von Microsoft. Bitte dort anmelden.", upn))
 	s.Link.Hide()
 	timeout := a.o.SignInTimeout
 	if timeout == 0 {
@@ -370,7 +375,7 @@ func (a *App) SignIn(upn string) *SignInScreen {
 	}
 	offer := func(u string) {
 		a.do(func() {
-			s.Status.SetText("Falls sich kein Browser geöffnet hat: diesen Link kopieren und im Browser öffnen.")
+			s.Status.SetText(text.T("Falls sich kein Browser geöffnet hat: diesen Link kopieren und im Browser öffnen."))
 			s.Link.SetText(u)
 			s.Link.Show()
 		})
@@ -381,11 +386,11 @@ func (a *App) SignIn(upn string) *SignInScreen {
 		s.running = false
 		if err != nil {
 			ent := a.entityOf(upn)
-			s.Status.SetText("Anmeldung nicht abgeschlossen. " + auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String())
+			s.Status.SetText(text.F("Anmeldung nicht abgeschlossen. %s", auth.Explain(err, auth.Context{Entity: ent, UPN: upn}).String()))
 			return
 		}
 		s.Link.Hide()
-		s.Status.SetText(fmt.Sprintf("%s ist angemeldet. Das Fenster kann geschlossen werden.", upn))
+		s.Status.SetText(text.F("%s ist angemeldet. Das Fenster kann geschlossen werden.", upn))
 	})
 	return s
 }
@@ -409,7 +414,7 @@ func (a *App) runDemo(d Action) {
 		return struct{}{}, nil
 	}, func(_ struct{}, err error) {
 		if err != nil {
-			a.fa.SendNotification(fyne.NewNotification("Demo", d.Label+": "+err.Error()))
+			a.fa.SendNotification(fyne.NewNotification(text.T("Demo"), text.T(d.Label)+": "+err.Error()))
 		}
 	})
 }
@@ -417,7 +422,7 @@ func (a *App) runDemo(d Action) {
 // germanTime formats a time for the windows; zero is "noch nie".
 func germanTime(t time.Time) string {
 	if t.IsZero() {
-		return "noch nie"
+		return text.T("noch nie")
 	}
 	return t.Local().Format("02.01.2006 15:04")
 }

@@ -19,7 +19,7 @@ import (
 // for each tray entry (some desktops hide tray icons).
 func (a *App) ShowDemoHelp() {
 	a.window("demo", "Demo", fyne.NewSize(640, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		help := widget.NewLabel(a.o.DemoHelp)
+		help := widget.NewLabel(a.o.DemoHelp())
 		help.Wrapping = fyne.TextWrapWord
 		buttons := container.NewGridWithColumns(2)
 		for _, it := range a.menu.Items {
@@ -38,9 +38,9 @@ func (a *App) ShowDemoHelp() {
 		}
 		a.demoKommunikator = widget.NewLabel("")
 		a.demoKommunikator.Wrapping = fyne.TextWrapWord
-		fetch := widget.NewButton(a.t("Im Kommunikator abrufen"), a.FetchAsKommunikator)
+		fetch := widget.NewButton(text.T("Im Kommunikator abrufen"), a.FetchAsKommunikator)
 		return container.NewVScroll(container.NewVBox(help, buttons, widget.NewSeparator(),
-			widget.NewLabel("Der Kommunikator holt die Mail über den lokalen POP3-Server von kanzleisync ab (hier spielt die Demo ihn):"),
+			widget.NewLabel(text.T("Der Kommunikator holt die Mail über den lokalen POP3-Server von kanzleisync ab (hier spielt die Demo ihn):")),
 			container.NewHBox(fetch), a.demoKommunikator)), nil
 	})
 }
@@ -53,7 +53,7 @@ func (a *App) FetchAsKommunikator() {
 	st := a.eng.Status()
 	inBackground(a, func(ctx context.Context) (string, error) {
 		if st.LocalPOP3 == "" {
-			return "", fmt.Errorf("Der lokale POP3-Server läuft nicht (Schnittstelle aktiv? Einstellung „localPop3“?)")
+			return "", text.Errorf("Der lokale POP3-Server läuft nicht (Schnittstelle aktiv? Einstellung „localPop3“?)")
 		}
 		var lines []string
 		for _, acc := range st.Accounts {
@@ -67,7 +67,7 @@ func (a *App) FetchAsKommunikator() {
 			}
 			lines = append(lines, acc.Account.Address+": "+text.N(n, "Nachricht", "Nachrichten")+" abgeholt")
 		}
-		return strings.Join(lines, "\n") + "\nBei Microsoft 365 löscht kanzleisync sie beim nächsten Abruf.", nil
+		return text.F("%s\nBei Microsoft 365 löscht kanzleisync sie beim nächsten Abruf.", strings.Join(lines, "\n")), nil
 	}, func(text string, err error) {
 		if a.demoKommunikator == nil {
 			return

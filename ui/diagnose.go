@@ -9,6 +9,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/text"
 )
 
 // DiagnoseScreen is the window "Anbindung testen".
@@ -32,13 +33,13 @@ func (a *App) ShowDiagnose(run bool) *DiagnoseScreen {
 		return s
 	}
 	s := &DiagnoseScreen{}
-	a.window("diagnose", a.t("Anbindung testen"), fyne.NewSize(760, 620), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		s.State = widget.NewLabel("Jedes Modul wird mit einem harmlosen Aufruf bei Microsoft 365 geprüft; nichts wird verändert.")
+	a.window("diagnose", "Anbindung testen", fyne.NewSize(760, 620), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.State = widget.NewLabel(text.T("Jedes Modul wird mit einem harmlosen Aufruf bei Microsoft 365 geprüft; nichts wird verändert."))
 		s.State.Wrapping = fyne.TextWrapWord
 		s.Results = container.NewVBox()
-		s.Run = widget.NewButton(a.t("Anbindung testen"), func() { a.runDiagnose(s) })
+		s.Run = widget.NewButton(text.T("Anbindung testen"), func() { a.runDiagnose(s) })
 		s.Run.Importance = widget.HighImportance
-		s.Consent = widget.NewButton(a.t("Administratorzustimmung erteilen"), func() {
+		s.Consent = widget.NewButton(text.T("Administratorzustimmung erteilen"), func() {
 			if s.consentURL != "" {
 				_ = a.o.OpenURL(s.consentURL)
 			}
@@ -57,11 +58,11 @@ func (a *App) ShowDiagnose(run bool) *DiagnoseScreen {
 func (a *App) runDiagnose(s *DiagnoseScreen) {
 	s.Run.Disable()
 	s.Reports = nil
-	s.State.SetText("Anbindung wird getestet …")
+	s.State.SetText(text.T("Anbindung wird getestet …"))
 	inBackground(a, a.eng.Diagnose, func(reports []diagnose.Report, err error) {
 		s.Run.Enable()
 		if err != nil {
-			s.State.SetText("Der Test konnte nicht laufen: " + core.Explain(err, config.Entity{}, ""))
+			s.State.SetText(text.F("Der Test konnte nicht laufen: %s", core.Explain(err, config.Entity{}, "")))
 			return
 		}
 		s.show(reports)
@@ -99,7 +100,7 @@ func (s *DiagnoseScreen) show(reports []diagnose.Report) {
 		if len(techLines) > 0 { // for IT and support, folded away: one per section
 			tech := widget.NewLabel(strings.Join(techLines, "\n"))
 			tech.Wrapping = fyne.TextWrapWord
-			rows.Add(widget.NewAccordion(widget.NewAccordionItem("Details", tech)))
+			rows.Add(widget.NewAccordion(widget.NewAccordionItem(text.T("Details"), tech)))
 		}
 		s.Results.Add(widget.NewCard("", "", rows))
 	}
@@ -109,8 +110,8 @@ func (s *DiagnoseScreen) show(reports []diagnose.Report) {
 		s.Consent.Disable()
 	}
 	if ok {
-		s.State.SetText("Alle eingeschalteten Module funktionieren.")
+		s.State.SetText(text.T("Alle eingeschalteten Module funktionieren."))
 	} else {
-		s.State.SetText("Nicht alles funktioniert: Die roten und gelben Zeilen sagen, was zu tun ist.")
+		s.State.SetText(text.T("Nicht alles funktioniert: Die roten und gelben Zeilen sagen, was zu tun ist."))
 	}
 }

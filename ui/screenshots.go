@@ -14,6 +14,7 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/demo"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/text"
 )
 
 // screenshots drives the real application through its screens and writes
@@ -110,7 +111,7 @@ func (a *App) Screenshots(ctx context.Context, dir string) error {
 	}
 	// Break something: the secret expires in 7 days and the admin consent
 	// is withdrawn; the test shows yellow and red with the German fixes.
-	for _, label := range []string{"Clientschlüssel läuft in 7 Tagen ab", "Administratorzustimmung entziehen"} {
+	for _, label := range []string{text.T("Clientschlüssel läuft in 7 Tagen ab"), "Administratorzustimmung entziehen"} {
 		if err := a.demoAction(ctx, label); err != nil {
 			return err
 		}
@@ -124,7 +125,7 @@ func (a *App) Screenshots(ctx context.Context, dir string) error {
 		return err
 	}
 	// A cache restored empty: the guard holds every deletion back.
-	defer func() { _ = a.demoAction(ctx, "Alles wieder in Ordnung bringen") }() // repair last
+	defer func() { _ = a.demoAction(ctx, text.T("Alles wieder in Ordnung bringen")) }() // repair last
 	if err := a.demoAction(ctx, demo.EmptyCache); err != nil {
 		return err
 	}

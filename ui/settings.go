@@ -14,6 +14,7 @@ import (
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/export"
+	"kanzleisync/app/text"
 )
 
 // SettingsScreen is "Einstellungen".
@@ -54,9 +55,9 @@ type SettingsScreen struct {
 }
 
 var (
-	deadlineChoices = []string{"Aufgaben (To Do)", "Kalender"}
-	bodyChoices     = []string{"HTML", "Text"}
-	moduleChoices   = []string{"Kalender", "Kontakte", "Aufgaben", "Mail"}
+	deadlineChoices = []string{text.Mark("Aufgaben (To Do)"), text.Mark("Kalender")}
+	bodyChoices     = []string{"HTML", text.Mark("Text")}
+	moduleChoices   = []string{text.Mark("Kalender"), text.Mark("Kontakte"), text.Mark("Aufgaben"), text.Mark("Mail")}
 )
 
 // ShowSettings opens "Einstellungen".
@@ -65,13 +66,13 @@ func (a *App) ShowSettings() *SettingsScreen {
 		return old.(*SettingsScreen)
 	}
 	s := &SettingsScreen{Modules: map[string]*widget.CheckGroup{}}
-	a.window("settings", a.t("Einstellungen"), fyne.NewSize(760, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+	a.window("settings", "Einstellungen", fyne.NewSize(760, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 		s.policyLocked = map[fyne.Disableable]bool{}
 		s.Tabs = container.NewAppTabs(
-			container.NewTabItem("Entität", a.entityTab(s)),
-			container.NewTabItem("Sachbearbeiter", a.workersTab(s)),
-			container.NewTabItem("Kanzlei", a.firmTab(s)),
-			container.NewTabItem("Allgemein", a.generalTab(s)),
+			container.NewTabItem(text.T("Entität"), a.entityTab(s)),
+			container.NewTabItem(text.T("Sachbearbeiter"), a.workersTab(s)),
+			container.NewTabItem(text.T("Kanzlei"), a.firmTab(s)),
+			container.NewTabItem(text.T("Allgemein"), a.generalTab(s)),
 		)
 		return container.NewBorder(a.adminBar(s), nil, nil, nil, s.Tabs), nil
 	})
@@ -86,8 +87,8 @@ func (a *App) adminBar(s *SettingsScreen) fyne.CanvasObject {
 	s.AdminPass = widget.NewPasswordEntry()
 	s.AdminState = widget.NewLabel("")
 	s.AdminState.Wrapping = fyne.TextWrapWord
-	s.Unlock = widget.NewButton("Als Administrator entsperren", func() { a.unlock(s) })
-	s.Lock = widget.NewButton("Sperren", func() {
+	s.Unlock = widget.NewButton(text.T("Als Administrator entsperren"), func() { a.unlock(s) })
+	s.Lock = widget.NewButton(text.T("Sperren"), func() {
 		a.admin = config.Admin{}
 		a.applyLock(s)
 	})
@@ -133,24 +134,24 @@ func (a *App) applyLock(s *SettingsScreen) {
 		s.AdminPass.Hide()
 		s.Unlock.Hide()
 		s.Lock.Show()
-		s.AdminState.SetText("Als Administrator entsperrt: Entität, Kanzlei-Einstellungen und „Schnittstelle aktiv“ können geändert werden.")
+		s.AdminState.SetText(text.T("Als Administrator entsperrt: Entität, Kanzlei-Einstellungen und „Schnittstelle aktiv“ können geändert werden."))
 	case !has:
 		s.AdminPass.Show()
 		s.Unlock.Show()
 		s.Lock.Hide()
-		s.AdminPass.SetPlaceHolder("neues Administratorpasswort (mindestens 10 Zeichen)")
-		s.Unlock.SetText("Administratorpasswort festlegen")
-		s.AdminState.SetText("Beim ersten Start legt die IT-Betreuung das Administratorpasswort fest. Bis dahin sind Entität und Kanzlei-Einstellungen gesperrt.")
+		s.AdminPass.SetPlaceHolder(text.T("neues Administratorpasswort (mindestens 10 Zeichen)"))
+		s.Unlock.SetText(text.T("Administratorpasswort festlegen"))
+		s.AdminState.SetText(text.T("Beim ersten Start legt die IT-Betreuung das Administratorpasswort fest. Bis dahin sind Entität und Kanzlei-Einstellungen gesperrt."))
 	default:
 		s.AdminPass.Show()
 		s.Unlock.Show()
 		s.Lock.Hide()
-		s.AdminPass.SetPlaceHolder("Administratorpasswort")
-		s.Unlock.SetText("Als Administrator entsperren")
-		s.AdminState.SetText("Entität und Kanzlei-Einstellungen ändern nur Administratoren (die Sachbearbeiter-Module darf jeder ändern).")
+		s.AdminPass.SetPlaceHolder(text.T("Administratorpasswort"))
+		s.Unlock.SetText(text.T("Als Administrator entsperren"))
+		s.AdminState.SetText(text.T("Entität und Kanzlei-Einstellungen ändern nur Administratoren (die Sachbearbeiter-Module darf jeder ändern)."))
 	}
 	if p := a.eng.Policy(); p != nil {
-		s.AdminState.SetText(s.AdminState.Text + " Gesperrte Felder gibt die IT vor (" + p.Path + ").")
+		s.AdminState.SetText(text.F("%s Gesperrte Felder gibt die IT vor (%s).", s.AdminState.Text, p.Path))
 	}
 }
 
@@ -169,13 +170,13 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 	s.EntityName, s.Tenant, s.ClientID = widget.NewEntry(), widget.NewEntry(), widget.NewEntry()
 	s.EntityName.SetText(ent.Name)
 	s.Tenant.SetText(ent.Tenant)
-	s.Tenant.SetPlaceHolder("GUID oder kanzlei.onmicrosoft.com")
+	s.Tenant.SetPlaceHolder(text.T("GUID oder kanzlei.onmicrosoft.com"))
 	s.ClientID.SetText(ent.ClientID)
-	s.ClientID.SetPlaceHolder("Anwendungs-ID (Client-ID)")
+	s.ClientID.SetPlaceHolder(text.T("Anwendungs-ID (Client-ID)"))
 	s.Secret = widget.NewPasswordEntry()
-	s.Secret.SetPlaceHolder("nur zum Ändern eingeben: der WERT des geheimen Clientschlüssels")
+	s.Secret.SetPlaceHolder(text.T("nur zum Ändern eingeben: der WERT des geheimen Clientschlüssels"))
 	s.SecretExpires = widget.NewEntry()
-	s.SecretExpires.SetPlaceHolder("TT.MM.JJJJ")
+	s.SecretExpires.SetPlaceHolder(text.T("TT.MM.JJJJ"))
 	if !ent.SecretExpires.IsZero() {
 		s.SecretExpires.SetText(ent.SecretExpires.German())
 	}
@@ -183,16 +184,16 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 	s.EntityDot = NewDot(diagnose.Grey)
 	s.EntityResult = widget.NewLabel("")
 	s.EntityResult.Wrapping = fyne.TextWrapWord
-	s.SaveEntity = widget.NewButton(a.t("Speichern"), func() { a.saveEntity(s) })
+	s.SaveEntity = widget.NewButton(text.T("Speichern"), func() { a.saveEntity(s) })
 	s.SaveEntity.Importance = widget.HighImportance
-	s.TestEntity = widget.NewButton(a.t("Verbindung testen"), func() { a.testEntity(s) })
+	s.TestEntity = widget.NewButton(text.T("Verbindung testen"), func() { a.testEntity(s) })
 	form := widget.NewForm(
-		widget.NewFormItem("Name", s.EntityName),
-		widget.NewFormItem("Verzeichnis-ID", s.Tenant),
-		widget.NewFormItem("Client-ID", s.ClientID),
-		widget.NewFormItem("Geheimer Clientschlüssel", s.Secret),
+		widget.NewFormItem(text.T("Name"), s.EntityName),
+		widget.NewFormItem(text.T("Verzeichnis-ID"), s.Tenant),
+		widget.NewFormItem(text.T("Client-ID"), s.ClientID),
+		widget.NewFormItem(text.T("Geheimer Clientschlüssel"), s.Secret),
 		widget.NewFormItem("", s.SecretState),
-		widget.NewFormItem("Läuft ab am", s.SecretExpires),
+		widget.NewFormItem(text.T("Läuft ab am"), s.SecretExpires),
 	)
 	entityFields := []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.Secret, s.SecretExpires, s.SaveEntity}
 	s.lockable = append(s.lockable, entityFields...)
@@ -206,16 +207,16 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 
 func (a *App) secretState(ent config.Entity) string {
 	if ent.Name == "" {
-		return "noch keine Entität angelegt"
+		return text.T("noch keine Entität angelegt")
 	}
 	has, err := a.eng.HasClientSecret(ent.Name)
 	switch {
 	case err != nil:
-		return "Schlüsselbund nicht erreichbar: " + err.Error()
+		return text.F("Schlüsselbund nicht erreichbar: %s", err.Error())
 	case !has:
-		return "kein Schlüssel hinterlegt"
+		return text.T("kein Schlüssel hinterlegt")
 	}
-	return "hinterlegt, läuft ab am " + ent.SecretExpires.German()
+	return text.F("hinterlegt, läuft ab am %s", ent.SecretExpires.German())
 }
 
 // saveEntity validates and stores the entity; a new secret goes into the
@@ -228,7 +229,7 @@ func (a *App) saveEntity(s *SettingsScreen) {
 	if t := strings.TrimSpace(s.SecretExpires.Text); t != "" {
 		d, err := config.ParseDate(t)
 		if err != nil {
-			a.entityResult(s, diagnose.Red, "Läuft ab am: bitte ein Datum wie 31.05.2028 eingeben.")
+			a.entityResult(s, diagnose.Red, text.T("Läuft ab am: bitte ein Datum wie 31.05.2028 eingeben."))
 			return
 		}
 		ent.SecretExpires = d
@@ -240,7 +241,7 @@ func (a *App) saveEntity(s *SettingsScreen) {
 	}
 	s.Secret.SetText("")
 	s.SecretState.SetText(a.secretState(ent))
-	a.entityResult(s, diagnose.Grey, "Gespeichert. Mit „Verbindung testen“ prüfen.")
+	a.entityResult(s, diagnose.Grey, text.T("Gespeichert. Mit „Verbindung testen“ prüfen."))
 	a.restart()
 }
 
@@ -254,11 +255,11 @@ func (a *App) entityResult(s *SettingsScreen, st diagnose.Status, text string) {
 func (a *App) testEntity(s *SettingsScreen) {
 	ent, ok := a.firstEntity()
 	if !ok {
-		a.entityResult(s, diagnose.Red, "Bitte zuerst die Entität speichern.")
+		a.entityResult(s, diagnose.Red, text.T("Bitte zuerst die Entität speichern."))
 		return
 	}
 	s.TestEntity.Disable()
-	a.entityResult(s, diagnose.Grey, "Verbindung wird getestet …")
+	a.entityResult(s, diagnose.Grey, text.T("Verbindung wird getestet …"))
 	inBackground(a, func(ctx context.Context) (diagnose.Report, error) { return a.eng.TestEntity(ctx, ent.Name) }, func(rep diagnose.Report, err error) {
 		s.TestEntity.Enable()
 		if err != nil {
@@ -287,21 +288,21 @@ func (a *App) workersTab(s *SettingsScreen) fyne.CanvasObject {
 		s.Workers.Add(widget.NewLabel(err.Error()))
 	}
 	if len(workers) == 0 {
-		s.Workers.Add(widget.NewLabel("Noch kein Sachbearbeiter. Anlegen mit: kanzleisync config worker set --upn … (siehe docs/einrichtung.md)."))
+		s.Workers.Add(widget.NewLabel(text.T("Noch kein Sachbearbeiter. Anlegen mit: kanzleisync config worker set --upn … (siehe docs/einrichtung.md).")))
 	}
 	for _, w := range workers {
 		var on []string
 		for _, m := range w.Modules {
-			on = append(on, m.German())
+			on = append(on, m.Label())
 		}
-		group := widget.NewCheckGroup(moduleChoices, nil)
+		group := widget.NewCheckGroup(translated(moduleChoices), nil)
 		group.Horizontal = true
 		group.SetSelected(on)
 		upn := w.UPN
 		group.OnChanged = func(sel []string) { a.setModules(upn, sel) }
 		s.Modules[strings.ToLower(upn)] = group
-		signIn := widget.NewButton(a.t("Anmelden"), func() { a.SignIn(upn) })
-		last := widget.NewLabel("Letzte Anmeldung: " + germanTime(w.LastSignIn))
+		signIn := widget.NewButton(text.T("Anmelden"), func() { a.SignIn(upn) })
+		last := widget.NewLabel(text.F("Letzte Anmeldung: %s", germanTime(w.LastSignIn)))
 		s.Workers.Add(widget.NewCard(w.DisplayName, w.UPN, container.NewVBox(group, container.NewHBox(signIn, last))))
 	}
 	return container.NewVScroll(s.Workers)
@@ -317,7 +318,7 @@ func (a *App) setModules(upn string, labels []string) {
 	}
 	var mods []config.Module
 	for _, m := range config.AllModules {
-		if slices.Contains(labels, m.German()) {
+		if slices.Contains(labels, m.Label()) {
 			mods = append(mods, m)
 		}
 	}
@@ -332,49 +333,49 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	if err != nil {
 		set = config.DefaultSettings()
 	}
-	s.DeadlinesTo = widget.NewRadioGroup(deadlineChoices, nil)
-	s.DeadlinesTo.SetSelected(deadlineChoices[boolIndex(set.DeadlinesTo == "calendar")])
+	s.DeadlinesTo = widget.NewRadioGroup(translated(deadlineChoices), nil)
+	s.DeadlinesTo.SetSelected(translated(deadlineChoices)[boolIndex(set.DeadlinesTo == "calendar")])
 	s.TodoList = widget.NewEntry()
 	s.TodoList.SetText(set.TodoListName)
-	s.BodyFormat = widget.NewRadioGroup(bodyChoices, nil)
+	s.BodyFormat = widget.NewRadioGroup(translated(bodyChoices), nil)
 	s.BodyFormat.Horizontal = true
-	s.BodyFormat.SetSelected(bodyChoices[boolIndex(set.BodyFormat == "text")])
-	s.KeepEdits = widget.NewCheck("Änderungen am Text in Outlook nicht überschreiben", nil)
+	s.BodyFormat.SetSelected(translated(bodyChoices)[boolIndex(set.BodyFormat == "text")])
+	s.KeepEdits = widget.NewCheck(text.T("Änderungen am Text in Outlook nicht überschreiben"), nil)
 	s.KeepEdits.SetChecked(set.KeepOutlookBodyEdits)
-	s.DebugLog = widget.NewCheck("Übertragungsprotokoll mit Details jeder Graph-Anfrage (Fehlersuche)", nil)
+	s.DebugLog = widget.NewCheck(text.T("Übertragungsprotokoll mit Details jeder Graph-Anfrage (Fehlersuche)"), nil)
 	s.DebugLog.SetChecked(set.TransferLogDebug)
 	s.ExportServer = widget.NewEntry()
 	s.ExportServer.SetText(set.ExportServer)
 	s.ExportServer.SetPlaceHolder("leer: dieser Arbeitsplatz exportiert; sonst z. B. http://127.0.0.1:9465")
-	s.Active = widget.NewCheck("Schnittstelle aktiv (erst dann wird nach Microsoft 365 geschrieben)", nil)
+	s.Active = widget.NewCheck(text.T("Schnittstelle aktiv (erst dann wird nach Microsoft 365 geschrieben)"), nil)
 	s.Active.SetChecked(set.InterfaceActive)
 	s.Active.OnChanged = a.onActiveChanged(s)
 	s.SettingsResult = widget.NewLabel("")
 	s.SettingsResult.Wrapping = fyne.TextWrapWord
-	s.SaveSettings = widget.NewButton(a.t("Speichern"), func() {
+	s.SaveSettings = widget.NewButton(text.T("Speichern"), func() {
 		n := config.Settings{DeadlinesTo: "todo", TodoListName: strings.TrimSpace(s.TodoList.Text), BodyFormat: "html", KeepOutlookBodyEdits: s.KeepEdits.Checked,
 			InterfaceActive: s.Active.Checked, TransferLogDebug: s.DebugLog.Checked, ExportServer: strings.TrimSpace(s.ExportServer.Text)}
-		if s.DeadlinesTo.Selected == "Kalender" {
+		if s.DeadlinesTo.Selected == text.T("Kalender") {
 			n.DeadlinesTo = "calendar"
 		}
-		if s.BodyFormat.Selected == "Text" {
+		if s.BodyFormat.Selected == text.T("Text") {
 			n.BodyFormat = "text"
 		}
 		if err := a.eng.ChangeSettings(a.ctx, a.admin, n, false); err != nil {
 			s.SettingsResult.SetText(core.Explain(err, config.Entity{}, ""))
 			return
 		}
-		s.SettingsResult.SetText("Gespeichert; der nächste Abgleich verwendet die neuen Einstellungen.")
+		s.SettingsResult.SetText(text.T("Gespeichert; der nächste Abgleich verwendet die neuen Einstellungen."))
 		a.eng.SyncNow()
 	})
 	s.SaveSettings.Importance = widget.HighImportance
 	form := widget.NewForm(
-		widget.NewFormItem("Fristen und Wiedervorlagen", s.DeadlinesTo),
-		widget.NewFormItem("Aufgabenliste", s.TodoList),
-		widget.NewFormItem("Textformat", s.BodyFormat),
+		widget.NewFormItem(text.T("Fristen und Wiedervorlagen"), s.DeadlinesTo),
+		widget.NewFormItem(text.T("Aufgabenliste"), s.TodoList),
+		widget.NewFormItem(text.T("Textformat"), s.BodyFormat),
 		widget.NewFormItem("", s.KeepEdits),
 		widget.NewFormItem("", s.DebugLog),
-		widget.NewFormItem("Export durch Server", s.ExportServer),
+		widget.NewFormItem(text.T("Export durch Server"), s.ExportServer),
 	)
 	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.DebugLog, s.ExportServer, s.SaveSettings, s.Active)
 	for _, k := range a.eng.Policy().LockedSettings() {
@@ -412,9 +413,9 @@ func (a *App) setActive(s *SettingsScreen, on bool) {
 	s.Active.SetChecked(on)
 	s.Active.OnChanged = a.onActiveChanged(s)
 	if on {
-		s.SettingsResult.SetText("Schnittstelle eingeschaltet: der Abgleich schreibt ab jetzt nach Microsoft 365.")
+		s.SettingsResult.SetText(text.T("Schnittstelle eingeschaltet: der Abgleich schreibt ab jetzt nach Microsoft 365."))
 	} else {
-		s.SettingsResult.SetText("Schnittstelle ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben.")
+		s.SettingsResult.SetText(text.T("Schnittstelle ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben."))
 	}
 	a.restart()
 }
@@ -435,17 +436,17 @@ func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
 	}
 	s := &ActivationScreen{}
 	a.window("activate", "Schnittstelle aktivieren", fyne.NewSize(640, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		intro := widget.NewLabel("Nach dem Einschalten schreibt kanzleisync in die Kalender, Kontakte und Aufgaben in Microsoft 365. Der erste Abgleich wird Folgendes tun:")
+		intro := widget.NewLabel(text.T("Nach dem Einschalten schreibt kanzleisync in die Kalender, Kontakte und Aufgaben in Microsoft 365. Der erste Abgleich wird Folgendes tun:"))
 		intro.Wrapping = fyne.TextWrapWord
-		s.Preview = widget.NewLabel("Vorschau wird berechnet …")
+		s.Preview = widget.NewLabel(text.T("Vorschau wird berechnet …"))
 		s.Preview.Wrapping = fyne.TextWrapWord
-		s.Confirm = widget.NewButton("Aktivieren", func() {
+		s.Confirm = widget.NewButton(text.T("Aktivieren"), func() {
 			a.setActive(settings, true)
 			a.CloseWindow("activate")
 		})
 		s.Confirm.Importance = widget.HighImportance
 		s.Confirm.Disable()
-		s.Dismiss = widget.NewButton("Abbrechen", func() { a.CloseWindow("activate") })
+		s.Dismiss = widget.NewButton(text.T("Abbrechen"), func() { a.CloseWindow("activate") })
 		return container.NewBorder(intro, container.NewHBox(s.Confirm, s.Dismiss), nil, nil, container.NewVScroll(s.Preview)), nil
 	})
 	a.screens["activate"] = s
@@ -456,7 +457,7 @@ func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
 // computePreview plans the first cycle and shows it; Aktivieren waits for it.
 func (a *App) computePreview(s *ActivationScreen) {
 	s.Confirm.Disable()
-	s.Preview.SetText("Vorschau wird berechnet …")
+	s.Preview.SetText(text.T("Vorschau wird berechnet …"))
 	inBackground(a, a.eng.Preview, func(out map[string]string, err error) {
 		var lines []string
 		for k, v := range out {
@@ -467,7 +468,7 @@ func (a *App) computePreview(s *ActivationScreen) {
 			lines = append(lines, "", "Hinweis: "+core.Explain(err, config.Entity{}, ""))
 		}
 		if len(lines) == 0 {
-			lines = []string{"Nichts zu tun: kein Sachbearbeiter mit eingeschaltetem Modul."}
+			lines = []string{text.T("Nichts zu tun: kein Sachbearbeiter mit eingeschaltetem Modul.")}
 		}
 		s.Preview.SetText(strings.Join(lines, "\n"))
 		s.Confirm.Enable()
@@ -475,32 +476,27 @@ func (a *App) computePreview(s *ActivationScreen) {
 }
 
 func (a *App) generalTab(s *SettingsScreen) fyne.CanvasObject {
-	s.Autostart = widget.NewCheck(a.t("Mit dem System starten"), nil)
+	s.Autostart = widget.NewCheck(text.T("Mit dem System starten"), nil)
 	if a.o.Autostart == nil {
 		s.Autostart.Disable()
 	} else {
 		s.Autostart.SetChecked(a.o.Autostart.Enabled())
 		s.Autostart.OnChanged = func(on bool) {
 			if err := a.o.Autostart.Set(on); err != nil {
-				a.notifyError(a.t("Mit dem System starten"), err)
+				a.notifyError(text.T("Mit dem System starten"), err)
 			}
 		}
 	}
-	s.Language = widget.NewSelect([]string{"Deutsch", "English"}, nil)
-	s.Language.SetSelected(map[string]string{"de": "Deutsch", "en": "English"}[a.lang])
+	s.Language = widget.NewSelect([]string{text.T("Deutsch"), text.T("English")}, nil)
+	s.Language.SetSelected(map[string]string{text.German: text.T("Deutsch"), text.English: text.T("English")}[text.Language()])
 	s.Language.OnChanged = func(v string) {
-		lang := "de"
-		if v == "English" {
-			lang = "en"
+		lang := text.German
+		if v == text.T("English") {
+			lang = text.English
 		}
-		if lang == a.lang {
-			return
-		}
-		a.lang = lang
-		a.fa.Preferences().SetString("language", lang)
-		a.buildMenu()
+		a.SetLanguage(lang)
 	}
-	info := widget.NewLabel("Sprache der Menüs und Fenster. Meldungen und Hinweise bleiben deutsch.")
+	info := widget.NewLabel(text.T("Sprache der Menüs, Fenster und Meldungen; gilt sofort."))
 	info.Wrapping = fyne.TextWrapWord
-	return container.NewVBox(s.Autostart, widget.NewForm(widget.NewFormItem(a.t("Sprache"), s.Language)), info)
+	return container.NewVBox(s.Autostart, widget.NewForm(widget.NewFormItem(text.T("Sprache"), s.Language)), info)
 }

@@ -35,7 +35,7 @@ type SyncScreen struct {
 }
 
 var kindLabels = []struct{ kind, label string }{
-	{export.Event, "Kalendereinträge"}, {export.Task, "Aufgaben"}, {export.Contact, "Kontakte"},
+	{export.Event, text.Mark("Kalendereinträge")}, {export.Task, text.Mark("Aufgaben")}, {export.Contact, text.Mark("Kontakte")},
 }
 
 // ShowSync opens "Synchronisation".
@@ -44,8 +44,8 @@ func (a *App) ShowSync() *SyncScreen {
 		return old.(*SyncScreen)
 	}
 	s := &SyncScreen{}
-	a.window("sync", a.t("Synchronisation"), fyne.NewSize(760, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		s.Now = widget.NewButton(a.t("Jetzt synchronisieren"), func() { a.eng.SyncNow() })
+	a.window("sync", "Synchronisation", fyne.NewSize(760, 560), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+		s.Now = widget.NewButton(text.T("Jetzt synchronisieren"), func() { a.eng.SyncNow() })
 		s.Now.Importance = widget.HighImportance
 		s.List = container.NewVBox()
 		return container.NewBorder(container.NewHBox(s.Now), nil, nil, nil, container.NewVScroll(s.List)), func(st core.Status) { a.fillSync(s, st) }
@@ -59,13 +59,13 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 	s.Bars, s.Failed = map[string]*widget.ProgressBar{}, map[string][]store.JournalEntry{}
 	s.Held, s.Release = map[string][]store.HeldDeletion{}, map[string]*widget.Button{}
 	if len(st.Sync) == 0 {
-		s.List.Add(widget.NewLabel("Kein Sachbearbeiter mit eingeschaltetem Modul."))
+		s.List.Add(widget.NewLabel(text.T("Kein Sachbearbeiter mit eingeschaltetem Modul.")))
 		return
 	}
 	held, err := a.eng.HeldDeletions(a.ctx)
 	export.SortHeld(held)
 	if err != nil {
-		s.List.Add(widget.NewLabel("Zurückgehaltene Löschungen: " + core.Explain(err, config.Entity{}, "")))
+		s.List.Add(widget.NewLabel(text.F("Zurückgehaltene Löschungen: %s", core.Explain(err, config.Entity{}, ""))))
 	}
 	for _, h := range held {
 		k := strings.ToLower(h.Worker)
@@ -75,16 +75,16 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 		key := strings.ToLower(ws.Worker)
 		var mods []string
 		for _, m := range ws.Modules {
-			mods = append(mods, m.German())
+			mods = append(mods, m.Label())
 		}
-		box := container.NewVBox(widget.NewLabel("Module: " + strings.Join(mods, ", ")))
+		box := container.NewVBox(widget.NewLabel(text.F("Module: %s", strings.Join(mods, ", "))))
 		bar := widget.NewProgressBar()
 		s.Bars[key] = bar
 		done, total := 0, 0
 		var counts []string
 		for _, k := range kindLabels {
 			if t := ws.Total[k.kind]; t > 0 {
-				counts = append(counts, fmt.Sprintf("%s %d/%d", k.label, ws.Completed[k.kind], t))
+				counts = append(counts, fmt.Sprintf("%s %d/%d", text.T(k.label), ws.Completed[k.kind], t))
 				done, total = done+ws.Completed[k.kind], total+t
 			}
 		}
@@ -93,14 +93,14 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 				bar.SetValue(float64(done) / float64(total))
 			}
 			box.Add(bar)
-			box.Add(widget.NewLabel("Abgleich läuft: " + strings.Join(counts, ", ")))
+			box.Add(widget.NewLabel(text.F("Abgleich läuft: %s", strings.Join(counts, ", "))))
 		} else {
 			bar.SetValue(1)
 			r := ws.Result
-			box.Add(widget.NewLabel(fmt.Sprintf("Letzter Abgleich: %s – %s", germanTime(ws.LastRun), orDash(ws.Summary))))
-			box.Add(widget.NewLabel(fmt.Sprintf("Angelegt %d, geändert %d, gelöscht %d, fehlgeschlagen %d, übersprungen %d",
+			box.Add(widget.NewLabel(text.F("Letzter Abgleich: %s – %s", germanTime(ws.LastRun), orDash(ws.Summary))))
+			box.Add(widget.NewLabel(text.F("Angelegt %d, geändert %d, gelöscht %d, fehlgeschlagen %d, übersprungen %d",
 				r.Created, r.Updated, r.Deleted, r.Failed, r.Skipped)))
-			box.Add(widget.NewLabel("Nächster Abgleich: " + germanTime(ws.NextRun)))
+			box.Add(widget.NewLabel(text.F("Nächster Abgleich: %s", germanTime(ws.NextRun))))
 		}
 		if ws.Err != "" {
 			l := widget.NewLabel(ws.Err)
@@ -135,17 +135,17 @@ func (a *App) heldBox(s *SyncScreen, upn string, hs []store.HeldDeletion) fyne.C
 	names := make([]string, 0, shown)
 	for i, h := range hs {
 		if i == shown {
-			names = append(names, fmt.Sprintf("… und %d weitere", len(hs)-shown))
+			names = append(names, text.F("… und %d weitere", len(hs)-shown))
 			break
 		}
 		names = append(names, export.HeldLabel(h))
 	}
-	list := widget.NewLabel(fmt.Sprintf("Zurückgehaltene Löschungen (%d): %s", len(hs), strings.Join(names, ", ")))
+	list := widget.NewLabel(text.F("Zurückgehaltene Löschungen (%d): %s", len(hs), strings.Join(names, ", ")))
 	list.Wrapping = fyne.TextWrapWord
-	btn := widget.NewButton(a.t("Löschungen ausführen"), func() { a.confirmRelease(upn, len(hs)) })
+	btn := widget.NewButton(text.T("Löschungen ausführen"), func() { a.confirmRelease(upn, len(hs)) })
 	btn.Importance = widget.DangerImportance
 	if released == len(hs) {
-		btn.SetText(a.t("Freigegeben – wird beim nächsten Abgleich ausgeführt"))
+		btn.SetText(text.T("Freigegeben – wird beim nächsten Abgleich ausgeführt"))
 		btn.Disable()
 	}
 	s.Release[strings.ToLower(upn)] = btn
@@ -160,15 +160,15 @@ func (a *App) confirmRelease(upn string, n int) {
 		return
 	}
 	pass := widget.NewPasswordEntry()
-	pass.SetPlaceHolder("Administratorpasswort")
-	text := widget.NewLabel(fmt.Sprintf("%d Einträge von %s werden in Microsoft 365 gelöscht. Das lässt sich nicht rückgängig machen. "+
-		"Bitte nur bestätigen, wenn der Cache der Kanzleisoftware vollständig ist und die Einträge dort wirklich gelöscht wurden.", n, upn))
-	text.Wrapping = fyne.TextWrapWord
-	items := []*widget.FormItem{{Widget: text}}
+	pass.SetPlaceHolder(text.T("Administratorpasswort"))
+	warning := widget.NewLabel(fmt.Sprintf(text.T("%d Einträge von %s werden in Microsoft 365 gelöscht. Das lässt sich nicht rückgängig machen. ")+
+		text.T("Bitte nur bestätigen, wenn der Cache der Kanzleisoftware vollständig ist und die Einträge dort wirklich gelöscht wurden."), n, upn))
+	warning.Wrapping = fyne.TextWrapWord
+	items := []*widget.FormItem{{Widget: warning}}
 	if !a.admin.Unlocked() {
-		items = append(items, widget.NewFormItem("Administratorpasswort", pass))
+		items = append(items, widget.NewFormItem(text.T("Administratorpasswort"), pass))
 	}
-	d := dialog.NewForm(a.t("Löschungen ausführen"), a.t("Löschen"), a.t("Abbrechen"), items, func(ok bool) {
+	d := dialog.NewForm(text.T("Löschungen ausführen"), text.T("Löschen"), text.T("Abbrechen"), items, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -180,7 +180,7 @@ func (a *App) confirmRelease(upn string, n int) {
 				return
 			}
 		}
-		if _, err := a.eng.ReleaseHeldDeletions(a.ctx, admin, upn, "Synchronisation"); err != nil {
+		if _, err := a.eng.ReleaseHeldDeletions(a.ctx, admin, upn, text.T("Synchronisation")); err != nil {
 			dialog.ShowError(fmt.Errorf("%s", core.Explain(err, config.Entity{}, "")), w)
 			return
 		}
@@ -216,22 +216,22 @@ func (a *App) ShowJournal() *JournalScreen {
 		return s
 	}
 	s := &JournalScreen{}
-	a.window("journal", a.t("Protokoll"), fyne.NewSize(900, 560), func(w fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+	a.window("journal", "Protokoll", fyne.NewSize(900, 560), func(w fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 		workers, _ := a.eng.Workers(a.ctx)
-		choices := []string{"alle Sachbearbeiter"}
+		choices := []string{text.T("alle Sachbearbeiter")}
 		for _, w := range workers {
 			choices = append(choices, w.UPN)
 		}
 		reload := func(string) { a.loadJournal(s) }
 		s.Worker = widget.NewSelect(choices, nil)
 		s.Worker.SetSelected(choices[0])
-		s.Result = widget.NewSelect([]string{"alle Ergebnisse", "nur Fehler", "nur erfolgreich"}, nil)
-		s.Result.SetSelected("alle Ergebnisse")
+		s.Result = widget.NewSelect([]string{text.T("alle Ergebnisse"), text.T("nur Fehler"), text.T("nur erfolgreich")}, nil)
+		s.Result.SetSelected(text.T("alle Ergebnisse"))
 		s.Period = widget.NewSelect(periodChoices, nil)
 		s.Period.SetSelected("7 Tage")
 		s.Worker.OnChanged, s.Result.OnChanged, s.Period.OnChanged = reload, reload, reload
 		s.Count = widget.NewLabel("")
-		s.Export = widget.NewButton(a.t("Als CSV exportieren"), func() {
+		s.Export = widget.NewButton(text.T("Als CSV exportieren"), func() {
 			d := dialog.NewFileSave(func(wc fyne.URIWriteCloser, err error) {
 				if err != nil || wc == nil {
 					return
@@ -244,7 +244,7 @@ func (a *App) ShowJournal() *JournalScreen {
 			d.SetFileName("kanzleisync-protokoll.csv")
 			d.Show()
 		})
-		headers := []string{"Zeit", "Sachbearbeiter", "Eintrag", "Aktion", "Ergebnis", "Fehler"}
+		headers := []string{"Zeit", text.T("Sachbearbeiter"), "Eintrag", "Aktion", "Ergebnis", text.T("Fehler")}
 		widths := []float32{130, 250, 170, 80, 80, 400}
 		s.Table = widget.NewTable(func() (int, int) { return len(s.Entries), len(headers) },
 			func() fyne.CanvasObject { return widget.NewLabel("") },
@@ -292,9 +292,9 @@ func (s *JournalScreen) filter(now time.Time) store.JournalFilter {
 		f.Worker = s.Worker.Selected
 	}
 	switch s.Result.Selected {
-	case "nur Fehler":
+	case text.T("nur Fehler"):
 		f.Result = "error"
-	case "nur erfolgreich":
+	case text.T("nur erfolgreich"):
 		f.Result = "ok"
 	}
 	switch s.Period.Selected {
@@ -333,23 +333,23 @@ func (a *App) WriteJournalCSV(s *JournalScreen, w io.Writer) error {
 
 // ShowAbout opens "Über".
 func (a *App) ShowAbout() {
-	a.window("about", a.t("Über"), fyne.NewSize(520, 300), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
+	a.window("about", "Über", fyne.NewSize(520, 300), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
 		title := widget.NewLabelWithStyle("kanzleisync "+a.o.Version, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		text := widget.NewLabel("Hält Microsoft 365 mit der Kanzleisoftware abgeglichen: Termine, Fristen, Wiedervorlagen, Adressen und die Mailkonten.")
-		text.Wrapping = fyne.TextWrapWord
+		about := widget.NewLabel(text.T("Hält Microsoft 365 mit der Kanzleisoftware abgeglichen: Termine, Fristen, Wiedervorlagen, Adressen und die Mailkonten."))
+		about.Wrapping = fyne.TextWrapWord
 		ents, _ := a.eng.Entities(a.ctx)
 		var names []string
 		for _, e := range ents {
 			names = append(names, e.Name)
 		}
 		form := widget.NewForm(
-			widget.NewFormItem("Entität", widget.NewLabel(orDash(strings.Join(names, ", ")))),
-			widget.NewFormItem("Datenverzeichnis", widget.NewLabel(orDash(a.o.DataDir))),
-			widget.NewFormItem("Protokolldatei", widget.NewLabel(orDash(a.o.LogFile))),
-			widget.NewFormItem("Übertragungsprotokoll", widget.NewLabel(orDash(a.o.TransferLog))),
-			widget.NewFormItem("Anmelde-Adresse", widget.NewLabel(fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath))),
+			widget.NewFormItem(text.T("Entität"), widget.NewLabel(orDash(strings.Join(names, ", ")))),
+			widget.NewFormItem(text.T("Datenverzeichnis"), widget.NewLabel(orDash(a.o.DataDir))),
+			widget.NewFormItem(text.T("Protokolldatei"), widget.NewLabel(orDash(a.o.LogFile))),
+			widget.NewFormItem(text.T("Übertragungsprotokoll"), widget.NewLabel(orDash(a.o.TransferLog))),
+			widget.NewFormItem(text.T("Anmelde-Adresse"), widget.NewLabel(fmt.Sprintf("http://localhost:%d%s", config.DefaultRedirectPort, config.DefaultRedirectPath))),
 		)
-		return container.NewVBox(title, text, form), nil
+		return container.NewVBox(title, about, form), nil
 	})
 }
 

@@ -615,7 +615,7 @@ func walk(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
 // Über, the demo window and the tray-menu preview build and say what they should.
 func TestAboutDemoAndMenuPreview(t *testing.T) {
 	f := newFixture(t, setup{opts: Options{Version: "9.8.7", DataDir: "DATENVERZEICHNIS", LogFile: "LOGDATEI",
-		DemoHelp: "Willkommen zur Demo", Demo: []Action{{Label: "SMTP AUTH abschalten", Do: func(context.Context) error { return nil }}}}})
+		DemoHelp: func() string { return "Willkommen zur Demo" }, Demo: []Action{{Label: "SMTP AUTH abschalten", Do: func(context.Context) error { return nil }}}}})
 	f.ui(func() {
 		f.app.ShowAbout()
 		about := f.app.Window("about").Content()
@@ -1012,7 +1012,7 @@ func TestUnsentMessagesRetryAndDiscard(t *testing.T) {
 // The demo window's „Im Kommunikator abrufen“ takes the waiting mail
 // through the local POP3 server, as the practice software would.
 func TestDemoFetchesAsKommunikator(t *testing.T) {
-	f := newFixture(t, setup{opts: Options{DemoHelp: "Willkommen zur Demo"}})
+	f := newFixture(t, setup{opts: Options{DemoHelp: func() string { return "Willkommen zur Demo" }}})
 	if _, err := f.sim.Deliver(anna, []byte("From: mandant@example.org\r\nTo: "+anna+"\r\nSubject: Demo\r\n\r\nText\r\n")); err != nil {
 		t.Fatal(err)
 	}

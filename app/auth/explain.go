@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"kanzleisync/app/config"
+	"kanzleisync/app/text"
 	"kanzleisync/platform/keyring"
 )
 
@@ -35,7 +36,7 @@ func Explain(err error, c Context) Advice {
 	if a, ok := ExplainSignIn(err, c); ok {
 		return a
 	}
-	return Advice{Problem: "Die Anmeldung ist fehlgeschlagen: " + err.Error(), Fix: "Bitte erneut versuchen; bleibt der Fehler, die IT-Betreuung mit dieser Meldung verständigen."}
+	return Advice{Problem: text.F("Die Anmeldung ist fehlgeschlagen: %s", err.Error()), Fix: text.T("Bitte erneut versuchen; bleibt der Fehler, die IT-Betreuung mit dieser Meldung verständigen.")}
 }
 
 // ExplainSignIn explains the errors of signing in and of tokens; ok is
@@ -48,35 +49,35 @@ func ExplainSignIn(err error, c Context) (Advice, bool) {
 	case err == nil:
 		return Advice{}, true
 	case errors.As(err, &wrong):
-		return Advice{Problem: fmt.Sprintf("Im Browser wurde das Konto %s angemeldet, erwartet wird %s.", wrong.Got, wrong.Want),
-			Fix: fmt.Sprintf("Bitte die Anmeldung erneut starten und im Browser „Anderes Konto verwenden“ wählen, dann mit %s anmelden.", wrong.Want)}, true
+		return Advice{Problem: text.F("Im Browser wurde das Konto %s angemeldet, erwartet wird %s.", wrong.Got, wrong.Want),
+			Fix: text.F("Bitte die Anmeldung erneut starten und im Browser „Anderes Konto verwenden“ wählen, dann mit %s anmelden.", wrong.Want)}, true
 	case errors.As(err, &sir) && sir.Cause == nil:
-		return Advice{Problem: fmt.Sprintf("%s hat sich noch nicht bei Microsoft 365 angemeldet.", sir.UPN),
-			Fix: "Bitte im Tray-Menü „Anmelden“ wählen (oder: kanzleisync auth login --worker " + sir.UPN + ")."}, true
+		return Advice{Problem: text.F("%s hat sich noch nicht bei Microsoft 365 angemeldet.", sir.UPN),
+			Fix: text.F("Bitte im Tray-Menü „Anmelden“ wählen (oder: kanzleisync auth login --worker %s).", sir.UPN)}, true
 	case errors.As(err, &ee):
 		a := explainCode(ee, c)
 		if errors.As(err, &sir) {
-			if a.Fix == "Bitte erneut anmelden." {
-				a.Fix = "Bitte erneut anmelden (Tray-Menü „Anmelden“)."
+			if a.Fix == text.T("Bitte erneut anmelden.") {
+				a.Fix = text.T("Bitte erneut anmelden (Tray-Menü „Anmelden“).")
 			} else {
-				a.Fix += " Danach bitte erneut anmelden (Tray-Menü „Anmelden“)."
+				a.Fix += text.T(" Danach bitte erneut anmelden (Tray-Menü „Anmelden“).")
 			}
 		}
 		return a, true
 	case errors.Is(err, ErrTimeout):
-		return Advice{Problem: "Die Anmeldung im Browser wurde nicht rechtzeitig abgeschlossen.",
-			Fix: "Bitte erneut anmelden. Falls sich kein Browser geöffnet hat, die angezeigte Adresse kopieren und im Browser öffnen."}, true
+		return Advice{Problem: text.T("Die Anmeldung im Browser wurde nicht rechtzeitig abgeschlossen."),
+			Fix: text.T("Bitte erneut anmelden. Falls sich kein Browser geöffnet hat, die angezeigte Adresse kopieren und im Browser öffnen.")}, true
 	case errors.Is(err, ErrCancelled):
-		return Advice{Problem: "Die Anmeldung wurde abgebrochen.", Fix: "Bitte erneut anmelden, wenn Sie fortfahren möchten."}, true
+		return Advice{Problem: text.T("Die Anmeldung wurde abgebrochen."), Fix: text.T("Bitte erneut anmelden, wenn Sie fortfahren möchten.")}, true
 	case errors.Is(err, ErrNoSecret):
-		return Advice{Problem: fmt.Sprintf("Für die Entität „%s“ ist kein geheimer Clientschlüssel hinterlegt.", c.Entity.Name),
-			Fix: "Bitte in den Einstellungen (oder: kanzleisync config entity secret) den Wert des geheimen Clientschlüssels eintragen."}, true
+		return Advice{Problem: text.F("Für die Entität „%s“ ist kein geheimer Clientschlüssel hinterlegt.", c.Entity.Name),
+			Fix: text.T("Bitte in den Einstellungen (oder: kanzleisync config entity secret) den Wert des geheimen Clientschlüssels eintragen.")}, true
 	case errors.Is(err, keyring.ErrUnavailable):
-		return Advice{Problem: "Der Schlüsselspeicher des Betriebssystems ist nicht erreichbar; Anmeldedaten werden nirgendwo sonst gespeichert.",
-			Fix: "Unter Windows die Anmeldeinformationsverwaltung prüfen, unter Linux den Schlüsselbund (gnome-keyring) entsperren, dann erneut versuchen."}, true
+		return Advice{Problem: text.T("Der Schlüsselspeicher des Betriebssystems ist nicht erreichbar; Anmeldedaten werden nirgendwo sonst gespeichert."),
+			Fix: text.T("Unter Windows die Anmeldeinformationsverwaltung prüfen, unter Linux den Schlüsselbund (gnome-keyring) entsperren, dann erneut versuchen.")}, true
 	case errors.Is(err, keyring.ErrDamaged):
-		return Advice{Problem: "Die gespeicherten Anmeldedaten sind unvollständig oder beschädigt und werden nicht verwendet.",
-			Fix: "Bitte erneut anmelden; die Anmeldedaten werden dabei neu gespeichert."}, true
+		return Advice{Problem: text.T("Die gespeicherten Anmeldedaten sind unvollständig oder beschädigt und werden nicht verwendet."),
+			Fix: text.T("Bitte erneut anmelden; die Anmeldedaten werden dabei neu gespeichert.")}, true
 	}
 	return Advice{}, false
 }
@@ -86,82 +87,82 @@ func explainCode(e *EntraError, c Context) Advice {
 	a := Advice{Code: e.Code}
 	switch e.Code {
 	case 7000215:
-		a.Problem = "Der geheime Clientschlüssel ist falsch."
-		a.Fix = "Im Azure-Portal unter App-Registrierungen › " + appName(ent) + " › Zertifikate & Geheimnisse den Wert (nicht die Geheimnis-ID) kopieren und hier eintragen."
+		a.Problem = text.T("Der geheime Clientschlüssel ist falsch.")
+		a.Fix = text.F("Im Azure-Portal unter App-Registrierungen › %s › Zertifikate & Geheimnisse den Wert (nicht die Geheimnis-ID) kopieren und hier eintragen.", appName(ent))
 	case 7000222:
-		a.Problem = "Der geheime Clientschlüssel ist abgelaufen."
-		a.Fix = "Im Azure-Portal unter Zertifikate & Geheimnisse einen neuen erstellen und hier eintragen (mit dem neuen Ablaufdatum)."
+		a.Problem = text.T("Der geheime Clientschlüssel ist abgelaufen.")
+		a.Fix = text.T("Im Azure-Portal unter Zertifikate & Geheimnisse einen neuen erstellen und hier eintragen (mit dem neuen Ablaufdatum).")
 	case 7000218:
-		a.Problem = "Es wurde kein geheimer Clientschlüssel gesendet."
-		a.Fix = "Bitte den Wert des geheimen Clientschlüssels in den Einstellungen der Entität eintragen."
+		a.Problem = text.T("Es wurde kein geheimer Clientschlüssel gesendet.")
+		a.Fix = text.T("Bitte den Wert des geheimen Clientschlüssels in den Einstellungen der Entität eintragen.")
 	case 700016:
-		a.Problem = fmt.Sprintf("Die Anwendungs-ID %s ist im Verzeichnis %s nicht registriert.", ent.ClientID, ent.Tenant)
-		a.Fix = "Bitte Anwendungs-ID und Verzeichnis-ID mit der Übersicht der App-Registrierung im Azure-Portal vergleichen."
+		a.Problem = text.F("Die Anwendungs-ID %s ist im Verzeichnis %s nicht registriert.", ent.ClientID, ent.Tenant)
+		a.Fix = text.T("Bitte Anwendungs-ID und Verzeichnis-ID mit der Übersicht der App-Registrierung im Azure-Portal vergleichen.")
 	case 90002:
-		a.Problem = fmt.Sprintf("Das Verzeichnis „%s“ gibt es bei Microsoft nicht.", ent.Tenant)
-		a.Fix = "Bitte die Verzeichnis-ID aus der Übersicht der App-Registrierung im Azure-Portal übernehmen."
+		a.Problem = text.F("Das Verzeichnis „%s“ gibt es bei Microsoft nicht.", ent.Tenant)
+		a.Fix = text.T("Bitte die Verzeichnis-ID aus der Übersicht der App-Registrierung im Azure-Portal übernehmen.")
 	case 50194:
-		a.Problem = "Die App ist für einen einzelnen Mandanten registriert, angefragt wurde aber „common“."
-		a.Fix = "Bitte als Verzeichnis-ID die GUID oder Domäne des eigenen Mandanten eintragen."
+		a.Problem = text.T("Die App ist für einen einzelnen Mandanten registriert, angefragt wurde aber „common“.")
+		a.Fix = text.T("Bitte als Verzeichnis-ID die GUID oder Domäne des eigenen Mandanten eintragen.")
 	case 50011:
-		a.Problem = "Die Umleitungs-URI ist in der App-Registrierung nicht eingetragen."
-		a.Fix = fmt.Sprintf("Im Azure-Portal unter App-Registrierungen › %s › Authentifizierung bei der Plattform „Web“ genau diese Umleitungs-URI hinzufügen: %s", appName(ent), canonicalRedirect(c.RedirectURI))
+		a.Problem = text.T("Die Umleitungs-URI ist in der App-Registrierung nicht eingetragen.")
+		a.Fix = text.F("Im Azure-Portal unter App-Registrierungen › %s › Authentifizierung bei der Plattform „Web“ genau diese Umleitungs-URI hinzufügen: %s", appName(ent), canonicalRedirect(c.RedirectURI))
 	case 500112:
-		a.Problem = "Die Umleitungs-URI beim Einlösen des Codes passt nicht zur Anmeldung."
-		a.Fix = "Bitte die Anmeldung neu starten."
+		a.Problem = text.T("Die Umleitungs-URI beim Einlösen des Codes passt nicht zur Anmeldung.")
+		a.Fix = text.T("Bitte die Anmeldung neu starten.")
 	case 65001:
-		a.Problem = "Für die App fehlt die Zustimmung (Consent) zu den benötigten Berechtigungen."
-		a.Fix = "Eine Administratorin oder ein Administrator des Mandanten öffnet diese Adresse und stimmt zu: " + ent.AdminConsentURL(canonicalRedirect(c.RedirectURI))
+		a.Problem = text.T("Für die App fehlt die Zustimmung (Consent) zu den benötigten Berechtigungen.")
+		a.Fix = text.F("Eine Administratorin oder ein Administrator des Mandanten öffnet diese Adresse und stimmt zu: %s", ent.AdminConsentURL(canonicalRedirect(c.RedirectURI)))
 	case 65004:
-		a.Problem = "Der Zustimmung zu den Berechtigungen wurde im Browser nicht zugestimmt."
-		a.Fix = "Bitte erneut anmelden und „Akzeptieren“ wählen, oder die Zustimmung durch die Administration erteilen lassen: " + ent.AdminConsentURL(canonicalRedirect(c.RedirectURI))
+		a.Problem = text.T("Der Zustimmung zu den Berechtigungen wurde im Browser nicht zugestimmt.")
+		a.Fix = text.F("Bitte erneut anmelden und „Akzeptieren“ wählen, oder die Zustimmung durch die Administration erteilen lassen: %s", ent.AdminConsentURL(canonicalRedirect(c.RedirectURI)))
 	case 90094:
-		a.Problem = "Die Berechtigungen der App erfordern die Zustimmung einer Administratorin oder eines Administrators."
-		a.Fix = "Bitte die Administration bitten, diese Adresse zu öffnen und zuzustimmen: " + ent.AdminConsentURL(canonicalRedirect(c.RedirectURI))
+		a.Problem = text.T("Die Berechtigungen der App erfordern die Zustimmung einer Administratorin oder eines Administrators.")
+		a.Fix = text.F("Bitte die Administration bitten, diese Adresse zu öffnen und zuzustimmen: %s", ent.AdminConsentURL(canonicalRedirect(c.RedirectURI)))
 	case 50126:
-		a.Problem = "Benutzername oder Kennwort sind falsch."
-		a.Fix = "Bitte die Anmeldung wiederholen."
+		a.Problem = text.T("Benutzername oder Kennwort sind falsch.")
+		a.Fix = text.T("Bitte die Anmeldung wiederholen.")
 	case 50034:
-		a.Problem = "Das Benutzerkonto gibt es in diesem Verzeichnis nicht."
-		a.Fix = "Bitte den Benutzernamen (UPN) des Sachbearbeiters prüfen."
+		a.Problem = text.T("Das Benutzerkonto gibt es in diesem Verzeichnis nicht.")
+		a.Fix = text.T("Bitte den Benutzernamen (UPN) des Sachbearbeiters prüfen.")
 	case 700082:
-		a.Problem = "Die Anmeldung ist abgelaufen, weil sie 90 Tage nicht benutzt wurde."
-		a.Fix = "Bitte erneut anmelden."
+		a.Problem = text.T("Die Anmeldung ist abgelaufen, weil sie 90 Tage nicht benutzt wurde.")
+		a.Fix = text.T("Bitte erneut anmelden.")
 	case 70008:
-		a.Problem = "Der Anmeldecode oder die gespeicherte Anmeldung ist abgelaufen."
-		a.Fix = "Bitte erneut anmelden."
+		a.Problem = text.T("Der Anmeldecode oder die gespeicherte Anmeldung ist abgelaufen.")
+		a.Fix = text.T("Bitte erneut anmelden.")
 	case 50173, 70043, 700084:
-		a.Problem = "Die gespeicherte Anmeldung wurde von Microsoft widerrufen (z. B. nach einer Kennwortänderung oder durch die Administration)."
-		a.Fix = "Bitte erneut anmelden."
+		a.Problem = text.T("Die gespeicherte Anmeldung wurde von Microsoft widerrufen (z. B. nach einer Kennwortänderung oder durch die Administration).")
+		a.Fix = text.T("Bitte erneut anmelden.")
 	case 54005:
-		a.Problem = "Der Anmeldecode wurde bereits eingelöst."
-		a.Fix = "Bitte die Anmeldung neu starten."
+		a.Problem = text.T("Der Anmeldecode wurde bereits eingelöst.")
+		a.Fix = text.T("Bitte die Anmeldung neu starten.")
 	case 501481, 50148:
-		a.Problem = "Die Sicherheitsprüfung der Anmeldung (PKCE) ist fehlgeschlagen."
-		a.Fix = "Bitte die Anmeldung neu starten. Tritt das wiederholt auf, greift möglicherweise ein anderes Programm in die Anmeldung ein."
+		a.Problem = text.T("Die Sicherheitsprüfung der Anmeldung (PKCE) ist fehlgeschlagen.")
+		a.Fix = text.T("Bitte die Anmeldung neu starten. Tritt das wiederholt auf, greift möglicherweise ein anderes Programm in die Anmeldung ein.")
 	case 50058:
-		a.Problem = "Im Browser ist niemand angemeldet."
-		a.Fix = "Bitte die Anmeldung starten und im Browser anmelden."
+		a.Problem = text.T("Im Browser ist niemand angemeldet.")
+		a.Fix = text.T("Bitte die Anmeldung starten und im Browser anmelden.")
 	case 70011, 28000, 1002012:
-		a.Problem = "Die angeforderten Berechtigungen (Scopes) sind ungültig."
-		a.Fix = "Bitte die IT-Betreuung verständigen (Fehlercode AADSTS" + fmt.Sprint(e.Code) + ")."
+		a.Problem = text.T("Die angeforderten Berechtigungen (Scopes) sind ungültig.")
+		a.Fix = text.F("Bitte die IT-Betreuung verständigen (Fehlercode AADSTS%s).", fmt.Sprint(e.Code))
 	case 9002313:
-		a.Problem = "Die gespeicherte Anmeldung ist ungültig."
-		a.Fix = "Bitte erneut anmelden."
+		a.Problem = text.T("Die gespeicherte Anmeldung ist ungültig.")
+		a.Fix = text.T("Bitte erneut anmelden.")
 	case 70003, 700054, 900144, 5000811:
-		a.Problem = "Entra ID lehnt die Anfrage von kanzleisync ab (Fehlercode AADSTS" + fmt.Sprint(e.Code) + ")."
-		a.Fix = "Bitte kanzleisync aktualisieren; bleibt der Fehler, die IT-Betreuung mit diesem Fehlercode verständigen."
+		a.Problem = text.F("Entra ID lehnt die Anfrage von kanzleisync ab (Fehlercode AADSTS%s).", fmt.Sprint(e.Code))
+		a.Fix = text.T("Bitte kanzleisync aktualisieren; bleibt der Fehler, die IT-Betreuung mit diesem Fehlercode verständigen.")
 	default:
 		switch e.OAuth {
 		case "access_denied":
-			a.Problem = "Die Anmeldung wurde im Browser abgebrochen oder abgelehnt."
-			a.Fix = "Bitte erneut anmelden."
+			a.Problem = text.T("Die Anmeldung wurde im Browser abgebrochen oder abgelehnt.")
+			a.Fix = text.T("Bitte erneut anmelden.")
 		case "temporarily_unavailable", "server_error":
-			a.Problem = "Der Anmeldedienst von Microsoft ist vorübergehend nicht erreichbar."
-			a.Fix = "Bitte in einigen Minuten erneut versuchen."
+			a.Problem = text.T("Der Anmeldedienst von Microsoft ist vorübergehend nicht erreichbar.")
+			a.Fix = text.T("Bitte in einigen Minuten erneut versuchen.")
 		default:
-			a.Problem = fmt.Sprintf("Microsoft meldet den Fehler %s (AADSTS%d).", e.OAuth, e.Code)
-			a.Fix = "Bitte die IT-Betreuung mit diesem Fehlercode verständigen."
+			a.Problem = text.F("Microsoft meldet den Fehler %s (AADSTS%d).", e.OAuth, e.Code)
+			a.Fix = text.T("Bitte die IT-Betreuung mit diesem Fehlercode verständigen.")
 		}
 	}
 	return a
@@ -169,7 +170,7 @@ func explainCode(e *EntraError, c Context) Advice {
 
 func appName(e config.Entity) string {
 	if e.Name != "" {
-		return "„" + e.Name + "“"
+		return text.F("„%s“", e.Name)
 	}
 	return "kanzleisync"
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"kanzleisync/app/config"
+	"kanzleisync/app/text"
 )
 
 // LoginConfig describes one interactive sign-in.
@@ -129,14 +130,14 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if finished {
-			writePage(w, http.StatusGone, "Anmeldung bereits abgeschlossen", "Diese Anmeldung ist schon abgeschlossen. Sie können dieses Fenster schließen.")
+			writePage(w, http.StatusGone, text.T("Anmeldung bereits abgeschlossen"), text.T("Diese Anmeldung ist schon abgeschlossen. Sie können dieses Fenster schließen."))
 			return
 		}
 		q := r.URL.Query()
 		if q.Get("state") != state {
 			// A stray or forged request: refuse it, keep waiting for the real one.
 			cfg.Logger.Warn("sign-in redirect with wrong state refused")
-			writePage(w, http.StatusBadRequest, "Ungültige Anfrage", "Diese Anfrage gehört nicht zur laufenden Anmeldung (state passt nicht). Bitte die Anmeldung in kanzleisync verwenden.")
+			writePage(w, http.StatusBadRequest, text.T("Ungültige Anfrage"), text.T("Diese Anfrage gehört nicht zur laufenden Anmeldung (state passt nicht). Bitte die Anmeldung in kanzleisync verwenden."))
 			return
 		}
 		finished = true
@@ -147,18 +148,18 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 				err = fmt.Errorf("%w: %w", ErrCancelled, ee)
 			}
 			adv := Explain(err, Context{Entity: ent, RedirectURI: redirect, UPN: cfg.UPN})
-			writePage(w, http.StatusOK, "Anmeldung nicht abgeschlossen", adv.String())
+			writePage(w, http.StatusOK, text.T("Anmeldung nicht abgeschlossen"), adv.String())
 			finish(outcome{err: err})
 			return
 		}
 		res, err := redeem(r.Context(), cfg, ent, q.Get("code"), verifier, redirect)
 		if err != nil {
 			adv := Explain(err, Context{Entity: ent, RedirectURI: redirect, UPN: cfg.UPN})
-			writePage(w, http.StatusOK, "Anmeldung nicht abgeschlossen", adv.String())
+			writePage(w, http.StatusOK, text.T("Anmeldung nicht abgeschlossen"), adv.String())
 			finish(outcome{err: err})
 			return
 		}
-		writePage(w, http.StatusOK, "Überprüfungscode erhalten", "Überprüfungscode erhalten – Sie können dieses Fenster schließen.")
+		writePage(w, http.StatusOK, text.T("Überprüfungscode erhalten"), text.T("Überprüfungscode erhalten – Sie können dieses Fenster schließen."))
 		finish(outcome{res: res})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

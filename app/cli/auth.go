@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"kanzleisync/app/auth"
+	"kanzleisync/app/text"
 )
 
 func authLogin(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("auth login", d)
-	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
-	timeout := fs.Duration("timeout", 120*time.Second, "wie lange auf die Anmeldung im Browser gewartet wird")
-	noBrowser := fs.Bool("no-browser", false, "keinen Browser öffnen, nur die Adresse anzeigen")
+	upn := fs.String("worker", "", text.T("UPN des Sachbearbeiters"))
+	timeout := fs.Duration("timeout", 120*time.Second, text.T("wie lange auf die Anmeldung im Browser gewartet wird"))
+	noBrowser := fs.Bool("no-browser", false, text.T("keinen Browser öffnen, nur die Adresse anzeigen"))
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -27,7 +28,7 @@ func authLogin(ctx context.Context, args []string, d Deps) error {
 	if *noBrowser {
 		open = func(string) error { return errors.New("no browser wanted") }
 	}
-	fmt.Fprintf(d.Stdout, "Anmeldung von %s bei Microsoft 365 (Entität „%s“) …\n", w.UPN, ent.Name)
+	fmt.Fprintf(d.Stdout, text.T("Anmeldung von %s bei Microsoft 365 (Entität „%s“) …\n"), w.UPN, ent.Name)
 	res, err := d.Auth.SignIn(ctx, w.UPN, auth.SignInOptions{Timeout: *timeout,
 		OpenBrowser: func(u string) error {
 			if open == nil {
@@ -36,17 +37,17 @@ func authLogin(ctx context.Context, args []string, d Deps) error {
 			if err := open(u); err != nil {
 				return err
 			}
-			fmt.Fprintln(d.Stdout, "Der Browser wurde geöffnet. Bitte dort anmelden.")
+			fmt.Fprintln(d.Stdout, text.T("Der Browser wurde geöffnet. Bitte dort anmelden."))
 			return nil
 		},
 		OfferURL: func(u string) {
-			fmt.Fprintf(d.Stdout, "Bitte diese Adresse im Browser öffnen und anmelden:\n\n  %s\n\n", u)
+			fmt.Fprintf(d.Stdout, text.T("Bitte diese Adresse im Browser öffnen und anmelden:\n\n  %s\n\n"), u)
 		}})
 	if err != nil {
 		fmt.Fprintln(d.Stderr, auth.Explain(err, auth.Context{Entity: ent, UPN: w.UPN}).String())
 		return silent{err}
 	}
-	fmt.Fprintf(d.Stdout, "Angemeldet als %s am %s. Der Zugriff läuft ab jetzt ohne weitere Anmeldung.\n",
+	fmt.Fprintf(d.Stdout, text.T("Angemeldet als %s am %s. Der Zugriff läuft ab jetzt ohne weitere Anmeldung.\n"),
 		res.Account, res.SignedInAt.Local().Format("02.01.2006 um 15:04 Uhr"))
 	return nil
 }
@@ -57,13 +58,13 @@ func authStatus(ctx context.Context, d Deps) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(d.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Entität\tVerzeichnis-ID\tAnwendungs-ID\tGeheimer Schlüssel\tläuft ab am")
+	fmt.Fprintln(tw, text.T("Entität\tVerzeichnis-ID\tAnwendungs-ID\tGeheimer Schlüssel\tläuft ab am"))
 	for _, e := range ents {
 		has, err := d.Auth.HasClientSecret(e.Name)
-		state := "nicht hinterlegt"
+		state := text.T("nicht hinterlegt")
 		switch {
 		case err != nil:
-			state = "nicht lesbar"
+			state = text.T("nicht lesbar")
 		case has:
 			state = "hinterlegt"
 		}
@@ -76,17 +77,17 @@ func authStatus(ctx context.Context, d Deps) error {
 		return err
 	}
 	tw = tabwriter.NewWriter(d.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Sachbearbeiter\tEntität\tAngemeldet\tLetzte Anmeldung\tLetzte Erneuerung\tModule")
+	fmt.Fprintln(tw, text.T("Sachbearbeiter\tEntität\tAngemeldet\tLetzte Anmeldung\tLetzte Erneuerung\tModule"))
 	for _, w := range workers {
 		signed := "nein"
 		if ok, err := d.Auth.HasSignIn(w.UPN); err != nil {
-			signed = "nicht lesbar"
+			signed = text.T("nicht lesbar")
 		} else if ok {
 			signed = "ja"
 		}
 		var mods []string
 		for _, m := range w.Modules {
-			mods = append(mods, m.German())
+			mods = append(mods, m.Label())
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", w.UPN, w.Entity, signed, germanTime(w.LastSignIn), germanTime(w.LastRefresh), strings.Join(mods, ", "))
 	}
@@ -102,7 +103,7 @@ func germanTime(t time.Time) string {
 
 func authLogout(args []string, d Deps) error {
 	fs := newFlags("auth logout", d)
-	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
+	upn := fs.String("worker", "", text.T("UPN des Sachbearbeiters"))
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -112,6 +113,6 @@ func authLogout(args []string, d Deps) error {
 	if err := d.Auth.SignOut(*upn); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Stdout, "%s ist abgemeldet; die Anmeldedaten wurden aus dem Schlüsselspeicher entfernt.\n", *upn)
+	fmt.Fprintf(d.Stdout, text.T("%s ist abgemeldet; die Anmeldedaten wurden aus dem Schlüsselspeicher entfernt.\n"), *upn)
 	return nil
 }

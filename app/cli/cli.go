@@ -17,6 +17,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Deps are what the commands work on; main wires them.
@@ -37,7 +38,7 @@ type Deps struct {
 	AdminPassword func() string
 }
 
-const usage = `kanzleisync – Befehle für die IT-Betreuung
+var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
 
   kanzleisync                        die Tray-Anwendung am Arbeitsplatz
   kanzleisync demo [--headless] [--screenshots ORDNER]
@@ -76,7 +77,7 @@ const usage = `kanzleisync – Befehle für die IT-Betreuung
                                   [--max-message-mb 35] [--keep-taken-days 30]
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
-`
+`)
 
 // unlock checks the administrator password (KANZLEISYNC_ADMIN_PASSWORD).
 func unlock(ctx context.Context, d Deps) (config.Admin, error) {
@@ -93,11 +94,11 @@ func Run(ctx context.Context, args []string, d Deps) int {
 		d.Now = time.Now
 	}
 	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-		fmt.Fprint(d.Stdout, usage)
+		fmt.Fprint(d.Stdout, text.T(usage))
 		return 0
 	}
 	if len(args) == 0 || (len(args) < 2 && args[0] != "sync" && args[0] != "diagnose") {
-		fmt.Fprint(d.Stderr, usage)
+		fmt.Fprint(d.Stderr, text.T(usage))
 		return 2
 	}
 	var err error
@@ -141,11 +142,11 @@ func Run(ctx context.Context, args []string, d Deps) int {
 	case "admin password":
 		err = adminPassword(ctx, args[2:], d)
 	default:
-		fmt.Fprint(d.Stderr, usage)
+		fmt.Fprint(d.Stderr, text.T(usage))
 		return 2
 	}
 	if errors.Is(err, errHelp) { // --help of a command: the help, on stdout
-		fmt.Fprint(d.Stdout, usage)
+		fmt.Fprint(d.Stdout, text.T(usage))
 		return 0
 	}
 	if err != nil {
@@ -185,14 +186,14 @@ func FlagError(err error) string {
 		return "Unbekannte Angabe " + name + "."
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
-		return "Bei " + name + " fehlt der Wert."
+		return text.F("Bei %s fehlt der Wert.", name)
 	}
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok { // invalid value "x" for flag -f: reason
 		if i := strings.Index(rest, " for flag "); i >= 0 {
 			flagAndReason := rest[i+len(" for flag "):]
 			name, reason, _ := strings.Cut(flagAndReason, ": ")
 			if strings.HasPrefix(reason, "parse error") || strings.HasPrefix(reason, "strconv.") || strings.Contains(reason, "invalid syntax") {
-				reason = "keine gültige Angabe"
+				reason = text.T("keine gültige Angabe")
 			}
 			return fmt.Sprintf("%s %s: %s", name, rest[:i], reason)
 		}
@@ -206,7 +207,7 @@ func (u usageError) Error() string { return string(u) }
 func report(w io.Writer, err error) {
 	var ve *config.ValidationError
 	if errors.As(err, &ve) {
-		fmt.Fprintln(w, "Die Eingaben sind nicht gültig:")
+		fmt.Fprintln(w, text.T("Die Eingaben sind nicht gültig:"))
 		for _, f := range ve.Fields {
 			fmt.Fprintf(w, "  – %s\n", f.Message)
 		}
@@ -217,12 +218,12 @@ func report(w io.Writer, err error) {
 		return
 	}
 	if errors.Is(err, errHelp) {
-		fmt.Fprint(w, usage)
+		fmt.Fprint(w, text.T(usage))
 		return
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(w, "%s\n\n%s", ue, usage)
+		fmt.Fprintf(w, "%s\n\n%s", ue, text.T(usage))
 		return
 	}
 	attrs := []any{"error", err.Error()}
@@ -246,4 +247,4 @@ func newFlags(name string, d Deps) *flag.FlagSet {
 type silent struct{ error }
 
 // Usage is the help text of every command.
-func Usage() string { return usage }
+func Usage() string { return text.T(usage) }

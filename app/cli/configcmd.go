@@ -15,6 +15,7 @@ import (
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
+	"kanzleisync/app/text"
 )
 
 // adminPassword sets the administrator password, read from the first line
@@ -26,7 +27,7 @@ func adminPassword(ctx context.Context, args []string, d Deps) error {
 	}
 	line, err := bufio.NewReader(d.Stdin).ReadString('\n')
 	if err != nil && line == "" {
-		return fmt.Errorf("Bitte das neue Administratorpasswort als erste Zeile der Standardeingabe angeben.")
+		return text.Errorf("Bitte das neue Administratorpasswort als erste Zeile der Standardeingabe angeben.")
 	}
 	old := ""
 	if d.AdminPassword != nil {
@@ -35,7 +36,7 @@ func adminPassword(ctx context.Context, args []string, d Deps) error {
 	if err := d.Repo.SetAdminPassword(ctx, old, strings.TrimRight(line, "\r\n")); err != nil {
 		return err
 	}
-	fmt.Fprintln(d.Stdout, "Administratorpasswort gespeichert.")
+	fmt.Fprintln(d.Stdout, text.T("Administratorpasswort gespeichert."))
 	return nil
 }
 
@@ -54,11 +55,11 @@ func (e *fileError) Error() string {
 	}
 	switch {
 	case errors.Is(e.err, os.ErrNotExist):
-		return fmt.Sprintf("Die Datei %s gibt es nicht.", e.path)
+		return text.F("Die Datei %s gibt es nicht.", e.path)
 	case errors.Is(e.err, os.ErrPermission):
-		return fmt.Sprintf("Die Datei %s darf von diesem Benutzer nicht %s werden.", e.path, verb)
+		return text.F("Die Datei %s darf von diesem Benutzer nicht %s werden.", e.path, verb)
 	}
-	return fmt.Sprintf("Die Datei %s kann nicht %s werden (Einzelheiten im Protokoll kanzleisync.log).", e.path, verb)
+	return text.F("Die Datei %s kann nicht %s werden (Einzelheiten im Protokoll kanzleisync.log).", e.path, verb)
 }
 
 func (e *fileError) Unwrap() error { return e.err }
@@ -69,26 +70,26 @@ func configShow(ctx context.Context, d Deps) error {
 		return err
 	}
 	for _, e := range ents {
-		expiry := "Ablaufdatum nicht eingetragen (--secret-expires)"
+		expiry := text.T("Ablaufdatum nicht eingetragen (--secret-expires)")
 		if !e.SecretExpires.IsZero() {
-			expiry = "läuft ab am " + e.SecretExpires.German()
+			expiry = text.F("läuft ab am %s", e.SecretExpires.German())
 		}
-		secret := "nicht hinterlegt – eintragen mit: kanzleisync config entity set --name " + strconv.Quote(e.Name) + " --secret-stdin"
+		secret := text.F("nicht hinterlegt – eintragen mit: kanzleisync config entity set --name %s --secret-stdin", strconv.Quote(e.Name))
 		if d.Auth != nil {
 			if ok, err := d.Auth.HasClientSecret(e.Name); err != nil {
-				secret = "Schlüsselspeicher nicht lesbar (" + core.Explain(err, e, "") + ")"
+				secret = text.F("Schlüsselspeicher nicht lesbar (%s)", core.Explain(err, e, ""))
 			} else if ok {
-				secret = "im Schlüsselspeicher hinterlegt"
+				secret = text.T("im Schlüsselspeicher hinterlegt")
 			}
 		}
 		cache := e.CachePath
 		if cache == "" {
-			cache = "nicht eingetragen – ohne sie gibt es keinen Abgleich (--cache DATEI, auf jedem Arbeitsplatz)"
+			cache = text.T("nicht eingetragen – ohne sie gibt es keinen Abgleich (--cache DATEI, auf jedem Arbeitsplatz)")
 		}
-		fmt.Fprintf(d.Stdout, "Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Anmeldedienst %s, Graph %s\n",
+		fmt.Fprintf(d.Stdout, text.T("Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Anmeldedienst %s, Graph %s\n"),
 			e.Name, e.Tenant, e.ClientID, e.AuthorityHost, e.GraphEndpoint)
-		fmt.Fprintf(d.Stdout, "  Geheimer Clientschlüssel: %s, %s\n", secret, expiry)
-		fmt.Fprintf(d.Stdout, "  Cache der Kanzleisoftware: %s\n", cache)
+		fmt.Fprintf(d.Stdout, text.T("  Geheimer Clientschlüssel: %s, %s\n"), secret, expiry)
+		fmt.Fprintf(d.Stdout, text.T("  Cache der Kanzleisoftware: %s\n"), cache)
 	}
 	workers, err := d.Repo.Workers(ctx)
 	if err != nil {
@@ -97,11 +98,11 @@ func configShow(ctx context.Context, d Deps) error {
 	for _, w := range workers {
 		var mods []string
 		for _, m := range w.Modules {
-			mods = append(mods, m.German())
+			mods = append(mods, m.Label())
 		}
-		fmt.Fprintf(d.Stdout, "Sachbearbeiter %s (%s), Entität „%s“, Module: %s\n", w.DisplayName, w.UPN, w.Entity, strings.Join(mods, ", "))
+		fmt.Fprintf(d.Stdout, text.T("Sachbearbeiter %s (%s), Entität „%s“, Module: %s\n"), w.DisplayName, w.UPN, w.Entity, strings.Join(mods, ", "))
 		for _, a := range w.Accounts {
-			fmt.Fprintf(d.Stdout, "  Konto %s (%s, %s): %s\n", a.Address, a.Mailbox, a.Transport, serverCopy(a))
+			fmt.Fprintf(d.Stdout, text.T("  Konto %s (%s, %s): %s\n"), a.Address, a.Mailbox, a.Transport, serverCopy(a))
 			if a.DropDir != "" {
 				fmt.Fprintf(d.Stdout, "    Mail-Ablage: %s\n", a.DropDir)
 			}
@@ -111,34 +112,34 @@ func configShow(ctx context.Context, d Deps) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Stdout, "Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %v\n",
+	fmt.Fprintf(d.Stdout, text.T("Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %v\n"),
 		s.DeadlinesTo, s.TodoListName, s.BodyFormat, s.KeepOutlookBodyEdits)
-	fmt.Fprintf(d.Stdout, "Schnittstelle aktiv: %s\n", map[bool]string{true: "ja", false: "nein – es wird nichts nach Microsoft 365 geschrieben"}[s.InterfaceActive])
+	fmt.Fprintf(d.Stdout, "Schnittstelle aktiv: %s\n", map[bool]string{true: "ja", false: text.T("nein – es wird nichts nach Microsoft 365 geschrieben")}[s.InterfaceActive])
 	if a := s.LocalPOP3Addr(); a != "" {
-		fmt.Fprintf(d.Stdout, "Kommunikator: POP3-Server %s (ohne Verschlüsselung, nur auf diesem Rechner); Benutzer ist die Mailadresse, das Passwort zeigt „Konten verwalten“ → „Passwort kopieren“\n", a)
+		fmt.Fprintf(d.Stdout, text.T("Kommunikator: POP3-Server %s (ohne Verschlüsselung, nur auf diesem Rechner); Benutzer ist die Mailadresse, das Passwort zeigt „Konten verwalten“ → „Passwort kopieren“\n"), a)
 	} else {
-		fmt.Fprintln(d.Stdout, "Kommunikator: kein lokaler POP3-Server (--local-pop3 aus)")
+		fmt.Fprintln(d.Stdout, text.T("Kommunikator: kein lokaler POP3-Server (--local-pop3 aus)"))
 	}
 	if a := s.LocalSMTPAddr(); a != "" {
-		fmt.Fprintf(d.Stdout, "Kommunikator: SMTP-Server %s für den Postausgang (Konten über POP3/SMTP; Anmeldung wie beim POP3-Server), Nachrichten bis %d MB\n", a, s.MaxMessageBytes()>>20)
+		fmt.Fprintf(d.Stdout, text.T("Kommunikator: SMTP-Server %s für den Postausgang (Konten über POP3/SMTP; Anmeldung wie beim POP3-Server), Nachrichten bis %d MB\n"), a, s.MaxMessageBytes()>>20)
 	}
 	return nil
 }
 
 func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin) error {
 	if len(args) == 0 {
-		return usageError("config entity: set, export oder import?")
+		return usageError(text.T("config entity: set, export oder import?"))
 	}
 	fs := newFlags("config entity "+args[0], d)
-	name := fs.String("name", "", "Name der Entität")
+	name := fs.String("name", "", text.T("Name der Entität"))
 	file := fs.String("file", "", "Datei")
-	fs.String("tenant", "", "Verzeichnis-ID (GUID oder Domäne)")
+	fs.String("tenant", "", text.T("Verzeichnis-ID (GUID oder Domäne)"))
 	fs.String("client-id", "", "Anwendungs-ID (GUID)")
-	expires := fs.String("secret-expires", "", "Ablaufdatum des geheimen Clientschlüssels")
+	expires := fs.String("secret-expires", "", text.T("Ablaufdatum des geheimen Clientschlüssels"))
 	fs.String("authority-host", "", "Anmeldedienst (nationale Clouds)")
-	fs.String("cache", "", "Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz")
+	fs.String("cache", "", text.T("Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz"))
 	fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
-	secretStdin := fs.Bool("secret-stdin", false, "geheimen Clientschlüssel von der Standardeingabe lesen")
+	secretStdin := fs.Bool("secret-stdin", false, text.T("geheimen Clientschlüssel von der Standardeingabe lesen"))
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseError(err)
 	}
@@ -161,7 +162,7 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 		if *expires != "" {
 			date, err := config.ParseDate(*expires)
 			if err != nil {
-				v := &config.ValidationError{Fields: []config.FieldError{{Field: "secretExpires", Message: "Das Ablaufdatum muss ein Datum sein, z. B. 31.05.2028."}}}
+				v := &config.ValidationError{Fields: []config.FieldError{{Field: "secretExpires", Message: text.T("Das Ablaufdatum muss ein Datum sein, z. B. 31.05.2028.")}}}
 				return v
 			}
 			e.SecretExpires = date
@@ -180,9 +181,9 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 		if err := d.Repo.ChangeEntity(ctx, admin, config.EntityChange{Entity: e, Secret: secret}, d.Auth); err != nil {
 			return err
 		}
-		fmt.Fprintf(d.Stdout, "Entität „%s“ gespeichert.", e.Name)
+		fmt.Fprintf(d.Stdout, text.T("Entität „%s“ gespeichert."), e.Name)
 		if *secretStdin {
-			fmt.Fprint(d.Stdout, " Der geheime Clientschlüssel liegt im Schlüsselspeicher des Betriebssystems.")
+			fmt.Fprint(d.Stdout, text.T(" Der geheime Clientschlüssel liegt im Schlüsselspeicher des Betriebssystems."))
 		}
 		fmt.Fprintln(d.Stdout)
 	case "export":
@@ -197,7 +198,7 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 		if err := os.WriteFile(*file, append(data, '\n'), 0o644); err != nil {
 			return &fileError{path: *file, write: true, err: err}
 		}
-		fmt.Fprintf(d.Stdout, "Entität „%s“ nach %s exportiert (ohne geheimen Schlüssel).\n", *name, *file)
+		fmt.Fprintf(d.Stdout, text.T("Entität „%s“ nach %s exportiert (ohne geheimen Schlüssel).\n"), *name, *file)
 	case "import":
 		data, err := os.ReadFile(*file)
 		if err != nil {
@@ -207,9 +208,9 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(d.Stdout, "Entität „%s“ importiert. Bitte jetzt den geheimen Clientschlüssel eintragen:\n  kanzleisync config entity set --name %q --tenant %s --client-id %s --secret-stdin\n", e.Name, e.Name, e.Tenant, e.ClientID)
+		fmt.Fprintf(d.Stdout, text.T("Entität „%s“ importiert. Bitte jetzt den geheimen Clientschlüssel eintragen:\n  kanzleisync config entity set --name %q --tenant %s --client-id %s --secret-stdin\n"), e.Name, e.Name, e.Tenant, e.ClientID)
 	default:
-		return usageError("config entity: set, export oder import?")
+		return usageError(text.T("config entity: set, export oder import?"))
 	}
 	return nil
 }
@@ -241,7 +242,7 @@ func (a *accountsFlag) Set(v string) error {
 			case config.TLSStartTLS:
 				acc.POP3TLS = config.TLSStartTLS
 			default:
-				return fmt.Errorf("POP3: unbekannte Verschlüsselung %q (möglich: implicit, starttls)", tlsMode)
+				return text.Errorf("POP3: unbekannte Verschlüsselung %q (möglich: implicit, starttls)", tlsMode)
 			}
 		case strings.HasPrefix(p, "smtp="):
 			host, port, err := hostPort(strings.TrimPrefix(p, "smtp="))
@@ -252,7 +253,7 @@ func (a *accountsFlag) Set(v string) error {
 		case strings.HasPrefix(p, "drop="):
 			dir := strings.TrimPrefix(p, "drop=")
 			if !filepath.IsAbs(dir) {
-				return fmt.Errorf("Die Mail-Ablage braucht einen vollständigen Pfad (drop=%s ist relativ)", dir)
+				return text.Errorf("Die Mail-Ablage braucht einen vollständigen Pfad (drop=%s ist relativ)", dir)
 			}
 			acc.DropDir = dir
 		case strings.HasPrefix(p, "leave="):
@@ -263,13 +264,13 @@ func (a *accountsFlag) Set(v string) error {
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return fmt.Errorf("leave=%s: bitte eine Zahl von Tagen angeben (0: löschen, sobald der Kommunikator die Nachricht hat) oder „immer“", v)
+				return text.Errorf("leave=%s: bitte eine Zahl von Tagen angeben (0: löschen, sobald der Kommunikator die Nachricht hat) oder „immer“", v)
 			}
 			acc.LeaveDays = n
 		case strings.HasPrefix(p, "move="):
 			acc.GraphMoveTo = strings.TrimPrefix(p, "move=")
 		default:
-			return fmt.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port, drop=ORDNER, leave=TAGE|immer, move=ORDNER)", p)
+			return text.Errorf("Unbekannte Angabe %q (möglich: main, archive, graph, pop3smtp, pop3=host:port[/starttls], smtp=host:port, drop=ORDNER, leave=TAGE|immer, move=ORDNER)", p)
 		}
 	}
 	*a = append(*a, acc)
@@ -280,7 +281,7 @@ func hostPort(v string) (string, int, error) {
 	host, port, err := net.SplitHostPort(v)
 	n, perr := strconv.Atoi(port)
 	if err != nil || perr != nil || host == "" || n <= 0 || n > 65535 {
-		return "", 0, fmt.Errorf("Die Angabe %q hat nicht die Form Server:Port", v)
+		return "", 0, text.Errorf("Die Angabe %q hat nicht die Form Server:Port", v)
 	}
 	return host, n, nil
 }
@@ -292,10 +293,10 @@ func configWorker(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("config worker set", d)
 	upn := fs.String("upn", "", "Benutzername (UPN)")
 	name := fs.String("name", "", "Name")
-	entity := fs.String("entity", "", "Entität")
+	entity := fs.String("entity", "", text.T("Entität"))
 	modules := fs.String("modules", "calendar,contacts,tasks,mail", "Module")
 	var accounts accountsFlag
-	fs.Var(&accounts, "account", "Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER] (mehrfach)")
+	fs.Var(&accounts, "account", text.T("Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER] (mehrfach)"))
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseError(err)
 	}
@@ -308,7 +309,7 @@ func configWorker(ctx context.Context, args []string, d Deps) error {
 	if err := d.Repo.SaveWorker(ctx, w); err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Stdout, "Sachbearbeiter %s gespeichert. Anmelden mit: kanzleisync auth login --worker %s\n", w.UPN, w.UPN)
+	fmt.Fprintf(d.Stdout, text.T("Sachbearbeiter %s gespeichert. Anmelden mit: kanzleisync auth login --worker %s\n"), w.UPN, w.UPN)
 	return nil
 }
 
@@ -321,19 +322,19 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 		return err
 	}
 	fs := newFlags("config settings set", d)
-	fs.StringVar(&s.DeadlinesTo, "deadlines", s.DeadlinesTo, "todo oder calendar")
-	fs.StringVar(&s.TodoListName, "todo-list", s.TodoListName, "Name der Aufgabenliste")
-	fs.StringVar(&s.BodyFormat, "body", s.BodyFormat, "html oder text")
-	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, "in Outlook geänderte Texte behalten")
-	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, "Übertragungsprotokoll mit den Details jeder Graph-Anfrage")
-	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, "Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)")
-	fs.IntVar(&s.KeepTakenDays, "keep-taken-days", s.KeepTakenDays, "so viele Tage behält kanzleisync eine vom Kommunikator abgeholte Nachricht (0: 30)")
-	fs.IntVar(&s.MaxMessageMB, "max-message-mb", s.MaxMessageMB, "größte Nachricht, die der lokale SMTP-Server annimmt, in MB (0: 35 wie Exchange Online; höher nur, wenn die IT die Grenze der Postfächer erhöht hat)")
-	fs.StringVar(&s.LocalSMTP, "local-smtp", s.LocalSMTP, "Adresse des lokalen SMTP-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalSMTP+"; „aus“: keiner)")
-	fs.StringVar(&s.LocalPOP3, "local-pop3", s.LocalPOP3, "Adresse des lokalen POP3-Servers für den Kommunikator (Voreinstellung "+config.DefaultLocalPOP3+"; „aus“: keiner)")
+	fs.StringVar(&s.DeadlinesTo, "deadlines", s.DeadlinesTo, text.T("todo oder calendar"))
+	fs.StringVar(&s.TodoListName, "todo-list", s.TodoListName, text.T("Name der Aufgabenliste"))
+	fs.StringVar(&s.BodyFormat, "body", s.BodyFormat, text.T("html oder text"))
+	fs.BoolVar(&s.KeepOutlookBodyEdits, "keep-outlook-edits", s.KeepOutlookBodyEdits, text.T("in Outlook geänderte Texte behalten"))
+	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, text.T("Übertragungsprotokoll mit den Details jeder Graph-Anfrage"))
+	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, text.T("Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)"))
+	fs.IntVar(&s.KeepTakenDays, "keep-taken-days", s.KeepTakenDays, text.T("so viele Tage behält kanzleisync eine vom Kommunikator abgeholte Nachricht (0: 30)"))
+	fs.IntVar(&s.MaxMessageMB, "max-message-mb", s.MaxMessageMB, text.T("größte Nachricht, die der lokale SMTP-Server annimmt, in MB (0: 35 wie Exchange Online; höher nur, wenn die IT die Grenze der Postfächer erhöht hat)"))
+	fs.StringVar(&s.LocalSMTP, "local-smtp", s.LocalSMTP, text.F("Adresse des lokalen SMTP-Servers für den Kommunikator (Voreinstellung %s; „aus“: keiner)", config.DefaultLocalSMTP))
+	fs.StringVar(&s.LocalPOP3, "local-pop3", s.LocalPOP3, text.F("Adresse des lokalen POP3-Servers für den Kommunikator (Voreinstellung %s; „aus“: keiner)", config.DefaultLocalPOP3))
 	wasActive := s.InterfaceActive
-	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, "Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben")
-	confirm := fs.Bool("confirm", false, "das Einschalten der Schnittstelle nach der Vorschau bestätigen")
+	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, text.T("Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben"))
+	confirm := fs.Bool("confirm", false, text.T("das Einschalten der Schnittstelle nach der Vorschau bestätigen"))
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseError(err)
 	}
@@ -346,9 +347,9 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	if err := d.Repo.ChangeSettings(ctx, admin, s, *confirm); err != nil {
 		return err
 	}
-	fmt.Fprintln(d.Stdout, "Einstellungen gespeichert.")
+	fmt.Fprintln(d.Stdout, text.T("Einstellungen gespeichert."))
 	if s.InterfaceActive != wasActive {
-		state := map[bool]string{true: "eingeschaltet: der Abgleich schreibt nach Microsoft 365", false: "ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben"}[s.InterfaceActive]
+		state := map[bool]string{true: text.T("eingeschaltet: der Abgleich schreibt nach Microsoft 365"), false: text.T("ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben")}[s.InterfaceActive]
 		fmt.Fprintln(d.Stdout, "Schnittstelle "+state+".")
 	}
 	return nil
@@ -357,17 +358,17 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 // serverCopy says what happens to a fetched message on the server.
 func serverCopy(a config.MailAccount) string {
 	if a.Transport == config.GraphMail && a.GraphMoveTo == "" {
-		return "Nachrichten bleiben im Posteingang (kanzleisync kopiert sie)"
+		return text.T("Nachrichten bleiben im Posteingang (kanzleisync kopiert sie)")
 	}
-	where := "vom Server gelöscht"
+	where := text.T("vom Server gelöscht")
 	if a.Transport == config.GraphMail {
-		where = "in den Ordner „" + a.GraphMoveTo + "“ verschoben"
+		where = text.F("in den Ordner „%s“ verschoben", a.GraphMoveTo)
 	}
 	switch {
 	case a.LeaveDays == config.KeepOnServer:
-		return "Kopie bleibt immer auf dem Server"
+		return text.T("Kopie bleibt immer auf dem Server")
 	case a.LeaveDays > 0:
-		return fmt.Sprintf("%d Tage, nachdem der Kommunikator sie abgeholt hat, %s", a.LeaveDays, where)
+		return text.F("%d Tage, nachdem der Kommunikator sie abgeholt hat, %s", a.LeaveDays, where)
 	}
-	return "sobald der Kommunikator sie abgeholt hat, " + where
+	return text.F("sobald der Kommunikator sie abgeholt hat, %s", where)
 }

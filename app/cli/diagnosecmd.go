@@ -8,11 +8,12 @@ import (
 	"text/tabwriter"
 
 	"kanzleisync/app/core"
+	"kanzleisync/app/text"
 )
 
 func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("diagnose", d)
-	asJSON := fs.Bool("json", false, "das Ergebnis als JSON ausgeben")
+	asJSON := fs.Bool("json", false, text.T("das Ergebnis als JSON ausgeben"))
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
+	"kanzleisync/app/text"
 )
 
 // workerAndEntity reads the worker named by --worker and its entity.
@@ -24,9 +25,9 @@ func workerAndEntity(ctx context.Context, d Deps, upn string) (config.Worker, co
 
 func mailTestmail(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("mail testmail", d)
-	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
-	address := fs.String("account", "", "Mailkonto (ohne Angabe: das erste des Sachbearbeiters)")
-	to := fs.String("to", "", "Empfänger (ohne Angabe: das Konto selbst)")
+	upn := fs.String("worker", "", text.T("UPN des Sachbearbeiters"))
+	address := fs.String("account", "", text.T("Mailkonto (ohne Angabe: das erste des Sachbearbeiters)"))
+	to := fs.String("to", "", text.T("Empfänger (ohne Angabe: das Konto selbst)"))
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -43,13 +44,13 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 	}
 	switch {
 	case acc == nil && *address == "":
-		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
+		return text.Errorf("Der Sachbearbeiter %s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
 	case acc == nil:
-		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set --upn %s … --account %s", w.UPN, *address, w.UPN, *address)
+		return text.Errorf("Der Sachbearbeiter %s hat kein Mailkonto %s; anlegen mit: kanzleisync config worker set --upn %s … --account %s", w.UPN, *address, w.UPN, *address)
 	}
 	a := *acc
 	rep := core.SendTestMail(ctx, d.Auth, d.MailTLS, ent, w, a, *to)
-	fmt.Fprintf(d.Stdout, "Testmail von %s:\n%s", a.Address, rep.Text())
+	fmt.Fprintf(d.Stdout, text.T("Testmail von %s:\n%s"), a.Address, rep.Text())
 	if rep.Err != nil {
 		return silent{rep.Err}
 	}
@@ -61,8 +62,8 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 // screen and in the terminal's scrollback).
 func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("mail kommunikator", d)
-	upn := fs.String("worker", "", "UPN des Sachbearbeiters")
-	show := fs.Bool("show-password", false, "das lokale Passwort anzeigen")
+	upn := fs.String("worker", "", text.T("UPN des Sachbearbeiters"))
+	show := fs.Bool("show-password", false, text.T("das lokale Passwort anzeigen"))
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
@@ -76,16 +77,16 @@ func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 	}
 	pop, smtp := set.LocalPOP3Addr(), set.LocalSMTPAddr()
 	if pop == "" {
-		return fmt.Errorf("Der lokale POP3-Server für den Kommunikator ist ausgeschaltet; einschalten mit: kanzleisync config settings set --local-pop3 %s", config.DefaultLocalPOP3)
+		return text.Errorf("Der lokale POP3-Server für den Kommunikator ist ausgeschaltet; einschalten mit: kanzleisync config settings set --local-pop3 %s", config.DefaultLocalPOP3)
 	}
 	if len(w.Accounts) == 0 {
-		return fmt.Errorf("Der Sachbearbeiter %s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
+		return text.Errorf("Der Sachbearbeiter %s hat kein Mailkonto; anlegen mit: kanzleisync config worker set --upn %s … --account ADRESSE", w.UPN, w.UPN)
 	}
 	for _, a := range w.Accounts {
-		fmt.Fprintf(d.Stdout, "Konto %s (im Kommunikator: Art des Kontos POP3)\n", a.Address)
-		fmt.Fprintf(d.Stdout, "  Posteingang (POP3):   %s, ohne Verschlüsselung\n", pop)
+		fmt.Fprintf(d.Stdout, text.T("Konto %s (im Kommunikator: Art des Kontos POP3)\n"), a.Address)
+		fmt.Fprintf(d.Stdout, text.T("  Posteingang (POP3):   %s, ohne Verschlüsselung\n"), pop)
 		if smtp != "" {
-			fmt.Fprintf(d.Stdout, "  Postausgang (SMTP):   %s, ohne Verschlüsselung, Anmeldung erforderlich\n", smtp)
+			fmt.Fprintf(d.Stdout, text.T("  Postausgang (SMTP):   %s, ohne Verschlüsselung, Anmeldung erforderlich\n"), smtp)
 		}
 		fmt.Fprintf(d.Stdout, "  Benutzer:             %s\n", a.Address)
 		if *show {
@@ -93,9 +94,9 @@ func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(d.Stdout, "  Passwort:             %s\n", pw)
+			fmt.Fprintf(d.Stdout, text.T("  Passwort:             %s\n"), pw)
 		} else {
-			fmt.Fprintln(d.Stdout, "  Passwort:             in der Tray-Anwendung „Konten verwalten“ → „Passwort kopieren“ (oder --show-password)")
+			fmt.Fprintln(d.Stdout, text.T("  Passwort:             in der Tray-Anwendung „Konten verwalten“ → „Passwort kopieren“ (oder --show-password)"))
 		}
 	}
 	return nil

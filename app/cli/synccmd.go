@@ -12,6 +12,7 @@ import (
 	"kanzleisync/app/core"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
+	"kanzleisync/app/text"
 )
 
 // printPreview prints what the next cycle of every entity would do.
@@ -35,19 +36,19 @@ func printPreview(ctx context.Context, d Deps) error {
 // syncCmd runs one export cycle (or its preview) for every entity.
 func syncCmd(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("sync", d)
-	once := fs.Bool("once", false, "einen Abgleich ausführen und beenden")
-	preview := fs.Bool("preview", false, "nur anzeigen, was der Abgleich täte")
-	full := fs.Bool("full", false, "auch prüfen, was in Microsoft 365 gelöscht wurde")
-	only := fs.String("entity", "", "nur diese Entität")
-	confirm := fs.Bool("confirm-deletions", false, "zurückgehaltene Löschungen ausführen (Administratorpasswort in KANZLEISYNC_ADMIN_PASSWORD)")
+	once := fs.Bool("once", false, text.T("einen Abgleich ausführen und beenden"))
+	preview := fs.Bool("preview", false, text.T("nur anzeigen, was der Abgleich täte"))
+	full := fs.Bool("full", false, text.T("auch prüfen, was in Microsoft 365 gelöscht wurde"))
+	only := fs.String("entity", "", text.T("nur diese Entität"))
+	confirm := fs.Bool("confirm-deletions", false, text.T("zurückgehaltene Löschungen ausführen (Administratorpasswort in KANZLEISYNC_ADMIN_PASSWORD)"))
 	if err := fs.Parse(args); err != nil {
 		return parseError(err)
 	}
 	if !*once {
-		return usageError("sync: bitte --once angeben (der laufende Abgleich gehört zur Tray-Anwendung)")
+		return usageError(text.T("sync: bitte --once angeben (der laufende Abgleich gehört zur Tray-Anwendung)"))
 	}
 	if *confirm && *preview {
-		return usageError("sync: --confirm-deletions und --preview schließen sich aus")
+		return usageError(text.T("sync: --confirm-deletions und --preview schließen sich aus"))
 	}
 	ents, err := d.Repo.Entities(ctx)
 	if err != nil {
@@ -73,7 +74,7 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 			r.FullEvery = time.Nanosecond
 		}
 		out, err := r.Cycle(ctx, *preview)
-		verb := "Abgleich"
+		verb := text.T("Abgleich")
 		if *preview || errors.Is(err, export.ErrInactive) {
 			verb = "Vorschau"
 		}
@@ -97,7 +98,7 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 		}
 		if err != nil {
 			slog.Default().Warn("sync failed", "entity", e.Name, "error", err.Error())
-			fmt.Fprintf(d.Stderr, "Entität „%s“: %s\n", e.Name, core.Explain(err, e, ""))
+			fmt.Fprintf(d.Stderr, text.T("Entität „%s“: %s\n"), e.Name, core.Explain(err, e, ""))
 			failed = silent{err}
 		}
 	}
@@ -130,9 +131,9 @@ func confirmDeletions(ctx context.Context, d Deps, entity string) error {
 		return err
 	}
 	if n == 0 {
-		fmt.Fprintln(d.Stdout, "Es waren keine Löschungen zurückgehalten.")
+		fmt.Fprintln(d.Stdout, text.T("Es waren keine Löschungen zurückgehalten."))
 	} else {
-		fmt.Fprintf(d.Stdout, "%d zurückgehaltene Löschung(en) freigegeben; der Abgleich führt sie jetzt aus, soweit sie noch anstehen.\n", n)
+		fmt.Fprintf(d.Stdout, text.T("%d zurückgehaltene Löschung(en) freigegeben; der Abgleich führt sie jetzt aus, soweit sie noch anstehen.\n"), n)
 	}
 	return nil
 }
@@ -148,10 +149,10 @@ func listHeld(ctx context.Context, d Deps, upns []string) error {
 			continue
 		}
 		export.SortHeld(held)
-		fmt.Fprintf(d.Stdout, "  Zurückgehaltene Löschungen für %s (%d):\n", upn, len(held))
+		fmt.Fprintf(d.Stdout, text.T("  Zurückgehaltene Löschungen für %s (%d):\n"), upn, len(held))
 		for i, h := range held {
 			if i == 20 {
-				fmt.Fprintf(d.Stdout, "    … und %d weitere\n", len(held)-20)
+				fmt.Fprintf(d.Stdout, text.T("    … und %d weitere\n"), len(held)-20)
 				break
 			}
 			fmt.Fprintf(d.Stdout, "    – %s\n", export.HeldLabel(h))

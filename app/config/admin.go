@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"kanzleisync/app/text"
 )
 
 // The administrator role. Entity credentials, firm settings and the switch
@@ -23,15 +25,13 @@ import (
 // command line. It is stored only as a slow hash (PBKDF2-HMAC-SHA256).
 
 // ErrAdminRequired: the action needs the administrator password.
-var ErrAdminRequired = errors.New("Dafür sind Administratorrechte nötig: bitte das Administratorpasswort eingeben " +
-	"(in der Anwendung „Als Administrator entsperren“, auf der Kommandozeile über die Umgebungsvariable KANZLEISYNC_ADMIN_PASSWORD).")
+var ErrAdminRequired = text.New("Dafür sind Administratorrechte nötig: bitte das Administratorpasswort eingeben (in der Anwendung „Als Administrator entsperren“, auf der Kommandozeile über die Umgebungsvariable KANZLEISYNC_ADMIN_PASSWORD).")
 
 // ErrNoAdminPassword: no administrator password was set yet.
-var ErrNoAdminPassword = errors.New("Es ist noch kein Administratorpasswort festgelegt. Die IT-Betreuung legt es beim ersten Start fest: " +
-	"in der Anwendung unter „Einstellungen“ oder mit „kanzleisync admin password set“ (das Passwort als erste Zeile der Standardeingabe).")
+var ErrNoAdminPassword = text.New("Es ist noch kein Administratorpasswort festgelegt. Die IT-Betreuung legt es beim ersten Start fest: in der Anwendung unter „Einstellungen“ oder mit „kanzleisync admin password set“ (das Passwort als erste Zeile der Standardeingabe).")
 
 // ErrWrongAdminPassword: the password given is not the administrator's.
-var ErrWrongAdminPassword = errors.New("Das Administratorpasswort ist falsch.")
+var ErrWrongAdminPassword = text.New("Das Administratorpasswort ist falsch.")
 
 const (
 	adminKey        = "admin_password"
@@ -66,7 +66,7 @@ func (r *Repo) adminHash(ctx context.Context) (adminHash, error) {
 	}
 	var h adminHash
 	if err := json.Unmarshal([]byte(raw), &h); err != nil || h.Alg != "pbkdf2-sha256" || h.Iter < 1 {
-		return adminHash{}, fmt.Errorf("Das gespeicherte Administratorpasswort ist beschädigt; bitte die IT-Betreuung verständigen")
+		return adminHash{}, text.Errorf("Das gespeicherte Administratorpasswort ist beschädigt; bitte die IT-Betreuung verständigen")
 	}
 	return h, nil
 }

@@ -2,8 +2,9 @@ package config
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
+	"kanzleisync/app/text"
 )
 
 // The one way the front-ends (the tray's Einstellungen and the command
@@ -45,8 +46,7 @@ type EntityChange struct {
 }
 
 // ErrRename: an entity cannot be renamed.
-var ErrRename = errors.New("Den Namen einer Entität kann man nicht ändern, weil Sachbearbeiter und der geheime Schlüssel an ihm hängen. " +
-	"Für einen neuen Namen eine neue Entität anlegen (kanzleisync config entity set --name …) und die Sachbearbeiter ihr zuordnen.")
+var ErrRename = text.New("Den Namen einer Entität kann man nicht ändern, weil Sachbearbeiter und der geheime Schlüssel an ihm hängen. Für einen neuen Namen eine neue Entität anlegen (kanzleisync config entity set --name …) und die Sachbearbeiter ihr zuordnen.")
 
 // ChangeEntity validates everything first, then stores the secret in the
 // keyring and then the record: a stored entity has the secret it was saved
@@ -80,8 +80,7 @@ func (r *Repo) ChangeEntity(ctx context.Context, admin Admin, c EntityChange, se
 
 // ErrActivationNotConfirmed: switching the interface on needs the preview
 // of the first cycle to be shown and confirmed.
-var ErrActivationNotConfirmed = errors.New("Die Schnittstelle wurde nicht eingeschaltet. Nach Prüfung der Vorschau bestätigen " +
-	"(Kommandozeile: --active=true --confirm; Anwendung: „Schnittstelle aktiv“ → „Einschalten“).")
+var ErrActivationNotConfirmed = text.New("Die Schnittstelle wurde nicht eingeschaltet. Nach Prüfung der Vorschau bestätigen (Kommandozeile: --active=true --confirm; Anwendung: „Schnittstelle aktiv“ → „Einschalten“).")
 
 // ChangeSettings stores the firm's settings. Switching „Schnittstelle
 // aktiv“ on needs confirmed: the front-end showed the preview and a person

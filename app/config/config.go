@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"kanzleisync/app/text"
 )
 
 // Module is one part of Microsoft 365 that kanzleisync keeps in step.
@@ -30,16 +32,19 @@ var AllModules = []Module{Calendar, Contacts, Tasks, Mail}
 func (m Module) German() string {
 	switch m {
 	case Calendar:
-		return "Kalender"
+		return text.Mark("Kalender")
 	case Contacts:
-		return "Kontakte"
+		return text.Mark("Kontakte")
 	case Tasks:
-		return "Aufgaben"
+		return text.Mark("Aufgaben")
 	case Mail:
-		return "Mail"
+		return text.Mark("Mail")
 	}
 	return string(m)
 }
+
+// Label is the module's name in the current language.
+func (m Module) Label() string { return text.T(m.German()) }
 
 // Default hosts of the worldwide Microsoft cloud.
 const (
@@ -264,7 +269,7 @@ func (s Settings) LocalPOP3Addr() string {
 
 // DefaultSettings are the settings of a new installation.
 func DefaultSettings() Settings {
-	return Settings{DeadlinesTo: "todo", TodoListName: "Fristen und Wiedervorlagen", BodyFormat: "html"}
+	return Settings{DeadlinesTo: "todo", TodoListName: text.T("Fristen und Wiedervorlagen"), BodyFormat: "html"}
 }
 
 // Date is a calendar date (the expiry date the Azure portal shows).
@@ -278,7 +283,7 @@ func ParseDate(s string) (Date, error) {
 			return Date{t}, nil
 		}
 	}
-	return Date{}, fmt.Errorf("kein Datum: %q", s)
+	return Date{}, text.Errorf("kein Datum: %q", s)
 }
 
 func (d Date) String() string {
@@ -291,7 +296,7 @@ func (d Date) String() string {
 // German formats the date as the UI shows it.
 func (d Date) German() string {
 	if d.IsZero() {
-		return "unbekannt"
+		return text.T("unbekannt")
 	}
 	return d.Format("02.01.2006")
 }

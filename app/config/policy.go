@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
+
+	"kanzleisync/app/text"
 )
 
 // Policy is the settings file IT deploys (JSON, read-only to users, e.g.
@@ -27,30 +28,30 @@ func LoadPolicy(path string) (*Policy, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("Die Vorgaben der IT (%s) sind nicht lesbar: %w", path, err)
+		return nil, text.Errorf("Die Vorgaben der IT (%s) sind nicht lesbar: %w", path, err)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("Die Vorgaben der IT (%s) sind kein gültiges JSON: %v", path, err)
+		return nil, text.Errorf("Die Vorgaben der IT (%s) sind kein gültiges JSON: %v", path, err)
 	}
 	if strings.Contains(strings.ToLower(string(b)), `"secret"`) || strings.Contains(strings.ToLower(string(b)), `"clientsecret"`) {
-		return nil, fmt.Errorf("Die Vorgaben der IT (%s) enthalten einen geheimen Schlüssel; der gehört nur in den Schlüsselspeicher. Bitte aus der Datei entfernen", path)
+		return nil, text.Errorf("Die Vorgaben der IT (%s) enthalten einen geheimen Schlüssel; der gehört nur in den Schlüsselspeicher. Bitte aus der Datei entfernen", path)
 	}
 	var p Policy
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return nil, fmt.Errorf("Die Vorgaben der IT (%s) sind fehlerhaft: %v (erlaubt: \"entity\", \"settings\")", path, err)
+		return nil, text.Errorf("Die Vorgaben der IT (%s) sind fehlerhaft: %v (erlaubt: \"entity\", \"settings\")", path, err)
 	}
 	known := settingKeys()
 	for k := range p.Settings {
 		if !slices.Contains(known, k) {
-			return nil, fmt.Errorf("Die Vorgaben der IT (%s) nennen die unbekannte Einstellung %q (bekannt: %s)", path, k, strings.Join(known, ", "))
+			return nil, text.Errorf("Die Vorgaben der IT (%s) nennen die unbekannte Einstellung %q (bekannt: %s)", path, k, strings.Join(known, ", "))
 		}
 	}
 	if p.Settings != nil {
 		if _, err := p.applySettings(DefaultSettings()); err != nil {
-			return nil, fmt.Errorf("Die Vorgaben der IT (%s): %v", path, err)
+			return nil, text.Errorf("Die Vorgaben der IT (%s): %v", path, err)
 		}
 	}
 	p.Path = path
@@ -109,7 +110,7 @@ func (p *Policy) LockedEntity(name string) bool {
 type ErrLocked struct{ Field, Path string }
 
 func (e *ErrLocked) Error() string {
-	return fmt.Sprintf("„%s“ wird von der IT vorgegeben (%s) und kann hier nicht geändert werden.", e.Field, e.Path)
+	return text.F("„%s“ wird von der IT vorgegeben (%s) und kann hier nicht geändert werden.", e.Field, e.Path)
 }
 
 // SetPolicy makes the deployed values win: they are written into the
@@ -125,7 +126,7 @@ func (r *Repo) SetPolicy(ctx context.Context, p *Policy) error {
 			e.CachePath = old.CachePath
 		}
 		if err := r.saveEntity(ctx, e); err != nil {
-			return fmt.Errorf("Vorgaben der IT (%s): %w", p.Path, err)
+			return text.Errorf("Vorgaben der IT (%s): %w", p.Path, err)
 		}
 	}
 	if len(p.Settings) > 0 {
@@ -137,7 +138,7 @@ func (r *Repo) SetPolicy(ctx context.Context, p *Policy) error {
 			return err
 		}
 		if err := r.saveSettings(ctx, s); err != nil {
-			return fmt.Errorf("Vorgaben der IT (%s): %w", p.Path, err)
+			return text.Errorf("Vorgaben der IT (%s): %w", p.Path, err)
 		}
 	}
 	return nil
@@ -156,7 +157,7 @@ func (r *Repo) checkEntityPolicy(e Entity) error {
 		want.CachePath = e.CachePath
 	}
 	if entityFields(e) != entityFields(want) {
-		return &ErrLocked{Field: "Entität " + e.Name, Path: p.Path}
+		return &ErrLocked{Field: text.F("Entität %s", e.Name), Path: p.Path}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"kanzleisync/app/text"
 )
 
 // ErrNotFound means that the entity or worker does not exist.
@@ -315,15 +317,15 @@ func (r *Repo) ImportEntity(ctx context.Context, data []byte) (Entity, error) {
 	if err := dec.Decode(&in); err != nil {
 		v := &ValidationError{}
 		if strings.Contains(err.Error(), "unknown field") {
-			v.add("file", "Die Datei enthält ein unbekanntes Feld (%v). Ein geheimer Schlüssel gehört nie in die Datei; er wird auf jedem Arbeitsplatz eingegeben.", err)
+			v.add("file", text.T("Die Datei enthält ein unbekanntes Feld (%v). Ein geheimer Schlüssel gehört nie in die Datei; er wird auf jedem Arbeitsplatz eingegeben."), err)
 		} else {
-			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: %v", err)
+			v.add("file", text.T("Die Datei ist keine gültige Entitäts-Datei von kanzleisync: %v"), err)
 		}
 		return Entity{}, v
 	}
 	if in.Format != exportFormat {
 		v := &ValidationError{}
-		v.add("file", "Die Datei hat das Format „%s“, erwartet wird „%s“.", in.Format, exportFormat)
+		v.add("file", text.T("Die Datei hat das Format „%s“, erwartet wird „%s“."), in.Format, exportFormat)
 		return Entity{}, v
 	}
 	in.Entity.CachePath = "" // a path of another workstation means nothing here

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"kanzleisync/app/text"
 )
 
 // FieldError is one invalid field, with a German message that says what is expected.
@@ -33,7 +35,7 @@ func (e *ValidationError) Error() string {
 }
 
 func (e *ValidationError) add(field, format string, args ...any) {
-	e.Fields = append(e.Fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	e.Fields = append(e.Fields, FieldError{Field: field, Message: text.F(format, args...)})
 }
 
 func (e *ValidationError) err() error {
@@ -157,7 +159,7 @@ func (w Worker) Validate(entities []string) error {
 			v.add("modules", "Unbekanntes Modul „%s“. Möglich sind: calendar (Kalender), contacts (Kontakte), tasks (Aufgaben), mail (Mail).", m)
 		}
 		if seen[m] {
-			v.add("modules", "Das Modul %s ist doppelt angegeben.", m.German())
+			v.add("modules", "Das Modul %s ist doppelt angegeben.", m.Label())
 		}
 		seen[m] = true
 	}
@@ -167,13 +169,13 @@ func (w Worker) Validate(entities []string) error {
 			var ae *ValidationError
 			if errors.As(err, &ae) {
 				for _, f := range ae.Fields {
-					v.add(fmt.Sprintf("accounts[%d].%s", i, f.Field), "Konto %s: %s", a.Address, f.Message)
+					v.add(fmt.Sprintf("accounts[%d].%s", i, f.Field), text.T("Konto %s: %s"), a.Address, f.Message)
 				}
 			}
 		}
 		key := strings.ToLower(a.Address)
 		if addrs[key] {
-			v.add(fmt.Sprintf("accounts[%d].address", i), "Das Konto %s ist doppelt angegeben.", a.Address)
+			v.add(fmt.Sprintf("accounts[%d].address", i), text.T("Das Konto %s ist doppelt angegeben."), a.Address)
 		}
 		addrs[key] = true
 	}

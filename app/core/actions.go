@@ -17,6 +17,7 @@ import (
 	"kanzleisync/app/graph"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // NewDiagnoser wires "Anbindung testen" to the sign-ins of m.
@@ -91,7 +92,7 @@ func (e *Engine) SendTestMail(ctx context.Context, upn, address, to string) (mai
 			return rep, nil
 		}
 	}
-	return mail.TestMailReport{}, fmt.Errorf("%s hat kein Mailkonto %s", w.UPN, address)
+	return mail.TestMailReport{}, text.Errorf("%s hat kein Mailkonto %s", w.UPN, address)
 }
 
 // SignIn runs the browser sign-in of a worker and restarts the workers so
@@ -128,7 +129,7 @@ func WriteJournalCSV(w io.Writer, entries []store.JournalEntry) error {
 	}
 	cw := csv.NewWriter(w)
 	cw.Comma = ';'
-	if err := cw.Write([]string{"Zeit", "Sachbearbeiter", "Eintrag", "Aktion", "Ergebnis", "Anfrage-ID", "Fehler", "Schlüssel"}); err != nil {
+	if err := cw.Write([]string{"Zeit", text.T("Sachbearbeiter"), "Eintrag", "Aktion", "Ergebnis", "Anfrage-ID", text.T("Fehler"), text.T("Schlüssel")}); err != nil {
 		return err
 	}
 	for _, e := range entries {

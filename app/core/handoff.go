@@ -210,15 +210,15 @@ func (e *Engine) outboxCounted(key, address string) {
 func (e *Engine) outboxFailed(upn, address string, o store.Outgoing, reason string) {
 	e.o.Transfer.Line("POSTAUSGANG", address, fmt.Sprintf("Nachricht %d an %s nicht gesendet: %s", o.ID, strings.Join(o.Rcpts, ", "), reason))
 	_ = e.o.Store.Journal(e.ctx(), store.JournalEntry{At: e.o.Now(), Worker: upn, ItemKey: fmt.Sprintf("outbox:%d", o.ID), Action: "send", Result: "error",
-		Error: "Nachricht an " + strings.Join(o.Rcpts, ", ") + " nicht gesendet: " + reason})
+		Error: text.F("Nachricht an %s nicht gesendet: %s", strings.Join(o.Rcpts, ", "), reason)})
 	// and where the Sachbearbeiter works: a notice in the Kommunikator's inbox
 	notice := handoff.FailureNotice(address, o, reason, e.o.Now())
 	if err := e.o.Store.StoreMessages(e.ctx(), store.Message{Account: address, UIDL: fmt.Sprintf("kanzleisync-notice-%d", o.ID), Raw: notice, Fetched: e.o.Now()}); err != nil {
 		e.o.Logger.Warn("store the failure notice", "account", address, "error", err.Error())
 	}
 	if e.o.Notify != nil {
-		e.o.Notify(diagnose.Warning{Key: fmt.Sprintf("outbox/%d", o.ID), Status: diagnose.Red, Title: "Nachricht nicht gesendet",
-			Text: address + ": die Nachricht an " + strings.Join(o.Rcpts, ", ") + " wurde nicht gesendet. " + reason})
+		e.o.Notify(diagnose.Warning{Key: fmt.Sprintf("outbox/%d", o.ID), Status: diagnose.Red, Title: text.T("Nachricht nicht gesendet"),
+			Text: text.F("%s: die Nachricht an %s wurde nicht gesendet. %s", address, strings.Join(o.Rcpts, ", "), reason)})
 	}
 }
 
@@ -250,7 +250,7 @@ func (e *Engine) LocalPassword(address string) (string, error) {
 
 // onTaken: the Kommunikator has messages; a fetch now deletes them upstream.
 func (e *Engine) onTaken(address string, n int) {
-	e.o.Transfer.Line("ÜBERGABE", address, text.N(n, "Nachricht", "Nachrichten")+" an den Kommunikator übergeben")
+	e.o.Transfer.Line("ÜBERGABE", address, fmt.Sprintf("an den Kommunikator übergeben: %d", n))
 	e.mu.Lock()
 	for k, fe := range e.fetchers {
 		if _, a, _ := strings.Cut(k, "|"); strings.EqualFold(a, address) {
@@ -267,7 +267,7 @@ func (e *Engine) localStatusLocked(st *Status) {
 		entry *listenerEntry
 		addr  *string
 		title string
-	}{{e.pop3, &st.LocalPOP3, "Kommunikator kann keine Mail abrufen"}, {e.smtp, &st.LocalSMTP, "Kommunikator kann keine Mail senden"}} {
+	}{{e.pop3, &st.LocalPOP3, text.T("Kommunikator kann keine Mail abrufen")}, {e.smtp, &st.LocalSMTP, text.T("Kommunikator kann keine Mail senden")}} {
 		switch {
 		case l.entry == nil:
 		case l.entry.err != nil:

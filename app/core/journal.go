@@ -1,6 +1,7 @@
 package core
 
 import (
+	"kanzleisync/app/text"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,22 +17,23 @@ import (
 func JournalItem(key string) string {
 	switch {
 	case strings.HasPrefix(key, "outbox:"):
-		return "Postausgang, Nachricht " + strings.TrimPrefix(key, "outbox:")
+		return text.F("Postausgang, Nachricht %s", strings.TrimPrefix(key, "outbox:"))
 	case strings.HasPrefix(key, "pop3:"), strings.HasPrefix(key, "graph:"):
-		return "eingegangene Nachricht"
+		return text.T("eingegangene Nachricht")
 	case strings.HasPrefix(key, "list/") || strings.HasPrefix(key, "todo"):
 		return "Aufgabenliste"
 	}
 	return export.ItemLabel(key)
 }
 
-var journalActions = map[string]string{"create": "angelegt", "update": "geändert", "delete": "gelöscht", "delete-double": "Doppel gelöscht",
-	"rename": "umbenannt", "send": "gesendet", "skip": "übersprungen", "adjust": "angepasst"}
+var journalActions = map[string]string{"create": text.Mark("angelegt"), "update": text.Mark("geändert"), "delete": text.Mark("gelöscht"),
+	"delete-double": text.Mark("Doppel gelöscht"), "rename": text.Mark("umbenannt"), "send": text.Mark("gesendet"),
+	"skip": text.Mark("übersprungen"), "adjust": text.Mark("angepasst")}
 
 // JournalAction is an entry's action in German.
 func JournalAction(a string) string {
 	if de, ok := journalActions[a]; ok {
-		return de
+		return text.T(de)
 	}
 	return a
 }
@@ -42,7 +44,7 @@ func JournalResult(r string) string {
 	case "ok":
 		return "erfolgreich"
 	case "error":
-		return "Fehler"
+		return text.T("Fehler")
 	}
 	return r
 }

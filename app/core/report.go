@@ -50,7 +50,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		}
 		if errors.Is(err, mail.ErrInUse) {
 			a.Dot = diagnose.Yellow
-			a.Detail = "Das Postfach war belegt: ein anderes Programm ruft es gerade per POP3 ab. Nächster Versuch um " + a.NextFetch.Local().Format("15:04:05") + "."
+			a.Detail = text.F("Das Postfach war belegt: ein anderes Programm ruft es gerade per POP3 ab. Nächster Versuch um %s.", a.NextFetch.Local().Format("15:04:05"))
 		} else if err != nil {
 			a.Dot, a.Detail = diagnose.Red, Explain(err, ent, w.UPN)
 			sw, ok := diagnose.SignInWarning(err, w, ent)
@@ -58,10 +58,10 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		} else {
 			a.Dot, a.LastFetch = diagnose.Green, now
 			a.Fetched += res.Fetched
-			a.Detail = "abgerufen: " + text.N(res.Fetched, "neue Nachricht", "neue Nachrichten")
+			a.Detail = text.F("abgerufen: %s", text.N(res.Fetched, "neue Nachricht", "neue Nachrichten"))
 			if res.Skipped > 0 {
 				a.Dot = diagnose.Yellow
-				a.Detail += fmt.Sprintf(", %d übersprungen (siehe Protokoll)", res.Skipped)
+				a.Detail += text.F(", %d übersprungen (siehe Protokoll)", res.Skipped)
 			}
 			changed = e.setSignInLocked(w.UPN, diagnose.Warning{}, false)
 			if dropErr != nil {
@@ -123,7 +123,7 @@ func (e *Engine) progress(p export.Progress) {
 	if p.Done {
 		result := "ok"
 		if p.Err != nil {
-			result = "Fehler: " + p.Err.Error()
+			result = text.F("Fehler: %s", p.Err.Error())
 		}
 		e.o.Transfer.Line("ABGLEICH", p.Worker, p.Summary, result)
 		s.LastRun, s.Result, s.Err = p.At, p.Result, ""
@@ -141,8 +141,8 @@ func (e *Engine) progress(p export.Progress) {
 		if errors.As(p.Err, &held) {
 			// red until released, notified once per episode
 			e.held[strings.ToLower(p.Worker)] = diagnose.Warning{Key: fmt.Sprintf("held/%s/%d", strings.ToLower(p.Worker), held.Since.Unix()),
-				Status: diagnose.Red, Title: "Löschungen zurückgehalten",
-				Text: fmt.Sprintf("%s: %d Einträge werden in Microsoft 365 nicht gelöscht. %s Prüfen und freigeben: „Synchronisation“.", p.Worker, held.Count, held.Reason)}
+				Status: diagnose.Red, Title: text.T("Löschungen zurückgehalten"),
+				Text: text.F("%s: %d Einträge werden in Microsoft 365 nicht gelöscht. %s Prüfen und freigeben: „Synchronisation“.", p.Worker, held.Count, held.Reason)}
 		} else {
 			delete(e.held, strings.ToLower(p.Worker))
 		}
@@ -184,7 +184,7 @@ func (e *Engine) RefreshWarnings(ctx context.Context) {
 		ws = append(ws, hw)
 	}
 	if e.inactive && len(ents) > 0 {
-		ws = append(ws, diagnose.Warning{Key: "inactive", Status: diagnose.Yellow, Title: "Schnittstelle nicht aktiv", Text: export.ErrInactive.Error()})
+		ws = append(ws, diagnose.Warning{Key: "inactive", Status: diagnose.Yellow, Title: text.T("Schnittstelle nicht aktiv"), Text: export.ErrInactive.Error()})
 	}
 	e.warnings = ws
 	e.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/text"
 )
 
 func (e *Engine) serverPoll() time.Duration {
@@ -58,14 +59,13 @@ func fetchServerHealth(ctx context.Context, addr string) (*Health, error) {
 func (e *Engine) serverStatusLocked(st *Status) {
 	switch {
 	case e.serverErr != nil:
-		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "server/unreachable", Status: diagnose.Red, Title: "kanzleisync-Server nicht erreichbar",
-			Text: "Der Export läuft auf dem Server (" + e.exportServer + "), der nicht antwortet: " + e.serverErr.Error() +
-				". Bitte die IT-Betreuung verständigen (Dienst „kanzleisync“ gestartet?)."})
+		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "server/unreachable", Status: diagnose.Red, Title: text.T("kanzleisync-Server nicht erreichbar"),
+			Text: text.F("Der Export läuft auf dem Server (%s), der nicht antwortet: %s. Bitte die IT-Betreuung verständigen (Dienst „kanzleisync“ gestartet?).", e.exportServer, e.serverErr.Error())})
 		return
 	case e.server == nil:
 		return
 	case !e.server.Leader:
-		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "server/standby", Status: diagnose.Yellow, Title: "kanzleisync-Server in Bereitschaft",
+		st.Warnings = append(st.Warnings, diagnose.Warning{Key: "server/standby", Status: diagnose.Yellow, Title: text.T("kanzleisync-Server in Bereitschaft"),
 			Text: e.server.Reason})
 	}
 	st.Warnings = append(st.Warnings, e.server.Warnings...)
@@ -73,7 +73,7 @@ func (e *Engine) serverStatusLocked(st *Status) {
 		for _, m := range e.server.Mailboxes {
 			if strings.EqualFold(m.UPN, st.Sync[i].Worker) {
 				s := &st.Sync[i]
-				s.Running, s.LastRun, s.NextRun, s.Summary, s.Err = m.Running, m.LastRun, m.NextRun, "Server: "+m.Summary, m.Error
+				s.Running, s.LastRun, s.NextRun, s.Summary, s.Err = m.Running, m.LastRun, m.NextRun, text.F("Server: %s", m.Summary), m.Error
 				s.Result.Created, s.Result.Updated, s.Result.Deleted, s.Result.Failed, s.Result.Held = m.Created, m.Updated, m.Deleted, m.Failed, m.Held
 			}
 		}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"kanzleisync/app/text"
 	"time"
 
 	"kanzleisync/app/config"
@@ -93,7 +94,7 @@ func summarize(st Status) (State, string) {
 	}
 	for _, s := range st.Sync {
 		if s.Err != "" {
-			return Error, "Abgleich für " + s.Worker + " fehlgeschlagen: " + s.Err
+			return Error, text.F("Abgleich für %s fehlgeschlagen: %s", s.Worker, s.Err)
 		}
 	}
 	for _, a := range st.Accounts {
@@ -103,7 +104,7 @@ func summarize(st Status) (State, string) {
 	}
 	for _, s := range st.Sync {
 		if s.Running {
-			return Syncing, "Abgleich läuft für " + s.Worker
+			return Syncing, text.F("Abgleich läuft für %s", s.Worker)
 		}
 	}
 	for _, w := range st.Warnings {
@@ -114,7 +115,7 @@ func summarize(st Status) (State, string) {
 			return Warning, "Mailkonto " + a.Account.Address + ": " + a.Detail
 		}
 	}
-	return OK, "Alles in Ordnung"
+	return OK, text.T("Alles in Ordnung")
 }
 
 // Health is the JSON of `kanzleisync serve`'s /health; the workstations

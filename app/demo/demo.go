@@ -20,6 +20,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/source"
+	"kanzleisync/app/text"
 )
 
 // EntityName is the demo firm.
@@ -169,15 +170,15 @@ func (d *Demo) Breakages() []Breakage {
 	}
 	yes, no := true, false
 	return []Breakage{
-		{"Clientschlüssel läuft in 7 Tagen ab", setExpiry(7)},
-		{"Clientschlüssel abgelaufen", setExpiry(-1)},
-		{"Administratorzustimmung entziehen", func(context.Context, *config.Repo) error {
+		{text.Mark("Clientschlüssel läuft in 7 Tagen ab"), setExpiry(7)},
+		{text.Mark("Clientschlüssel abgelaufen"), setExpiry(-1)},
+		{text.Mark("Administratorzustimmung entziehen"), func(context.Context, *config.Repo) error {
 			return d.Sim.PatchApp(app, m365sim.AppPatch{AdminConsent: &no, WithdrawUserConsents: true})
 		}},
-		{"SMTP AUTH im Mandanten abschalten", func(context.Context, *config.Repo) error {
+		{text.Mark("SMTP AUTH im Mandanten abschalten"), func(context.Context, *config.Repo) error {
 			return d.Sim.PatchApp(app, m365sim.AppPatch{TenantSMTPAuthDisabled: &yes})
 		}},
-		{"Anmeldungen widerrufen (Passwort geändert)", func(context.Context, *config.Repo) error {
+		{text.Mark("Anmeldungen widerrufen (Passwort geändert)"), func(context.Context, *config.Repo) error {
 			for _, w := range source.DemoWorkers {
 				if err := d.Sim.PatchUser(w.UPN, m365sim.UserPatch{RevokeSignIns: true}); err != nil {
 					return err
@@ -185,12 +186,12 @@ func (d *Demo) Breakages() []Breakage {
 			}
 			return nil
 		}},
-		{"Drosselung (30 % HTTP 429)", func(context.Context, *config.Repo) error {
+		{text.Mark("Drosselung (30 % HTTP 429)"), func(context.Context, *config.Repo) error {
 			d.Sim.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.3}})
 			return nil
 		}},
 		{EmptyCache, d.emptyCache},
-		{"Alles wieder in Ordnung bringen", func(ctx context.Context, repo *config.Repo) error {
+		{text.Mark("Alles wieder in Ordnung bringen"), func(ctx context.Context, repo *config.Repo) error {
 			d.Sim.SetFaults(m365sim.Faults{})
 			if err := d.restoreCache(); err != nil {
 				return err
@@ -206,7 +207,7 @@ func (d *Demo) Breakages() []Breakage {
 // EmptyCache is the demo entry that replaces the cache with an empty one of
 // the same schema, as a broken restore would: the guard against mass
 // deletion holds every deletion back.
-const EmptyCache = "Cache leer wiederherstellen (Massenlöschung)"
+var EmptyCache = text.Mark("Cache leer wiederherstellen (Massenlöschung)")
 
 func (d *Demo) backupPath() string { return d.Entity.CachePath + ".vorher" }
 

@@ -22,6 +22,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/graph"
 	"kanzleisync/app/mail"
+	"kanzleisync/app/text"
 )
 
 // Status is the colour of a module's dot.
@@ -33,6 +34,22 @@ const (
 	Yellow Status = "gelb" // works, but needs attention soon
 	Red    Status = "rot"  // fails
 )
+
+// Label is the status's colour in the current language, written beside
+// the dot so that the state does not depend on seeing colours.
+func (s Status) Label() string {
+	switch s {
+	case Grey:
+		return text.T("grau")
+	case Green:
+		return text.T("grün")
+	case Yellow:
+		return text.T("gelb")
+	case Red:
+		return text.T("rot")
+	}
+	return string(s)
+}
 
 // Check is one line of the report.
 type Check struct {
@@ -152,14 +169,14 @@ func (d *Diagnoser) mailChecks(ctx context.Context, rep *Report, ent config.Enti
 				a := auth.Explain(tokErr, auth.Context{Entity: ent, UPN: w.UPN})
 				c.Status, c.Detail, c.Fix = Red, a.Problem, a.Fix
 			case !slices.Contains(granted, k.scope):
-				c.Status, c.Detail = Red, "Berechtigung "+k.scope+" fehlt im Token."
-				c.Fix = "Ein Administrator muss der Berechtigung " + k.scope + " (Office 365 Exchange Online) zustimmen; danach den Sachbearbeiter neu anmelden."
+				c.Status, c.Detail = Red, text.F("Berechtigung %s fehlt im Token.", k.scope)
+				c.Fix = text.F("Ein Administrator muss der Berechtigung %s (Office 365 Exchange Online) zustimmen; danach den Sachbearbeiter neu anmelden.", k.scope)
 			default:
 				detail, err := k.probe(ctx, k.a, tok)
 				if errors.Is(err, mail.ErrInUse) { // the server accepted the token; a fetch holds the mailbox
-					c.Status, c.Detail, c.Tech = Green, "Anmeldung angenommen (das Postfach wurde gerade abgerufen)", k.a.Addr
+					c.Status, c.Detail, c.Tech = Green, text.T("Anmeldung angenommen (das Postfach wurde gerade abgerufen)"), k.a.Addr
 				} else if err != nil {
-					c.Status, c.Detail, c.Fix, c.Tech = Red, "Anmeldung am "+strings.Fields(k.name)[0]+"-Server gescheitert.", mailFix(err), k.a.Addr+": "+err.Error()
+					c.Status, c.Detail, c.Fix, c.Tech = Red, text.F("Anmeldung am %s-Server gescheitert.", strings.Fields(k.name)[0]), mailFix(err), k.a.Addr+": "+err.Error()
 				} else {
 					c.Status, c.Detail, c.Tech = Green, detail, k.a.Addr
 				}
@@ -176,13 +193,13 @@ func mailFix(err error) string {
 	var verify *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &verify):
-		return "Dem Zertifikat des Mailservers vertraut dieser Rechner nicht (ein falscher Servername, oder ein Proxy bzw. Virenscanner der Firma, der verschlüsselte Verbindungen aufbricht). Den Servernamen des Kontos prüfen; bei einem solchen Proxy dessen Stammzertifikat im Zertifikatspeicher von Windows hinterlegen."
+		return text.T("Dem Zertifikat des Mailservers vertraut dieser Rechner nicht (ein falscher Servername, oder ein Proxy bzw. Virenscanner der Firma, der verschlüsselte Verbindungen aufbricht). Den Servernamen des Kontos prüfen; bei einem solchen Proxy dessen Stammzertifikat im Zertifikatspeicher von Windows hinterlegen.")
 	case errors.As(err, &se):
 		return se.Advice()
 	case errors.Is(err, mail.ErrAuthFailed):
-		return "Der POP3-Server hat die Anmeldung abgelehnt. Im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ POP einschalten; ist es eingeschaltet, den Sachbearbeiter neu anmelden."
+		return text.T("Der POP3-Server hat die Anmeldung abgelehnt. Im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ POP einschalten; ist es eingeschaltet, den Sachbearbeiter neu anmelden.")
 	}
-	return "Den Server und den Port des Kontos prüfen (Exchange Online: outlook.office365.com:995 und smtp.office365.com:587) und ob die Firewall sie erlaubt."
+	return text.T("Den Server und den Port des Kontos prüfen (Exchange Online: outlook.office365.com:995 und smtp.office365.com:587) und ob die Firewall sie erlaubt.")
 }
 
 // Entity checks the entity's client secret and its application permissions,
@@ -192,7 +209,7 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Subject: "Entität " + ent.Name, ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
+	rep := Report{Subject: text.F("Entität %s", ent.Name), ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
 	rep.Checks = append(rep.Checks, d.secretCheck(ctx, ent))
 	workers, err := d.Repo.Workers(ctx)
 	if err != nil {
@@ -214,8 +231,8 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 		}
 	}
 	if upn == "" {
-		rep.Checks = append(rep.Checks, Check{Name: "Sachbearbeiter", Status: Red, Detail: "Der Entität ist kein Sachbearbeiter zugeordnet.",
-			Fix: "Unter „Einstellungen“ einen Sachbearbeiter mit seinen Modulen anlegen."})
+		rep.Checks = append(rep.Checks, Check{Name: text.T("Sachbearbeiter"), Status: Red, Detail: text.T("Der Entität ist kein Sachbearbeiter zugeordnet."),
+			Fix: text.T("Unter „Einstellungen“ einen Sachbearbeiter mit seinen Modulen anlegen.")})
 		return rep, nil
 	}
 	d.run(ctx, &rep, ent, upn, modules, d.AppTokens(ent.Name), true)
@@ -228,38 +245,38 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 // manually entered date that disagrees is flagged; otherwise the entered
 // date is the source.
 func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
-	c := Check{Name: "Geheimer Clientschlüssel"}
+	c := Check{Name: text.T("Geheimer Clientschlüssel")}
 	expires, source := ent.SecretExpires, "eingetragen"
 	fromMS, msNote := d.secretEndFromMicrosoft(ctx, ent)
 	if !fromMS.IsZero() {
 		expires, source = fromMS, "laut Microsoft"
 	}
 	if expires.IsZero() {
-		c.Status, c.Detail = Yellow, "Ablaufdatum nicht eingetragen."+msNote
-		c.Fix = "Das Ablaufdatum aus dem Azure-Portal (App-Registrierung → Zertifikate & Geheimnisse) unter „Einstellungen“ eintragen, damit kanzleisync rechtzeitig warnt."
+		c.Status, c.Detail = Yellow, text.F("Ablaufdatum nicht eingetragen.%s", msNote)
+		c.Fix = text.T("Das Ablaufdatum aus dem Azure-Portal (App-Registrierung → Zertifikate & Geheimnisse) unter „Einstellungen“ eintragen, damit kanzleisync rechtzeitig warnt.")
 		return c
 	}
 	days := DaysUntil(d.now(), expires)
 	switch {
 	case !expires.After(d.now()):
 		c.Status, c.Detail = Red, "abgelaufen am "+expires.German()+" ("+source+")"
-		c.Fix = "Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
+		c.Fix = text.T("Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen.")
 	case days < 30:
-		c.Status, c.Detail = Yellow, fmt.Sprintf("läuft am %s ab (%s, %s)", expires.German(), inDays(days), source)
-		c.Fix = "Rechtzeitig im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen."
+		c.Status, c.Detail = Yellow, text.F("läuft am %s ab (%s, %s)", expires.German(), inDays(days), source)
+		c.Fix = text.T("Rechtzeitig im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen.")
 	default:
-		c.Status, c.Detail = Green, "gültig bis "+expires.German()+" ("+source+")"
+		c.Status, c.Detail = Green, text.F("gültig bis %s (%s)", expires.German(), source)
 	}
 	c.Detail += msNote
 	if !fromMS.IsZero() && fromMS.String() != ent.SecretExpires.String() {
 		if c.Status == Green {
 			c.Status = Yellow
 		}
-		entered := "kein Datum"
+		entered := text.T("kein Datum")
 		if !ent.SecretExpires.IsZero() {
 			entered = ent.SecretExpires.German()
 		}
-		c.Fix = strings.TrimSpace(c.Fix + fmt.Sprintf(" Das eingetragene Ablaufdatum (%s) weicht vom Datum bei Microsoft (%s) ab: unter „Einstellungen“ → „Entität“ %s eintragen.",
+		c.Fix = strings.TrimSpace(c.Fix + text.F(" Das eingetragene Ablaufdatum (%s) weicht vom Datum bei Microsoft (%s) ab: unter „Einstellungen“ → „Entität“ %s eintragen.",
 			entered, fromMS.German(), fromMS.German()))
 	}
 	return c
@@ -279,7 +296,7 @@ func (d *Diagnoser) secretEndFromMicrosoft(ctx context.Context, ent config.Entit
 	r := c.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/applications(appId='" + url.PathEscape(ent.ClientID) + "')?$select=passwordCredentials"})
 	if r.Err != nil {
 		if r.Status == http.StatusForbidden {
-			return config.Date{}, " Das Datum bei Microsoft ist nicht lesbar (dafür bräuchte die App die Anwendungsberechtigung Application.Read.All); es gilt das eingetragene."
+			return config.Date{}, text.T(" Das Datum bei Microsoft ist nicht lesbar (dafür bräuchte die App die Anwendungsberechtigung Application.Read.All); es gilt das eingetragene.")
 		}
 		return config.Date{}, ""
 	}
@@ -299,7 +316,7 @@ func (d *Diagnoser) secretEndFromMicrosoft(ctx context.Context, ent config.Entit
 		}
 	}
 	if end.IsZero() {
-		return config.Date{}, " Bei Microsoft ist kein Schlüssel mit diesem Anfang hinterlegt – stimmt der eingetragene Schlüssel?"
+		return config.Date{}, text.T(" Bei Microsoft ist kein Schlüssel mit diesem Anfang hinterlegt – stimmt der eingetragene Schlüssel?")
 	}
 	// the portal shows the date in the firm's time zone
 	loc, err := time.LoadLocation("Europe/Berlin")
@@ -319,9 +336,9 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		granted = permissions(tok.AccessToken, app)
 	} else { // one cause, one line with its fix; the modules are not tested without a token
 		a := auth.Explain(tokErr, auth.Context{Entity: ent, UPN: upn})
-		name := "Anmeldung"
+		name := text.T("Anmeldung")
 		if app {
-			name = "Anmeldung der App"
+			name = text.T("Anmeldung der App")
 		}
 		rep.Checks = append(rep.Checks, Check{Name: name, Status: Red, Detail: a.Problem, Fix: a.Fix})
 	}
@@ -343,11 +360,11 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 	}
 	noneGranted := len(missing) > 1 && len(missing) == enabled
 	if noneGranted {
-		c := Check{Name: "Berechtigungen", Status: Red, Detail: "Der App fehlen alle Berechtigungen der eingeschalteten Module: " + strings.Join(missing, ", ") + "."}
+		c := Check{Name: "Berechtigungen", Status: Red, Detail: text.F("Der App fehlen alle Berechtigungen der eingeschalteten Module: %s.", strings.Join(missing, ", "))}
 		if app {
-			c.Fix = "Ein Administrator muss der App die Anwendungsberechtigungen erteilen (Schaltfläche „Administratorzustimmung“)."
+			c.Fix = text.T("Ein Administrator muss der App die Anwendungsberechtigungen erteilen (Schaltfläche „Administratorzustimmung“).")
 		} else {
-			c.Fix = "Ein Administrator muss den Berechtigungen zustimmen (Schaltfläche „Administratorzustimmung“); danach den Sachbearbeiter neu anmelden."
+			c.Fix = text.T("Ein Administrator muss den Berechtigungen zustimmen (Schaltfläche „Administratorzustimmung“); danach den Sachbearbeiter neu anmelden.")
 		}
 		rep.Checks = append(rep.Checks, c)
 	}
@@ -362,33 +379,33 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		}
 		switch {
 		case !slices.Contains(modules, pr.module):
-			c.Status, c.Detail = Grey, "Modul nicht eingeschaltet"
+			c.Status, c.Detail = Grey, text.T("Modul nicht eingeschaltet")
 		case tokErr != nil:
-			c.Status, c.Detail = Grey, "nicht geprüft – zuerst die Anmeldung (oben)"
+			c.Status, c.Detail = Grey, text.T("nicht geprüft – zuerst die Anmeldung (oben)")
 		case noneGranted:
-			c.Status, c.Detail = Grey, "nicht geprüft – zuerst die Berechtigungen (oben)"
+			c.Status, c.Detail = Grey, text.T("nicht geprüft – zuerst die Berechtigungen (oben)")
 		case !slices.Contains(granted, need):
-			c.Status, c.Detail = Red, "Berechtigung "+need+" fehlt im Token."
+			c.Status, c.Detail = Red, text.F("Berechtigung %s fehlt im Token.", need)
 			if app {
-				c.Fix = "Ein Administrator muss der App die Anwendungsberechtigung " + need + " erteilen (Schaltfläche „Administratorzustimmung“)."
+				c.Fix = text.F("Ein Administrator muss der App die Anwendungsberechtigung %s erteilen (Schaltfläche „Administratorzustimmung“).", need)
 			} else {
-				c.Fix = "Ein Administrator muss der Berechtigung " + need + " zustimmen (Schaltfläche „Administratorzustimmung“); danach den Sachbearbeiter neu anmelden."
+				c.Fix = text.F("Ein Administrator muss der Berechtigung %s zustimmen (Schaltfläche „Administratorzustimmung“); danach den Sachbearbeiter neu anmelden.", need)
 			}
 		case pr.path == "":
-			c.Status, c.Detail = Green, "Berechtigung "+need+" vorhanden; das Senden prüft „Testmail senden“."
+			c.Status, c.Detail = Green, text.F("Berechtigung %s vorhanden; das Senden prüft „Testmail senden“.", need)
 		default:
 			r := client.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/users/" + url.PathEscape(upn) + pr.path})
 			if temporary(r) {
-				c.Status, c.Detail = Yellow, "Microsoft 365 ist gerade ausgelastet oder nicht erreichbar – der Abgleich wiederholt es automatisch."
-				c.Fix = "Nichts zu tun; bleibt es, in einigen Minuten erneut testen."
+				c.Status, c.Detail = Yellow, text.T("Microsoft 365 ist gerade ausgelastet oder nicht erreichbar – der Abgleich wiederholt es automatisch.")
+				c.Fix = text.T("Nichts zu tun; bleibt es, in einigen Minuten erneut testen.")
 				c.Tech = r.Err.Error()
 			} else if r.Err != nil {
-				c.Status, c.Detail, c.Fix, c.Tech = Red, "Der Zugriff wurde abgelehnt.", probeFix(r), r.Err.Error()
+				c.Status, c.Detail, c.Fix, c.Tech = Red, text.T("Der Zugriff wurde abgelehnt."), probeFix(r), r.Err.Error()
 				if r.RequestID != "" {
 					c.Tech += " (request-id " + r.RequestID + ")"
 				}
 			} else {
-				c.Status, c.Detail = Green, "Zugriff funktioniert."
+				c.Status, c.Detail = Green, text.T("Zugriff funktioniert.")
 				c.Tech = fmt.Sprintf("GET …%s → %d", strings.SplitN(pr.path, "?", 2)[0], r.Status)
 			}
 		}
@@ -413,16 +430,16 @@ func probeFix(r graph.Response) string {
 	if errors.As(r.Err, &ge) {
 		switch {
 		case ge.Status == 401:
-			return "Microsoft 365 hat die Anmeldung nicht angenommen. Bitte den Sachbearbeiter neu anmelden."
+			return text.T("Microsoft 365 hat die Anmeldung nicht angenommen. Bitte den Sachbearbeiter neu anmelden.")
 		case ge.Status == 403:
-			return "Microsoft 365 verweigert den Zugriff. Die Berechtigungen der App prüfen und die Administratorzustimmung erteilen."
+			return text.T("Microsoft 365 verweigert den Zugriff. Die Berechtigungen der App prüfen und die Administratorzustimmung erteilen.")
 		case ge.Status == 404 && (ge.Code == "MailboxNotEnabledForRESTAPI" || ge.Code == "ResourceNotFound" || ge.Code == "ErrorItemNotFound"):
-			return "Für diesen Benutzer gibt es kein Exchange-Online-Postfach. Im Microsoft 365 Admin Center eine Lizenz mit Exchange Online zuweisen."
+			return text.T("Für diesen Benutzer gibt es kein Exchange-Online-Postfach. Im Microsoft 365 Admin Center eine Lizenz mit Exchange Online zuweisen.")
 		case ge.Status == 429 || ge.Status >= 500:
-			return "Microsoft 365 ist gerade überlastet oder nicht erreichbar. Bitte in einigen Minuten erneut testen."
+			return text.T("Microsoft 365 ist gerade überlastet oder nicht erreichbar. Bitte in einigen Minuten erneut testen.")
 		}
 	}
-	return "Die Netzwerkverbindung zu Microsoft 365 prüfen und erneut testen."
+	return text.T("Die Netzwerkverbindung zu Microsoft 365 prüfen und erneut testen.")
 }
 
 // permissions reads scp (delegated) or roles (application) from an access

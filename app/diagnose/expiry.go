@@ -9,6 +9,7 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Warning is an expiry warning for the tray, the windows' banner and a
@@ -41,8 +42,8 @@ func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Wa
 		left := e.SecretExpires.Sub(now)
 		if left <= 0 {
 			out = append(out, Warning{Key: "secret/" + e.Name + "/expired", Status: Red,
-				Title: "Clientschlüssel abgelaufen",
-				Text: fmt.Sprintf("Der geheime Clientschlüssel der Entität „%s“ ist am %s abgelaufen. Sobald Microsoft ihn ablehnt, stehen Abgleich und Mail über die App. Im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
+				Title: text.T("Clientschlüssel abgelaufen"),
+				Text: text.F("Der geheime Clientschlüssel der Entität „%s“ ist am %s abgelaufen. Sobald Microsoft ihn ablehnt, stehen Abgleich und Mail über die App. Im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
 					e.Name, e.SecretExpires.German())})
 			continue
 		}
@@ -50,8 +51,8 @@ func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Wa
 		for i := len(SecretThresholds) - 1; i >= 0; i-- {
 			if th := SecretThresholds[i]; days < th {
 				out = append(out, Warning{Key: fmt.Sprintf("secret/%s/%d", e.Name, th), Status: Yellow,
-					Title: "Clientschlüssel läuft bald ab",
-					Text: fmt.Sprintf("Der geheime Clientschlüssel der Entität „%s“ läuft am %s ab (%s). Rechtzeitig im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
+					Title: text.T("Clientschlüssel läuft bald ab"),
+					Text: text.F("Der geheime Clientschlüssel der Entität „%s“ läuft am %s ab (%s). Rechtzeitig im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
 						e.Name, e.SecretExpires.German(), inDays(days))})
 				break
 			}
@@ -70,11 +71,11 @@ func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Wa
 		case unused >= RefreshMaxDays:
 			out = append(out, Warning{Key: fmt.Sprintf("refresh/%s/%s/expired", w.UPN, last.UTC().Format("20060102")), Status: Red,
 				Title: "Neu anmelden",
-				Text:  fmt.Sprintf("Die Anmeldung von %s wurde %d Tage nicht benutzt und ist bei Microsoft verfallen. Bitte im Tray-Menü „Anmelden“ wählen.", w.DisplayName, unused)})
+				Text:  text.F("Die Anmeldung von %s wurde %d Tage nicht benutzt und ist bei Microsoft verfallen. Bitte im Tray-Menü „Anmelden“ wählen.", w.DisplayName, unused)})
 		case unused >= RefreshWarnDays:
 			out = append(out, Warning{Key: fmt.Sprintf("refresh/%s/%s/%d", w.UPN, last.UTC().Format("20060102"), RefreshWarnDays), Status: Yellow,
-				Title: "Anmeldung verfällt bald",
-				Text: fmt.Sprintf("Die Anmeldung von %s wurde seit %d Tagen nicht benutzt; Microsoft löscht sie nach %d Tagen. kanzleisync einmal synchronisieren lassen oder neu anmelden.",
+				Title: text.T("Anmeldung verfällt bald"),
+				Text: text.F("Die Anmeldung von %s wurde seit %d Tagen nicht benutzt; Microsoft löscht sie nach %d Tagen. kanzleisync einmal synchronisieren lassen oder neu anmelden.",
 					w.DisplayName, unused, RefreshMaxDays)})
 		}
 	}
@@ -127,5 +128,5 @@ func SignInWarning(err error, w config.Worker, ent config.Entity) (Warning, bool
 	}
 	a := auth.Explain(err, auth.Context{Entity: ent, UPN: w.UPN})
 	return Warning{Key: fmt.Sprintf("signin/%s/%d", w.UPN, w.LastSignIn.Unix()), Status: Red,
-		Title: "Bitte erneut anmelden", Text: w.DisplayName + ": " + a.String()}, true
+		Title: text.T("Bitte erneut anmelden"), Text: w.DisplayName + ": " + a.String()}, true
 }

@@ -23,6 +23,7 @@ import (
 	"kanzleisync/app/graph"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Exporter exports one worker's items.
@@ -76,8 +77,8 @@ func (p *Plan) Summary() string {
 	for _, op := range p.Ops {
 		counts[k{op.Item.Kind, op.Action}]++
 	}
-	noun := map[string][2]string{Event: {"Kalendereintrag", "Kalendereinträge"}, Task: {"Aufgabe", "Aufgaben"}, Contact: {"Kontakt", "Kontakte"}}
-	verb := map[string]string{"create": "anlegen", "update": "ändern", "delete": "löschen"}
+	noun := map[string][2]string{Event: {"Kalendereintrag", text.T("Kalendereinträge")}, Task: {"Aufgabe", "Aufgaben"}, Contact: {"Kontakt", "Kontakte"}}
+	verb := map[string]string{"create": "anlegen", "update": text.T("ändern"), "delete": text.T("löschen")}
 	var parts []string
 	for _, kind := range []string{Event, Task, Contact} {
 		for _, a := range []string{"create", "update", "delete"} {
@@ -91,10 +92,10 @@ func (p *Plan) Summary() string {
 		}
 	}
 	if len(p.Skipped) > 0 {
-		parts = append(parts, fmt.Sprintf("%d fehlerhafte Einträge des Caches werden übersprungen", len(p.Skipped)))
+		parts = append(parts, text.F("%d fehlerhafte Einträge des Caches werden übersprungen", len(p.Skipped)))
 	}
 	if len(parts) == 0 {
-		return "Nichts zu tun."
+		return text.T("Nichts zu tun.")
 	}
 	return strings.Join(parts, ", ")
 }

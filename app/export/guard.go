@@ -11,6 +11,7 @@ import (
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Guard decides when a cycle holds its deletions back instead of carrying
@@ -43,10 +44,8 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
-	return fmt.Sprintf("%s %d Löschung(en) für %s zurückgehalten: es wurde nichts gelöscht. "+
-		"Bitte prüfen, ob der Cache der Kanzleisoftware vollständig ist (Pfad, Wiederherstellung). "+
-		"Sind die Löschungen gewollt, gibt ein Administrator sie frei: „Synchronisation“ → „Löschungen ausführen“ "+
-		"(oder: kanzleisync sync --once --confirm-deletions).", e.Reason, e.Count, e.Worker)
+	return fmt.Sprintf(text.T("%s %d Löschung(en) für %s zurückgehalten: es wurde nichts gelöscht. Bitte prüfen, ob der Cache der Kanzleisoftware vollständig ist (Pfad, Wiederherstellung). Sind die Löschungen gewollt, gibt ein Administrator sie frei: „Synchronisation“ → „Löschungen ausführen“ ")+
+		text.T("(oder: kanzleisync sync --once --confirm-deletions)."), e.Reason, e.Count, e.Worker)
 }
 
 // tableOf is the cache table a source key comes from.
@@ -60,7 +59,8 @@ func tableOf(sourceKey string) (string, int64) {
 }
 
 // tableNames are the German plurals for the guard's reasons.
-var tableNames = map[string]string{"termin": "Termine", "frist": "Fristen", "wiedervorlage": "Wiedervorlagen", "adresse": "abonnierten Adressen"}
+var tableNames = map[string]string{"termin": text.Mark("Termine"), "frist": text.Mark("Fristen"), "wiedervorlage": text.Mark("Wiedervorlagen"),
+	"adresse": text.Mark("abonnierten Adressen")}
 
 // guard splits a plan's deletions into those to carry out and those to
 // hold. Deletions of rows that still exist in the cache (moved items) and
@@ -120,19 +120,19 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 		}
 		switch {
 		case empty:
-			emptied = append(emptied, fmt.Sprintf("%s (bisher %d exportiert)", tableNames[t], exported[t]))
+			emptied = append(emptied, fmt.Sprintf("%s (bisher %d exportiert)", text.T(tableNames[t]), exported[t]))
 		case n > g.Max:
-			reasons = append(reasons, fmt.Sprintf("%d %s fehlen plötzlich im Cache (mehr als %d auf einmal).", n, tableNames[t], g.Max))
+			reasons = append(reasons, text.F("%d %s fehlen plötzlich im Cache (mehr als %d auf einmal).", n, text.T(tableNames[t]), g.Max))
 		case n > g.Free && float64(n) > g.Share*float64(exported[t]):
-			reasons = append(reasons, fmt.Sprintf("%d von %d exportierten %s fehlen plötzlich im Cache (mehr als %.0f %%).", n, exported[t], tableNames[t], g.Share*100))
+			reasons = append(reasons, text.F("%d von %d exportierten %s fehlen plötzlich im Cache (mehr als %.0f %%).", n, exported[t], text.T(tableNames[t]), g.Share*100))
 		}
 	}
 	if len(emptied) > 0 {
 		list := emptied[0]
 		if n := len(emptied); n > 1 {
-			list = strings.Join(emptied[:n-1], ", ") + " und " + emptied[n-1]
+			list = text.F("%s und %s", strings.Join(emptied[:n-1], ", "), emptied[n-1])
 		}
-		reasons = append([]string{"Der Cache enthält plötzlich keine " + list + " mehr."}, reasons...)
+		reasons = append([]string{text.F("Der Cache enthält plötzlich keine %s mehr.", list)}, reasons...)
 	}
 	if len(reasons) == 0 {
 		return append(run, deletes...), nil, "", nil
@@ -178,7 +178,7 @@ func ItemLabel(itemKey string) string { return heldLabel(itemKey) }
 func heldLabel(itemKey string) string {
 	kind, sk, _ := strings.Cut(itemKey, "/")
 	prefix, id, _ := strings.Cut(sk, ":")
-	name := map[string]string{"termin": "Termin", "frist": "Frist", "vorfrist": "Vorfrist", "wiedervorlage": "Wiedervorlage", "adresse": "Adresse"}[prefix]
+	name := map[string]string{"termin": text.T("Termin"), "frist": text.T("Frist"), "vorfrist": "Vorfrist", "wiedervorlage": text.T("Wiedervorlage"), "adresse": "Adresse"}[prefix]
 	where := map[string]string{Event: "Kalender", Task: "Aufgaben", Contact: "Kontakte"}[kind]
 	if name == "" {
 		return itemKey
@@ -217,5 +217,5 @@ func (e *Exporter) Preview(ctx context.Context, w config.Worker, cacheID string)
 	if len(held) == 0 {
 		return p.Summary(), nil
 	}
-	return fmt.Sprintf("%s – davon würden %d Löschungen zurückgehalten: %s", p.Summary(), len(held), reason), nil
+	return text.F("%s – davon würden %d Löschungen zurückgehalten: %s", p.Summary(), len(held), reason), nil
 }

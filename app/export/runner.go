@@ -13,6 +13,7 @@ import (
 	"kanzleisync/app/graph"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Progress reports a worker's cycle to the UI.
@@ -202,13 +203,12 @@ func (e *NoCachePathError) Error() string {
 type UnknownWorkerError struct{ UPN, Cache string }
 
 func (e *UnknownWorkerError) Error() string {
-	return fmt.Sprintf("export %s: the cache %s has no Sachbearbeiter with this UPN", e.UPN, e.Cache)
+	return text.F("export %s: the cache %s has no Sachbearbeiter with this UPN", e.UPN, e.Cache)
 }
 
 // ErrInactive: the firm's switch "Schnittstelle aktiv" is off, so a cycle
 // only planned. The message is German: it is shown as it is.
-var ErrInactive = errors.New("Die MS365-Schnittstelle ist noch nicht aktiviert: es wird nichts nach Microsoft 365 geschrieben. " +
-	"Ein Administrator schaltet sie unter „Einstellungen“ → „Kanzlei“ → „Schnittstelle aktiv“ ein (oder: kanzleisync config settings set --active=true --confirm).")
+var ErrInactive = text.New("Die MS365-Schnittstelle ist noch nicht aktiviert: es wird nichts nach Microsoft 365 geschrieben. Ein Administrator schaltet sie unter „Einstellungen“ → „Kanzlei“ → „Schnittstelle aktiv“ ein (oder: kanzleisync config settings set --active=true --confirm).")
 
 func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w config.Worker, cacheID string, full, preview bool) (string, error) {
 	report := func(p Progress) {
@@ -221,10 +221,10 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 		return ex.Preview(ctx, w, cacheID)
 	}
 	c := graph.New(ent.GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
-	report(Progress{Summary: "Abgleich läuft"})
+	report(Progress{Summary: text.T("Abgleich läuft")})
 	mine := *ex // one per worker: its progress counts are the worker's own
 	mine.OnChunk = func(done, total map[string]int) {
-		report(Progress{Summary: "Abgleich läuft", Completed: copyCounts(done), Total: copyCounts(total)})
+		report(Progress{Summary: text.T("Abgleich läuft"), Completed: copyCounts(done), Total: copyCounts(total)})
 	}
 	res, err := mine.Run(ctx, c, w, cacheID, full, PlanOptions{})
 	s := res.Summary()
@@ -238,14 +238,14 @@ func (r Result) Summary() string {
 	for _, p := range []struct {
 		n    int
 		text string
-	}{{r.Created, "angelegt"}, {r.Updated, "geändert"}, {r.Deleted, "gelöscht"}, {r.Recreated, "neu angelegt (in Outlook gelöscht)"},
-		{r.Adopted, "aus Microsoft 365 wieder zugeordnet"}, {r.Held, "Löschungen zurückgehalten"}, {r.ListsRenamed, "To-Do-Liste umbenannt"}, {r.Failed, "fehlgeschlagen (siehe Protokoll)"}, {r.Skipped, "im Cache fehlerhaft, übersprungen"}} {
+	}{{r.Created, "angelegt"}, {r.Updated, text.T("geändert")}, {r.Deleted, text.T("gelöscht")}, {r.Recreated, text.T("neu angelegt (in Outlook gelöscht)")},
+		{r.Adopted, text.T("aus Microsoft 365 wieder zugeordnet")}, {r.Held, text.T("Löschungen zurückgehalten")}, {r.ListsRenamed, "To-Do-Liste umbenannt"}, {r.Failed, text.T("fehlgeschlagen (siehe Protokoll)")}, {r.Skipped, text.T("im Cache fehlerhaft, übersprungen")}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.text))
 		}
 	}
 	if len(parts) == 0 {
-		return "Alles aktuell."
+		return text.T("Alles aktuell.")
 	}
 	return strings.Join(parts, ", ")
 }

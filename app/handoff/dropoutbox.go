@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // The mail drop's outbox folder (docs/mail-handoff.md): an integration
@@ -77,7 +77,7 @@ func DropOutbox(ctx context.Context, st *store.Store, account, dir string, now t
 		case o.State == store.Failed || o.State == store.Discarded:
 			reason := o.Error
 			if o.State == store.Discarded {
-				reason = "In kanzleisync verworfen (Konten verwalten → Nicht gesendet → Verwerfen)."
+				reason = text.T("In kanzleisync verworfen (Konten verwalten → Nicht gesendet → Verwerfen).")
 			}
 			if err := fileAway(box, f, "failed", reason); err != nil {
 				return queued, err
@@ -92,10 +92,10 @@ func DropOutbox(ctx context.Context, st *store.Store, account, dir string, now t
 func checkDropped(raw []byte, account string) ([]string, string) {
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
-		return nil, "Die Datei ist keine lesbare E-Mail (RFC 5322): " + germanParse(err)
+		return nil, text.F("Die Datei ist keine lesbare E-Mail (RFC 5322): %s", germanParse(err))
 	}
 	if from, err := m.Header.AddressList("From"); err != nil || len(from) != 1 || !strings.EqualFold(from[0].Address, account) {
-		return nil, fmt.Sprintf("Der Absender (From) muss %s sein, das Konto dieser Ablage.", account)
+		return nil, text.F("Der Absender (From) muss %s sein, das Konto dieser Ablage.", account)
 	}
 	var rcpts []string
 	for _, f := range []string{"To", "Cc", "Bcc"} {
@@ -106,16 +106,16 @@ func checkDropped(raw []byte, account string) ([]string, string) {
 		}
 	}
 	if len(rcpts) == 0 {
-		return nil, "Die Nachricht hat keinen Empfänger (To, Cc oder Bcc)."
+		return nil, text.T("Die Nachricht hat keinen Empfänger (To, Cc oder Bcc).")
 	}
 	return rcpts, ""
 }
 
 func germanParse(err error) string {
 	if errors.Is(err, mail.ErrHeaderNotPresent) {
-		return "ein Kopfeintrag fehlt"
+		return text.T("ein Kopfeintrag fehlt")
 	}
-	return "Kopf und Text sind nicht durch eine Leerzeile getrennt oder der Kopf ist fehlerhaft"
+	return text.T("Kopf und Text sind nicht durch eine Leerzeile getrennt oder der Kopf ist fehlerhaft")
 }
 
 // fileAway moves a file into sent/ or failed/, a reason beside it.

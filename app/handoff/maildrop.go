@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // DropError is a failure to write into a mail drop, in German; the
@@ -21,12 +22,12 @@ type DropError struct {
 
 func (e *DropError) Error() string {
 	if errors.Is(e.Err, syscall.ENOSPC) {
-		return fmt.Sprintf("Der Ordner %s für die Mail-Ablage ist voll: es wird nichts abgelegt, die Nachrichten bleiben in kanzleisync und werden nach dem Aufräumen abgelegt.", e.Dir)
+		return text.F("Der Ordner %s für die Mail-Ablage ist voll: es wird nichts abgelegt, die Nachrichten bleiben in kanzleisync und werden nach dem Aufräumen abgelegt.", e.Dir)
 	}
 	if errors.Is(e.Err, os.ErrPermission) {
-		return fmt.Sprintf("In den Ordner %s für die Mail-Ablage darf dieser Benutzer nicht schreiben; die Nachrichten bleiben in kanzleisync.", e.Dir)
+		return text.F("In den Ordner %s für die Mail-Ablage darf dieser Benutzer nicht schreiben; die Nachrichten bleiben in kanzleisync.", e.Dir)
 	}
-	return fmt.Sprintf("In den Ordner %s für die Mail-Ablage kann nicht geschrieben werden (Einzelheiten im Protokoll); die Nachrichten bleiben in kanzleisync.", e.Dir)
+	return text.F("In den Ordner %s für die Mail-Ablage kann nicht geschrieben werden (Einzelheiten im Protokoll); die Nachrichten bleiben in kanzleisync.", e.Dir)
 }
 
 func (e *DropError) Unwrap() error { return e.Err }

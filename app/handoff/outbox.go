@@ -14,6 +14,7 @@ import (
 
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Outbox sends one account's queued messages over its transport, oldest
@@ -178,7 +179,7 @@ func explainSend(err error) string {
 	if errors.As(err, &se) {
 		return se.Error() + " " + se.Advice()
 	}
-	return "Der Mailserver von Microsoft 365 war nicht erreichbar oder hat nicht geantwortet; die Nachricht bleibt im Postausgang und wird später erneut gesendet."
+	return text.T("Der Mailserver von Microsoft 365 war nicht erreichbar oder hat nicht geantwortet; die Nachricht bleibt im Postausgang und wird später erneut gesendet.")
 }
 
 // FailureNotice is the message put into the account's inbox (served to the
@@ -188,11 +189,11 @@ func FailureNotice(address string, o store.Outgoing, reason string, now time.Tim
 	subject, date := header(o.Raw, "Subject"), header(o.Raw, "Date")
 	var b strings.Builder
 	fmt.Fprintf(&b, "From: kanzleisync <%s>\r\nTo: <%s>\r\n", address, address)
-	fmt.Fprintf(&b, "Subject: =?utf-8?b?%s?=\r\n", base64.StdEncoding.EncodeToString([]byte("Nicht gesendet: "+decodedOr(subject))))
+	fmt.Fprintf(&b, "Subject: =?utf-8?b?%s?=\r\n", base64.StdEncoding.EncodeToString([]byte(text.F("Nicht gesendet: %s", decodedOr(subject)))))
 	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: <notice-%d-%d.kanzleisync@%s>\r\n", now.Format(time.RFC1123Z), o.ID, now.UnixNano(), domainOf(address))
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-	fmt.Fprintf(&b, "Ihre Nachricht „%s“ vom %s an %s wurde nicht gesendet.\r\n\r\nGrund: %s\r\n\r\n", decodedOr(subject), date, strings.Join(o.Rcpts, ", "), reason)
-	b.WriteString("Die Nachricht liegt weiter im Postausgang von kanzleisync (Protokoll: „outbox:" + strconv.FormatInt(o.ID, 10) + "“). Bitte den Fehler beheben und die Nachricht im Kommunikator erneut senden.\r\n")
+	fmt.Fprintf(&b, text.T("Ihre Nachricht „%s“ vom %s an %s wurde nicht gesendet.\r\n\r\nGrund: %s\r\n\r\n"), decodedOr(subject), date, strings.Join(o.Rcpts, ", "), reason)
+	b.WriteString(text.F("Die Nachricht liegt weiter im Postausgang von kanzleisync (Protokoll: „outbox:%s“). Bitte den Fehler beheben und die Nachricht im Kommunikator erneut senden.\r\n", strconv.FormatInt(o.ID, 10)))
 	return []byte(b.String())
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // Passwords gives an account's local password ("" and false: no such
@@ -62,8 +63,8 @@ type PortInUseError struct {
 }
 
 func (e *PortInUseError) Error() string {
-	return fmt.Sprintf("Der lokale %s-Server für den Kommunikator kann %s nicht belegen: ein anderes Programm (auf einem Terminalserver vielleicht die kanzleisync-Instanz eines anderen Benutzers) verwendet den Port. "+
-		"Bitte einen anderen Port wählen (kanzleisync config settings set %s 127.0.0.1:PORT) und ihn im Kommunikator eintragen.", e.Service, e.Addr, e.Flag)
+	return fmt.Sprintf(text.T("Der lokale %s-Server für den Kommunikator kann %s nicht belegen: ein anderes Programm (auf einem Terminalserver vielleicht die kanzleisync-Instanz eines anderen Benutzers) verwendet den Port. ")+
+		text.T("Bitte einen anderen Port wählen (kanzleisync config settings set %s 127.0.0.1:PORT) und ihn im Kommunikator eintragen."), e.Service, e.Addr, e.Flag)
 }
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
@@ -167,7 +168,7 @@ func (s *POP3Server) session(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	p := &session{s: s, c: c, r: bufio.NewReaderSize(c, maxLine), deleted: map[int]bool{}}
 	defer p.release()
-	p.ok("kanzleisync POP3 für den Kommunikator bereit")
+	p.ok(text.T("kanzleisync POP3 für den Kommunikator bereit"))
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(s.IdleTimeout))
 		line, err := p.readLine()
@@ -226,11 +227,11 @@ func (p *session) authorization(ctx context.Context, cmd, arg string) bool {
 	switch cmd {
 	case "USER":
 		if arg == "" {
-			p.err("USER braucht die Mailadresse des Kontos")
+			p.err(text.T("USER braucht die Mailadresse des Kontos"))
 			return false
 		}
 		p.user = arg
-		p.ok("Passwort bitte")
+		p.ok(text.T("Passwort bitte"))
 	case "PASS":
 		if p.user == "" {
 			p.err("zuerst USER")
@@ -262,14 +263,14 @@ func (p *session) authorization(ctx context.Context, cmd, arg string) bool {
 			return false
 		}
 		if len(parts[0]) > 0 && !bytes.EqualFold(parts[0], parts[1]) {
-			p.err("[AUTH] Anmeldung für ein anderes Konto ist nicht möglich")
+			p.err(text.T("[AUTH] Anmeldung für ein anderes Konto ist nicht möglich"))
 			return false
 		}
 		return p.login(ctx, string(parts[1]), string(parts[2]))
 	case "STLS":
-		p.err("STLS wird nicht angeboten: die Verbindung verlässt diesen Rechner nicht (127.0.0.1)")
+		p.err(text.T("STLS wird nicht angeboten: die Verbindung verlässt diesen Rechner nicht (127.0.0.1)"))
 	default:
-		p.err("zuerst anmelden (USER/PASS oder AUTH PLAIN)")
+		p.err(text.T("zuerst anmelden (USER/PASS oder AUTH PLAIN)"))
 	}
 	return false
 }
@@ -289,7 +290,7 @@ func (p *session) login(ctx context.Context, user, pass string) bool {
 			return true
 		}
 		p.user = ""
-		p.err("[AUTH] Benutzer oder Passwort falsch (das lokale Passwort steht in kanzleisync unter „Konten verwalten“)")
+		p.err(text.T("[AUTH] Benutzer oder Passwort falsch (das lokale Passwort steht in kanzleisync unter „Konten verwalten“)"))
 		return p.fails >= p.s.MaxFailures
 	}
 	p.s.mu.Lock()
@@ -299,18 +300,18 @@ func (p *session) login(ctx context.Context, user, pass string) bool {
 	}
 	p.s.mu.Unlock()
 	if busy {
-		p.err("[IN-USE] Das Postfach wird gerade schon abgerufen")
+		p.err(text.T("[IN-USE] Das Postfach wird gerade schon abgerufen"))
 		return true
 	}
 	p.account = strings.ToLower(user)
 	msgs, err := p.s.Store.Waiting(ctx, user)
 	if err != nil {
 		p.s.Logger.Error("local pop3: read the waiting mail", "account", user, "error", err.Error())
-		p.err("[SYS/TEMP] Die Nachrichten können gerade nicht gelesen werden; bitte später erneut abrufen")
+		p.err(text.T("[SYS/TEMP] Die Nachrichten können gerade nicht gelesen werden; bitte später erneut abrufen"))
 		return true
 	}
 	p.msgs = msgs
-	p.ok(fmt.Sprintf("%d Nachrichten", len(msgs)))
+	p.ok(text.F("%d Nachrichten", len(msgs)))
 	return false
 }
 
@@ -327,7 +328,7 @@ func (p *session) release() {
 func (p *session) msg(arg string) (int, bool) {
 	n, err := strconv.Atoi(strings.TrimSpace(arg))
 	if err != nil || n < 1 || n > len(p.msgs) || p.deleted[n] {
-		p.err("keine solche Nachricht")
+		p.err(text.T("keine solche Nachricht"))
 		return 0, false
 	}
 	return n, true
@@ -377,12 +378,12 @@ func (p *session) transaction(cmd, arg string) bool {
 	case "TOP":
 		f := strings.Fields(arg)
 		if len(f) != 2 {
-			p.err("TOP braucht Nummer und Zeilenzahl")
+			p.err(text.T("TOP braucht Nummer und Zeilenzahl"))
 			return false
 		}
 		lines, err := strconv.Atoi(f[1])
 		if err != nil || lines < 0 {
-			p.err("TOP: ungültige Zeilenzahl")
+			p.err(text.T("TOP: ungültige Zeilenzahl"))
 			return false
 		}
 		if n, ok := p.msg(f[0]); ok {
@@ -392,7 +393,7 @@ func (p *session) transaction(cmd, arg string) bool {
 	case "DELE":
 		if n, ok := p.msg(arg); ok {
 			p.deleted[n] = true
-			p.ok("Nachricht " + strconv.Itoa(n) + " wird beim QUIT übergeben")
+			p.ok(text.F("Nachricht %s wird beim QUIT übergeben", strconv.Itoa(n)))
 		}
 	case "RSET":
 		p.deleted = map[int]bool{}
@@ -418,13 +419,13 @@ func (p *session) quit(ctx context.Context) bool {
 	}
 	if err := p.s.Store.MarkTaken(ctx, p.account, ids, p.s.Now()); err != nil {
 		p.s.Logger.Error("local pop3: mark taken", "account", p.account, "error", err.Error())
-		p.err("[SYS/TEMP] Die Übergabe konnte nicht gespeichert werden; die Nachrichten bleiben und werden beim nächsten Abruf erneut angeboten")
+		p.err(text.T("[SYS/TEMP] Die Übergabe konnte nicht gespeichert werden; die Nachrichten bleiben und werden beim nächsten Abruf erneut angeboten"))
 		return true
 	}
 	if len(ids) > 0 && p.s.OnTaken != nil {
 		p.s.OnTaken(p.account, len(ids))
 	}
-	p.ok(fmt.Sprintf("%d Nachrichten übergeben", len(ids)))
+	p.ok(text.F("%d Nachrichten übergeben", len(ids)))
 	return true
 }
 

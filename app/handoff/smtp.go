@@ -23,6 +23,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // SMTPServer takes the Kommunikator's outgoing mail on the loopback
@@ -101,7 +102,7 @@ func (p *smtpSession) Auth(mech string) (sasl.Server, error) {
 			p.fails++
 			time.Sleep(time.Duration(p.fails) * 500 * time.Millisecond) // slows a guesser down
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8},
-				Message: "Benutzer oder Passwort falsch (das lokale Passwort steht in kanzleisync unter „Konten verwalten“)"}
+				Message: text.T("Benutzer oder Passwort falsch (das lokale Passwort steht in kanzleisync unter „Konten verwalten“)")}
 		}
 		p.account = strings.ToLower(user)
 		return nil
@@ -110,7 +111,7 @@ func (p *smtpSession) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, user, pass string) error {
 			if identity != "" && !strings.EqualFold(identity, user) {
-				return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Senden für ein anderes Konto ist nicht möglich"}
+				return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: text.T("Senden für ein anderes Konto ist nicht möglich")}
 			}
 			return check(user, pass)
 		}), nil
@@ -129,7 +130,7 @@ func (p *smtpSession) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	if !strings.EqualFold(from, p.account) {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-			Message: fmt.Sprintf("Absender %s passt nicht zum angemeldeten Konto %s: der Kommunikator sendet über jedes Konto nur in dessen Namen", from, p.account)}
+			Message: text.F("Absender %s passt nicht zum angemeldeten Konto %s: der Kommunikator sendet über jedes Konto nur in dessen Namen", from, p.account)}
 	}
 	return nil
 }
@@ -144,7 +145,7 @@ func (p *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 func (p *smtpSession) Data(r io.Reader) error {
 	if p.account == "" || len(p.rcpts) == 0 {
-		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "zuerst MAIL FROM und RCPT TO"}
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: text.T("zuerst MAIL FROM und RCPT TO")}
 	}
 	limit := p.s.limit()
 	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
@@ -159,7 +160,7 @@ func (p *smtpSession) Data(r io.Reader) error {
 	id, err := p.s.Store.Enqueue(context.Background(), p.account, p.rcpts, raw, p.s.Now())
 	if err != nil {
 		p.s.Logger.Error("local smtp: queue", "account", p.account, "error", err.Error())
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Die Nachricht konnte nicht in den Postausgang gelegt werden; bitte erneut senden"}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: text.T("Die Nachricht konnte nicht in den Postausgang gelegt werden; bitte erneut senden")}
 	}
 	p.s.Logger.Info("local smtp: queued", "account", p.account, "id", id, "recipients", len(p.rcpts), "bytes", len(raw))
 	if p.s.OnQueued != nil {
@@ -178,9 +179,9 @@ func (s *SMTPServer) limit() int64 {
 // tooLarge is the refusal the Kommunikator shows its user.
 func (s *SMTPServer) tooLarge(size int64) error {
 	mb := s.limit() >> 20
-	msg := fmt.Sprintf("Die Nachricht ist größer als %d MB, die das Postfach in Microsoft 365 versenden darf (Anhänge werden beim Senden um etwa ein Drittel größer). Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze erhöhen", mb)
+	msg := text.F("Die Nachricht ist größer als %d MB, die das Postfach in Microsoft 365 versenden darf (Anhänge werden beim Senden um etwa ein Drittel größer). Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze erhöhen", mb)
 	if size > 0 {
-		msg = fmt.Sprintf("Die Nachricht hat %d MB, das Postfach darf höchstens %d MB versenden. Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze erhöhen", (size+(1<<20)-1)>>20, mb)
+		msg = text.F("Die Nachricht hat %d MB, das Postfach darf höchstens %d MB versenden. Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze erhöhen", (size+(1<<20)-1)>>20, mb)
 	}
 	return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: msg}
 }

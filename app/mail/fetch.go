@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // TokenSource gives the account's Outlook access token (*auth.TokenSource).
@@ -134,13 +135,13 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 			continue
 		}
 		if e.Size > a.MaxSize {
-			first, err := f.Store.SkipMessage(ctx, a.Address, e.UIDL, fmt.Sprintf("Nachricht mit %d MB ist größer als die Grenze von %d MB und bleibt auf dem Server.", e.Size>>20, a.MaxSize>>20))
+			first, err := f.Store.SkipMessage(ctx, a.Address, e.UIDL, text.F("Nachricht mit %d MB ist größer als die Grenze von %d MB und bleibt auf dem Server.", e.Size>>20, a.MaxSize>>20))
 			if err != nil {
 				return res, err
 			}
 			if first {
 				if err := f.Store.Journal(ctx, store.JournalEntry{At: now(), Worker: a.Address, ItemKey: "pop3:" + e.UIDL, Action: "skip", Result: "error",
-					Error: fmt.Sprintf("Nachricht mit %d MB ist größer als die eingestellte Grenze von %d MB; sie bleibt auf dem Server und wird nicht abgeholt.", e.Size>>20, a.MaxSize>>20)}); err != nil {
+					Error: text.F("Nachricht mit %d MB ist größer als die eingestellte Grenze von %d MB; sie bleibt auf dem Server und wird nicht abgeholt.", e.Size>>20, a.MaxSize>>20)}); err != nil {
 					return res, err
 				}
 			}

@@ -3,12 +3,12 @@ package mail
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	"kanzleisync/app/config"
+	"kanzleisync/app/text"
 )
 
 // Endpoints turns a configured account into the POP3 and SMTP accounts the
@@ -41,7 +41,7 @@ func ProbePOP3(ctx context.Context, a Account, token string) (string, error) {
 		return "", err
 	}
 	_ = c.Quit()
-	return fmt.Sprintf("Anmeldung angenommen, %d Nachrichten auf dem Server", len(list)), nil
+	return text.F("Anmeldung angenommen, %d Nachrichten auf dem Server", len(list)), nil
 }
 
 // ProbeSMTP connects, starts TLS, authenticates and quits: nothing is sent.
@@ -55,5 +55,5 @@ func ProbeSMTP(ctx context.Context, a Account, token string) (string, error) {
 		return "", classify("auth", err)
 	}
 	_ = c.Quit()
-	return "STARTTLS und XOAUTH2 angenommen", nil
+	return text.T("STARTTLS und XOAUTH2 angenommen"), nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"kanzleisync/app/text"
 )
 
 // Sender submits messages over SMTP with STARTTLS and XOAUTH2
@@ -73,29 +75,29 @@ func (e *SendError) Unwrap() error { return e.Err }
 func (e *SendError) Advice() string {
 	switch {
 	case strings.Contains(e.Message, "SubmissionQuotaExceeded"):
-		return "Das Postfach hat heute die Grenze von Microsoft 365 erreicht (10.000 Empfänger am Tag über SMTP). Bitte morgen erneut senden („Nicht gesendet“ → „Erneut senden“) oder die IT bitten, für Massenversand einen anderen Weg zu wählen."
+		return text.T("Das Postfach hat heute die Grenze von Microsoft 365 erreicht (10.000 Empfänger am Tag über SMTP). Bitte morgen erneut senden („Nicht gesendet“ → „Erneut senden“) oder die IT bitten, für Massenversand einen anderen Weg zu wählen.")
 	case e.Code == 432:
-		return "Über dieses Postfach senden gerade zu viele Programme zugleich (Microsoft 365 erlaubt drei Verbindungen). Die Nachricht bleibt im Postausgang und wird später erneut gesendet."
+		return text.T("Über dieses Postfach senden gerade zu viele Programme zugleich (Microsoft 365 erlaubt drei Verbindungen). Die Nachricht bleibt im Postausgang und wird später erneut gesendet.")
 	case e.Enhanced == "5.7.139":
-		return "Microsoft 365 erlaubt für dieses Postfach kein SMTP-Versenden. Die IT muss im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ die Option „Authentifiziertes SMTP“ einschalten (und die Organisation darf SMTP AUTH nicht abschalten). Die Änderung kann bis zu einer Stunde dauern."
+		return text.T("Microsoft 365 erlaubt für dieses Postfach kein SMTP-Versenden. Die IT muss im Microsoft 365 Admin Center beim Benutzer unter „E-Mail“ → „E-Mail-Apps verwalten“ die Option „Authentifiziertes SMTP“ einschalten (und die Organisation darf SMTP AUTH nicht abschalten). Die Änderung kann bis zu einer Stunde dauern.")
 	case e.Enhanced == "5.7.3" || e.Step == "auth":
-		return "Die Anmeldung am Postausgangsserver wurde abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; hilft das nicht, prüfen, ob die Absenderadresse zum angemeldeten Microsoft-365-Konto gehört."
+		return text.T("Die Anmeldung am Postausgangsserver wurde abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; hilft das nicht, prüfen, ob die Absenderadresse zum angemeldeten Microsoft-365-Konto gehört.")
 	case errors.Is(e.Err, ErrTooLargeToSend) || e.Code == 552 || e.Enhanced == "5.3.4":
-		return "Die Nachricht ist zu groß für das Postfach in Microsoft 365 (voreingestellt 35 MB für die ganze Nachricht; Anhänge werden beim Senden um etwa ein Drittel größer). Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze des Postfachs erhöhen."
+		return text.T("Die Nachricht ist zu groß für das Postfach in Microsoft 365 (voreingestellt 35 MB für die ganze Nachricht; Anhänge werden beim Senden um etwa ein Drittel größer). Bitte Anhänge verkleinern oder auf mehrere Nachrichten verteilen; die IT kann die Grenze des Postfachs erhöhen.")
 	case e.Enhanced == "ErrorInvalidRecipients":
-		return "Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen."
+		return text.T("Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen.")
 	case e.Step == "graph" && (e.Code == 401 || e.Code == 403) && e.Enhanced != "ErrorSendAsDenied":
-		return "Microsoft 365 hat das Senden über Graph abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; bleibt der Fehler, muss die IT der App die Berechtigung Mail.Send erteilen."
+		return text.T("Microsoft 365 hat das Senden über Graph abgelehnt. Bitte das Konto unter „Konten“ neu anmelden; bleibt der Fehler, muss die IT der App die Berechtigung Mail.Send erteilen.")
 	case e.Enhanced == "5.7.60" || e.Enhanced == "ErrorSendAsDenied" || e.Enhanced == "5.2.0" && strings.Contains(e.Message, "SendAsDenied"):
-		return "Das angemeldete Konto darf nicht mit dieser Absenderadresse senden. Bitte als Absender das eigene Postfach wählen oder die IT bitten, das Recht „Senden als“ zu vergeben."
+		return text.T("Das angemeldete Konto darf nicht mit dieser Absenderadresse senden. Bitte als Absender das eigene Postfach wählen oder die IT bitten, das Recht „Senden als“ zu vergeben.")
 	case e.Enhanced == "5.7.57":
-		return "Der Server verlangt eine Anmeldung vor dem Versenden. Bitte das Konto unter „Konten“ neu anmelden."
+		return text.T("Der Server verlangt eine Anmeldung vor dem Versenden. Bitte das Konto unter „Konten“ neu anmelden.")
 	case e.Step == "rcpt":
-		return "Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen."
+		return text.T("Ein Empfänger wurde abgelehnt. Bitte die Empfängeradresse prüfen.")
 	case e.Temporary:
-		return "Der Postausgangsserver ist gerade nicht erreichbar oder überlastet. Die Nachricht bleibt im Postausgang und wird später erneut gesendet."
+		return text.T("Der Postausgangsserver ist gerade nicht erreichbar oder überlastet. Die Nachricht bleibt im Postausgang und wird später erneut gesendet.")
 	}
-	return "Der Postausgangsserver hat die Nachricht abgelehnt. Bitte die Meldung an die IT weitergeben."
+	return text.T("Der Postausgangsserver hat die Nachricht abgelehnt. Bitte die Meldung an die IT weitergeben.")
 }
 
 // ErrTooLargeToSend: the message is larger than the server's announced SIZE.
@@ -156,7 +158,7 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 	if tok.Expiry.IsZero() {
 		s.step("Token", nil, "vorhanden")
 	} else {
-		s.step("Token", nil, "gültig bis "+tok.Expiry.Local().Format("02.01.2006 15:04"))
+		s.step("Token", nil, text.F("gültig bis %s", tok.Expiry.Local().Format("02.01.2006 15:04")))
 	}
 	c, closeConn, err := openSMTP(ctx, a, timeout, s.step)
 	if err != nil {
@@ -174,7 +176,7 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 		_ = c.Quit()
 		se := &SendError{Step: "mail", Code: 552, Enhanced: "5.3.4",
 			Message: fmt.Sprintf("message of %d bytes, server accepts %d", len(raw), size), Err: ErrTooLargeToSend}
-		s.step("Größe", se, "")
+		s.step(text.T("Größe"), se, "")
 		return se
 	}
 	x := &xoauth2{user: a.Address, token: tok.AccessToken}
@@ -231,10 +233,10 @@ func openSMTP(ctx context.Context, a Account, timeout time.Duration, step func(n
 	conn, err := d.DialContext(ctx, "tcp", a.Addr)
 	if err != nil {
 		se := &SendError{Step: "connect", Temporary: true, Err: err}
-		step("Verbindung", se, "")
+		step(text.T("Verbindung"), se, "")
 		return nil, nil, se
 	}
-	step("Verbindung", nil, a.Addr)
+	step(text.T("Verbindung"), nil, a.Addr)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
 	if err == nil {
@@ -249,7 +251,7 @@ func openSMTP(ctx context.Context, a Account, timeout time.Duration, step func(n
 		return nil, nil, se
 	}
 	if st, ok := c.TLSConnectionState(); ok && len(st.PeerCertificates) > 0 {
-		step("TLS", nil, tls.VersionName(st.Version)+", "+tls.CipherSuiteName(st.CipherSuite)+", Zertifikat für "+st.PeerCertificates[0].Subject.CommonName)
+		step("TLS", nil, text.F("%s, %s, Zertifikat für %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.PeerCertificates[0].Subject.CommonName))
 	}
 	return c, func() { stop(); c.Close() }, nil
 }

@@ -7,6 +7,8 @@ import (
 	netmail "net/mail"
 	"strings"
 	"time"
+
+	"kanzleisync/app/text"
 )
 
 // TestMailReport is what "Testmail senden" shows: every step with its
@@ -28,9 +30,9 @@ func (r TestMailReport) Text() string {
 		fmt.Fprintf(&b, "%s %-10s %s\n", mark, s.Name, s.Detail)
 	}
 	if r.Err == nil {
-		b.WriteString("\nDie Testmail wurde versendet.\n")
+		b.WriteString(text.T("\nDie Testmail wurde versendet.\n"))
 	} else {
-		b.WriteString("\nDie Testmail wurde nicht versendet. " + r.Advice + "\n")
+		b.WriteString(text.F("\nDie Testmail wurde nicht versendet. %s\n", r.Advice))
 	}
 	return b.String()
 }
@@ -50,13 +52,13 @@ func (s *Sender) SendTestMail(ctx context.Context, a Account, fromName, to strin
 			inner(st)
 		}
 	}
-	rep.Err = ts.Send(ctx, a, testMessage(fromName, to, a.Address, "den Postausgangsserver "+a.Addr))
+	rep.Err = ts.Send(ctx, a, testMessage(fromName, to, a.Address, text.F("den Postausgangsserver %s", a.Addr)))
 	if rep.Err != nil {
 		var se *SendError
 		if errors.As(rep.Err, &se) {
 			rep.Advice = se.Advice()
 		} else {
-			rep.Advice = "Bitte das Konto unter „Konten“ neu anmelden."
+			rep.Advice = text.T("Bitte das Konto unter „Konten“ neu anmelden.")
 		}
 	}
 	return rep
@@ -68,7 +70,7 @@ func testMessage(fromName, to, account, via string) *Message {
 		FromName: fromName,
 		To:       []netmail.Address{{Address: to}},
 		Subject:  "kanzleisync: Testmail",
-		Text: fmt.Sprintf("Diese Testmail wurde am %s von kanzleisync über %s gesendet.\n"+
-			"Wenn sie angekommen ist, funktioniert das Versenden für das Konto %s.\n", time.Now().Format("02.01.2006 um 15:04"), via, account),
+		Text: fmt.Sprintf(text.T("Diese Testmail wurde am %s von kanzleisync über %s gesendet.\n")+
+			text.T("Wenn sie angekommen ist, funktioniert das Versenden für das Konto %s.\n"), time.Now().Format("02.01.2006 um 15:04"), via, account),
 	}
 }

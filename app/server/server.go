@@ -25,6 +25,7 @@ import (
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // LeaseName is the lease of the export in the state database.
@@ -92,7 +93,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("serve --listen %q: %w", s.Listen, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("serve --listen %q: der Statusdienst lauscht nur auf dieser Maschine (127.0.0.1 oder ::1)", s.Listen)
+		return text.Errorf("serve --listen %q: der Statusdienst lauscht nur auf dieser Maschine (127.0.0.1 oder ::1)", s.Listen)
 	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {
@@ -175,9 +176,9 @@ func (s *Server) Health(ctx context.Context) Health {
 	h := Health{Holder: s.holder, Leader: leader, Status: "standby", Mailboxes: []core.MailboxHealth{}, Warnings: []diagnose.Warning{}}
 	h.LeaseHolder, h.LeaseUntil, _ = s.Store.Lease(ctx, LeaseName)
 	if !leader {
-		h.Reason = "Bereitschaft: ein anderer Server exportiert (" + h.LeaseHolder + ")"
+		h.Reason = text.F("Bereitschaft: ein anderer Server exportiert (%s)", h.LeaseHolder)
 		if h.LeaseHolder == "" {
-			h.Reason = "Bereitschaft: der Export startet, sobald die Sperre frei ist"
+			h.Reason = text.T("Bereitschaft: der Export startet, sobald die Sperre frei ist")
 		}
 		return h
 	}
@@ -204,7 +205,7 @@ func (s *Server) mux() *http.ServeMux {
 		eng := s.eng
 		s.mu.Unlock()
 		if eng == nil {
-			http.Error(w, "Bereitschaft: dieser Server exportiert gerade nicht.", http.StatusConflict)
+			http.Error(w, text.T("Bereitschaft: dieser Server exportiert gerade nicht."), http.StatusConflict)
 			return
 		}
 		eng.SyncNow()

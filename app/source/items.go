@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"kanzleisync/app/text"
 )
 
 // Worker is a case worker as the practice software knows them.
@@ -137,7 +139,7 @@ type checker struct {
 // long ones.
 func (k *checker) text(field, v string, max int, required bool) string {
 	if !utf8.ValidString(v) {
-		k.problems = append(k.problems, field+" enthält ungültige Zeichen (kein UTF-8)")
+		k.problems = append(k.problems, text.F("%s enthält ungültige Zeichen (kein UTF-8)", field))
 		return v
 	}
 	if clean, n := stripControls(v); n > 0 {
@@ -146,11 +148,11 @@ func (k *checker) text(field, v string, max int, required bool) string {
 	}
 	switch {
 	case required && strings.TrimSpace(v) == "":
-		k.problems = append(k.problems, field+" ist leer")
+		k.problems = append(k.problems, text.F("%s ist leer", field))
 	case max < 4096 && utf8.RuneCountInString(v) > max:
-		k.problems = append(k.problems, fmt.Sprintf("%s ist zu lang (%d Zeichen, höchstens %d)", field, utf8.RuneCountInString(v), max))
+		k.problems = append(k.problems, text.F("%s ist zu lang (%d Zeichen, höchstens %d)", field, utf8.RuneCountInString(v), max))
 	case max >= 4096 && len(v) > max:
-		k.problems = append(k.problems, fmt.Sprintf("%s ist zu lang (%s, höchstens %s)", field, kb(len(v)), kb(max)))
+		k.problems = append(k.problems, text.F("%s ist zu lang (%s, höchstens %s)", field, kb(len(v)), kb(max)))
 	}
 	return v
 }
@@ -182,11 +184,11 @@ func (k *checker) local(field string, v sql.NullString) time.Time {
 	}
 	t, err := time.ParseInLocation(localLayout, v.String, Berlin)
 	if err != nil {
-		k.problems = append(k.problems, fmt.Sprintf("%s „%s“ ist kein Zeitpunkt (erwartet JJJJ-MM-TTThh:mm:ss)", field, v.String))
+		k.problems = append(k.problems, text.F("%s „%s“ ist kein Zeitpunkt (erwartet JJJJ-MM-TTThh:mm:ss)", field, v.String))
 		return time.Time{}
 	}
 	if t.Year() < earliestYear || t.Year() > latestYear {
-		k.problems = append(k.problems, fmt.Sprintf("%s %s liegt außerhalb von %d bis %d", field, v.String, earliestYear, latestYear))
+		k.problems = append(k.problems, text.F("%s %s liegt außerhalb von %d bis %d", field, v.String, earliestYear, latestYear))
 	}
 	return t
 }
@@ -211,7 +213,7 @@ func (k *checker) springGap(rawBegin, rawEnd string, start, end time.Time) (time
 	if startMoved {
 		end = start.Add(wall)
 	}
-	k.notes = append(k.notes, fmt.Sprintf("%s–%s fällt in die Zeitumstellung (%s, 02:00 bis 03:00 gibt es nicht): als %s–%s übertragen, Dauer %d:%02d beibehalten",
+	k.notes = append(k.notes, text.F("%s–%s fällt in die Zeitumstellung (%s, 02:00 bis 03:00 gibt es nicht): als %s–%s übertragen, Dauer %d:%02d beibehalten",
 		b.Format("15:04"), e.Format("15:04"), b.Format("02.01.2006"), start.Format("15:04"), end.Format("15:04"), int(wall.Hours()), int(wall.Minutes())%60))
 	return start, end
 }
@@ -225,11 +227,11 @@ func (k *checker) date(field string, v sql.NullString, required bool) *Date {
 	}
 	t, err := time.Parse(dateLayout, v.String)
 	if err != nil {
-		k.problems = append(k.problems, fmt.Sprintf("%s „%s“ ist kein Datum (erwartet JJJJ-MM-TT)", field, v.String))
+		k.problems = append(k.problems, text.F("%s „%s“ ist kein Datum (erwartet JJJJ-MM-TT)", field, v.String))
 		return nil
 	}
 	if t.Year() < earliestYear || t.Year() > latestYear {
-		k.problems = append(k.problems, fmt.Sprintf("%s %s liegt außerhalb von %d bis %d", field, v.String, earliestYear, latestYear))
+		k.problems = append(k.problems, text.F("%s %s liegt außerhalb von %d bis %d", field, v.String, earliestYear, latestYear))
 		return nil
 	}
 	return &Date{t.Year(), t.Month(), t.Day()}
@@ -237,7 +239,7 @@ func (k *checker) date(field string, v sql.NullString, required bool) *Date {
 
 func (k *checker) worker(id string, known map[string]bool) string {
 	if !known[id] {
-		k.problems = append(k.problems, fmt.Sprintf("Sachbearbeiter „%s“ ist unbekannt", id))
+		k.problems = append(k.problems, text.F("Sachbearbeiter „%s“ ist unbekannt", id))
 	}
 	return id
 }
@@ -316,15 +318,15 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 		if len(k.problems) == 0 {
 			switch {
 			case a.End.Before(a.Start):
-				k.problems = append(k.problems, fmt.Sprintf("Ende %s liegt vor dem Beginn %s", a.End.Format(localLayout), a.Start.Format(localLayout)))
+				k.problems = append(k.problems, text.F("Ende %s liegt vor dem Beginn %s", a.End.Format(localLayout), a.Start.Format(localLayout)))
 			case a.AllDay && (!isMidnight(a.Start) || !isMidnight(a.End) || !a.End.After(a.Start)):
-				k.problems = append(k.problems, "ganztägiger Termin beginnt oder endet nicht um Mitternacht")
+				k.problems = append(k.problems, text.T("ganztägiger Termin beginnt oder endet nicht um Mitternacht"))
 			}
 		}
 		if reminder.Valid {
 			m := int(reminder.Int64)
 			if m < 0 || m > 4*7*24*60 {
-				k.problems = append(k.problems, fmt.Sprintf("Erinnerung %d Minuten liegt außerhalb von 0 bis 4 Wochen", m))
+				k.problems = append(k.problems, text.F("Erinnerung %d Minuten liegt außerhalb von 0 bis 4 Wochen", m))
 			}
 			a.ReminderMinutes = &m
 		}
@@ -363,7 +365,7 @@ func (c *Cache) DeadlinesByID(ctx context.Context, workerID string, ids []int64)
 		}
 		d.EarlyWarning = k.date("Vorfrist", early, false)
 		if d.EarlyWarning != nil && d.Due != (Date{}) && d.EarlyWarning.String() > d.Due.String() {
-			k.problems = append(k.problems, fmt.Sprintf("Vorfrist %s liegt nach der Frist %s", d.EarlyWarning, d.Due))
+			k.problems = append(k.problems, text.F("Vorfrist %s liegt nach der Frist %s", d.EarlyWarning, d.Due))
 		}
 		d.Done = done != 0
 		d.Modified = modified(mod)
@@ -429,17 +431,17 @@ func (c *Cache) SubscribedAddressesByID(ctx context.Context, workerID string, id
 				a.Emails = append(a.Emails, strings.TrimSpace(v))
 			}
 		}
-		a.BusinessPhone = k.text("Telefon geschäftlich", ns(f[8]), MaxSubject, false)
+		a.BusinessPhone = k.text(text.T("Telefon geschäftlich"), ns(f[8]), MaxSubject, false)
 		a.HomePhone = k.text("Telefon privat", ns(f[9]), MaxSubject, false)
 		a.Mobile = k.text("Mobil", ns(f[10]), MaxSubject, false)
-		a.Street = k.text("Straße", ns(f[11]), MaxSubject, false)
+		a.Street = k.text(text.T("Straße"), ns(f[11]), MaxSubject, false)
 		a.PostalCode = k.text("PLZ", ns(f[12]), MaxSubject, false)
 		a.City = k.text("Ort", ns(f[13]), MaxSubject, false)
 		a.Country = k.text("Land", ns(f[14]), MaxSubject, false)
 		a.Note = k.text("Notiz", ns(f[15]), MaxText, false)
 		a.Modified = modified(f[16])
 		if strings.TrimSpace(a.Surname+a.GivenName+a.Company) == "" {
-			k.problems = append(k.problems, "weder Name noch Firma")
+			k.problems = append(k.problems, text.T("weder Name noch Firma"))
 		}
 		return a, k, nil
 	})
@@ -581,7 +583,7 @@ func (c *Cache) OrphanRows(ctx context.Context) ([]RowError, error) {
 				rows.Close()
 				return nil, err
 			}
-			out = append(out, RowError{Table: table, ID: fmt.Sprint(id), Reason: fmt.Sprintf("Sachbearbeiter „%s“ ist unbekannt", worker)})
+			out = append(out, RowError{Table: table, ID: fmt.Sprint(id), Reason: text.F("Sachbearbeiter „%s“ ist unbekannt", worker)})
 		}
 		rows.Close()
 	}

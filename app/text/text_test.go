@@ -10,14 +10,6 @@ import (
 	"kanzleisync/app/text"
 )
 
-func TestN(t *testing.T) {
-	for n, want := range map[int]string{0: "0 Nachrichten", 1: "1 Nachricht", 2: "2 Nachrichten"} {
-		if got := text.N(n, "Nachricht", "Nachrichten"); got != want {
-			t.Errorf("N(%d) = %q", n, got)
-		}
-	}
-}
-
 // No text of the program (app, ui, cmd) or of the docs uses a word the
 // glossary replaced.
 func TestGlossary(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/core"
 	"kanzleisync/app/demo"
+	"kanzleisync/app/text"
 	"kanzleisync/ui"
 )
 
@@ -19,8 +20,8 @@ import (
 // can in the terminal.
 func runDemo(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	noWindow := fs.Bool("headless", false, "ohne Fenster: Emulator, Anmeldelink, ein Abgleich, Testmail")
-	shots := fs.String("screenshots", "", "jedes Fenster als PNG in dieses Verzeichnis schreiben und beenden")
+	noWindow := fs.Bool("headless", false, text.T("ohne Fenster: Emulator, Anmeldelink, ein Abgleich, Testmail"))
+	shots := fs.String("screenshots", "", text.T("jedes Fenster als PNG in dieses Verzeichnis schreiben und beenden"))
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -32,7 +33,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	defer d.Close()
 	if *noWindow || headless() {
 		if !*noWindow {
-			fmt.Println("Keine grafische Anzeige gefunden (DISPLAY ist nicht gesetzt): die Demo zeigt im Terminal, was ohne Fenster geht.")
+			fmt.Println(text.T("Keine grafische Anzeige gefunden (DISPLAY ist nicht gesetzt): die Demo zeigt im Terminal, was ohne Fenster geht."))
 		}
 		return d.Headless(ctx, os.Stdout, e.store, e.repo, e.auth, e.logger)
 	}
@@ -52,10 +53,10 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	}
 	if *shots == "" {
 		// the terminal that ran `make run` says what happens on the screen
-		fmt.Printf("kanzleisync-Demo gegen den eingebauten Microsoft-365-Emulator (%s).\n", d.Sim.URL())
-		fmt.Println("Auf dem Bildschirm: das Tray-Symbol und das Fenster „Demo“ mit ihren Schritten;")
-		fmt.Println("das Menü des Tray-Symbols öffnet die übrigen Fenster, „Demo: etwas kaputt machen“ zeigt Fehlerfälle.")
-		fmt.Println("Beenden: im Menü des Tray-Symbols „Beenden“, oder hier Strg+C.")
+		fmt.Printf(text.T("kanzleisync-Demo gegen den eingebauten Microsoft-365-Emulator (%s).\n"), d.Sim.URL())
+		fmt.Println(text.T("Auf dem Bildschirm: das Tray-Symbol und das Fenster „Demo“ mit ihren Schritten;"))
+		fmt.Println(text.T("das Menü des Tray-Symbols öffnet die übrigen Fenster, „Demo: etwas kaputt machen“ zeigt Fehlerfälle."))
+		fmt.Println(text.T("Beenden: im Menü des Tray-Symbols „Beenden“, oder hier Strg+C."))
 	}
 	return runTray(ctx, e, x)
 }
@@ -63,5 +64,5 @@ func runDemo(ctx context.Context, e env, args []string) int {
 // robot answers the emulator's sign-in pages for the user named in the
 // link, as the demo's stand-in for a person at a browser.
 func robot() func(string) error {
-	return demo.Robot(func(err error) { fmt.Fprintln(os.Stderr, "Demo-Anmeldung:", err) })
+	return demo.Robot(func(err error) { fmt.Fprintln(os.Stderr, text.T("Demo-Anmeldung:"), err) })
 }

@@ -15,6 +15,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"kanzleisync/app/core"
+	"kanzleisync/app/text"
 	"kanzleisync/assets"
 	"kanzleisync/platform/autostart"
 	"kanzleisync/platform/browser"
@@ -29,7 +30,7 @@ var version = "0.1.0"
 type trayExtras struct {
 	mailTLS *tls.Config
 	demo    []ui.Action
-	help    string
+	help    func() string
 	openURL func(string) error
 	// after runs in the background once the window system is up.
 	after func(ctx context.Context, fa fyne.App, a *ui.App, eng *core.Engine)
@@ -43,8 +44,7 @@ func headless() bool {
 // runTray runs the tray application until Beenden or Ctrl+C.
 func runTray(ctx context.Context, e env, x *trayExtras) int {
 	if headless() {
-		fmt.Fprintln(os.Stderr, "Keine grafische Anzeige gefunden (DISPLAY ist nicht gesetzt): die Tray-Anwendung braucht eine Desktop-Sitzung.\n"+
-			"Ohne Anzeige: „kanzleisync diagnose“, „kanzleisync sync --once“ und die anderen Befehle (kanzleisync help).")
+		fmt.Fprintln(os.Stderr, text.T("Keine grafische Anzeige gefunden (DISPLAY ist nicht gesetzt): die Tray-Anwendung braucht eine Desktop-Sitzung.\nOhne Anzeige: „kanzleisync diagnose“, „kanzleisync sync --once“ und die anderen Befehle (kanzleisync help)."))
 		return 1
 	}
 	if x == nil {
@@ -97,7 +97,7 @@ func runTray(ctx context.Context, e env, x *trayExtras) int {
 		}
 	}()
 	fa.Lifecycle().SetOnStarted(func() {
-		if x.help != "" {
+		if x.help != nil {
 			a.ShowDemoHelp()
 		}
 		if x.after != nil {

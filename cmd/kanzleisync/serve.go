@@ -9,6 +9,7 @@ import (
 
 	"kanzleisync/app/core"
 	"kanzleisync/app/server"
+	"kanzleisync/app/text"
 	"kanzleisync/platform/service"
 )
 
@@ -16,15 +17,17 @@ import (
 // (as a Windows service when the service manager started it).
 func runServe(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:9465", "Adresse des Statusdienstes (/health, /metrics; nur Loopback)")
-	ttl := fs.Duration("lease", 30*time.Second, "Dauer der Export-Sperre; ein zweiter Server übernimmt spätestens danach")
-	interval := fs.Duration("interval", 2*time.Minute, "Abstand der Abgleiche")
-	parallel := fs.Int("parallel", 10, "höchstens so viele Postfächer gleichzeitig (0: alle)")
+	listen := fs.String("listen", "127.0.0.1:9465", text.T("Adresse des Statusdienstes (/health, /metrics; nur Loopback)"))
+	ttl := fs.Duration("lease", 30*time.Second, text.T("Dauer der Export-Sperre; ein zweiter Server übernimmt spätestens danach"))
+	interval := fs.Duration("interval", 2*time.Minute, text.T("Abstand der Abgleiche"))
+	parallel := fs.Int("parallel", 10, text.T("höchstens so viele Postfächer gleichzeitig (0: alle)"))
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	srv := &server.Server{Store: e.store, Logger: e.logger, Listen: *listen, TTL: *ttl,
-		OnListen: func(addr string) { fmt.Printf("kanzleisync serve: Status unter http://%s/health und /metrics\n", addr) },
+		OnListen: func(addr string) {
+			fmt.Printf(text.T("kanzleisync serve: Status unter http://%s/health und /metrics\n"), addr)
+		},
 		Engine: func() *core.Engine {
 			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
 				AppPermissions: true, ExportInterval: *interval, MaxParallel: *parallel})
@@ -54,7 +57,7 @@ func runService(e env, args []string) int {
 		err = service.Uninstall()
 	} else {
 		fs := flag.NewFlagSet("service install", flag.ContinueOnError)
-		listen := fs.String("listen", "", "Adresse des Statusdienstes (Voreinstellung 127.0.0.1:9465)")
+		listen := fs.String("listen", "", text.T("Adresse des Statusdienstes (Voreinstellung 127.0.0.1:9465)"))
 		if code, ok := parseFlags(fs, args[1:]); !ok {
 			return code
 		}

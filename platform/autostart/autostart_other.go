@@ -2,6 +2,7 @@
 
 package autostart
 
+import "kanzleisync/app/text"
 import "errors"
 
 // Enabled: not supported on this system.
@@ -9,5 +10,5 @@ func (s Switch) Enabled() bool { return false }
 
 // Set: not supported on this system.
 func (s Switch) Set(bool) error {
-	return errors.New("Autostart wird auf diesem System nicht unterstützt")
+	return text.New("Autostart wird auf diesem System nicht unterstützt")
 }

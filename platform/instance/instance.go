@@ -8,17 +8,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"kanzleisync/app/text"
 )
 
 // ErrRunning means another instance runs and was asked to show itself.
-var ErrRunning = errors.New("kanzleisync läuft bereits; das laufende Programm wurde nach vorn geholt")
+var ErrRunning = text.New("kanzleisync läuft bereits; das laufende Programm wurde nach vorn geholt")
 
 // Lock is held by the first instance until Close.
 type Lock struct {

@@ -4,14 +4,16 @@
 package service
 
 import (
-	"fmt"
 	"strings"
+
+	"kanzleisync/app/text"
 )
 
 // Name is the service's name; DisplayName and Description are what the
 // Windows service manager shows.
 const (
 	Name        = "kanzleisync"
+	// the service manager keeps these once written: German, the firms' language
 	DisplayName = "kanzleisync – Abgleich mit Microsoft 365"
 	Description = "Exportiert Termine, Fristen, Wiedervorlagen und Adressen der Kanzleisoftware nach Microsoft 365 (Servermodus)."
 )
@@ -81,8 +83,7 @@ type ErrUnsupported struct{ OS string }
 
 func (e ErrUnsupported) Error() string {
 	if e.OS == "linux" {
-		return "Unter Linux läuft der Server als systemd-Dienst: docs/kanzleisync.service nach /etc/systemd/system/ kopieren, " +
-			"Pfade anpassen und „systemctl enable --now kanzleisync“ ausführen."
+		return text.T("Unter Linux läuft der Server als systemd-Dienst: docs/kanzleisync.service nach /etc/systemd/system/ kopieren, Pfade anpassen und „systemctl enable --now kanzleisync“ ausführen.")
 	}
-	return fmt.Sprintf("Auf %s gibt es keine Dienstinstallation; „kanzleisync serve“ im Vordergrund starten.", e.OS)
+	return text.F("Auf %s gibt es keine Dienstinstallation; „kanzleisync serve“ im Vordergrund starten.", e.OS)
 }

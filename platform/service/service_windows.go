@@ -9,18 +9,20 @@ import (
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/mgr"
+
+	"kanzleisync/app/text"
 )
 
 // Install registers the service (automatic start, restart after a crash).
 func Install(c Config) error {
 	m, err := mgr.Connect()
 	if err != nil {
-		return fmt.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
+		return text.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
 	}
 	defer m.Disconnect()
 	if s, err := m.OpenService(Name); err == nil {
 		s.Close()
-		return fmt.Errorf("Der Dienst %s ist schon installiert; zuerst „kanzleisync service uninstall“.", Name)
+		return text.Errorf("Der Dienst %s ist schon installiert; zuerst „kanzleisync service uninstall“.", Name)
 	}
 	s, err := m.CreateService(Name, c.Exe, mgr.Config{DisplayName: DisplayName, Description: Description,
 		StartType: mgr.StartAutomatic, DelayedAutoStart: true}, c.Args()...)
@@ -39,12 +41,12 @@ func Install(c Config) error {
 func Uninstall() error {
 	m, err := mgr.Connect()
 	if err != nil {
-		return fmt.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
+		return text.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
 	}
 	defer m.Disconnect()
 	s, err := m.OpenService(Name)
 	if err != nil {
-		return fmt.Errorf("Der Dienst %s ist nicht installiert.", Name)
+		return text.Errorf("Der Dienst %s ist nicht installiert.", Name)
 	}
 	defer s.Close()
 	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
