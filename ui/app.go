@@ -89,11 +89,13 @@ func New(ctx context.Context, fa fyne.App, eng Engine, o Options) *App {
 	if o.OpenURL == nil {
 		o.OpenURL = func(string) error { return text.Errorf("kein Browser") }
 	}
-	text.SetLanguage(fa.Preferences().StringWithFallback("language", text.German))
+	text.SetLanguage(fa.Preferences().StringWithFallback("language", text.Language()))
 	a := &App{fa: fa, eng: eng, o: o, ctx: ctx, windows: map[string]fyne.Window{}, shown: map[string]bool{}, refresh: map[string]func(core.Status){}, screens: map[string]any{}}
 	a.status = eng.Status()
 	a.buildMenu()
-	eng.Subscribe(func(st core.Status) { a.do(func() { a.apply(st) }) })
+	// the status is read again on the UI thread: its texts are then in the
+	// language of that moment, also when it was switched on the way
+	eng.Subscribe(func(core.Status) { a.do(func() { a.apply(eng.Status()) }) })
 	a.apply(eng.Status())
 	return a
 }

@@ -42,6 +42,7 @@ func (a *App) SetLanguage(lang string) {
 	}
 	text.SetLanguage(lang)
 	a.fa.Preferences().SetString("language", text.Language())
+	a.status = a.eng.Status() // its reason is made in the new language
 	a.buildMenu()
 	var old []fyne.Window
 	for name, open := range a.reopeners() {
@@ -64,6 +65,7 @@ func (a *App) SetLanguage(lang string) {
 	for _, w := range old {
 		w.Close()
 	}
-	// the engine's texts (reasons, warnings) are made anew in the new language
+	a.apply(a.status)
+	// the engine's warnings are made anew in the background
 	go a.eng.RefreshWarnings(a.ctx)
 }

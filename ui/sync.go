@@ -97,7 +97,7 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 		} else {
 			bar.SetValue(1)
 			r := ws.Result
-			box.Add(widget.NewLabel(text.F("Letzter Abgleich: %s – %s", germanTime(ws.LastRun), orDash(ws.Summary))))
+			box.Add(widget.NewLabel(text.F("Letzter Abgleich: %s – %s", germanTime(ws.LastRun), orDash(lastSummary(ws)))))
 			box.Add(widget.NewLabel(text.F("Angelegt %d, geändert %d, gelöscht %d, fehlgeschlagen %d, übersprungen %d",
 				r.Created, r.Updated, r.Deleted, r.Failed, r.Skipped)))
 			box.Add(widget.NewLabel(text.F("Nächster Abgleich: %s", germanTime(ws.NextRun))))
@@ -358,4 +358,12 @@ func (a *App) refreshSync() {
 	if f := a.refresh["sync"]; f != nil {
 		f(a.status)
 	}
+}
+
+// lastSummary says what the last cycle did, in the current language.
+func lastSummary(ws core.WorkerSync) string {
+	if ws.Result != (export.Result{}) {
+		return ws.Result.Summary()
+	}
+	return text.T(ws.Summary)
 }

@@ -30,6 +30,7 @@ import (
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
 	"kanzleisync/app/testsupport"
+	"kanzleisync/app/text"
 	"kanzleisync/assets"
 	"kanzleisync/platform/keyring/keyringtest"
 )
@@ -66,6 +67,7 @@ type setup struct {
 
 func newFixture(t *testing.T, s setup) *fixture {
 	t.Helper()
+	text.SetLanguage(text.German) // a test before may have switched it
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sim := simtest.Start(t, s.tf, m365sim.Options{})

@@ -281,13 +281,13 @@ func (e *Engine) reconcileFetchers(c configuration, graphLog *slog.Logger) {
 			accounts[k] = st
 			switch {
 			case !w.Has(config.Mail):
-				st.Detail = text.T("Modul Mail ist ausgeschaltet")
+				st.tell(func() string { return text.T("Modul Mail ist ausgeschaltet") })
 				continue
 			case e.inactive:
-				st.Detail = text.T("Schnittstelle nicht aktiv: es wird nichts abgerufen")
+				st.tell(func() string { return text.T("Schnittstelle nicht aktiv: es wird nichts abgerufen") })
 				continue
 			case e.o.AppPermissions:
-				st.Detail = text.T("Mail ruft der Arbeitsplatz ab, nicht der Server")
+				st.tell(func() string { return text.T("Mail ruft der Arbeitsplatz ab, nicht der Server") })
 				continue
 			}
 			wanted[k] = true
@@ -302,7 +302,7 @@ func (e *Engine) reconcileFetchers(c configuration, graphLog *slog.Logger) {
 			if fe, ok := e.fetchers[k]; ok {
 				fe.cancel()
 			}
-			st.Detail = text.T("noch nicht abgerufen")
+			st.tell(func() string { return text.T("noch nicht abgerufen") })
 			tr := e.transport(ent, w)
 			tr.GraphLogger = graphLog
 			mw := &mail.Worker{Source: tr.Source(a), Name: a.Address,

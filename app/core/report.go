@@ -50,22 +50,33 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		}
 		if errors.Is(err, mail.ErrInUse) {
 			a.Dot = diagnose.Yellow
-			a.Detail = text.F("Das Postfach war belegt: ein anderes Programm ruft es gerade per POP3 ab. Nächster Versuch um %s.", a.NextFetch.Local().Format("15:04:05"))
+			next := a.NextFetch
+			a.tell(func() string {
+				return text.F("Das Postfach war belegt: ein anderes Programm ruft es gerade per POP3 ab. Nächster Versuch um %s.", next.Local().Format("15:04:05"))
+			})
 		} else if err != nil {
-			a.Dot, a.Detail = diagnose.Red, Explain(err, ent, w.UPN)
+			a.Dot = diagnose.Red
+			a.tell(func() string { return Explain(err, ent, w.UPN) })
 			sw, ok := diagnose.SignInWarning(err, w, ent)
 			changed = e.setSignInLocked(w.UPN, sw, ok)
 		} else {
 			a.Dot, a.LastFetch = diagnose.Green, now
 			a.Fetched += res.Fetched
-			a.Detail = text.F("abgerufen: %s", text.N(res.Fetched, "neue Nachricht", "neue Nachrichten"))
+			fetched, skipped := res.Fetched, res.Skipped
+			a.tell(func() string {
+				s := text.F("abgerufen: %s", text.N(fetched, "neue Nachricht", "neue Nachrichten"))
+				if skipped > 0 {
+					s += text.F(", %d übersprungen (siehe Protokoll)", skipped)
+				}
+				return s
+			})
 			if res.Skipped > 0 {
 				a.Dot = diagnose.Yellow
-				a.Detail += text.F(", %d übersprungen (siehe Protokoll)", res.Skipped)
 			}
 			changed = e.setSignInLocked(w.UPN, diagnose.Warning{}, false)
 			if dropErr != nil {
-				a.Dot, a.Detail = diagnose.Yellow, Explain(dropErr, ent, w.UPN)
+				a.Dot = diagnose.Yellow
+				a.tell(func() string { return Explain(dropErr, ent, w.UPN) })
 			}
 		}
 		e.mu.Unlock()
@@ -126,14 +137,16 @@ func (e *Engine) progress(p export.Progress) {
 			result = text.F("Fehler: %s", p.Err.Error())
 		}
 		e.o.Transfer.Line("ABGLEICH", p.Worker, p.Summary, result)
-		s.LastRun, s.Result, s.Err = p.At, p.Result, ""
+		s.LastRun, s.Result, s.Err, s.explain = p.At, p.Result, "", nil
 		interval := e.o.ExportInterval
 		if interval <= 0 {
 			interval = 2 * time.Minute
 		}
 		s.NextRun = p.At.Add(interval)
 		if p.Err != nil {
-			s.Err = Explain(p.Err, ent, p.Worker)
+			perr, worker := p.Err, p.Worker
+			s.explain = func() string { return Explain(perr, ent, worker) }
+			s.Err = s.explain()
 			sw, ok := diagnose.SignInWarning(p.Err, w, ent)
 			e.setSignInLocked(p.Worker, sw, ok)
 		}
@@ -222,13 +235,20 @@ func (e *Engine) Status() Status {
 func (e *Engine) statusLocked() Status {
 	st := Status{Warnings: slices.Clone(e.warnings), MaxParallel: e.maxParallel}
 	for _, a := range e.accounts {
-		st.Accounts = append(st.Accounts, *a)
+		c := *a
+		if c.say != nil {
+			c.Detail = c.say()
+		}
+		st.Accounts = append(st.Accounts, c)
 	}
 	slices.SortFunc(st.Accounts, func(a, b AccountStatus) int {
 		return strings.Compare(a.Worker+a.Account.Mailbox+a.Account.Address, b.Worker+b.Account.Mailbox+b.Account.Address)
 	})
 	for _, s := range e.syncs {
 		c := *s
+		if c.explain != nil {
+			c.Err = c.explain()
+		}
 		st.Sync = append(st.Sync, c)
 	}
 	slices.SortFunc(st.Sync, func(a, b WorkerSync) int { return strings.Compare(a.Worker, b.Worker) })

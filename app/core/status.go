@@ -44,7 +44,10 @@ type AccountStatus struct {
 	WorkerName string
 	Account    config.MailAccount
 	Dot        diagnose.Status
-	Detail     string // German: what happened last, or what to do
+	Detail     string // what happened last, or what to do
+	// say makes Detail when the status is read, in the language of that
+	// moment (a language switch applies at once)
+	say        func() string
 	LastFetch  time.Time
 	NextFetch  time.Time
 	LastSignIn time.Time
@@ -64,10 +67,15 @@ type WorkerSync struct {
 	Total     map[string]int
 	Summary   string
 	Result    export.Result
-	Err       string // German
-	LastRun   time.Time
-	NextRun   time.Time
+	Err       string // in the current language; "" when the last cycle worked
+	// explain makes Err when the status is read (see AccountStatus.say)
+	explain func() string
+	LastRun time.Time
+	NextRun time.Time
 }
+
+// tell sets what Detail says, made anew each time the status is read.
+func (a *AccountStatus) tell(say func() string) { a.say, a.Detail = say, say() }
 
 // Status is the engine's state at one moment.
 type Status struct {

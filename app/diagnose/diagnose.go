@@ -107,11 +107,11 @@ type probe struct {
 }
 
 var probes = []probe{
-	{config.Calendar, "Kalender", "Calendars.ReadWrite", "Calendars.ReadWrite", "/events?$top=1&$select=id"},
-	{config.Contacts, "Kontakte", "Contacts.ReadWrite", "Contacts.ReadWrite", "/contacts?$top=1&$select=id"},
-	{config.Tasks, "Aufgaben", "Tasks.ReadWrite", "Tasks.ReadWrite.All", "/todo/lists"},
-	{config.Mail, "Mail lesen", "Mail.ReadWrite", "Mail.ReadWrite", "/mailFolders/inbox"},
-	{config.Mail, "Mail senden", "Mail.Send", "Mail.Send", ""}, // sending is checked by "Testmail senden"
+	{config.Calendar, text.Mark("Kalender"), "Calendars.ReadWrite", "Calendars.ReadWrite", "/events?$top=1&$select=id"},
+	{config.Contacts, text.Mark("Kontakte"), "Contacts.ReadWrite", "Contacts.ReadWrite", "/contacts?$top=1&$select=id"},
+	{config.Tasks, text.Mark("Aufgaben"), "Tasks.ReadWrite", "Tasks.ReadWrite.All", "/todo/lists"},
+	{config.Mail, text.Mark("Mail lesen"), "Mail.ReadWrite", "Mail.ReadWrite", "/mailFolders/inbox"},
+	{config.Mail, text.Mark("Mail senden"), "Mail.Send", "Mail.Send", ""}, // sending is checked by "Testmail senden"
 }
 
 func (d *Diagnoser) now() time.Time {
@@ -360,7 +360,7 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 	}
 	noneGranted := len(missing) > 1 && len(missing) == enabled
 	if noneGranted {
-		c := Check{Name: "Berechtigungen", Status: Red, Detail: text.F("Der App fehlen alle Berechtigungen der eingeschalteten Module: %s.", strings.Join(missing, ", "))}
+		c := Check{Name: text.T("Berechtigungen"), Status: Red, Detail: text.F("Der App fehlen alle Berechtigungen der eingeschalteten Module: %s.", strings.Join(missing, ", "))}
 		if app {
 			c.Fix = text.T("Ein Administrator muss der App die Anwendungsberechtigungen erteilen (Schaltfläche „Administratorzustimmung“).")
 		} else {
@@ -372,7 +372,7 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 	p.MaxAttempts = 2
 	client := graph.New(ent.GraphEndpoint, ts, graph.Options{Pacer: p})
 	for _, pr := range probes {
-		c := Check{Name: pr.name}
+		c := Check{Name: text.T(pr.name)}
 		need := pr.delegated
 		if app {
 			need = pr.app

@@ -232,14 +232,14 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 	return s, err
 }
 
-// Summary says in German what a cycle did.
+// Summary says what a cycle did, in the current language.
 func (r Result) Summary() string {
 	var parts []string
 	for _, p := range []struct {
 		n    int
 		text string
-	}{{r.Created, "angelegt"}, {r.Updated, text.T("geändert")}, {r.Deleted, text.T("gelöscht")}, {r.Recreated, text.T("neu angelegt (in Outlook gelöscht)")},
-		{r.Adopted, text.T("aus Microsoft 365 wieder zugeordnet")}, {r.Held, text.T("Löschungen zurückgehalten")}, {r.ListsRenamed, "To-Do-Liste umbenannt"}, {r.Failed, text.T("fehlgeschlagen (siehe Protokoll)")}, {r.Skipped, text.T("im Cache fehlerhaft, übersprungen")}} {
+	}{{r.Created, text.T("angelegt")}, {r.Updated, text.T("geändert")}, {r.Deleted, text.T("gelöscht")}, {r.Recreated, text.T("neu angelegt (in Outlook gelöscht)")},
+		{r.Adopted, text.T("aus Microsoft 365 wieder zugeordnet")}, {r.Held, text.T("Löschungen zurückgehalten")}, {r.ListsRenamed, text.T("To-Do-Liste umbenannt")}, {r.Failed, text.T("fehlgeschlagen (siehe Protokoll)")}, {r.Skipped, text.T("im Cache fehlerhaft, übersprungen")}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.text))
 		}

@@ -146,7 +146,24 @@ type Error struct {
 }
 
 // Errorf is fmt.Errorf with a catalog text: %w wraps as in fmt.Errorf.
-func Errorf(format string, args ...any) error { return &Error{format: format, args: args} }
+func Errorf(format string, args ...any) error {
+	e := &Error{format: format, args: args}
+	var wrapped []error
+	if strings.Contains(format, "%w") {
+		for _, a := range args {
+			if err, ok := a.(error); ok {
+				wrapped = append(wrapped, err)
+			}
+		}
+	}
+	switch len(wrapped) {
+	case 0:
+		return e
+	case 1:
+		return &wrapError{e, wrapped[0]}
+	}
+	return &wrapErrors{e, wrapped}
+}
 
 // New is errors.New with a catalog text.
 func New(msg string) error { return &Error{format: msg} }
@@ -158,16 +175,26 @@ func (e *Error) Error() string {
 	return fmt.Errorf(T(e.format), e.args...).Error()
 }
 
-// Unwrap returns the errors the message wraps with %w.
-func (e *Error) Unwrap() []error {
-	var errs []error
-	for _, a := range e.args {
-		if err, ok := a.(error); ok && strings.Contains(e.format, "%w") {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+// wrapError and wrapErrors unwrap like fmt.Errorf's errors with one or
+// several %w: errors.Is/As see through them, a joined error's reader
+// (Unwrap() []error) only where there are several.
+type wrapError struct {
+	msg *Error
+	err error
 }
+
+func (e *wrapError) Error() string { return e.msg.Error() }
+
+func (e *wrapError) Unwrap() error { return e.err }
+
+type wrapErrors struct {
+	msg  *Error
+	errs []error
+}
+
+func (e *wrapErrors) Error() string { return e.msg.Error() }
+
+func (e *wrapErrors) Unwrap() []error { return e.errs }
 
 // EnglishOf is the catalog's English text of id — its singular and plural
 // forms, one empty for a text without plural — and whether there is one

@@ -15,10 +15,12 @@ import (
 	"syscall"
 
 	"kanzleisync/app/cli"
+	"kanzleisync/app/text"
 	"kanzleisync/platform/browser"
 )
 
 func main() {
+	text.SetLanguage(text.FromEnvironment())
 	dataDir := flag.String("data-dir", "", "Datenverzeichnis (Voreinstellung: Benutzerkonfiguration/kanzleisync)")
 	flag.CommandLine.Init("kanzleisync", flag.ContinueOnError)
 	flag.CommandLine.SetOutput(io.Discard)

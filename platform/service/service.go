@@ -12,7 +12,7 @@ import (
 // Name is the service's name; DisplayName and Description are what the
 // Windows service manager shows.
 const (
-	Name        = "kanzleisync"
+	Name = "kanzleisync"
 	// the service manager keeps these once written: German, the firms' language
 	DisplayName = "kanzleisync – Abgleich mit Microsoft 365"
 	Description = "Exportiert Termine, Fristen, Wiedervorlagen und Adressen der Kanzleisoftware nach Microsoft 365 (Servermodus)."
