@@ -315,17 +315,26 @@ func (r *Repo) ImportEntity(ctx context.Context, data []byte) (Entity, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
+		// the decoder's English is turned into what a person can act on
 		v := &ValidationError{}
-		if strings.Contains(err.Error(), "unknown field") {
-			v.add("file", text.T("Die Datei enthält ein unbekanntes Feld (%v). Ein geheimer Schlüssel gehört nie in die Datei; er wird auf jedem Arbeitsplatz eingegeben."), err)
-		} else {
-			v.add("file", text.T("Die Datei ist keine gültige Entitäts-Datei von kanzleisync: %v"), err)
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			v.add("file", "Die Datei enthält das unbekannte Feld „%s“. Ein geheimer Schlüssel gehört nie in die Datei; er wird auf jedem Arbeitsplatz eingegeben.", field)
+		case errors.As(err, &syntax):
+			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: kein gültiges JSON (Fehler bei Zeichen %d).", syntax.Offset)
+		case errors.As(err, &typ):
+			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: das Feld „%s“ hat den falschen Typ.", typ.Field)
+		default:
+			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: sie ist leer oder abgeschnitten.")
 		}
 		return Entity{}, v
 	}
 	if in.Format != exportFormat {
 		v := &ValidationError{}
-		v.add("file", text.T("Die Datei hat das Format „%s“, erwartet wird „%s“."), in.Format, exportFormat)
+		v.add("file", "Die Datei hat das Format „%s“, erwartet wird „%s“.", in.Format, exportFormat)
 		return Entity{}, v
 	}
 	in.Entity.CachePath = "" // a path of another workstation means nothing here
