@@ -164,7 +164,7 @@ func (a *App) saveWorker(w config.Worker) error {
 func (a *App) restart() {
 	inBackground(a, func(ctx context.Context) (struct{}, error) { return struct{}{}, a.eng.Reload(ctx) }, func(_ struct{}, err error) {
 		if err != nil {
-			a.fa.SendNotification(fyne.NewNotification("kanzleisync", text.F("Neustart des Abgleichs fehlgeschlagen: %s", core.Explain(err, config.Entity{}, ""))))
+			a.fa.SendNotification(fyne.NewNotification("kanzleisync", text.F("Neustart der Synchronisation fehlgeschlagen: %s", core.Explain(err, config.Entity{}, ""))))
 		}
 	})
 	a.buildMenu()

@@ -365,7 +365,7 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 			s.SettingsResult.SetText(core.Explain(err, config.Entity{}, ""))
 			return
 		}
-		s.SettingsResult.SetText(text.T("Gespeichert; der nächste Abgleich verwendet die neuen Einstellungen."))
+		s.SettingsResult.SetText(text.T("Gespeichert; die nächste Synchronisation verwendet die neuen Einstellungen."))
 		a.eng.SyncNow()
 	})
 	s.SaveSettings.Importance = widget.HighImportance
@@ -413,7 +413,7 @@ func (a *App) setActive(s *SettingsScreen, on bool) {
 	s.Active.SetChecked(on)
 	s.Active.OnChanged = a.onActiveChanged(s)
 	if on {
-		s.SettingsResult.SetText(text.T("Schnittstelle eingeschaltet: der Abgleich schreibt ab jetzt nach Microsoft 365."))
+		s.SettingsResult.SetText(text.T("Schnittstelle eingeschaltet: die Synchronisation schreibt ab jetzt nach Microsoft 365."))
 	} else {
 		s.SettingsResult.SetText(text.T("Schnittstelle ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben."))
 	}
@@ -436,7 +436,7 @@ func (a *App) ShowActivation(settings *SettingsScreen) *ActivationScreen {
 	}
 	s := &ActivationScreen{}
 	a.window("activate", "Schnittstelle aktivieren", fyne.NewSize(640, 420), func(fyne.Window) (fyne.CanvasObject, func(core.Status)) {
-		intro := widget.NewLabel(text.T("Nach dem Einschalten schreibt kanzleisync in die Kalender, Kontakte und Aufgaben in Microsoft 365. Der erste Abgleich wird Folgendes tun:"))
+		intro := widget.NewLabel(text.T("Nach dem Einschalten schreibt kanzleisync in die Kalender, Kontakte und Aufgaben in Microsoft 365. Die erste Synchronisation wird Folgendes tun:"))
 		intro.Wrapping = fyne.TextWrapWord
 		s.Preview = widget.NewLabel(text.T("Vorschau wird berechnet …"))
 		s.Preview.Wrapping = fyne.TextWrapWord

@@ -93,14 +93,14 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 				bar.SetValue(float64(done) / float64(total))
 			}
 			box.Add(bar)
-			box.Add(widget.NewLabel(text.F("Abgleich läuft: %s", strings.Join(counts, ", "))))
+			box.Add(widget.NewLabel(text.F("Synchronisation läuft: %s", strings.Join(counts, ", "))))
 		} else {
 			bar.SetValue(1)
 			r := ws.Result
-			box.Add(widget.NewLabel(text.F("Letzter Abgleich: %s – %s", germanTime(ws.LastRun), orDash(lastSummary(ws)))))
+			box.Add(widget.NewLabel(text.F("Letzte Synchronisation: %s – %s", germanTime(ws.LastRun), orDash(lastSummary(ws)))))
 			box.Add(widget.NewLabel(text.F("Angelegt %d, geändert %d, gelöscht %d, fehlgeschlagen %d, übersprungen %d",
 				r.Created, r.Updated, r.Deleted, r.Failed, r.Skipped)))
-			box.Add(widget.NewLabel(text.F("Nächster Abgleich: %s", germanTime(ws.NextRun))))
+			box.Add(widget.NewLabel(text.F("Nächste Synchronisation: %s", germanTime(ws.NextRun))))
 		}
 		if ws.Err != "" {
 			l := widget.NewLabel(ws.Err)
@@ -145,7 +145,7 @@ func (a *App) heldBox(s *SyncScreen, upn string, hs []store.HeldDeletion) fyne.C
 	btn := widget.NewButton(text.T("Löschungen ausführen"), func() { a.confirmRelease(upn, len(hs)) })
 	btn.Importance = widget.DangerImportance
 	if released == len(hs) {
-		btn.SetText(text.T("Freigegeben – wird beim nächsten Abgleich ausgeführt"))
+		btn.SetText(text.T("Freigegeben – wird bei der nächsten Synchronisation ausgeführt"))
 		btn.Disable()
 	}
 	s.Release[strings.ToLower(upn)] = btn

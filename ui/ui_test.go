@@ -504,7 +504,7 @@ func TestSyncAndJournal(t *testing.T) {
 	})
 	last := f.app.Status().Sync[0]
 	f.ui(func() {
-		if !hasLabelPrefix(s.List, "Letzter Abgleich: ") || !hasLabelPrefix(s.List, "Nächster Abgleich: ") || !hasLabelPrefix(s.List, "Angelegt ") {
+		if !hasLabelPrefix(s.List, "Letzte Synchronisation: ") || !hasLabelPrefix(s.List, "Nächste Synchronisation: ") || !hasLabelPrefix(s.List, "Angelegt ") {
 			t.Errorf("sync screen lacks last/next run and counts")
 		}
 		if s.Bars[anna] == nil {

@@ -268,7 +268,7 @@ func TestSyncOnce(t *testing.T) {
 	}
 	w.deps.AdminPassword = right
 	code, out = w.run("", "sync", "--once", "--confirm-deletions")
-	if code != 0 || !strings.Contains(out, "12 zurückgehaltene Löschung(en) freigegeben") || !strings.Contains(out, "12 gelöscht") {
+	if code != 0 || !strings.Contains(out, "12 zurückgehaltene Löschungen freigegeben") || !strings.Contains(out, "12 gelöscht") {
 		t.Errorf("confirm: %d %s", code, out)
 	}
 	if n := mailbox(); n != 0 {

@@ -59,7 +59,7 @@ func (e *fileError) Error() string {
 	case errors.Is(e.err, os.ErrPermission):
 		return text.F("Die Datei %s darf von diesem Benutzer nicht %s werden.", e.path, verb)
 	}
-	return text.F("Die Datei %s kann nicht %s werden (Einzelheiten im Protokoll kanzleisync.log).", e.path, verb)
+	return text.F("Die Datei %s kann nicht %s werden (Einzelheiten in der Protokolldatei kanzleisync.log).", e.path, verb)
 }
 
 func (e *fileError) Unwrap() error { return e.err }
@@ -84,7 +84,7 @@ func configShow(ctx context.Context, d Deps) error {
 		}
 		cache := e.CachePath
 		if cache == "" {
-			cache = text.T("nicht eingetragen – ohne sie gibt es keinen Abgleich (--cache DATEI, auf jedem Arbeitsplatz)")
+			cache = text.T("nicht eingetragen – ohne sie gibt es keine Synchronisation (--cache DATEI, auf jedem Arbeitsplatz)")
 		}
 		fmt.Fprintf(d.Stdout, text.T("Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Anmeldedienst %s, Graph %s\n"),
 			e.Name, e.Tenant, e.ClientID, e.AuthorityHost, e.GraphEndpoint)
@@ -349,7 +349,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	}
 	fmt.Fprintln(d.Stdout, text.T("Einstellungen gespeichert."))
 	if s.InterfaceActive != wasActive {
-		state := map[bool]string{true: text.T("eingeschaltet: der Abgleich schreibt nach Microsoft 365"), false: text.T("ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben")}[s.InterfaceActive]
+		state := map[bool]string{true: text.T("eingeschaltet: die Synchronisation schreibt nach Microsoft 365"), false: text.T("ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben")}[s.InterfaceActive]
 		fmt.Fprintln(d.Stdout, "Schnittstelle "+state+".")
 	}
 	return nil

@@ -36,8 +36,8 @@ func printPreview(ctx context.Context, d Deps) error {
 // syncCmd runs one export cycle (or its preview) for every entity.
 func syncCmd(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("sync", d)
-	once := fs.Bool("once", false, text.T("einen Abgleich ausführen und beenden"))
-	preview := fs.Bool("preview", false, text.T("nur anzeigen, was der Abgleich täte"))
+	once := fs.Bool("once", false, text.T("eine Synchronisation ausführen und beenden"))
+	preview := fs.Bool("preview", false, text.T("nur anzeigen, was die Synchronisation täte"))
 	full := fs.Bool("full", false, text.T("auch prüfen, was in Microsoft 365 gelöscht wurde"))
 	only := fs.String("entity", "", text.T("nur diese Entität"))
 	confirm := fs.Bool("confirm-deletions", false, text.T("zurückgehaltene Löschungen ausführen (Administratorpasswort in KANZLEISYNC_ADMIN_PASSWORD)"))
@@ -45,7 +45,7 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 		return parseError(err)
 	}
 	if !*once {
-		return usageError(text.T("sync: bitte --once angeben (der laufende Abgleich gehört zur Tray-Anwendung)"))
+		return usageError(text.T("sync: bitte --once angeben (die laufende Synchronisation gehört zur Tray-Anwendung)"))
 	}
 	if *confirm && *preview {
 		return usageError(text.T("sync: --confirm-deletions und --preview schließen sich aus"))
@@ -74,7 +74,7 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 			r.FullEvery = time.Nanosecond
 		}
 		out, err := r.Cycle(ctx, *preview)
-		verb := text.T("Abgleich")
+		verb := text.T("Synchronisation")
 		if *preview || errors.Is(err, export.ErrInactive) {
 			verb = "Vorschau"
 		}
@@ -133,7 +133,7 @@ func confirmDeletions(ctx context.Context, d Deps, entity string) error {
 	if n == 0 {
 		fmt.Fprintln(d.Stdout, text.T("Es waren keine Löschungen zurückgehalten."))
 	} else {
-		fmt.Fprintf(d.Stdout, text.T("%d zurückgehaltene Löschung(en) freigegeben; der Abgleich führt sie jetzt aus, soweit sie noch anstehen.\n"), n)
+		fmt.Fprint(d.Stdout, text.F("%s freigegeben; die Synchronisation führt sie jetzt aus, soweit sie noch anstehen.\n", text.N(n, "zurückgehaltene Löschung", "zurückgehaltene Löschungen")))
 	}
 	return nil
 }

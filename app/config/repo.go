@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"kanzleisync/app/text"
 )
 
 // ErrNotFound means that the entity or worker does not exist.

@@ -28,9 +28,9 @@ func TestSummarizeOrder(t *testing.T) {
 	}{
 		{Status{}, OK, "Alles in Ordnung"},
 		{Status{Warnings: []diagnose.Warning{yellow}}, Warning, "Clientschlüssel läuft bald ab"},
-		{Status{Warnings: []diagnose.Warning{yellow}, Sync: []WorkerSync{running}}, Syncing, "Abgleich läuft"},
+		{Status{Warnings: []diagnose.Warning{yellow}, Sync: []WorkerSync{running}}, Syncing, "Synchronisation läuft"},
 		{Status{Warnings: []diagnose.Warning{yellow}, Sync: []WorkerSync{running}, Accounts: []AccountStatus{badAccount}}, Error, "Mailkonto a@k.example"},
-		{Status{Sync: []WorkerSync{running, failed}}, Error, "Abgleich für jens fehlgeschlagen"},
+		{Status{Sync: []WorkerSync{running, failed}}, Error, "Synchronisation für jens fehlgeschlagen"},
 		{Status{Warnings: []diagnose.Warning{yellow, red}, Sync: []WorkerSync{failed}}, Error, "Bitte erneut anmelden"},
 	} {
 		got, reason := summarize(c.st)

@@ -27,7 +27,7 @@ func Explain(err error, ent config.Entity, upn string) string {
 }
 
 // retry is said only where trying again can help.
-var retryLater = text.Mark("Der nächste Abgleich versucht es von selbst erneut; bleibt der Fehler, bitte die IT-Betreuung verständigen.")
+var retryLater = text.Mark("Die nächste Synchronisation versucht es von selbst erneut; bleibt der Fehler, bitte die IT-Betreuung verständigen.")
 
 // Advise classifies an error: sign-in, cache, configuration, Microsoft 365,
 // network, mail; anything else is named as unexpected, pointing at the log.
@@ -108,7 +108,7 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 	if said, ok := sentence(err); ok {
 		return auth.Advice{Problem: said}
 	}
-	return auth.Advice{Problem: text.T("Ein unerwarteter Fehler ist aufgetreten; die Einzelheiten stehen im Protokoll (kanzleisync.log)."),
+	return auth.Advice{Problem: text.T("Ein unerwarteter Fehler ist aufgetreten; die Einzelheiten stehen in der Protokolldatei kanzleisync.log."),
 		Fix: text.T("Bitte die IT-Betreuung mit Uhrzeit und dieser Meldung verständigen.")}
 }
 
@@ -135,7 +135,7 @@ func explainCache(ce *source.CacheError) auth.Advice {
 			Fix: text.T("Bitte in den Einstellungen der Entität den Pfad zur Cache-Datei der Kanzleisoftware eintragen.")}
 	}
 	return auth.Advice{Problem: text.F("Der Cache der Kanzleisoftware (%s) kann nicht gelesen werden.", path),
-		Fix: text.T("Bitte prüfen, ob dieser Windows-Benutzer die Datei lesen darf; die Einzelheiten stehen im Protokoll (kanzleisync.log).")}
+		Fix: text.T("Bitte prüfen, ob dieser Windows-Benutzer die Datei lesen darf; die Einzelheiten stehen in der Protokolldatei kanzleisync.log.")}
 }
 
 func explainGraph(ge *graph.Error, upn string) auth.Advice {
@@ -150,7 +150,7 @@ func explainGraph(ge *graph.Error, upn string) auth.Advice {
 			Fix: text.T("Bitte prüfen, ob das Konto ein Exchange-Online-Postfach mit Lizenz hat und der UPN stimmt.")}
 	}
 	return auth.Advice{Problem: text.F("Microsoft 365 hat die Anfrage abgelehnt (HTTP %d, %s).", ge.Status, ge.Code),
-		Fix: text.T("Die Einzelheiten stehen im Protokoll (kanzleisync.log); bitte die IT-Betreuung verständigen.")}
+		Fix: text.T("Die Einzelheiten stehen in der Protokolldatei kanzleisync.log; bitte die IT-Betreuung verständigen.")}
 }
 
 // sentence finds, in an error's chain, a message written for people: by

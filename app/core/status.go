@@ -102,7 +102,7 @@ func summarize(st Status) (State, string) {
 	}
 	for _, s := range st.Sync {
 		if s.Err != "" {
-			return Error, text.F("Abgleich für %s fehlgeschlagen: %s", s.Worker, s.Err)
+			return Error, text.F("Synchronisation für %s fehlgeschlagen: %s", s.Worker, s.Err)
 		}
 	}
 	for _, a := range st.Accounts {
@@ -112,7 +112,7 @@ func summarize(st Status) (State, string) {
 	}
 	for _, s := range st.Sync {
 		if s.Running {
-			return Syncing, text.F("Abgleich läuft für %s", s.Worker)
+			return Syncing, text.F("Synchronisation läuft für %s", s.Worker)
 		}
 	}
 	for _, w := range st.Warnings {

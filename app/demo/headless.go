@@ -96,7 +96,7 @@ Microsoft-365-Emulator (nur auf diesem Rechner)
 		fmt.Print(text)
 	}
 
-	fmt.Println(text.T("\n3. Ein Abgleich (Anna Müller; die anderen Sachbearbeiter sind nicht angemeldet):"))
+	fmt.Println(text.T("\n3. Eine Synchronisation (Anna Müller; die anderen Sachbearbeiter sind nicht angemeldet):"))
 	installation, err := st.InstallationID(ctx)
 	if err != nil {
 		fmt.Println("   ", err)
@@ -111,7 +111,7 @@ Microsoft-365-Emulator (nur auf diesem Rechner)
 		fmt.Printf(text.T("   %s: nicht angemeldet – in der Tray-Anwendung „Anmelden“ wählen\n"), w.UPN)
 	}
 	if err != nil && out[anna.UPN] == "" {
-		fmt.Println(text.T("   Abgleich fehlgeschlagen:"), core.Explain(err, d.Entity, anna.UPN))
+		fmt.Println(text.T("   Synchronisation fehlgeschlagen:"), core.Explain(err, d.Entity, anna.UPN))
 		return 1
 	}
 

@@ -396,7 +396,7 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		default:
 			r := client.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/users/" + url.PathEscape(upn) + pr.path})
 			if temporary(r) {
-				c.Status, c.Detail = Yellow, text.T("Microsoft 365 ist gerade ausgelastet oder nicht erreichbar – der Abgleich wiederholt es automatisch.")
+				c.Status, c.Detail = Yellow, text.T("Microsoft 365 ist gerade ausgelastet oder nicht erreichbar – wird automatisch wiederholt.")
 				c.Fix = text.T("Nichts zu tun; bleibt es, in einigen Minuten erneut testen.")
 				c.Tech = r.Err.Error()
 			} else if r.Err != nil {

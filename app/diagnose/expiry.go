@@ -43,7 +43,7 @@ func Warnings(now time.Time, ents []config.Entity, workers []config.Worker) []Wa
 		if left <= 0 {
 			out = append(out, Warning{Key: "secret/" + e.Name + "/expired", Status: Red,
 				Title: text.T("Clientschlüssel abgelaufen"),
-				Text: text.F("Der geheime Clientschlüssel der Entität „%s“ ist am %s abgelaufen. Sobald Microsoft ihn ablehnt, stehen Abgleich und Mail über die App. Im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
+				Text: text.F("Der geheime Clientschlüssel der Entität „%s“ ist am %s abgelaufen. Sobald Microsoft ihn ablehnt, stehen Synchronisation und Mail über die App. Im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen.",
 					e.Name, e.SecretExpires.German())})
 			continue
 		}

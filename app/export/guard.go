@@ -44,8 +44,8 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
-	return fmt.Sprintf(text.T("%s %d Löschung(en) für %s zurückgehalten: es wurde nichts gelöscht. Bitte prüfen, ob der Cache der Kanzleisoftware vollständig ist (Pfad, Wiederherstellung). Sind die Löschungen gewollt, gibt ein Administrator sie frei: „Synchronisation“ → „Löschungen ausführen“ ")+
-		text.T("(oder: kanzleisync sync --once --confirm-deletions)."), e.Reason, e.Count, e.Worker)
+	return text.F("%s %s für %s zurückgehalten: es wurde nichts gelöscht. Bitte prüfen, ob der Cache der Kanzleisoftware vollständig ist (Pfad, Wiederherstellung). Sind die Löschungen gewollt, gibt ein Administrator sie frei: „Synchronisation“ → „Löschungen ausführen“ (oder: kanzleisync sync --once --confirm-deletions).",
+		e.Reason, text.N(e.Count, "Löschung", "Löschungen"), e.Worker)
 }
 
 // tableOf is the cache table a source key comes from.

@@ -221,10 +221,10 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 		return ex.Preview(ctx, w, cacheID)
 	}
 	c := graph.New(ent.GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
-	report(Progress{Summary: text.T("Abgleich läuft")})
+	report(Progress{Summary: text.T("Synchronisation läuft")})
 	mine := *ex // one per worker: its progress counts are the worker's own
 	mine.OnChunk = func(done, total map[string]int) {
-		report(Progress{Summary: text.T("Abgleich läuft"), Completed: copyCounts(done), Total: copyCounts(total)})
+		report(Progress{Summary: text.T("Synchronisation läuft"), Completed: copyCounts(done), Total: copyCounts(total)})
 	}
 	res, err := mine.Run(ctx, c, w, cacheID, full, PlanOptions{})
 	s := res.Summary()

@@ -225,4 +225,13 @@ var Glossary = map[string]string{
 	// Verzeichnis (its id the Verzeichnis-ID, --tenant on the command line)
 	"Mandanten-ID":     "Verzeichnis-ID",
 	"Mandant (Tenant)": "Verzeichnis-ID",
+	// the export is the Synchronisation (menu „Jetzt synchronisieren“,
+	// window „Synchronisation“)
+	"Abgleich": "Synchronisation",
+	// „Protokoll“ is the window of transferred items; the technical log is
+	// the Protokolldatei kanzleisync.log, the transfer log the
+	// Übertragungsprotokoll
+	"Protokoll (kanzleisync.log)": "Protokolldatei kanzleisync.log",
+	"Protokoll kanzleisync.log":   "Protokolldatei kanzleisync.log",
+	"Löschung(en)":                "text.N(n, \"Löschung\", \"Löschungen\")",
 }

@@ -20,7 +20,7 @@ import (
 // can in the terminal.
 func runDemo(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	noWindow := fs.Bool("headless", false, text.T("ohne Fenster: Emulator, Anmeldelink, ein Abgleich, Testmail"))
+	noWindow := fs.Bool("headless", false, text.T("ohne Fenster: Emulator, Anmeldelink, eine Synchronisation, Testmail"))
 	shots := fs.String("screenshots", "", text.T("jedes Fenster als PNG in dieses Verzeichnis schreiben und beenden"))
 	if code, ok := parseFlags(fs, args); !ok {
 		return code

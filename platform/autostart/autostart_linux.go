@@ -47,7 +47,7 @@ func (s Switch) Set(on bool) error {
 		return fmt.Errorf("Autostart einschalten: %w", err)
 	}
 	exe := strings.ReplaceAll(s.exe(), `"`, `\"`)
-	entry := text.F("[Desktop Entry]\nType=Application\nName=kanzleisync\nComment=Abgleich mit Microsoft 365\nExec=\"%s\"\nX-GNOME-Autostart-enabled=true\n", exe)
+	entry := text.F("[Desktop Entry]\nType=Application\nName=kanzleisync\nComment=Synchronisation mit Microsoft 365\nExec=\"%s\"\nX-GNOME-Autostart-enabled=true\n", exe)
 	if err := os.WriteFile(f, []byte(entry), 0o644); err != nil {
 		return fmt.Errorf("Autostart einschalten: %w", err)
 	}

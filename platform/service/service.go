@@ -14,7 +14,7 @@ import (
 const (
 	Name = "kanzleisync"
 	// the service manager keeps these once written: German, the firms' language
-	DisplayName = "kanzleisync – Abgleich mit Microsoft 365"
+	DisplayName = "kanzleisync – Synchronisation mit Microsoft 365"
 	Description = "Exportiert Termine, Fristen, Wiedervorlagen und Adressen der Kanzleisoftware nach Microsoft 365 (Servermodus)."
 )
 
