@@ -114,7 +114,7 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 		failed, _ := a.eng.Journal(a.ctx, store.JournalFilter{Worker: ws.Worker, Result: "error", Since: ws.LastRun.Add(-24 * time.Hour), Limit: 10})
 		s.Failed[key] = failed
 		for _, f := range failed {
-			l := widget.NewLabel(fmt.Sprintf("✗ %s %s: %s", f.At.Local().Format("02.01. 15:04"), f.ItemKey, f.Error))
+			l := widget.NewLabel(fmt.Sprintf("✗ %s %s: %s", f.At.Local().Format("02.01. 15:04"), core.JournalTitle(f), f.Error))
 			l.Wrapping = fyne.TextWrapWord
 			box.Add(l)
 		}
@@ -277,7 +277,7 @@ func journalCell(e store.JournalEntry, col int) string {
 	case 1:
 		return e.Worker
 	case 2:
-		return core.JournalItem(e.ItemKey)
+		return core.JournalTitle(e)
 	case 3:
 		return core.JournalAction(e.Action)
 	case 4:

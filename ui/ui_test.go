@@ -523,6 +523,20 @@ func TestSyncAndJournal(t *testing.T) {
 	var j *JournalScreen
 	f.ui(func() {
 		j = f.app.ShowJournal()
+		// the exported items are named by their title, kind and number
+		titled := 0
+		for i, e := range j.Entries {
+			if e.Action == "create" && e.Result == "ok" {
+				if c := journalCell(e, 2); strings.Contains(c, " – ") && (strings.HasPrefix(c, "Frist: ") || strings.Contains(c, "(Kalender)")) {
+					titled++
+				} else if e.Title == "" {
+					t.Errorf("row %d has no title: %q", i, c)
+				}
+			}
+		}
+		if titled == 0 {
+			t.Error("no Protokoll row shows an item's title")
+		}
 		all := len(j.Entries)
 		j.Result.SetSelected("nur Fehler")
 		if len(j.Entries) == 0 || len(j.Entries) >= all {

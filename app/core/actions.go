@@ -133,7 +133,7 @@ func WriteJournalCSV(w io.Writer, entries []store.JournalEntry) error {
 		return err
 	}
 	for _, e := range entries {
-		row := []string{e.At.Local().Format("02.01.2006 15:04:05"), e.Worker, JournalItem(e.ItemKey), JournalAction(e.Action), JournalResult(e.Result), e.RequestID, e.Error, e.ItemKey}
+		row := []string{e.At.Local().Format("02.01.2006 15:04:05"), e.Worker, JournalTitle(e), JournalAction(e.Action), JournalResult(e.Result), e.RequestID, e.Error, e.ItemKey}
 		for i := range row {
 			row[i] = csvSafe(row[i])
 		}

@@ -12,6 +12,16 @@ import (
 
 // The Protokoll for a person: the journal's keys in German.
 
+// JournalTitle names an entry's item for a person: its title as exported
+// with the kind and number ("Frist: Berufungsbegründung – Frist 12
+// (Aufgaben)"), or without a title what JournalItem says.
+func JournalTitle(e store.JournalEntry) string {
+	if e.Title == "" {
+		return JournalItem(e.ItemKey)
+	}
+	return e.Title + " – " + JournalItem(e.ItemKey)
+}
+
 // JournalItem names an entry's item: "Wiedervorlage 9 (Aufgaben)",
 // "Postausgang, Nachricht 12", "Nachricht (POP3)".
 func JournalItem(key string) string {
@@ -21,7 +31,7 @@ func JournalItem(key string) string {
 	case strings.HasPrefix(key, "pop3:"), strings.HasPrefix(key, "graph:"):
 		return text.T("eingegangene Nachricht")
 	case strings.HasPrefix(key, "list/") || strings.HasPrefix(key, "todo"):
-		return "Aufgabenliste"
+		return text.T("Aufgabenliste")
 	}
 	return export.ItemLabel(key)
 }

@@ -568,7 +568,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 		var recreate []Op
 		for i, op := range part {
 			a := answers[i]
-			entry := store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: op.Item.Key, Action: op.Action, Result: "ok", RequestID: a.RequestID}
+			entry := store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: op.Item.Key, Title: op.Item.Title(), Action: op.Action, Result: "ok", RequestID: a.RequestID}
 			var ge *graph.Error
 			gone := errors.As(a.Err, &ge) && ge.Status == http.StatusNotFound
 			switch {
@@ -610,7 +610,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 			journal = append(journal, entry)
 			if note, ok := e.adjusted[adjustedKey(op.Item.SourceKey)]; ok && entry.Result == "ok" && (op.Action == "create" || op.Action == "update") {
 				// said once: when the repaired row is sent, not every cycle that reads it
-				journal = append(journal, store.JournalEntry{At: entry.At, Worker: w.UPN, ItemKey: op.Item.Key, Action: "adjust", Result: "ok", Error: note})
+				journal = append(journal, store.JournalEntry{At: entry.At, Worker: w.UPN, ItemKey: op.Item.Key, Title: entry.Title, Action: "adjust", Result: "ok", Error: note})
 			}
 		}
 		if err := e.Store.PutMappings(ctx, done...); err != nil {

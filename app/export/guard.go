@@ -178,8 +178,8 @@ func ItemLabel(itemKey string) string { return heldLabel(itemKey) }
 func heldLabel(itemKey string) string {
 	kind, sk, _ := strings.Cut(itemKey, "/")
 	prefix, id, _ := strings.Cut(sk, ":")
-	name := map[string]string{"termin": text.T("Termin"), "frist": text.T("Frist"), "vorfrist": "Vorfrist", "wiedervorlage": text.T("Wiedervorlage"), "adresse": "Adresse"}[prefix]
-	where := map[string]string{Event: "Kalender", Task: "Aufgaben", Contact: "Kontakte"}[kind]
+	name := map[string]string{"termin": text.T("Termin"), "frist": text.T("Frist"), "vorfrist": text.T("Vorfrist"), "wiedervorlage": text.T("Wiedervorlage"), "adresse": text.T("Adresse")}[prefix]
+	where := map[string]string{Event: text.T("Kalender"), Task: text.T("Aufgaben"), Contact: text.T("Kontakte")}[kind]
 	if name == "" {
 		return itemKey
 	}

@@ -64,6 +64,28 @@ func (it Item) Fields() map[string]any {
 }
 
 // Hashes are the per-field fingerprints of what was sent.
+// Title is the item's subject or name as it goes to Microsoft 365, for
+// the Protokoll ("" for an item known only by its key, e.g. a deletion).
+func (it Item) Title() string {
+	if it.fields == nil {
+		return ""
+	}
+	f := it.Fields()
+	str := func(k string) string { s, _ := f[k].(string); return s }
+	if it.Kind == Contact {
+		// a contact's "title" is the person's (Dr.), not the item's
+		if name := strings.TrimSpace(str("givenName") + " " + str("surname")); name != "" {
+			return name
+		}
+		return str("companyName")
+	}
+	if s := str("subject"); s != "" {
+		return s
+	}
+	return str("title") // a To Do task's
+
+}
+
 func (it Item) Hashes() map[string]string {
 	fields := it.Fields()
 	out := make(map[string]string, len(fields))

@@ -242,6 +242,7 @@ type JournalEntry struct {
 	At        time.Time
 	Worker    string
 	ItemKey   string
+	Title     string // the item's subject or name as exported ("" when not known)
 	Action    string
 	Result    string // ok or error
 	RequestID string
@@ -258,7 +259,7 @@ func (s *Store) Journal(ctx context.Context, entries ...JournalEntry) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO journal (at, worker, item_key, action, result, request_id, error) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO journal (at, worker, item_key, action, result, request_id, error, title) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -267,7 +268,7 @@ func (s *Store) Journal(ctx context.Context, entries ...JournalEntry) error {
 		if e.At.IsZero() {
 			e.At = time.Now()
 		}
-		if _, err := st.ExecContext(ctx, e.At.UTC().Format(tsLayout), e.Worker, e.ItemKey, e.Action, e.Result, e.RequestID, e.Error); err != nil {
+		if _, err := st.ExecContext(ctx, e.At.UTC().Format(tsLayout), e.Worker, e.ItemKey, e.Action, e.Result, e.RequestID, e.Error, e.Title); err != nil {
 			return fmt.Errorf("write journal: %w", err)
 		}
 	}
@@ -299,7 +300,7 @@ func (s *Store) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalEntr
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	q := `SELECT id, at, worker, item_key, action, result, request_id, error FROM journal
+	q := `SELECT id, at, worker, item_key, action, result, request_id, error, title FROM journal
 		WHERE (? = '' OR worker = ?) AND (? = '' OR result = ?) AND at >= ? ORDER BY id DESC LIMIT ?`
 	rows, err := s.db.QueryContext(ctx, q, f.Worker, f.Worker, f.Result, f.Result, f.Since.UTC().Format(tsLayout), f.Limit)
 	if err != nil {
@@ -310,7 +311,7 @@ func (s *Store) ReadJournal(ctx context.Context, f JournalFilter) ([]JournalEntr
 	for rows.Next() {
 		var e JournalEntry
 		var at string
-		if err := rows.Scan(&e.ID, &at, &e.Worker, &e.ItemKey, &e.Action, &e.Result, &e.RequestID, &e.Error); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Worker, &e.ItemKey, &e.Action, &e.Result, &e.RequestID, &e.Error, &e.Title); err != nil {
 			return nil, err
 		}
 		e.At, _ = time.Parse(time.RFC3339Nano, at)
