@@ -45,6 +45,7 @@ func (a *App) SetLanguage(lang string) {
 	a.status = a.eng.Status() // its reason is made in the new language
 	a.buildMenu()
 	var old []fyne.Window
+	reopened := 0
 	for name, open := range a.reopeners() {
 		w, ok := a.windows[name]
 		if !ok {
@@ -58,12 +59,18 @@ func (a *App) SetLanguage(lang string) {
 		old = append(old, w)
 		if visible {
 			open()
+			reopened++
 		}
 	}
 	// the new windows are open before the old ones close: Fyne quits when
-	// its last window goes
+	// its last window goes. Without a new one the old stay hidden, detached
+	// (they are built anew when opened again).
 	for _, w := range old {
-		w.Close()
+		if reopened > 0 {
+			w.Close()
+		} else {
+			w.Hide()
+		}
 	}
 	a.apply(a.status)
 	// the engine's warnings are made anew in the background

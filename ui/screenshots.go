@@ -111,7 +111,7 @@ func (a *App) Screenshots(ctx context.Context, dir string) error {
 	}
 	// Break something: the secret expires in 7 days and the admin consent
 	// is withdrawn; the test shows yellow and red with the German fixes.
-	for _, label := range []string{text.T("Clientschlüssel läuft in 7 Tagen ab"), "Administratorzustimmung entziehen"} {
+	for _, label := range []string{text.Mark("Clientschlüssel läuft in 7 Tagen ab"), text.Mark("Administratorzustimmung entziehen")} {
 		if err := a.demoAction(ctx, label); err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func (a *App) Screenshots(ctx context.Context, dir string) error {
 		return err
 	}
 	// A cache restored empty: the guard holds every deletion back.
-	defer func() { _ = a.demoAction(ctx, text.T("Alles wieder in Ordnung bringen")) }() // repair last
+	defer func() { _ = a.demoAction(ctx, text.Mark("Alles wieder in Ordnung bringen")) }() // repair last
 	if err := a.demoAction(ctx, demo.EmptyCache); err != nil {
 		return err
 	}
@@ -141,7 +141,34 @@ func (a *App) Screenshots(ctx context.Context, dir string) error {
 		return fmt.Errorf("the cycle over the emptied cache held nothing within 60 s")
 	}
 	fyne.DoAndWait(func() { a.ShowSync() })
-	return shot("synchronisation-zurueckgehalten", "sync")
+	if err := shot("synchronisation-zurueckgehalten", "sync"); err != nil {
+		return err
+	}
+	// The same screens in English (Einstellungen → Sprache), then German again.
+	fyne.DoAndWait(func() { a.SetLanguage(text.English) })
+	defer fyne.DoAndWait(func() { a.SetLanguage(text.German) })
+	english := []struct {
+		name, win string
+		open      func()
+	}{
+		{"demo-en", "demo", a.ShowDemoHelp},
+		{"tray-menu-en", "menu", a.ShowMenuPreview},
+		{"anbindung-testen-en", "diagnose", func() { diag = a.ShowDiagnose(true) }},
+		{"konten-verwalten-en", "accounts", func() { a.ShowAccounts() }},
+		{"einstellungen-en", "settings", func() { a.ShowSettings() }},
+		{"synchronisation-en", "sync", func() { a.ShowSync() }},
+		{"protokoll-en", "journal", func() { a.ShowJournal() }},
+	}
+	for _, s := range english {
+		fyne.DoAndWait(s.open)
+		if s.win == "diagnose" && !waitFor(ctx, 60*time.Second, onUI(func() bool { return diag.Reports != nil })) {
+			return fmt.Errorf("the English test did not finish within 60 s")
+		}
+		if err := shot(s.name, s.win); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func waitFor(ctx context.Context, limit time.Duration, ok func() bool) bool {

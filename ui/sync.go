@@ -78,24 +78,9 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 			mods = append(mods, m.Label())
 		}
 		box := container.NewVBox(widget.NewLabel(text.F("Module: %s", strings.Join(mods, ", "))))
-		bar := widget.NewProgressBar()
-		s.Bars[key] = bar
-		done, total := 0, 0
-		var counts []string
-		for _, k := range kindLabels {
-			if t := ws.Total[k.kind]; t > 0 {
-				counts = append(counts, fmt.Sprintf("%s %d/%d", text.T(k.label), ws.Completed[k.kind], t))
-				done, total = done+ws.Completed[k.kind], total+t
-			}
-		}
 		if ws.Running {
-			if total > 0 {
-				bar.SetValue(float64(done) / float64(total))
-			}
-			box.Add(bar)
-			box.Add(widget.NewLabel(text.F("Synchronisation läuft: %s", strings.Join(counts, ", "))))
+			box.Add(a.progressBox(s, key, ws))
 		} else {
-			bar.SetValue(1)
 			r := ws.Result
 			box.Add(widget.NewLabel(text.F("Letzte Synchronisation: %s – %s", germanTime(ws.LastRun), orDash(lastSummary(ws)))))
 			box.Add(widget.NewLabel(text.F("Angelegt %d, geändert %d, gelöscht %d, fehlgeschlagen %d, übersprungen %d",
@@ -366,4 +351,48 @@ func lastSummary(ws core.WorkerSync) string {
 		return ws.Result.Summary()
 	}
 	return text.T(ws.Summary)
+}
+
+// progressBox shows a running cycle: per kind a bar with the items done
+// and to do, and the time left, estimated from the pace so far and
+// Microsoft's budget for one mailbox.
+func (a *App) progressBox(s *SyncScreen, key string, ws core.WorkerSync) fyne.CanvasObject {
+	form := widget.NewForm()
+	for _, k := range kindLabels {
+		total := ws.Total[k.kind]
+		if total == 0 {
+			continue
+		}
+		done := min(ws.Completed[k.kind], total)
+		bar := widget.NewProgressBar()
+		bar.SetValue(float64(done) / float64(total))
+		bar.TextFormatter = func() string { return text.F("%d von %d", done, total) }
+		s.Bars[key+"/"+k.kind] = bar
+		form.Append(text.T(k.label), bar)
+	}
+	box := container.NewVBox()
+	left, ok := ws.Remaining(time.Now())
+	switch {
+	case !ok:
+		box.Add(widget.NewLabel(text.T("Synchronisation läuft: die Einträge werden gezählt …")))
+	default:
+		done, total := ws.Progress()
+		box.Add(widget.NewLabel(text.F("Synchronisation läuft: %d von %d Einträgen, noch etwa %s", done, total, approxDuration(left))))
+	}
+	if len(form.Items) > 0 {
+		box.Add(form)
+	}
+	return box
+}
+
+// approxDuration says a remaining time as a person would.
+func approxDuration(d time.Duration) string {
+	switch m := int(d.Round(time.Minute).Minutes()); {
+	case d < 45*time.Second:
+		return text.T("weniger als eine Minute")
+	case m < 60:
+		return text.N(m, "Minute", "Minuten")
+	default:
+		return text.F("%s %s", text.N(m/60, "Stunde", "Stunden"), text.N(m%60, "Minute", "Minuten"))
+	}
 }

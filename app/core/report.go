@@ -119,6 +119,9 @@ func (e *Engine) progress(p export.Progress) {
 		e.mu.Unlock()
 		return
 	}
+	if !p.Done && !s.Running {
+		s.Started = e.o.Now()
+	}
 	s.Running = !p.Done
 	s.Summary = p.Summary
 	running := 0

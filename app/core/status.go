@@ -63,6 +63,7 @@ type WorkerSync struct {
 	Worker    string
 	Modules   []config.Module
 	Running   bool
+	Started   time.Time      // when the running cycle began
 	Completed map[string]int // per kind: event, task, contact
 	Total     map[string]int
 	Summary   string

@@ -134,3 +134,13 @@ func retryAfter(h http.Header) time.Duration {
 	}
 	return 0
 }
+
+// Microsoft's budget for one app and one mailbox (Outlook resources:
+// calendar, contacts, mail; To Do counts alike): MailboxBudget requests
+// per MailboxWindow, each request inside a $batch counted on its own, at
+// most MailboxConcurrency at once (client.go). The estimates of the
+// remaining time are made from it.
+const (
+	MailboxBudget = 10000
+	MailboxWindow = 10 * time.Minute
+)
