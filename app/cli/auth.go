@@ -108,7 +108,7 @@ func authLogout(args []string, d Deps) error {
 		return parseError(err)
 	}
 	if *upn == "" {
-		return usageError("--worker fehlt")
+		return usageError(text.T("--worker fehlt"))
 	}
 	if err := d.Auth.SignOut(*upn); err != nil {
 		return err

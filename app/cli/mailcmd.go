@@ -13,7 +13,7 @@ import (
 // workerAndEntity reads the worker named by --worker and its entity.
 func workerAndEntity(ctx context.Context, d Deps, upn string) (config.Worker, config.Entity, error) {
 	if upn == "" {
-		return config.Worker{}, config.Entity{}, usageError("--worker fehlt")
+		return config.Worker{}, config.Entity{}, usageError(text.T("--worker fehlt"))
 	}
 	w, err := d.Repo.Worker(ctx, upn)
 	if err != nil {

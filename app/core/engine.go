@@ -73,8 +73,11 @@ type Engine struct {
 	accounts map[string]*AccountStatus // key: upn|address
 	syncs    map[string]*WorkerSync
 	warnings []diagnose.Warning
-	signIn   map[string]diagnose.Warning // lost sign-ins seen by the workers
-	held     map[string]diagnose.Warning // workers whose last cycle held deletions back
+	// lost sign-ins seen by the workers, and workers whose last cycle held
+	// deletions back: each warning made anew (in the language of the
+	// moment) whenever the warnings are collected
+	signIn   map[string]func() diagnose.Warning
+	held     map[string]func() diagnose.Warning
 	runners  map[string]*runnerEntry
 	fetchers map[string]*fetcherEntry
 	pop3     *listenerEntry // the local POP3 and SMTP servers for the Kommunikator
@@ -121,7 +124,7 @@ func New(o Options) *Engine {
 	if o.ConfigPoll <= 0 {
 		o.ConfigPoll = 2 * time.Second
 	}
-	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]diagnose.Warning{}, held: map[string]diagnose.Warning{},
+	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]func() diagnose.Warning{}, held: map[string]func() diagnose.Warning{},
 		runners: map[string]*runnerEntry{}, fetchers: map[string]*fetcherEntry{}, outboxes: map[string]*outboxEntry{}}
 }
 

@@ -57,7 +57,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		} else if err != nil {
 			a.Dot = diagnose.Red
 			a.tell(func() string { return Explain(err, ent, w.UPN) })
-			sw, ok := diagnose.SignInWarning(err, w, ent)
+			sw, ok := signInWarning(err, w, ent)
 			changed = e.setSignInLocked(w.UPN, sw, ok)
 		} else {
 			a.Dot, a.LastFetch = diagnose.Green, now
@@ -73,7 +73,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 			if res.Skipped > 0 {
 				a.Dot = diagnose.Yellow
 			}
-			changed = e.setSignInLocked(w.UPN, diagnose.Warning{}, false)
+			changed = e.setSignInLocked(w.UPN, nil, false)
 			if dropErr != nil {
 				a.Dot = diagnose.Yellow
 				a.tell(func() string { return Explain(dropErr, ent, w.UPN) })
@@ -90,7 +90,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 
 // setSignInLocked records or clears a worker's lost sign-in and reports
 // whether that changed anything. e.mu is held.
-func (e *Engine) setSignInLocked(upn string, w diagnose.Warning, lost bool) bool {
+func (e *Engine) setSignInLocked(upn string, w func() diagnose.Warning, lost bool) bool {
 	key := strings.ToLower(upn)
 	old, had := e.signIn[key]
 	if !lost {
@@ -98,7 +98,13 @@ func (e *Engine) setSignInLocked(upn string, w diagnose.Warning, lost bool) bool
 		return had
 	}
 	e.signIn[key] = w
-	return !had || old.Key != w.Key
+	return !had || old().Key != w().Key
+}
+
+// signInWarning is the warning of a lost sign-in, made anew each time.
+func signInWarning(err error, w config.Worker, ent config.Entity) (func() diagnose.Warning, bool) {
+	_, lost := diagnose.SignInWarning(err, w, ent)
+	return func() diagnose.Warning { sw, _ := diagnose.SignInWarning(err, w, ent); return sw }, lost
 }
 
 func (e *Engine) progress(p export.Progress) {
@@ -150,15 +156,18 @@ func (e *Engine) progress(p export.Progress) {
 			perr, worker := p.Err, p.Worker
 			s.explain = func() string { return Explain(perr, ent, worker) }
 			s.Err = s.explain()
-			sw, ok := diagnose.SignInWarning(p.Err, w, ent)
+			sw, ok := signInWarning(p.Err, w, ent)
 			e.setSignInLocked(p.Worker, sw, ok)
 		}
 		var held *export.HeldError
 		if errors.As(p.Err, &held) {
 			// red until released, notified once per episode
-			e.held[strings.ToLower(p.Worker)] = diagnose.Warning{Key: fmt.Sprintf("held/%s/%d", strings.ToLower(p.Worker), held.Since.Unix()),
-				Status: diagnose.Red, Title: text.T("Löschungen zurückgehalten"),
-				Text: text.F("%s: %d Einträge werden in Microsoft 365 nicht gelöscht. %s Prüfen und freigeben: „Synchronisation“.", p.Worker, held.Count, held.Reason)}
+			worker := p.Worker
+			e.held[strings.ToLower(worker)] = func() diagnose.Warning {
+				return diagnose.Warning{Key: fmt.Sprintf("held/%s/%d", strings.ToLower(worker), held.Since.Unix()),
+					Status: diagnose.Red, Title: text.T("Löschungen zurückgehalten"),
+					Text: text.F("%s: %d Einträge werden in Microsoft 365 nicht gelöscht. %s Prüfen und freigeben: „Synchronisation“.", worker, held.Count, held.Why())}
+			}
 		} else {
 			delete(e.held, strings.ToLower(p.Worker))
 		}
@@ -194,10 +203,10 @@ func (e *Engine) RefreshWarnings(ctx context.Context) {
 	ws := diagnose.Warnings(now, ents, workers)
 	e.mu.Lock()
 	for _, sw := range e.signIn {
-		ws = append(ws, sw)
+		ws = append(ws, sw())
 	}
 	for _, hw := range e.held {
-		ws = append(ws, hw)
+		ws = append(ws, hw())
 	}
 	if e.inactive && len(ents) > 0 {
 		ws = append(ws, diagnose.Warning{Key: "inactive", Status: diagnose.Yellow, Title: text.T("Schnittstelle nicht aktiv"), Text: export.ErrInactive.Error()})
@@ -220,7 +229,7 @@ func (e *Engine) ReportSignInLost(ctx context.Context, err error, upn string) {
 		return
 	}
 	ent, _ := e.o.Repo.Entity(ctx, w.Entity)
-	if sw, ok := diagnose.SignInWarning(err, w, ent); ok {
+	if sw, ok := signInWarning(err, w, ent); ok {
 		e.mu.Lock()
 		e.signIn[strings.ToLower(upn)] = sw
 		e.mu.Unlock()

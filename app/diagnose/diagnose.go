@@ -246,10 +246,10 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 // date is the source.
 func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 	c := Check{Name: text.T("Geheimer Clientschlüssel")}
-	expires, source := ent.SecretExpires, "eingetragen"
+	expires, source := ent.SecretExpires, text.T("eingetragen")
 	fromMS, msNote := d.secretEndFromMicrosoft(ctx, ent)
 	if !fromMS.IsZero() {
-		expires, source = fromMS, "laut Microsoft"
+		expires, source = fromMS, text.T("laut Microsoft")
 	}
 	if expires.IsZero() {
 		c.Status, c.Detail = Yellow, text.F("Ablaufdatum nicht eingetragen.%s", msNote)
@@ -259,7 +259,7 @@ func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 	days := DaysUntil(d.now(), expires)
 	switch {
 	case !expires.After(d.now()):
-		c.Status, c.Detail = Red, "abgelaufen am "+expires.German()+" ("+source+")"
+		c.Status, c.Detail = Red, text.F("abgelaufen am %s (%s)", expires.German(), source)
 		c.Fix = text.T("Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen.")
 	case days < 30:
 		c.Status, c.Detail = Yellow, text.F("läuft am %s ab (%s, %s)", expires.German(), inDays(days), source)

@@ -95,11 +95,11 @@ func DaysUntil(now time.Time, date config.Date) int {
 func inDays(d int) string {
 	switch d {
 	case 0:
-		return "heute"
+		return text.T("heute")
 	case 1:
-		return "morgen"
+		return text.T("morgen")
 	}
-	return fmt.Sprintf("in %d Tagen", d)
+	return text.F("in %d Tagen", d)
 }
 
 // NotifyOnce calls notify for each warning whose threshold was not

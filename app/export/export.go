@@ -434,7 +434,11 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 	if err != nil {
 		return res, err
 	}
-	if err := e.recordHeld(ctx, w.UPN, held, heldBefore, wasHeld, released, e.failedDeletes, reason); err != nil {
+	said := ""
+	if reason != nil {
+		said = reason()
+	}
+	if err := e.recordHeld(ctx, w.UPN, held, heldBefore, wasHeld, released, e.failedDeletes, said); err != nil {
 		return res, err
 	}
 	res.Held = len(held)
@@ -445,7 +449,7 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 				since = h.HeldAt
 			}
 		}
-		return res, &HeldError{Worker: w.UPN, Count: res.Held, Reason: reason, Since: since}
+		return res, &HeldError{Worker: w.UPN, Count: res.Held, Reason: reason(), Since: since, why: reason}
 	}
 	if res.Failed > 0 {
 		return res, ErrPartial

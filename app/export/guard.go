@@ -34,18 +34,27 @@ type Guard struct {
 // DefaultGuard is the guard a cycle uses when none is set.
 var DefaultGuard = Guard{Free: 5, Share: 0.10, Max: 50}
 
-// HeldError says that a cycle held deletions back. Its text is German and
-// shown as it is.
+// HeldError says that a cycle held deletions back.
 type HeldError struct {
 	Worker string
 	Count  int
-	Reason string
+	Reason string    // why, as said when they were held (kept with them)
 	Since  time.Time // when the first of them was held
+	// why says Reason anew, in the current language
+	why func() string
+}
+
+// Why says why the deletions were held, in the current language.
+func (e *HeldError) Why() string {
+	if e.why != nil {
+		return e.why()
+	}
+	return e.Reason
 }
 
 func (e *HeldError) Error() string {
 	return text.F("%s %s für %s zurückgehalten: es wurde nichts gelöscht. Bitte prüfen, ob der Cache der Kanzleisoftware vollständig ist (Pfad, Wiederherstellung). Sind die Löschungen gewollt, gibt ein Administrator sie frei: „Synchronisation“ → „Löschungen ausführen“ (oder: kanzleisync sync --once --confirm-deletions).",
-		e.Reason, text.N(e.Count, "Löschung", "Löschungen"), e.Worker)
+		e.Why(), text.N(e.Count, "Löschung", "Löschungen"), e.Worker)
 }
 
 // tableOf is the cache table a source key comes from.
@@ -67,7 +76,7 @@ var tableNames = map[string]string{"termin": text.Mark("Termine"), "frist": text
 // deletions an administrator released are carried out unless the guard
 // trips; when it trips, every deletion of the worker is held except the
 // released ones. It costs nothing when the plan deletes nothing.
-func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[string]store.Mapping, ops []Op, released map[string]bool) (run, held []Op, reason string, err error) {
+func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[string]store.Mapping, ops []Op, released map[string]bool) (run, held []Op, reason func() string, err error) {
 	var deletes []Op
 	for _, op := range ops {
 		if op.Action == "delete" {
@@ -77,7 +86,7 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 		}
 	}
 	if len(deletes) == 0 {
-		return run, nil, "", nil
+		return run, nil, nil, nil
 	}
 	g := e.Guard
 	if g == (Guard{}) {
@@ -93,7 +102,7 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 		rows, ok := present[table]
 		if !ok {
 			if rows, err = e.Cache.Stamps(ctx, table, cacheID); err != nil {
-				return nil, nil, "", err
+				return nil, nil, nil, err
 			}
 			present[table] = rows
 		}
@@ -108,7 +117,13 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 			exported[t]++
 		}
 	}
-	var reasons, emptied []string
+	// why, per table; said in words when it is read (the language may change)
+	type why struct {
+		table       string
+		n, exported int
+		empty, many bool
+	}
+	var whys []why
 	for _, t := range heldOrder {
 		n := unexplained[t]
 		if n == 0 {
@@ -116,26 +131,35 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 		}
 		empty, err := e.Cache.Empty(ctx, t)
 		if err != nil {
-			return nil, nil, "", err
+			return nil, nil, nil, err
 		}
-		switch {
-		case empty:
-			emptied = append(emptied, fmt.Sprintf("%s (bisher %d exportiert)", text.T(tableNames[t]), exported[t]))
-		case n > g.Max:
-			reasons = append(reasons, text.F("%d %s fehlen plötzlich im Cache (mehr als %d auf einmal).", n, text.T(tableNames[t]), g.Max))
-		case n > g.Free && float64(n) > g.Share*float64(exported[t]):
-			reasons = append(reasons, text.F("%d von %d exportierten %s fehlen plötzlich im Cache (mehr als %.0f %%).", n, exported[t], text.T(tableNames[t]), g.Share*100))
+		if w := (why{t, n, exported[t], empty, n > g.Max}); empty || w.many || n > g.Free && float64(n) > g.Share*float64(exported[t]) {
+			whys = append(whys, w)
 		}
 	}
-	if len(emptied) > 0 {
-		list := emptied[0]
-		if n := len(emptied); n > 1 {
-			list = text.F("%s und %s", strings.Join(emptied[:n-1], ", "), emptied[n-1])
-		}
-		reasons = append([]string{text.F("Der Cache enthält plötzlich keine %s mehr.", list)}, reasons...)
+	if len(whys) == 0 {
+		return append(run, deletes...), nil, nil, nil
 	}
-	if len(reasons) == 0 {
-		return append(run, deletes...), nil, "", nil
+	reason = func() string {
+		var reasons, emptied []string
+		for _, w := range whys {
+			switch name := text.T(tableNames[w.table]); {
+			case w.empty:
+				emptied = append(emptied, text.F("%s (bisher %d exportiert)", name, w.exported))
+			case w.many:
+				reasons = append(reasons, text.F("%d %s fehlen plötzlich im Cache (mehr als %d auf einmal).", w.n, name, g.Max))
+			default:
+				reasons = append(reasons, text.F("%d von %d exportierten %s fehlen plötzlich im Cache (mehr als %.0f %%).", w.n, w.exported, name, g.Share*100))
+			}
+		}
+		if len(emptied) > 0 {
+			list := emptied[0]
+			if n := len(emptied); n > 1 {
+				list = text.F("%s und %s", strings.Join(emptied[:n-1], ", "), emptied[n-1])
+			}
+			reasons = append([]string{text.F("Der Cache enthält plötzlich keine %s mehr.", list)}, reasons...)
+		}
+		return strings.Join(reasons, " ")
 	}
 	for _, op := range deletes {
 		if released[op.Item.Key] {
@@ -144,7 +168,7 @@ func (e *Exporter) guard(ctx context.Context, worker, cacheID string, maps map[s
 			held = append(held, op)
 		}
 	}
-	return run, held, strings.Join(reasons, " "), nil
+	return run, held, reason, nil
 }
 
 // heldOrder is the order of the tables in reasons and lists.

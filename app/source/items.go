@@ -179,7 +179,7 @@ func stripControls(s string) (string, int) {
 
 func (k *checker) local(field string, v sql.NullString) time.Time {
 	if !v.Valid || v.String == "" {
-		k.problems = append(k.problems, field+" fehlt")
+		k.problems = append(k.problems, text.F("%s fehlt", field))
 		return time.Time{}
 	}
 	t, err := time.ParseInLocation(localLayout, v.String, Berlin)
@@ -221,7 +221,7 @@ func (k *checker) springGap(rawBegin, rawEnd string, start, end time.Time) (time
 func (k *checker) date(field string, v sql.NullString, required bool) *Date {
 	if !v.Valid || v.String == "" {
 		if required {
-			k.problems = append(k.problems, field+" fehlt")
+			k.problems = append(k.problems, text.F("%s fehlt", field))
 		}
 		return nil
 	}

@@ -45,7 +45,7 @@ var notTextFiles = []string{
 var names = []string{"Kanzlei Müller & Partner"}
 
 // germanLooking finds a literal a person would read as German.
-var germanLooking = regexp.MustCompile(`[äöüÄÖÜß„“]|\b(der|die|das|und|nicht|ist|ein|eine|bitte|Bitte|wird|werden|kein|keine|mit|von|zu|auf|im|den|dem|sind|oder|noch|wurde|bei|nach|aus|kann|Fehler|erneut|Konto|Sachbearbeiter|Abgleich|Nachricht|Termin|Fristen|Postfach|Passwort|jetzt|Jetzt)\b`)
+var germanLooking = regexp.MustCompile(`[äöüÄÖÜß„“]|\b(der|die|das|und|nicht|ist|ein|eine|bitte|Bitte|wird|werden|kein|keine|mit|von|zu|auf|im|den|dem|sind|oder|noch|wurde|bei|nach|aus|kann|Fehler|erneut|Konto|Sachbearbeiter|Abgleich|Nachricht|Termin|Fristen|Postfach|Passwort|jetzt|Jetzt|fehlt|fehlen|gesendet|abgerufen|angemeldet|gespeichert|ohne)\b`)
 
 type use struct {
 	id, at string
