@@ -66,7 +66,7 @@ func authStatus(ctx context.Context, d Deps) error {
 		case err != nil:
 			state = text.T("nicht lesbar")
 		case has:
-			state = "hinterlegt"
+			state = text.T("hinterlegt")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Tenant, e.ClientID, state, e.SecretExpires.German())
 	}
@@ -79,11 +79,11 @@ func authStatus(ctx context.Context, d Deps) error {
 	tw = tabwriter.NewWriter(d.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, text.T("Sachbearbeiter\tEntität\tAngemeldet\tLetzte Anmeldung\tLetzte Erneuerung\tModule"))
 	for _, w := range workers {
-		signed := "nein"
+		signed := text.T("nein")
 		if ok, err := d.Auth.HasSignIn(w.UPN); err != nil {
 			signed = text.T("nicht lesbar")
 		} else if ok {
-			signed = "ja"
+			signed = text.T("ja")
 		}
 		var mods []string
 		for _, m := range w.Modules {

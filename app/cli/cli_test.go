@@ -212,7 +212,7 @@ func TestSyncOnce(t *testing.T) {
 		t.Errorf("diagnose: %d %s", code, out)
 	}
 	code, out = w.run("", "diagnose", "--json")
-	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"status": "gelb"`) {
+	if code != 1 || !strings.Contains(out, `"ok": false`) || !strings.Contains(out, `"status": "yellow"`) {
 		t.Errorf("diagnose --json: %d %s", code, out)
 	}
 	// the interface is not switched on yet: a full cycle writes nothing

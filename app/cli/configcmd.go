@@ -112,9 +112,9 @@ func configShow(ctx context.Context, d Deps) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(d.Stdout, text.T("Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %v\n"),
-		s.DeadlinesTo, s.TodoListName, s.BodyFormat, s.KeepOutlookBodyEdits)
-	fmt.Fprintf(d.Stdout, "Schnittstelle aktiv: %s\n", map[bool]string{true: "ja", false: text.T("nein – es wird nichts nach Microsoft 365 geschrieben")}[s.InterfaceActive])
+	fmt.Fprintf(d.Stdout, text.T("Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %s\n"),
+		s.DeadlinesTo, s.TodoListName, s.BodyFormat, map[bool]string{true: text.T("ja"), false: text.T("nein")}[s.KeepOutlookBodyEdits])
+	fmt.Fprint(d.Stdout, text.F("Schnittstelle aktiv: %s\n", map[bool]string{true: text.T("ja"), false: text.T("nein – es wird nichts nach Microsoft 365 geschrieben")}[s.InterfaceActive]))
 	if a := s.LocalPOP3Addr(); a != "" {
 		fmt.Fprintf(d.Stdout, text.T("Kommunikator: POP3-Server %s (ohne Verschlüsselung, nur auf diesem Rechner); Benutzer ist die Mailadresse, das Passwort zeigt „Konten verwalten“ → „Passwort kopieren“\n"), a)
 	} else {
@@ -350,7 +350,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fmt.Fprintln(d.Stdout, text.T("Einstellungen gespeichert."))
 	if s.InterfaceActive != wasActive {
 		state := map[bool]string{true: text.T("eingeschaltet: die Synchronisation schreibt nach Microsoft 365"), false: text.T("ausgeschaltet: es wird nichts mehr nach Microsoft 365 geschrieben")}[s.InterfaceActive]
-		fmt.Fprintln(d.Stdout, "Schnittstelle "+state+".")
+		fmt.Fprint(d.Stdout, text.F("Schnittstelle %s.\n", state))
 	}
 	return nil
 }

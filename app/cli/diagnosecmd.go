@@ -40,7 +40,7 @@ func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 				if c.Tech != "" {
 					detail += " [" + c.Tech + "]"
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Status, c.Name, detail)
+				fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Status.Label(), c.Name, detail)
 				if c.Fix != "" {
 					fmt.Fprintf(tw, "  \t\t→ %s\n", c.Fix)
 				}

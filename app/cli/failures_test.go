@@ -4,10 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"kanzleisync/app/auth"
+	"kanzleisync/app/m365sim"
+	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/text"
 )
 
@@ -83,5 +86,61 @@ func TestFailuresSpeakPlainly(t *testing.T) {
 		if failed < len(cases)-3 {
 			t.Errorf("%s: only %d of %d failure cases failed", lang, failed, len(cases))
 		}
+	}
+}
+
+// germanMarks finds German in English output: its letters and quotation
+// mark, and everyday words English does not have.
+var germanMarks = regexp.MustCompile(`[äöüÄÖÜß„]|\b(der|die|das|und|nicht|ist|ein|eine|bitte|Bitte|wird|kein|keine|mit|von|zu|auf|im|den|dem|sind|oder|noch|wurde|bei|nach|aus|ja|nein|Fehler|Konto|Sachbearbeiter|Nachricht|Nachrichten|Termin|Fristen|Postfach|Passwort|jetzt|Schnittstelle|aktiv|eingetragen|hinterlegt|angemeldet|Entität|Anmeldung)\b`)
+
+// The everyday commands of IT, in English from start to end: set-up,
+// sign-in, status, a synchronisation, the Kommunikator's settings and the
+// test. Names and values keep their German (the firm's names, "aus",
+// "immer", the To Do list's default name).
+func TestEnglishCommandLine(t *testing.T) {
+	text.SetLanguage(text.English)
+	defer text.SetLanguage(text.German)
+	w := newWorkstation(t)
+	w.browser = func(u string) error {
+		go simtest.NewBrowser().SignInAndDeliver(u, anna, m365sim.DemoPassword)
+		return nil
+	}
+	names := strings.NewReplacer("Anna Müller", "", "Fristen und Wiedervorlagen", "", "Kanzlei", "", "--local-pop3 127.0.0.1:1110|aus", "",
+		"--local-smtp 127.0.0.1:1587|aus", "", "leave=DAYS|immer", "", "“aus”", "", "“immer”", "")
+	var seen int
+	for _, c := range [][]string{
+		{"help"},
+		{"config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID, "--secret-expires", "31.05.2028",
+			"--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--cache", filepath.Join(w.dir, "fehlt.sqlite"), "--secret-stdin"},
+		{"config", "worker", "set", "--upn", anna, "--name", "Anna Müller", "--entity", "Kanzlei", "--modules", "calendar,contacts,tasks,mail", "--account", anna},
+		{"auth", "status"},
+		{"auth", "login", "--worker", anna},
+		{"auth", "status"},
+		{"config", "settings", "set", "--active=true"},
+		{"config", "settings", "set", "--active=true", "--confirm"},
+		{"config", "show"},
+		{"sync", "--once", "--preview"},
+		{"sync", "--once"},
+		{"mail", "kommunikator", "--worker", anna},
+		{"diagnose"},
+		{"diagnose", "--json"},
+	} {
+		stdin := ""
+		if slices.Contains(c, "--secret-stdin") {
+			stdin = m365sim.DemoClientSecret + "\n"
+		}
+		_, out := w.run(stdin, c...)
+		if strings.TrimSpace(out) == "" {
+			t.Errorf("%v says nothing", c)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			seen++
+			if m := germanMarks.FindString(names.Replace(line)); m != "" {
+				t.Errorf("%v: German (%q) in %q", c, m, line)
+			}
+		}
+	}
+	if seen < 100 {
+		t.Errorf("only %d lines read", seen)
 	}
 }

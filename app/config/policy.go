@@ -32,7 +32,7 @@ func LoadPolicy(path string) (*Policy, error) {
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, text.Errorf("Die Vorgaben der IT (%s) sind kein gültiges JSON: %v", path, err)
+		return nil, text.Errorf("Die Vorgaben der IT (%s) sind kein gültiges JSON: %s", path, jsonProblem(err))
 	}
 	if strings.Contains(strings.ToLower(string(b)), `"secret"`) || strings.Contains(strings.ToLower(string(b)), `"clientsecret"`) {
 		return nil, text.Errorf("Die Vorgaben der IT (%s) enthalten einen geheimen Schlüssel; der gehört nur in den Schlüsselspeicher. Bitte aus der Datei entfernen", path)
@@ -41,7 +41,7 @@ func LoadPolicy(path string) (*Policy, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return nil, text.Errorf("Die Vorgaben der IT (%s) sind fehlerhaft: %v (erlaubt: \"entity\", \"settings\")", path, err)
+		return nil, text.Errorf("Die Vorgaben der IT (%s) sind fehlerhaft: %s (erlaubt: \"entity\", \"settings\")", path, jsonProblem(err))
 	}
 	known := settingKeys()
 	for k := range p.Settings {
@@ -187,4 +187,20 @@ func (r *Repo) checkSettingsPolicy(s Settings) error {
 		}
 	}
 	return nil
+}
+
+// jsonProblem says in words where a JSON file breaks, instead of the
+// decoder's English.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return text.F("das Feld „%s“ ist unbekannt", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+	case errors.As(err, &syntax):
+		return text.F("kein gültiges JSON (Fehler bei Zeichen %d)", syntax.Offset)
+	case errors.As(err, &typ):
+		return text.F("das Feld „%s“ hat den falschen Typ", typ.Field)
+	}
+	return text.T("die Datei ist leer oder abgeschnitten")
 }

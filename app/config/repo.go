@@ -315,18 +315,11 @@ func (r *Repo) ImportEntity(ctx context.Context, data []byte) (Entity, error) {
 	if err := dec.Decode(&in); err != nil {
 		// the decoder's English is turned into what a person can act on
 		v := &ValidationError{}
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			v.add("file", "Die Datei enthält das unbekannte Feld „%s“. Ein geheimer Schlüssel gehört nie in die Datei; er wird auf jedem Arbeitsplatz eingegeben.", field)
-		case errors.As(err, &syntax):
-			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: kein gültiges JSON (Fehler bei Zeichen %d).", syntax.Offset)
-		case errors.As(err, &typ):
-			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: das Feld „%s“ hat den falschen Typ.", typ.Field)
-		default:
-			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: sie ist leer oder abgeschnitten.")
+		} else {
+			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: %s.", jsonProblem(err))
 		}
 		return Entity{}, v
 	}

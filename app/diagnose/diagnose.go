@@ -35,6 +35,34 @@ const (
 	Red    Status = "rot"  // fails
 )
 
+// wireNames are the statuses in JSON (diagnose --json, /health): English
+// words that scripts can rely on, whatever the language of the reader.
+var wireNames = map[Status]string{Grey: "grey", Green: "green", Yellow: "yellow", Red: "red"}
+
+// MarshalJSON writes the status's wire name.
+func (s Status) MarshalJSON() ([]byte, error) {
+	if n, ok := wireNames[s]; ok {
+		return json.Marshal(n)
+	}
+	return json.Marshal(string(s))
+}
+
+// UnmarshalJSON reads a wire name, and the German names an older
+// kanzleisync serve wrote.
+func (s *Status) UnmarshalJSON(b []byte) error {
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Status(v)
+	for st, n := range wireNames {
+		if n == v {
+			*s = st
+		}
+	}
+	return nil
+}
+
 // Label is the status's colour in the current language, written beside
 // the dot so that the state does not depend on seeing colours.
 func (s Status) Label() string {
