@@ -81,7 +81,7 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 			Title:     widget.NewLabelWithStyle(acc.Account.Address+" – "+mailboxLabel(acc.Account), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 			LastFetch: widget.NewLabel("Letzter Abruf: " + germanTime(acc.LastFetch)),
 			SignedIn:  widget.NewLabel(text.F("Letzte Anmeldung: %s", germanTime(acc.LastSignIn))),
-			Detail:    widget.NewLabel(acc.Detail),
+			Detail:    widget.NewLabel(forPeople(acc.Detail)),
 		}
 		r.Detail.Wrapping = fyne.TextWrapWord
 		if acc.Dot == diagnose.Red {

@@ -191,7 +191,7 @@ func (a *App) apply(st core.Status) {
 		desk.SetSystemTrayIcon(trayIcon(a.TrayState()))
 	}
 	if a.header != nil {
-		a.header.Label = shorten(st.Reason, 90)
+		a.header.Label = shorten(forPeople(st.Reason), 90)
 		a.menu.Refresh()
 	}
 	for name, f := range a.refresh {
@@ -285,7 +285,7 @@ func (a *App) banner() (fyne.CanvasObject, func(core.Status)) {
 			box.Hide()
 			return
 		}
-		line.SetText(w.Title + ": " + w.Text)
+		line.SetText(w.Title + ": " + forPeople(w.Text))
 		bg.FillColor = dotColor(w.Status)
 		bg.FillColor = withAlpha(bg.FillColor, 0x55)
 		bg.Refresh()

@@ -88,7 +88,7 @@ func (s *DiagnoseScreen) show(reports []diagnose.Report) {
 			line := container.NewBorder(nil, nil, container.NewHBox(NewDot(c.Status), widget.NewLabel(c.Name)), nil, detail)
 			rows.Add(line)
 			if c.Fix != "" {
-				fix := widget.NewLabel("→ " + c.Fix)
+				fix := widget.NewLabel("→ " + forPeople(c.Fix))
 				fix.Wrapping = fyne.TextWrapWord
 				fix.Importance = widget.DangerImportance
 				rows.Add(fix)

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"regexp"
+
 	"fyne.io/fyne/v2"
 
 	"kanzleisync/app/text"
@@ -76,3 +78,11 @@ func (a *App) SetLanguage(lang string) {
 	// the engine's warnings are made anew in the background
 	go a.eng.RefreshWarnings(a.ctx)
 }
+
+// commandHint is the command-line way in a message: "(oder: kanzleisync
+// auth login --worker …)". The command line prints it for IT; a
+// Sachbearbeiter's window leaves it out.
+var commandHint = regexp.MustCompile(` ?\((oder|or): kanzleisync [^()]*(\([^()]*\)[^()]*)*\)`)
+
+// forPeople is a message as a Sachbearbeiter's window shows it.
+func forPeople(s string) string { return commandHint.ReplaceAllString(s, "") }

@@ -129,3 +129,17 @@ func TestEnglishUI(t *testing.T) {
 		}
 	})
 }
+
+func TestForPeople(t *testing.T) {
+	for in, want := range map[string]string{
+		"Bitte im Tray-Menü „Anmelden“ wählen (oder: kanzleisync auth login --worker anna@kanzlei.de).":   "Bitte im Tray-Menü „Anmelden“ wählen.",
+		"Please choose “Sign in” in the tray menu (or: kanzleisync auth login --worker anna@kanzlei.de).": "Please choose “Sign in” in the tray menu.",
+		"… ein (oder: kanzleisync config settings set --active=true --confirm).":                          "… ein.",
+		"Cache eintragen (oder: kanzleisync config entity set --name \"K\" … --cache PFAD).":              "Cache eintragen.",
+		"Einzelheiten (siehe Protokoll).": "Einzelheiten (siehe Protokoll).",
+	} {
+		if got := forPeople(in); got != want {
+			t.Errorf("forPeople(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

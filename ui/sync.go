@@ -88,7 +88,7 @@ func (a *App) fillSync(s *SyncScreen, st core.Status) {
 			box.Add(widget.NewLabel(text.F("Nächste Synchronisation: %s", germanTime(ws.NextRun))))
 		}
 		if ws.Err != "" {
-			l := widget.NewLabel(ws.Err)
+			l := widget.NewLabel(forPeople(ws.Err))
 			l.Wrapping = fyne.TextWrapWord
 			l.Importance = widget.DangerImportance
 			box.Add(l)
