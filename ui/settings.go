@@ -346,7 +346,7 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.DebugLog.SetChecked(set.TransferLogDebug)
 	s.ExportServer = widget.NewEntry()
 	s.ExportServer.SetText(set.ExportServer)
-	s.ExportServer.SetPlaceHolder("leer: dieser Arbeitsplatz exportiert; sonst z. B. http://127.0.0.1:9465")
+	s.ExportServer.SetPlaceHolder(text.T("leer: dieser Arbeitsplatz exportiert; sonst z. B. http://127.0.0.1:9465"))
 	s.Active = widget.NewCheck(text.T("Schnittstelle aktiv (erst dann wird nach Microsoft 365 geschrieben)"), nil)
 	s.Active.SetChecked(set.InterfaceActive)
 	s.Active.OnChanged = a.onActiveChanged(s)

@@ -191,7 +191,7 @@ type JournalScreen struct {
 	Entries                []store.JournalEntry
 }
 
-var periodChoices = []string{"heute", "7 Tage", "30 Tage", "alles"}
+var periodChoices = []string{text.Mark("heute"), text.Mark("7 Tage"), text.Mark("30 Tage"), text.Mark("alles")}
 
 // ShowJournal opens "Protokoll".
 func (a *App) ShowJournal() *JournalScreen {
@@ -212,8 +212,8 @@ func (a *App) ShowJournal() *JournalScreen {
 		s.Worker.SetSelected(choices[0])
 		s.Result = widget.NewSelect([]string{text.T("alle Ergebnisse"), text.T("nur Fehler"), text.T("nur erfolgreich")}, nil)
 		s.Result.SetSelected(text.T("alle Ergebnisse"))
-		s.Period = widget.NewSelect(periodChoices, nil)
-		s.Period.SetSelected("7 Tage")
+		s.Period = widget.NewSelect(translated(periodChoices), nil)
+		s.Period.SetSelected(text.T("7 Tage"))
 		s.Worker.OnChanged, s.Result.OnChanged, s.Period.OnChanged = reload, reload, reload
 		s.Count = widget.NewLabel("")
 		s.Export = widget.NewButton(text.T("Als CSV exportieren"), func() {
@@ -229,7 +229,7 @@ func (a *App) ShowJournal() *JournalScreen {
 			d.SetFileName("kanzleisync-protokoll.csv")
 			d.Show()
 		})
-		headers := []string{"Zeit", text.T("Sachbearbeiter"), "Eintrag", "Aktion", "Ergebnis", text.T("Fehler")}
+		headers := []string{text.T("Zeit"), text.T("Sachbearbeiter"), text.T("Eintrag"), text.T("Aktion"), text.T("Ergebnis"), text.T("Fehler")}
 		widths := []float32{130, 250, 170, 80, 80, 400}
 		s.Table = widget.NewTable(func() (int, int) { return len(s.Entries), len(headers) },
 			func() fyne.CanvasObject { return widget.NewLabel("") },
@@ -283,12 +283,12 @@ func (s *JournalScreen) filter(now time.Time) store.JournalFilter {
 		f.Result = "ok"
 	}
 	switch s.Period.Selected {
-	case "heute":
+	case text.T("heute"):
 		y, m, d := now.Date()
 		f.Since = time.Date(y, m, d, 0, 0, 0, 0, now.Location())
-	case "7 Tage":
+	case text.T("7 Tage"):
 		f.Since = now.AddDate(0, 0, -7)
-	case "30 Tage":
+	case text.T("30 Tage"):
 		f.Since = now.AddDate(0, 0, -30)
 	}
 	return f

@@ -183,7 +183,7 @@ func parseError(err error) error {
 func FlagError(err error) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return "Unbekannte Angabe " + name + "."
+		return text.F("Unbekannte Angabe %s.", name)
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		return text.F("Bei %s fehlt der Wert.", name)

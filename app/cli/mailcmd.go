@@ -88,7 +88,7 @@ func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 		if smtp != "" {
 			fmt.Fprintf(d.Stdout, text.T("  Postausgang (SMTP):   %s, ohne Verschlüsselung, Anmeldung erforderlich\n"), smtp)
 		}
-		fmt.Fprintf(d.Stdout, "  Benutzer:             %s\n", a.Address)
+		fmt.Fprintf(d.Stdout, text.T("  Benutzer:             %s\n"), a.Address)
 		if *show {
 			pw, err := d.Auth.LocalPassword(a.Address)
 			if err != nil {

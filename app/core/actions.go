@@ -129,7 +129,7 @@ func WriteJournalCSV(w io.Writer, entries []store.JournalEntry) error {
 	}
 	cw := csv.NewWriter(w)
 	cw.Comma = ';'
-	if err := cw.Write([]string{"Zeit", text.T("Sachbearbeiter"), "Eintrag", "Aktion", "Ergebnis", "Anfrage-ID", text.T("Fehler"), text.T("Schlüssel")}); err != nil {
+	if err := cw.Write([]string{text.T("Zeit"), text.T("Sachbearbeiter"), text.T("Eintrag"), text.T("Aktion"), text.T("Ergebnis"), text.T("Anfrage-ID"), text.T("Fehler"), text.T("Schlüssel")}); err != nil {
 		return err
 	}
 	for _, e := range entries {
