@@ -79,7 +79,7 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 	for _, acc := range st.Accounts {
 		r := AccountRow{Status: acc, Dot: NewDot(acc.Dot),
 			Title:     widget.NewLabelWithStyle(acc.Account.Address+" – "+mailboxLabel(acc.Account), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-			LastFetch: widget.NewLabel("Letzter Abruf: " + germanTime(acc.LastFetch)),
+			LastFetch: widget.NewLabel(text.F("Letzter Abruf: %s", germanTime(acc.LastFetch))),
 			SignedIn:  widget.NewLabel(text.F("Letzte Anmeldung: %s", germanTime(acc.LastSignIn))),
 			Detail:    widget.NewLabel(forPeople(acc.Detail)),
 		}

@@ -65,7 +65,7 @@ func (a *App) FetchAsKommunikator() {
 			if err != nil {
 				return "", fmt.Errorf("%s: %s", acc.Account.Address, core.Explain(err, config.Entity{}, ""))
 			}
-			lines = append(lines, acc.Account.Address+": "+text.N(n, "Nachricht", "Nachrichten")+" abgeholt")
+			lines = append(lines, text.F("%s: %s abgeholt", acc.Account.Address, text.N(n, "Nachricht", "Nachrichten")))
 		}
 		return text.F("%s\nBei Microsoft 365 löscht kanzleisync sie beim nächsten Abruf.", strings.Join(lines, "\n")), nil
 	}, func(text string, err error) {

@@ -465,7 +465,7 @@ func (a *App) computePreview(s *ActivationScreen) {
 		}
 		slices.Sort(lines)
 		if err != nil && !errors.Is(err, export.ErrInactive) {
-			lines = append(lines, "", "Hinweis: "+core.Explain(err, config.Entity{}, ""))
+			lines = append(lines, "", text.F("Hinweis: %s", core.Explain(err, config.Entity{}, "")))
 		}
 		if len(lines) == 0 {
 			lines = []string{text.T("Nichts zu tun: kein Sachbearbeiter mit eingeschaltetem Modul.")}

@@ -48,7 +48,7 @@ func authLogin(ctx context.Context, args []string, d Deps) error {
 		return silent{err}
 	}
 	fmt.Fprintf(d.Stdout, text.T("Angemeldet als %s am %s. Der Zugriff läuft ab jetzt ohne weitere Anmeldung.\n"),
-		res.Account, res.SignedInAt.Local().Format("02.01.2006 um 15:04 Uhr"))
+		res.Account, res.SignedInAt.Local().Format(text.T("02.01.2006 um 15:04 Uhr")))
 	return nil
 }
 

@@ -49,9 +49,9 @@ type fileError struct {
 }
 
 func (e *fileError) Error() string {
-	verb := "gelesen"
+	verb := text.T("gelesen")
 	if e.write {
-		verb = "geschrieben"
+		verb = text.T("geschrieben")
 	}
 	switch {
 	case errors.Is(e.err, os.ErrNotExist):
@@ -132,13 +132,13 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 	}
 	fs := newFlags("config entity "+args[0], d)
 	name := fs.String("name", "", text.T("Name der Entität"))
-	file := fs.String("file", "", "Datei")
+	file := fs.String("file", "", text.T("Datei"))
 	fs.String("tenant", "", text.T("Verzeichnis-ID (GUID oder Domäne)"))
 	fs.String("client-id", "", "Anwendungs-ID (GUID)")
 	expires := fs.String("secret-expires", "", text.T("Ablaufdatum des geheimen Clientschlüssels"))
 	fs.String("authority-host", "", "Anmeldedienst (nationale Clouds)")
 	fs.String("cache", "", text.T("Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz"))
-	fs.String("graph-endpoint", "", "Graph-Adresse (nationale Clouds)")
+	fs.String("graph-endpoint", "", text.T("Graph-Adresse (nationale Clouds)"))
 	secretStdin := fs.Bool("secret-stdin", false, text.T("geheimen Clientschlüssel von der Standardeingabe lesen"))
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseError(err)

@@ -24,11 +24,11 @@ func printPreview(ctx context.Context, d Deps) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(d.Stdout, "Vorschau %s: %s\n", k, out[k])
+		fmt.Fprint(d.Stdout, text.F("Vorschau %s: %s\n", k, out[k]))
 	}
 	if err != nil {
 		slog.Default().Warn("preview failed", "error", err.Error())
-		fmt.Fprintf(d.Stderr, "Vorschau: %s\n", core.Explain(err, config.Entity{}, ""))
+		fmt.Fprint(d.Stderr, text.F("Vorschau: %s\n", core.Explain(err, config.Entity{}, "")))
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 		out, err := r.Cycle(ctx, *preview)
 		verb := text.T("Synchronisation")
 		if *preview || errors.Is(err, export.ErrInactive) {
-			verb = "Vorschau"
+			verb = text.T("Vorschau")
 		}
 		upns := make([]string, 0, len(out))
 		for upn := range out {

@@ -172,7 +172,7 @@ func reportText(subject string, checks []diagnose.Check) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "   %s\n", subject)
 	for _, c := range checks {
-		fmt.Fprintf(&b, "     %-5s %-12s %s\n", c.Status, c.Name, c.Detail)
+		fmt.Fprintf(&b, "     %-5s %-12s %s\n", c.Status.Label(), c.Name, c.Detail)
 		if c.Fix != "" {
 			fmt.Fprintf(&b, "           → %s\n", c.Fix)
 		}

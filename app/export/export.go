@@ -77,17 +77,22 @@ func (p *Plan) Summary() string {
 	for _, op := range p.Ops {
 		counts[k{op.Item.Kind, op.Action}]++
 	}
-	noun := map[string][2]string{Event: {"Kalendereintrag", text.T("Kalendereinträge")}, Task: {"Aufgabe", "Aufgaben"}, Contact: {"Kontakt", "Kontakte"}}
-	verb := map[string]string{"create": "anlegen", "update": text.T("ändern"), "delete": text.T("löschen")}
+	say := map[k]func(n int) string{
+		{Event, "create"}:   func(n int) string { return text.Nf(n, "%d Kalendereintrag anlegen", "%d Kalendereinträge anlegen") },
+		{Event, "update"}:   func(n int) string { return text.Nf(n, "%d Kalendereintrag ändern", "%d Kalendereinträge ändern") },
+		{Event, "delete"}:   func(n int) string { return text.Nf(n, "%d Kalendereintrag löschen", "%d Kalendereinträge löschen") },
+		{Task, "create"}:    func(n int) string { return text.Nf(n, "%d Aufgabe anlegen", "%d Aufgaben anlegen") },
+		{Task, "update"}:    func(n int) string { return text.Nf(n, "%d Aufgabe ändern", "%d Aufgaben ändern") },
+		{Task, "delete"}:    func(n int) string { return text.Nf(n, "%d Aufgabe löschen", "%d Aufgaben löschen") },
+		{Contact, "create"}: func(n int) string { return text.Nf(n, "%d Kontakt anlegen", "%d Kontakte anlegen") },
+		{Contact, "update"}: func(n int) string { return text.Nf(n, "%d Kontakt ändern", "%d Kontakte ändern") },
+		{Contact, "delete"}: func(n int) string { return text.Nf(n, "%d Kontakt löschen", "%d Kontakte löschen") },
+	}
 	var parts []string
 	for _, kind := range []string{Event, Task, Contact} {
 		for _, a := range []string{"create", "update", "delete"} {
 			if n := counts[k{kind, a}]; n > 0 {
-				form := noun[kind][1]
-				if n == 1 {
-					form = noun[kind][0]
-				}
-				parts = append(parts, fmt.Sprintf("%d %s %s", n, form, verb[a]))
+				parts = append(parts, say[k{kind, a}](n))
 			}
 		}
 	}

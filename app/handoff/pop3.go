@@ -241,7 +241,7 @@ func (p *session) authorization(ctx context.Context, cmd, arg string) bool {
 	case "AUTH":
 		mech, initial, _ := strings.Cut(arg, " ")
 		if !strings.EqualFold(mech, "PLAIN") {
-			p.err("nur AUTH PLAIN")
+			p.err(text.T("nur AUTH PLAIN"))
 			return false
 		}
 		if initial == "" {

@@ -156,7 +156,7 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 		return err
 	}
 	if tok.Expiry.IsZero() {
-		s.step("Token", nil, "vorhanden")
+		s.step("Token", nil, text.T("vorhanden"))
 	} else {
 		s.step("Token", nil, text.F("gültig bis %s", tok.Expiry.Local().Format("02.01.2006 15:04")))
 	}
@@ -186,7 +186,7 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 		}
 		return fail("AUTH", "auth", err)
 	}
-	s.step("AUTH", nil, "XOAUTH2 als "+a.Address+" angenommen")
+	s.step("AUTH", nil, text.F("XOAUTH2 als %s angenommen", a.Address))
 	if err := c.Mail(a.Address, &smtp.MailOptions{Size: int64(len(raw))}); err != nil {
 		return fail("MAIL FROM", "mail", err)
 	}
@@ -208,7 +208,7 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 	if err != nil {
 		return fail("DATA", "data", err)
 	}
-	s.step("DATA", nil, fmt.Sprintf("%d Bytes angenommen: %s", len(raw), resp.StatusText))
+	s.step("DATA", nil, text.F("%d Bytes angenommen: %s", len(raw), resp.StatusText))
 	s.logger().Info("smtp message submitted", "account", a.Address, "recipients", len(rcpts), "bytes", len(raw), "queue_id", resp.StatusText)
 	_ = c.Quit()
 	return nil

@@ -22,7 +22,7 @@ import (
 // name of the call and the argument's index (text.N's plural id is its
 // third argument, the German plural).
 var catalogCalls = map[string]int{"text.T": 0, "text.F": 0, "text.Errorf": 0, "text.New": 0, "text.Mark": 0,
-	"text.N": 2, "text.Noun": 2, "text.In": 1,
+	"text.N": 2, "text.Nf": 2, "text.Noun": 2, "text.In": 1,
 	// config's ValidationError.add(field, format, args...) formats with text.F
 	"v.add": 1, "e.add": 1,
 	// ui's a.window(name, title, …) takes the title's id
@@ -111,7 +111,7 @@ func uses(t *testing.T) (ids []use, stray []string) {
 					inCatalog[l] = true
 					if j == i {
 						s, _ := strconv.Unquote(l.Value)
-						ids = append(ids, use{id: s, at: fset.Position(l.Pos()).String(), plural: name == "text.N" || name == "text.Noun"})
+						ids = append(ids, use{id: s, at: fset.Position(l.Pos()).String(), plural: name == "text.N" || name == "text.Nf" || name == "text.Noun"})
 					}
 				}
 			}

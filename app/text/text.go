@@ -122,6 +122,11 @@ func F(format string, args ...any) string { return fmt.Sprintf(T(format), args..
 // "1 message", "3 messages" (the catalog's plural forms of the id many).
 func N(n int, one, many string) string { return fmt.Sprintf("%d %s", n, Noun(n, one, many)) }
 
+// Nf is a whole sentence about a count, in the right number: Nf(3, "%d
+// Aufgabe anlegen", "%d Aufgaben anlegen") is "3 Aufgaben anlegen", in
+// English "create 3 tasks" (the catalog's plural forms of the id many).
+func Nf(n int, one, many string) string { return fmt.Sprintf(Noun(n, one, many), n) }
+
 // Noun is the noun of N without the number.
 func Noun(n int, one, many string) string {
 	if Language() == German {

@@ -27,7 +27,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	}
 	d, err := demo.Start(ctx, e.dataDir, e.repo, e.auth, e.logger)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "Demo:", auth.Explain(err, auth.Context{}).String())
+		fmt.Fprintln(os.Stderr, text.T("Demo")+":", auth.Explain(err, auth.Context{}).String())
 		return 1
 	}
 	defer d.Close()

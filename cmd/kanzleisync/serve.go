@@ -68,7 +68,7 @@ func runService(e env, args []string) int {
 		}
 		c := service.Config{Exe: exe, DataDir: e.dataDir, Listen: *listen}
 		if err = service.Install(c); err == nil {
-			fmt.Println("Dienst installiert:", c.CommandLine())
+			fmt.Println(text.T("Dienst installiert:"), c.CommandLine())
 		}
 	}
 	if err != nil {
@@ -76,7 +76,7 @@ func runService(e env, args []string) int {
 		return 1
 	}
 	if args[0] == "uninstall" {
-		fmt.Println("Dienst entfernt.")
+		fmt.Println(text.T("Dienst entfernt."))
 	}
 	return 0
 }
