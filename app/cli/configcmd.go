@@ -171,7 +171,7 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 		if *secretStdin {
 			b, err := io.ReadAll(io.LimitReader(d.Stdin, 4096))
 			if err != nil {
-				return fmt.Errorf("read the secret: %w", err)
+				return text.Errorf("Der geheime Clientschlüssel konnte nicht von der Standardeingabe gelesen werden: %w", err)
 			}
 			secret = strings.TrimRight(string(b), "\r\n")
 			if secret == "" {
