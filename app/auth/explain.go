@@ -92,6 +92,18 @@ func explainCode(e *EntraError, c Context) Advice {
 	case 7000222:
 		a.Problem = text.T("Der geheime Clientschlüssel ist abgelaufen.")
 		a.Fix = text.T("Im Azure-Portal unter Zertifikate & Geheimnisse einen neuen erstellen und hier eintragen (mit dem neuen Ablaufdatum).")
+	case 700027:
+		a.Problem = text.T("Microsoft erkennt das Zertifikat von kanzleisync nicht: es ist bei der App-Registrierung nicht hochgeladen, oder die Unterschrift passt nicht dazu.")
+		a.Fix = text.F("Im Azure-Portal unter App-Registrierungen › %s › Zertifikate & Geheimnisse › Zertifikate die .cer-Datei von „kanzleisync config entity certificate create“ hochladen.", appName(ent))
+	case 7000274:
+		a.Problem = text.T("Das Zertifikat von kanzleisync ist abgelaufen.")
+		a.Fix = text.T("Ein neues anlegen (kanzleisync config entity certificate create), im Azure-Portal hochladen und das alte dort entfernen.")
+	case 700024:
+		a.Problem = text.T("Microsoft lehnt die Anmeldung der App ab, weil die Uhr dieses Rechners nicht stimmt (die Zeit der Anmeldung liegt außerhalb ihrer Gültigkeit).")
+		a.Fix = text.T("Die Uhrzeit des Rechners mit einem Zeitserver abgleichen lassen (Windows: Einstellungen → Zeit und Sprache → Jetzt synchronisieren) und erneut versuchen.")
+	case 700021, 700023:
+		a.Problem = text.F("Die Anmeldung der App passt nicht zur Entität (Fehlercode AADSTS%d): Anwendungs-ID oder Verzeichnis-ID stimmen nicht mit der App-Registrierung überein.", e.Code)
+		a.Fix = text.T("Bitte Anwendungs-ID und Verzeichnis-ID mit der Übersicht der App-Registrierung im Azure-Portal vergleichen.")
 	case 7000218:
 		a.Problem = text.T("Es wurde kein geheimer Clientschlüssel gesendet.")
 		a.Fix = text.T("Bitte den Wert des geheimen Clientschlüssels in den Einstellungen der Entität eintragen.")

@@ -25,6 +25,8 @@ import (
 type LoginConfig struct {
 	Entity       config.Entity
 	ClientSecret string
+	// Certificate, when set, proves the app instead of ClientSecret.
+	Certificate *Certificate
 	UPN          string // the account that must sign in
 	// Scopes asked at the authorize endpoint (consent); TokenScopes at code
 	// redemption (one resource). openid, profile and offline_access are added.
@@ -189,11 +191,15 @@ func Login(ctx context.Context, cfg LoginConfig) (*LoginResult, error) {
 
 // redeem exchanges the code and checks that the right account signed in.
 func redeem(ctx context.Context, cfg LoginConfig, ent config.Entity, code, verifier, redirect string) (*LoginResult, error) {
-	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {ent.ClientID}, "client_secret": {cfg.ClientSecret},
+	form := url.Values{"grant_type": {"authorization_code"}, "client_id": {ent.ClientID},
 		"code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirect},
 		"scope": {strings.Join(withOIDC(cfg.TokenScopes), " ")}}
 	now := cfg.Now()
-	tok, tr, err := postToken(ctx, cfg.HTTPClient, ent.Authority()+"/oauth2/v2.0/token", form, now)
+	tokenURL := ent.Authority() + "/oauth2/v2.0/token"
+	if err := (credential{clientID: ent.ClientID, secret: cfg.ClientSecret, cert: cfg.Certificate}).apply(form, tokenURL, now); err != nil {
+		return nil, err
+	}
+	tok, tr, err := postToken(ctx, cfg.HTTPClient, tokenURL, form, now)
 	if err != nil {
 		return nil, err
 	}

@@ -170,7 +170,7 @@ func (m *Manager) SignIn(ctx context.Context, upn string, so SignInOptions) (*Lo
 	if err != nil {
 		return nil, err
 	}
-	secret, err := m.clientSecret(ent.Name)
+	cred, err := m.credential(ent.Name, ent.ClientID)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func (m *Manager) SignIn(ctx context.Context, upn string, so SignInOptions) (*Lo
 	if w.Has(config.Mail) {
 		scopes = append(scopes, outlookScopes...)
 	}
-	res, err := Login(ctx, LoginConfig{Entity: ent, ClientSecret: secret, UPN: w.UPN, Scopes: scopes,
+	res, err := Login(ctx, LoginConfig{Entity: ent, ClientSecret: cred.secret, Certificate: cred.cert, UPN: w.UPN, Scopes: scopes,
 		TokenScopes: qualify(ent.GraphEndpoint, graph), ListenAddr: so.ListenAddr, Timeout: so.Timeout,
 		OpenBrowser: so.OpenBrowser, OfferURL: so.OfferURL, HTTPClient: m.opts.HTTPClient, Logger: m.opts.Logger, Now: m.opts.Now})
 	if err != nil {
@@ -318,7 +318,7 @@ func (a *account) token(ctx context.Context, resource string, force bool) (*oaut
 		}
 		a.rt = rt
 	}
-	secret, err := m.clientSecret(ent.Name)
+	cred, err := m.credential(ent.Name, ent.ClientID)
 	if err != nil {
 		return nil, err
 	}
@@ -326,9 +326,13 @@ func (a *account) token(ctx context.Context, resource string, force bool) (*oaut
 	if resource == "outlook" {
 		scopes = outlookScopes
 	}
-	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {ent.ClientID}, "client_secret": {secret},
+	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {ent.ClientID},
 		"refresh_token": {a.rt}, "scope": {strings.Join(append(scopes, "offline_access"), " ")}}
-	tok, _, err := postToken(ctx, m.opts.HTTPClient, ent.Authority()+"/oauth2/v2.0/token", form, now)
+	tokenURL := ent.Authority() + "/oauth2/v2.0/token"
+	if err := cred.apply(form, tokenURL, now); err != nil {
+		return nil, err
+	}
+	tok, _, err := postToken(ctx, m.opts.HTTPClient, tokenURL, form, now)
 	if err != nil {
 		var ee *EntraError
 		if errors.As(err, &ee) && (signInCodes[ee.Code] || (ee.OAuth == "invalid_grant" && ee.Code == 0)) {
@@ -385,13 +389,16 @@ func (s *appSource) token(ctx context.Context, force bool) (*oauth2.Token, error
 	if err != nil {
 		return nil, err
 	}
-	secret, err := m.clientSecret(ent.Name)
+	cred, err := m.credential(ent.Name, ent.ClientID)
 	if err != nil {
 		return nil, err
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {ent.ClientID}, "client_secret": {secret},
-		"scope": {ent.GraphEndpoint + "/.default"}}
-	tok, _, err := postToken(ctx, m.opts.HTTPClient, ent.Authority()+"/oauth2/v2.0/token", form, now)
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {ent.ClientID}, "scope": {ent.GraphEndpoint + "/.default"}}
+	tokenURL := ent.Authority() + "/oauth2/v2.0/token"
+	if err := cred.apply(form, tokenURL, now); err != nil {
+		return nil, err
+	}
+	tok, _, err := postToken(ctx, m.opts.HTTPClient, tokenURL, form, now)
 	if err != nil {
 		return nil, fmt.Errorf("application token of %s: %w", s.entity, err)
 	}

@@ -64,10 +64,12 @@ type User struct {
 
 // App is an app registration.
 type App struct {
-	ClientID     string   `json:"clientId"`
-	DisplayName  string   `json:"displayName"`
-	Secrets      []Secret `json:"secrets"`
-	RedirectURIs []string `json:"redirectUris"`
+	ClientID    string   `json:"clientId"`
+	DisplayName string   `json:"displayName"`
+	Secrets     []Secret `json:"secrets"`
+	// Certificates are the uploaded public certificates (entra_assertion.go).
+	Certificates []Certificate `json:"certificates,omitempty"`
+	RedirectURIs []string      `json:"redirectUris"`
 	// PublicClient allows token requests without a secret (mobile/desktop platform).
 	PublicClient bool `json:"publicClient,omitempty"`
 	// DelegatedScopes are the configured delegated permissions, e.g.

@@ -279,7 +279,14 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *entraErr) {
 	if a == nil {
 		return nil, errAppNotFound(clientID, t.ID)
 	}
-	if e := s.checkSecret(a, secret); e != nil {
+	if assertion := r.PostForm.Get("client_assertion"); assertion != "" || r.PostForm.Get("client_assertion_type") != "" {
+		if t := r.PostForm.Get("client_assertion_type"); t != jwtBearer {
+			return nil, errMissingParam("client_assertion_type")
+		}
+		if e := s.checkAssertion(r, a, assertion); e != nil {
+			return nil, e
+		}
+	} else if e := s.checkSecret(a, secret); e != nil {
 		return nil, e
 	}
 	switch grant {
