@@ -27,7 +27,7 @@ type LoginConfig struct {
 	ClientSecret string
 	// Certificate, when set, proves the app instead of ClientSecret.
 	Certificate *Certificate
-	UPN          string // the account that must sign in
+	UPN         string // the account that must sign in
 	// Scopes asked at the authorize endpoint (consent); TokenScopes at code
 	// redemption (one resource). openid, profile and offline_access are added.
 	Scopes, TokenScopes []string
