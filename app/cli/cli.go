@@ -69,6 +69,9 @@ var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
                                  [--cache DATEI] [--authority-host URL] [--graph-endpoint URL] [--secret-stdin]
   kanzleisync config entity export --name NAME [--file DATEI]
   kanzleisync config entity import --file DATEI
+  kanzleisync config entity certificate create --name NAME [--years 2] [--file DATEI.cer]
+                                 (Zertifikat statt geheimem Clientschlüssel: Schlüssel in den Schlüsselspeicher, .cer zum Hochladen)
+  kanzleisync config entity certificate import --name NAME [--file SCHLÜSSEL-UND-ZERTIFIKAT.pem]   (ohne --file: PEM von der Standardeingabe)
   kanzleisync config worker set --upn UPN --name NAME --entity NAME --modules calendar,contacts,tasks,mail
                                  [--account adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER]] …
   kanzleisync config settings set [--deadlines todo|calendar] [--todo-list NAME] [--body html|text] [--keep-outlook-edits=true|false]
@@ -125,7 +128,7 @@ func Run(ctx context.Context, args []string, d Deps) int {
 		err = configShow(ctx, d)
 	case "config entity":
 		var admin config.Admin
-		if len(args) > 2 && (args[2] == "set" || args[2] == "import") {
+		if len(args) > 2 && (args[2] == "set" || args[2] == "import" || args[2] == "certificate") {
 			if admin, err = unlock(ctx, d); err != nil {
 				break
 			}

@@ -128,7 +128,10 @@ func configShow(ctx context.Context, d Deps) error {
 
 func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin) error {
 	if len(args) == 0 {
-		return usageError(text.T("config entity: set, export oder import?"))
+		return usageError(text.T("config entity: set, export, import oder certificate?"))
+	}
+	if args[0] == "certificate" {
+		return configCertificate(ctx, args[1:], d, admin)
 	}
 	fs := newFlags("config entity "+args[0], d)
 	name := fs.String("name", "", text.T("Name der Entität"))
@@ -210,7 +213,7 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 		}
 		fmt.Fprintf(d.Stdout, text.T("Entität „%s“ importiert. Bitte jetzt den geheimen Clientschlüssel eintragen:\n  kanzleisync config entity set --name %q --tenant %s --client-id %s --secret-stdin\n"), e.Name, e.Name, e.Tenant, e.ClientID)
 	default:
-		return usageError(text.T("config entity: set, export oder import?"))
+		return usageError(text.T("config entity: set, export, import oder certificate?"))
 	}
 	return nil
 }

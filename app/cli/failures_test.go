@@ -149,3 +149,40 @@ func TestEnglishCommandLine(t *testing.T) {
 		t.Errorf("only %d lines read", seen)
 	}
 }
+
+// IT makes the certificate on the server: the key goes into the keyring,
+// the .cer (public part only) is written for the upload, and after the
+// upload the app works without any client secret; a wrong PEM is refused
+// in words and stores nothing.
+func TestEntityCertificateCreate(t *testing.T) {
+	w := newWorkstationWith(t, nil, testAdminPassword, auth.CertificateKey("Kanzlei"))
+	if code, out := w.run("", "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID,
+		"--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL()); code != 0 {
+		t.Fatalf("entity set: %d %s", code, out)
+	}
+	cer := filepath.Join(w.dir, "kanzlei.cer")
+	code, out := w.run("", "config", "entity", "certificate", "create", "--name", "Kanzlei", "--file", cer)
+	if code != 0 || !strings.Contains(out, "Zertifikat für die Entität „Kanzlei“ angelegt, gültig bis") || !strings.Contains(out, "Zertifikat hochladen") {
+		t.Fatalf("certificate create: %d %s", code, out)
+	}
+	der, err := os.ReadFile(cer)
+	if err != nil || strings.Contains(string(der), "PRIVATE") {
+		t.Fatalf("the .cer: %v", err)
+	}
+	if err := w.sim.AddCertificate(m365sim.DemoClientID, der); err != nil {
+		t.Fatalf("the .cer is not what the portal takes: %v", err)
+	}
+	if _, err := w.deps.Auth.App("Kanzlei").TokenContext(t.Context()); err != nil {
+		t.Fatalf("app token after the upload: %v", err)
+	}
+	if ok, _ := w.deps.Auth.HasClientSecret("Kanzlei"); ok {
+		t.Error("a client secret is stored")
+	}
+	code, out = w.run("kein PEM", "config", "entity", "certificate", "import", "--name", "Kanzlei")
+	if code != 1 || !strings.Contains(out, "kein Zertifikat") {
+		t.Errorf("import of no PEM: %d %s", code, out)
+	}
+	if code, out = w.run("", "config", "entity", "certificate", "create", "--name", "Kanzlei", "--years", "5"); code != 2 || !strings.Contains(out, "höchstens 3") {
+		t.Errorf("--years 5: %d %s", code, out)
+	}
+}
