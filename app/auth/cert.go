@@ -168,6 +168,21 @@ func (m *Manager) SetCertificate(entity string, c *Certificate) error {
 	return nil
 }
 
+// RemoveCredentials deletes the entity's certificate and client secret
+// from this installation's keyring (a workstation of a public client
+// registration holds neither).
+func (m *Manager) RemoveCredentials(entity string) error {
+	for _, k := range []string{CertificateKey(entity), SecretKey(entity)} {
+		if err := m.secrets.Delete(k); err != nil && !errors.Is(err, keyring.ErrNotFound) {
+			return fmt.Errorf("remove the credentials of %s: %w", entity, err)
+		}
+	}
+	m.mu.Lock()
+	delete(m.apps, entity)
+	m.mu.Unlock()
+	return nil
+}
+
 // Certificate is an entity's stored certificate credential
 // (ErrNoCertificate when there is none).
 func (m *Manager) Certificate(entity string) (*Certificate, error) {
@@ -182,14 +197,20 @@ func (m *Manager) Certificate(entity string) (*Certificate, error) {
 }
 
 // credential is how the app proves itself at the token endpoint: the
-// certificate when one is stored (preferred), else the client secret.
+// certificate when one is stored (preferred), else the client secret; a
+// public client (Entra: "Mobile and desktop applications") proves nothing
+// but PKCE and is sent neither.
 type credential struct {
 	clientID string
 	secret   string
 	cert     *Certificate
 }
 
-func (m *Manager) credential(entity, clientID string) (credential, error) {
+// credential is what this installation holds for the entity. A sign-in
+// (delegated) without either goes as a public client — what a workstation
+// does when the firm registered the app so, storing no credential at all;
+// an app token (application permissions) needs one.
+func (m *Manager) credential(entity, clientID string, delegated bool) (credential, error) {
 	cert, err := m.Certificate(entity)
 	if err == nil {
 		return credential{clientID: clientID, cert: cert}, nil
@@ -198,6 +219,9 @@ func (m *Manager) credential(entity, clientID string) (credential, error) {
 		return credential{}, err
 	}
 	secret, err := m.clientSecret(entity)
+	if errors.Is(err, ErrNoSecret) && delegated {
+		return credential{clientID: clientID}, nil
+	}
 	if err != nil {
 		return credential{}, err
 	}
@@ -207,7 +231,10 @@ func (m *Manager) credential(entity, clientID string) (credential, error) {
 // apply adds the credential to a token request for tokenURL.
 func (c credential) apply(form url.Values, tokenURL string, now time.Time) error {
 	form.Del("client_secret")
-	if c.cert == nil {
+	switch {
+	case c.cert == nil && c.secret == "":
+		return nil // a public client
+	case c.cert == nil:
 		form.Set("client_secret", c.secret)
 		return nil
 	}

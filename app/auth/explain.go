@@ -70,8 +70,8 @@ func ExplainSignIn(err error, c Context) (Advice, bool) {
 	case errors.Is(err, ErrCancelled):
 		return Advice{Problem: text.T("Die Anmeldung wurde abgebrochen."), Fix: text.T("Bitte erneut anmelden, wenn Sie fortfahren möchten.")}, true
 	case errors.Is(err, ErrNoSecret):
-		return Advice{Problem: text.F("Für die Entität „%s“ ist kein geheimer Clientschlüssel hinterlegt.", c.Entity.Name),
-			Fix: text.T("Bitte in den Einstellungen (oder: kanzleisync config entity secret) den Wert des geheimen Clientschlüssels eintragen.")}, true
+		return Advice{Problem: text.F("Auf diesem Rechner ist für die Entität „%s“ weder ein Zertifikat noch ein geheimer Clientschlüssel hinterlegt: Anwendungsberechtigungen (Servermodus) gehen hier nicht. Auf Arbeitsplätzen mit einer App-Registrierung als öffentlicher Client ist das richtig.", c.Entity.Name),
+			Fix: text.F("Auf dem Server ein Zertifikat anlegen (kanzleisync config entity certificate create --name %q) und im Azure-Portal hochladen, oder den geheimen Clientschlüssel in den Einstellungen eintragen.", c.Entity.Name)}, true
 	case errors.Is(err, keyring.ErrUnavailable):
 		return Advice{Problem: text.T("Der Schlüsselspeicher des Betriebssystems ist nicht erreichbar; Anmeldedaten werden nirgendwo sonst gespeichert."),
 			Fix: text.T("Unter Windows die Anmeldeinformationsverwaltung prüfen, unter Linux den Schlüsselbund (gnome-keyring) entsperren, dann erneut versuchen.")}, true
@@ -105,8 +105,11 @@ func explainCode(e *EntraError, c Context) Advice {
 		a.Problem = text.F("Die Anmeldung der App passt nicht zur Entität (Fehlercode AADSTS%d): Anwendungs-ID oder Verzeichnis-ID stimmen nicht mit der App-Registrierung überein.", e.Code)
 		a.Fix = text.T("Bitte Anwendungs-ID und Verzeichnis-ID mit der Übersicht der App-Registrierung im Azure-Portal vergleichen.")
 	case 7000218:
-		a.Problem = text.T("Es wurde kein geheimer Clientschlüssel gesendet.")
-		a.Fix = text.T("Bitte den Wert des geheimen Clientschlüssels in den Einstellungen der Entität eintragen.")
+		a.Problem = text.T("Die App-Registrierung ist eine Web-Anwendung (vertraulicher Client) und verlangt ein Zertifikat oder einen geheimen Clientschlüssel; dieser Rechner hat keins von beiden.")
+		a.Fix = text.F("Für Arbeitsplätze empfohlen: im Azure-Portal unter App-Registrierungen › %s › Authentifizierung die Plattform „Mobile und Desktopanwendungen“ mit http://localhost hinzufügen und „Öffentliche Clientflows zulassen“ einschalten – dann braucht kein Arbeitsplatz ein Geheimnis. Sonst das Zertifikat oder den geheimen Clientschlüssel hier eintragen.", appName(ent))
+	case 700025:
+		a.Problem = text.T("Die App-Registrierung ist ein öffentlicher Client (Mobile und Desktopanwendungen) und nimmt weder Zertifikat noch geheimen Clientschlüssel an; dieser Rechner hat eins hinterlegt.")
+		a.Fix = text.F("Den hinterlegten Schlüssel auf diesem Rechner entfernen: kanzleisync config entity set --name %q --remove-credentials. Für den Servermodus braucht der Server eine eigene vertrauliche App-Registrierung (Web, mit Zertifikat).", ent.Name)
 	case 700016:
 		a.Problem = text.F("Die Anwendungs-ID %s ist im Verzeichnis %s nicht registriert.", ent.ClientID, ent.Tenant)
 		a.Fix = text.T("Bitte Anwendungs-ID und Verzeichnis-ID mit der Übersicht der App-Registrierung im Azure-Portal vergleichen.")

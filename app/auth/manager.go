@@ -170,7 +170,7 @@ func (m *Manager) SignIn(ctx context.Context, upn string, so SignInOptions) (*Lo
 	if err != nil {
 		return nil, err
 	}
-	cred, err := m.credential(ent.Name, ent.ClientID)
+	cred, err := m.credential(ent.Name, ent.ClientID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +318,7 @@ func (a *account) token(ctx context.Context, resource string, force bool) (*oaut
 		}
 		a.rt = rt
 	}
-	cred, err := m.credential(ent.Name, ent.ClientID)
+	cred, err := m.credential(ent.Name, ent.ClientID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +389,7 @@ func (s *appSource) token(ctx context.Context, force bool) (*oauth2.Token, error
 	if err != nil {
 		return nil, err
 	}
-	cred, err := m.credential(ent.Name, ent.ClientID)
+	cred, err := m.credential(ent.Name, ent.ClientID, false)
 	if err != nil {
 		return nil, err
 	}

@@ -143,6 +143,7 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 	fs.String("cache", "", text.T("Cache-Datei der Kanzleisoftware auf diesem Arbeitsplatz"))
 	fs.String("graph-endpoint", "", text.T("Graph-Adresse (nationale Clouds)"))
 	secretStdin := fs.Bool("secret-stdin", false, text.T("geheimen Clientschlüssel von der Standardeingabe lesen"))
+	removeCreds := fs.Bool("remove-credentials", false, text.T("Zertifikat und geheimen Clientschlüssel auf diesem Rechner entfernen (Arbeitsplatz einer App-Registrierung als öffentlicher Client)"))
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseError(err)
 	}
@@ -181,8 +182,17 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 				return config.ValidateSecret(secret)
 			}
 		}
+		if *removeCreds && *secretStdin {
+			return usageError(text.T("--remove-credentials und --secret-stdin schließen sich aus"))
+		}
 		if err := d.Repo.ChangeEntity(ctx, admin, config.EntityChange{Entity: e, Secret: secret}, d.Auth); err != nil {
 			return err
+		}
+		if *removeCreds {
+			if err := d.Auth.RemoveCredentials(e.Name); err != nil {
+				return err
+			}
+			fmt.Fprint(d.Stdout, text.T("Zertifikat und geheimer Clientschlüssel sind auf diesem Rechner entfernt; die Anmeldung läuft als öffentlicher Client. "))
 		}
 		fmt.Fprintf(d.Stdout, text.T("Entität „%s“ gespeichert."), e.Name)
 		if *secretStdin {

@@ -171,6 +171,9 @@ func (s *Server) checkSecret(a *appState, secret string) *entraErr {
 		}
 		return errSecretMissing()
 	}
+	if a.PublicClient {
+		return errPublicClientCredential()
+	}
 	for _, sec := range a.Secrets {
 		if subtle.ConstantTimeCompare([]byte(sec.Value), []byte(secret)) == 1 {
 			if !sec.Expires.IsZero() && !s.now().Before(sec.Expires) {
@@ -283,11 +286,17 @@ func (s *Server) token(r *http.Request) (*tokenResponse, *entraErr) {
 		if t := r.PostForm.Get("client_assertion_type"); t != jwtBearer {
 			return nil, errMissingParam("client_assertion_type")
 		}
+		if a.PublicClient {
+			return nil, errPublicClientCredential()
+		}
 		if e := s.checkAssertion(r, a, assertion); e != nil {
 			return nil, e
 		}
 	} else if e := s.checkSecret(a, secret); e != nil {
 		return nil, e
+	} else if secret == "" && grant == "client_credentials" {
+		// application permissions need a credential, also for a public client
+		return nil, errSecretMissing()
 	}
 	switch grant {
 	case "authorization_code":

@@ -43,6 +43,13 @@ func errSecretMissing() *entraErr {
 	return &entraErr{401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."}
 }
 
+// errPublicClientCredential: the registration is a public client (its
+// redirect is on the "Mobile and desktop applications" platform) and the
+// request carried a secret or an assertion.
+func errPublicClientCredential() *entraErr {
+	return &entraErr{400, "invalid_request", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."}
+}
+
 func errRedirectMismatch(uri, clientID string) *entraErr {
 	return &entraErr{400, "invalid_request", 50011, fmt.Sprintf("The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.", uri, clientID)}
 }
@@ -174,5 +181,5 @@ func (s *Server) writeEntraError(w http.ResponseWriter, r *http.Request, e *entr
 // a client's tests can check it explains each of them.
 func ErrorCodes() []int {
 	return []int{28000, 50011, 50034, 50058, 50126, 50148, 50173, 50194, 54005, 65001, 65004, 70003, 70008, 70011, 90002,
-		90094, 500112, 501481, 700016, 700054, 700082, 900144, 1002012, 5000811, 7000215, 7000218, 7000222, 9002313}
+		90094, 500112, 501481, 700016, 700021, 700023, 700024, 700025, 700027, 700054, 700082, 900144, 1002012, 5000811, 7000215, 7000218, 7000222, 7000274, 9002313}
 }

@@ -618,8 +618,9 @@ func TestErrorCodesListsEveryCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	flow, _ := os.ReadFile("entra_flow.go")
+	assertion, _ := os.ReadFile("entra_assertion.go")
 	found := map[int]bool{}
-	for _, m := range regexp.MustCompile(`&entraErr\{\d+, "[a-z_]+", (\d+)`).FindAllStringSubmatch(string(src)+string(flow), -1) {
+	for _, m := range regexp.MustCompile(`&entraErr\{\d+, "[a-z_]+", (\d+)`).FindAllStringSubmatch(string(src)+string(flow)+string(assertion), -1) {
 		n, _ := strconv.Atoi(m[1])
 		found[n] = true
 	}
