@@ -178,6 +178,10 @@ func TestEntityCertificateCreate(t *testing.T) {
 	if ok, _ := w.deps.Auth.HasClientSecret("Kanzlei"); ok {
 		t.Error("a client secret is stored")
 	}
+	// Anbindung testen reads the end date from the certificate: nothing typed
+	if _, out = w.run("", "diagnose"); !regexp.MustCompile(`grün +Zertifikat +gültig bis [0-9.]+ \(laut Zertifikat\)`).MatchString(out) {
+		t.Errorf("diagnose with a certificate:\n%s", out)
+	}
 	code, out = w.run("kein PEM", "config", "entity", "certificate", "import", "--name", "Kanzlei")
 	if code != 1 || !strings.Contains(out, "kein Zertifikat") {
 		t.Errorf("import of no PEM: %d %s", code, out)

@@ -28,7 +28,13 @@ func NewDiagnoser(repo *config.Repo, m *auth.Manager, mailTLS *tls.Config, now f
 		AppTokens:     func(entity string) graph.TokenSource { return m.App(entity) },
 		OutlookTokens: func(upn string) graph.TokenSource { return m.Outlook(upn) },
 		SecretHint:    m.ClientSecretHint,
-		MailTLS:       mailTLS}
+		CertificateEnd: func(entity string) time.Time {
+			if c, err := m.Certificate(entity); err == nil {
+				return c.Cert.NotAfter
+			}
+			return time.Time{}
+		},
+		MailTLS: mailTLS}
 }
 
 // DiagnoseAll checks every entity and every case worker.

@@ -201,6 +201,14 @@ func (e *Engine) RefreshWarnings(ctx context.Context) {
 	}
 	now := e.o.Now()
 	ws := diagnose.Warnings(now, ents, workers)
+	for _, ent := range ents {
+		if e.o.Auth == nil {
+			break
+		}
+		if c, err := e.o.Auth.Certificate(ent.Name); err == nil {
+			ws = append(ws, diagnose.CertificateWarnings(now, ent.Name, c.Cert.NotAfter)...)
+		}
+	}
 	e.mu.Lock()
 	for _, sw := range e.signIn {
 		ws = append(ws, sw())

@@ -124,6 +124,9 @@ type Diagnoser struct {
 	// client secret, which Microsoft shows as the secret's "hint"; with it
 	// the secret's end date is read from the application object.
 	SecretHint func(entity string) string
+	// CertificateEnd gives the end date of the entity's stored certificate
+	// credential (zero: none); with one, it is rated instead of the secret.
+	CertificateEnd func(entity string) time.Time
 }
 
 type probe struct {
@@ -238,7 +241,11 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 		return Report{}, err
 	}
 	rep := Report{Subject: text.F("Entität %s", ent.Name), ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
-	rep.Checks = append(rep.Checks, d.secretCheck(ctx, ent))
+	if end := d.certificateEnd(ent.Name); !end.IsZero() {
+		rep.Checks = append(rep.Checks, d.certificateCheck(ent, end))
+	} else {
+		rep.Checks = append(rep.Checks, d.secretCheck(ctx, ent))
+	}
 	workers, err := d.Repo.Workers(ctx)
 	if err != nil {
 		return Report{}, err
@@ -265,6 +272,35 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 	}
 	d.run(ctx, &rep, ent, upn, modules, d.AppTokens(ent.Name), true)
 	return rep, nil
+}
+
+func (d *Diagnoser) certificateEnd(entity string) time.Time {
+	if d.CertificateEnd == nil {
+		return time.Time{}
+	}
+	return d.CertificateEnd(entity)
+}
+
+// certificateCheck rates the certificate credential's end date, read from
+// the certificate itself: nothing to type, nothing to get wrong.
+func (d *Diagnoser) certificateCheck(ent config.Entity, end time.Time) Check {
+	c := Check{Name: text.T("Zertifikat")}
+	date := end.Local().Format("02.01.2006")
+	unused := ""
+	if d.SecretHint != nil && d.SecretHint(ent.Name) != "" {
+		unused = text.T(" Der ebenfalls hinterlegte geheime Clientschlüssel wird nicht verwendet.")
+	}
+	switch days := DaysUntil(d.now(), config.Date{Time: end}); {
+	case days < 0 || !d.now().Before(end):
+		c.Status, c.Detail = Red, text.F("abgelaufen am %s (laut Zertifikat)", date)+unused
+		c.Fix = text.T("Ein neues anlegen (kanzleisync config entity certificate create), im Azure-Portal hochladen und das alte dort entfernen.")
+	case days < 30:
+		c.Status, c.Detail = Yellow, text.F("läuft am %s ab (%s, laut Zertifikat)", date, inDays(days))+unused
+		c.Fix = text.T("Rechtzeitig ein neues anlegen (kanzleisync config entity certificate create) und im Azure-Portal hochladen; das alte erst danach entfernen.")
+	default:
+		c.Status, c.Detail = Green, text.F("gültig bis %s (laut Zertifikat)", date)+unused
+	}
+	return c
 }
 
 // secretCheck rates the client secret's expiry. When the app registration

@@ -102,6 +102,27 @@ func inDays(d int) string {
 	return text.F("in %d Tagen", d)
 }
 
+// CertificateWarnings are the warnings of an entity's certificate
+// credential, from its end date, at the thresholds of a secret's.
+func CertificateWarnings(now time.Time, entity string, end time.Time) []Warning {
+	if end.IsZero() {
+		return nil
+	}
+	date := end.Local().Format("02.01.2006")
+	if !now.Before(end) {
+		return []Warning{{Key: "certificate/" + entity + "/expired", Status: Red, Title: text.T("Zertifikat abgelaufen"),
+			Text: text.F("Das Zertifikat der Entität „%s“ ist am %s abgelaufen: Microsoft nimmt es nicht mehr an. Ein neues anlegen (kanzleisync config entity certificate create) und im Azure-Portal hochladen.", entity, date)}}
+	}
+	days := DaysUntil(now, config.Date{Time: end})
+	for i := len(SecretThresholds) - 1; i >= 0; i-- {
+		if th := SecretThresholds[i]; days < th {
+			return []Warning{{Key: fmt.Sprintf("certificate/%s/%d", entity, th), Status: Yellow, Title: text.T("Zertifikat läuft bald ab"),
+				Text: text.F("Das Zertifikat der Entität „%s“ läuft am %s ab (%s). Rechtzeitig ein neues anlegen und im Azure-Portal hochladen.", entity, date, inDays(days))}}
+		}
+	}
+	return nil
+}
+
 // NotifyOnce calls notify for each warning whose threshold was not
 // notified before on this installation.
 func NotifyOnce(ctx context.Context, st *store.Store, now time.Time, ws []Warning, notify func(Warning)) error {
