@@ -342,6 +342,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fs.BoolVar(&s.TransferLogDebug, "debug-log", s.TransferLogDebug, text.T("Übertragungsprotokoll mit den Details jeder Graph-Anfrage"))
 	fs.StringVar(&s.ExportServer, "export-server", s.ExportServer, text.T("Statusadresse eines kanzleisync serve auf dieser Maschine (leer: diese Installation exportiert)"))
 	fs.IntVar(&s.KeepTakenDays, "keep-taken-days", s.KeepTakenDays, text.T("so viele Tage behält kanzleisync eine vom Kommunikator abgeholte Nachricht (0: 30)"))
+	fs.StringVar(&s.ScopeProbe, "scope-probe", s.ScopeProbe, text.T("Postfach, das keinem Sachbearbeiter gehört: „Anbindung testen“ des Servers prüft, ob die App es lesen kann (leer: keins)"))
 	fs.IntVar(&s.MaxMessageMB, "max-message-mb", s.MaxMessageMB, text.T("größte Nachricht, die der lokale SMTP-Server annimmt, in MB (0: 35 wie Exchange Online; höher nur, wenn die IT die Grenze der Postfächer erhöht hat)"))
 	fs.StringVar(&s.LocalSMTP, "local-smtp", s.LocalSMTP, text.F("Adresse des lokalen SMTP-Servers für den Kommunikator (Voreinstellung %s; „aus“: keiner)", config.DefaultLocalSMTP))
 	fs.StringVar(&s.LocalPOP3, "local-pop3", s.LocalPOP3, text.F("Adresse des lokalen POP3-Servers für den Kommunikator (Voreinstellung %s; „aus“: keiner)", config.DefaultLocalPOP3))

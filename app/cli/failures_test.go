@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/m365sim"
@@ -188,5 +189,50 @@ func TestEntityCertificateCreate(t *testing.T) {
 	}
 	if code, out = w.run("", "config", "entity", "certificate", "create", "--name", "Kanzlei", "--years", "5"); code != 2 || !strings.Contains(out, "höchstens 3") {
 		t.Errorf("--years 5: %d %s", code, out)
+	}
+}
+
+// The server's Anbindung testen tries a mailbox that is no Sachbearbeiter's:
+// readable → yellow „Zugriff auf alle Postfächer des Mandanten“ with the
+// RBAC fix; with a management scope the members stay green and the
+// outsider is refused (403) → green „beschränkt“, To Do named unscopable.
+func TestScopeProbe(t *testing.T) {
+	for _, scoped := range []bool{false, true} {
+		tf := m365sim.DemoTenant(time.Now())
+		if scoped {
+			tf.Tenants[0].Apps[0].ScopedMailboxes = []string{anna}
+		}
+		w := newWorkstationWith(t, tf, testAdminPassword, auth.SecretKey("Kanzlei"))
+		outsider := ""
+		for _, u := range tf.Tenants[0].Users {
+			if !strings.EqualFold(u.UPN, anna) {
+				outsider = u.UPN
+				break
+			}
+		}
+		for _, c := range [][]string{
+			{"config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID,
+				"--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL(), "--secret-stdin"},
+			{"config", "worker", "set", "--upn", anna, "--name", "Anna Müller", "--entity", "Kanzlei", "--modules", "calendar,contacts"},
+			{"config", "settings", "set", "--scope-probe", outsider},
+		} {
+			if code, out := w.run(m365sim.DemoClientSecret+"\n", c...); code != 0 {
+				t.Fatalf("%v: %d %s", c, code, out)
+			}
+		}
+		_, out := w.run("", "diagnose")
+		entity := out[:strings.Index(out, "\n"+anna+"\n")]
+		switch {
+		case !scoped && !regexp.MustCompile(`gelb +Zugriffsbereich +Zugriff auf alle Postfächer des Mandanten`).MatchString(entity):
+			t.Errorf("unscoped app:\n%s", entity)
+		case scoped && (!regexp.MustCompile(`grün +Zugriffsbereich +auf die Postfächer der Kanzlei beschränkt`).MatchString(entity) || !strings.Contains(entity, "To Do lässt sich nicht beschränken")):
+			t.Errorf("scoped app:\n%s", entity)
+		case scoped && !regexp.MustCompile(`grün +Kalender +Zugriff funktioniert`).MatchString(entity):
+			t.Errorf("the scoped app does not reach the Sachbearbeiter:\n%s", entity)
+		}
+	}
+	w := newWorkstation(t)
+	if code, out := w.run("", "config", "settings", "set", "--scope-probe", "kein postfach"); code != 1 || !strings.Contains(out, "Prüfpostfach") {
+		t.Errorf("invalid probe: %d %s", code, out)
 	}
 }

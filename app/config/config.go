@@ -213,6 +213,11 @@ type Settings struct {
 	// limit counts the message as sent, attachments about a third larger
 	// than their files).
 	MaxMessageMB int `json:"maxMessageMB,omitempty"`
+	// ScopeProbe is a mailbox of the tenant that is no Sachbearbeiter's
+	// (e.g. the firm's owner): the server's Anbindung testen tries to read
+	// it with the app's permissions — if that works, the app can read every
+	// mailbox of the tenant (no RBAC for Applications scope). Empty: not tried.
+	ScopeProbe string `json:"scopeProbe,omitempty"`
 }
 
 // DefaultMaxMessageMB is Exchange Online's default MaxSendSize.

@@ -238,6 +238,9 @@ func (s Settings) Validate() error {
 	if s.BodyFormat != "html" && s.BodyFormat != "text" {
 		v.add("bodyFormat", "Texte werden entweder als „html“ oder als „text“ übertragen.")
 	}
+	if p := s.ScopeProbe; p != "" && (strings.Count(p, "@") != 1 || strings.ContainsAny(p, " ,;") || strings.HasPrefix(p, "@") || strings.HasSuffix(p, "@")) {
+		v.add("scopeProbe", "Das Prüfpostfach für den Zugriffsbereich ist die Adresse eines Postfachs, das keinem Sachbearbeiter gehört, z. B. inhaberin@kanzlei.de.")
+	}
 	if s.MaxMessageMB < 0 || s.MaxMessageMB > MaxMessageMBLimit {
 		v.add("maxMessageMB", "Die größte Nachricht liegt zwischen 1 und %d MB (Exchange Online: 35 MB, sofern die IT die Grenze der Postfächer nicht erhöht hat); 0 heißt 35 MB.", MaxMessageMBLimit)
 	}

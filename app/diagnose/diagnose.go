@@ -271,7 +271,39 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 		return rep, nil
 	}
 	d.run(ctx, &rep, ent, upn, modules, d.AppTokens(ent.Name), true)
+	if set, err := d.Repo.Settings(ctx); err == nil && set.ScopeProbe != "" && !slices.ContainsFunc(workers, func(w config.Worker) bool { return strings.EqualFold(w.UPN, set.ScopeProbe) }) {
+		rep.Checks = append(rep.Checks, d.scopeCheck(ctx, ent, set.ScopeProbe))
+	}
 	return rep, nil
+}
+
+// scopeCheck tries the app's permissions on a mailbox that is no
+// Sachbearbeiter's: readable means they reach every mailbox of the tenant
+// (no RBAC for Applications scope, or an extra tenant-wide grant).
+func (d *Diagnoser) scopeCheck(ctx context.Context, ent config.Entity, probe string) Check {
+	c := Check{Name: text.T("Zugriffsbereich")}
+	p := graph.NewPacer()
+	p.MaxAttempts = 2
+	r := graph.New(ent.GraphEndpoint, d.AppTokens(ent.Name), graph.Options{Pacer: p}).Do(ctx,
+		graph.Request{Method: http.MethodGet, URL: "/users/" + url.PathEscape(probe) + "/events?$top=1&$select=id"})
+	var ge *graph.Error
+	switch {
+	case r.Err == nil:
+		c.Status = Yellow
+		c.Detail = text.F("Zugriff auf alle Postfächer des Mandanten: die App liest auch das Postfach von %s, das keinem Sachbearbeiter gehört.", probe)
+		c.Fix = text.T("Die Anwendungsberechtigungen mit RBAC for Applications auf die Postfächer der Kanzlei beschränken und die mandantenweite Zustimmung dieser Berechtigungen in Entra ID entfernen (docs/server.md).")
+		c.Tech = fmt.Sprintf("GET …/users/%s/events → %d", probe, r.Status)
+	case errors.As(r.Err, &ge) && (ge.Status == http.StatusForbidden || ge.Status == http.StatusNotFound):
+		c.Status = Green
+		c.Detail = text.F("auf die Postfächer der Kanzlei beschränkt (%s ist nicht lesbar). To Do lässt sich nicht beschränken: Tasks.ReadWrite.All gilt für den ganzen Mandanten.", probe)
+		c.Tech = r.Err.Error()
+	case temporary(r):
+		c.Status, c.Detail = Yellow, text.T("Microsoft 365 ist gerade ausgelastet oder nicht erreichbar – wird automatisch wiederholt.")
+		c.Tech = r.Err.Error()
+	default:
+		c.Status, c.Detail, c.Tech = Grey, text.T("nicht geprüft: die Anwendungsberechtigungen funktionieren noch nicht (oben)"), r.Err.Error()
+	}
+	return c
 }
 
 func (d *Diagnoser) certificateEnd(entity string) time.Time {

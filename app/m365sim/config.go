@@ -80,6 +80,11 @@ type App struct {
 	// AdminConsent says whether an administrator granted the configured
 	// permissions for the whole tenant.
 	AdminConsent bool `json:"adminConsent"`
+	// ScopedMailboxes, when set, is an Exchange RBAC for Applications
+	// management scope: app tokens reach only these mailboxes (UPNs);
+	// others answer 403 ErrorAccessDenied. To Do has no such role and stays
+	// tenant-wide.
+	ScopedMailboxes []string `json:"scopedMailboxes,omitempty"`
 }
 
 // Secret is a client secret of an app registration.

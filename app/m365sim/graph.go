@@ -293,6 +293,10 @@ func (s *Server) resolveTarget(c *caller, path string) (*target, *graphError) {
 		if c.user != nil && u != c.user {
 			return nil, accessDenied()
 		}
+		if c.appToken && len(c.app.ScopedMailboxes) > 0 && !(len(segs) > 2 && segs[2] == "todo") &&
+			!slices.ContainsFunc(c.app.ScopedMailboxes, func(m string) bool { return strings.EqualFold(m, u.UPN) }) {
+			return nil, accessDenied() // outside the app's management scope
+		}
 		return &target{owner: u, rest: segs[2:]}, nil
 	}
 	return nil, unknownSegment(segs[0])
