@@ -40,6 +40,8 @@ type Engine interface {
 	Settings(ctx context.Context) (config.Settings, error)
 	Policy() *config.Policy
 	HasClientSecret(entity string) (bool, error)
+	CertificateEnd(entity string) time.Time
+	CreateCertificate(admin config.Admin, entity, dir string) (string, error)
 	HasAdminPassword(ctx context.Context) (bool, error)
 	SetAdminPassword(ctx context.Context, old, password string) error
 	Unlock(ctx context.Context, password string) (config.Admin, error)

@@ -1,12 +1,17 @@
 package ui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2/test"
+
 	"kanzleisync/app/core"
 	"kanzleisync/app/export"
+	"kanzleisync/app/m365sim"
 	"kanzleisync/app/text"
 )
 
@@ -54,5 +59,39 @@ func TestApproxDuration(t *testing.T) {
 		if got := approxDuration(d); got != want {
 			t.Errorf("approxDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// Einstellungen offers the certificate beside the secret and recommends
+// it; the administrator makes it with one click: the key goes into the
+// keyring, the .cer into the data directory, and the window says where to
+// upload it. After the upload the app proves itself with it.
+func TestCreateCertificateInSettings(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, setup{opts: Options{DataDir: dir}})
+	var s *SettingsScreen
+	f.ui(func() {
+		s = f.app.ShowSettings()
+		if !strings.HasPrefix(s.CertState.Text, "keins – empfohlen") {
+			t.Errorf("before: %q", s.CertState.Text)
+		}
+	})
+	f.unlock(s)
+	f.ui(func() { test.Tap(s.CreateCert) })
+	cer := filepath.Join(dir, entity+".cer")
+	der, err := os.ReadFile(cer)
+	if err != nil {
+		t.Fatalf("the .cer: %v (window: %q)", err, s.EntityResult.Text)
+	}
+	f.ui(func() {
+		if !strings.HasPrefix(s.CertState.Text, "hinterlegt, gültig bis ") || !strings.Contains(s.EntityResult.Text, cer) || !strings.Contains(s.EntityResult.Text, "Zertifikat hochladen") {
+			t.Errorf("after: %q / %q", s.CertState.Text, s.EntityResult.Text)
+		}
+	})
+	if err := f.sim.AddCertificate(m365sim.DemoClientID, der); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mgr.App(entity).TokenContext(f.ctx); err != nil {
+		t.Errorf("app token with the new certificate: %v", err)
 	}
 }

@@ -31,9 +31,12 @@ type SettingsScreen struct {
 	// Entität
 	EntityName, Tenant, ClientID, Secret, SecretExpires *widget.Entry
 	SecretState                                         *widget.Label
-	SaveEntity, TestEntity                              *widget.Button
-	EntityDot                                           *Dot
-	EntityResult                                        *widget.Label
+	// CertState says whether a certificate proves the app; CreateCert makes one.
+	CertState              *widget.Label
+	CreateCert             *widget.Button
+	SaveEntity, TestEntity *widget.Button
+	EntityDot              *Dot
+	EntityResult           *widget.Label
 
 	// Sachbearbeiter
 	Workers *fyne.Container
@@ -181,6 +184,9 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 		s.SecretExpires.SetText(ent.SecretExpires.German())
 	}
 	s.SecretState = widget.NewLabel(a.secretState(ent))
+	s.CertState = widget.NewLabel(a.certState(ent))
+	s.CertState.Wrapping = fyne.TextWrapWord
+	s.CreateCert = widget.NewButton(text.T("Zertifikat anlegen"), func() { a.createCertificate(s) })
 	s.EntityDot = NewDot(diagnose.Grey)
 	s.EntityResult = widget.NewLabel("")
 	s.EntityResult.Wrapping = fyne.TextWrapWord
@@ -194,8 +200,9 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 		widget.NewFormItem(text.T("Geheimer Clientschlüssel"), s.Secret),
 		widget.NewFormItem("", s.SecretState),
 		widget.NewFormItem(text.T("Läuft ab am"), s.SecretExpires),
+		widget.NewFormItem(text.T("Zertifikat"), container.NewBorder(nil, nil, nil, s.CreateCert, s.CertState)),
 	)
-	entityFields := []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.Secret, s.SecretExpires, s.SaveEntity}
+	entityFields := []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.Secret, s.SecretExpires, s.SaveEntity, s.CreateCert}
 	s.lockable = append(s.lockable, entityFields...)
 	if a.eng.Policy().LockedEntity(ent.Name) {
 		for _, w := range []fyne.Disableable{s.EntityName, s.Tenant, s.ClientID, s.SecretExpires} {
@@ -203,6 +210,39 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 		}
 	}
 	return container.NewVBox(form, container.NewHBox(s.SaveEntity, s.TestEntity, s.EntityDot), s.EntityResult)
+}
+
+// certState says whether the entity proves itself with a certificate,
+// which is recommended over the secret.
+func (a *App) certState(ent config.Entity) string {
+	if ent.Name == "" {
+		return text.T("noch keine Entität angelegt")
+	}
+	if end := a.eng.CertificateEnd(ent.Name); !end.IsZero() {
+		return text.F("hinterlegt, gültig bis %s – wird statt des geheimen Clientschlüssels verwendet", end.Local().Format("02.01.2006"))
+	}
+	return text.T("keins – empfohlen statt des geheimen Clientschlüssels (für den Server; Arbeitsplätze brauchen als öffentlicher Client keins von beiden)")
+}
+
+// createCertificate makes the certificate credential and says where its
+// public part is for the upload.
+func (a *App) createCertificate(s *SettingsScreen) {
+	ent, ok := a.firstEntity()
+	if !ok {
+		s.EntityResult.SetText(text.T("Bitte zuerst die Entität speichern."))
+		return
+	}
+	dir := a.o.DataDir
+	if dir == "" {
+		dir = "."
+	}
+	path, err := a.eng.CreateCertificate(a.admin, ent.Name, dir)
+	if err != nil {
+		s.EntityResult.SetText(core.Explain(err, ent, ""))
+		return
+	}
+	s.CertState.SetText(a.certState(ent))
+	s.EntityResult.SetText(text.F("Zertifikat angelegt. Jetzt %s im Azure-Portal hochladen: App-Registrierungen › Anwendungs-ID %s › Zertifikate & Geheimnisse › Zertifikate › Zertifikat hochladen.", path, ent.ClientID))
 }
 
 func (a *App) secretState(ent config.Entity) string {

@@ -112,7 +112,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 		Accounts: []config.MailAccount{acc}}); err != nil {
 		t.Fatal(err)
 	}
-	secrets, _ := keyringtest.Real(t, auth.SecretKey(entity), auth.RefreshKey(anna))
+	secrets, _ := keyringtest.Real(t, auth.SecretKey(entity), auth.RefreshKey(anna), auth.CertificateKey(entity))
 	mgr := auth.NewManager(repo, secrets, auth.Options{})
 	if err := mgr.SetClientSecret(entity, m365sim.DemoClientSecret); err != nil {
 		t.Fatal(err)

@@ -2,10 +2,16 @@ package core
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // What the front-ends read and change through the engine: the
@@ -57,6 +63,47 @@ func (e *Engine) SaveWorker(ctx context.Context, w config.Worker) error {
 // HasClientSecret reports whether the entity's secret is in the keyring.
 func (e *Engine) HasClientSecret(entity string) (bool, error) {
 	return e.o.Auth.HasClientSecret(entity)
+}
+
+// CertificateEnd is the end date of the entity's certificate credential
+// (zero: none stored).
+func (e *Engine) CertificateEnd(entity string) time.Time {
+	if c, err := e.o.Auth.Certificate(entity); err == nil {
+		return c.Cert.NotAfter
+	}
+	return time.Time{}
+}
+
+// CreateCertificate makes the entity's certificate credential (valid two
+// years), keeps its key in the keyring and writes the public .cer into dir
+// for the upload in the Azure portal; it returns the file's path. It needs
+// the administrator.
+func (e *Engine) CreateCertificate(admin config.Admin, entity, dir string) (string, error) {
+	if !admin.Unlocked() {
+		return "", config.ErrAdminRequired
+	}
+	c, err := auth.NewCertificate(entity, e.o.Now(), 2*365*24*time.Hour)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, certFileName(entity))
+	if err := os.WriteFile(path, c.Cert.Raw, 0o644); err != nil {
+		return "", text.Errorf("Die Datei %s kann nicht geschrieben werden: %w", path, err)
+	}
+	if err := e.o.Auth.SetCertificate(entity, c); err != nil {
+		_ = os.Remove(path)
+		return "", err
+	}
+	return path, nil
+}
+
+func certFileName(entity string) string {
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`<>:"/\|?* `, r) {
+			return '-'
+		}
+		return r
+	}, entity) + ".cer"
 }
 
 // Journal reads the journal.
