@@ -3,6 +3,7 @@ package m365sim
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -246,6 +247,22 @@ func (s *Server) simMux() *http.ServeMux {
 		}
 		if err := s.PatchApp(r.PathValue("clientId"), p); err != nil {
 			writeJSON(w, 404, map[string]string{"error": err.Error()})
+			return
+		}
+		w.WriteHeader(204)
+	})
+	// the Azure portal's "Upload certificate": the body is the .cer (DER, or PEM)
+	mux.HandleFunc("POST /_sim/apps/{clientId}/certificates", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err != nil {
+			writeJSON(w, 400, map[string]string{"error": err.Error()})
+			return
+		}
+		if blk, _ := pem.Decode(b); blk != nil {
+			b = blk.Bytes
+		}
+		if err := s.AddCertificate(r.PathValue("clientId"), b); err != nil {
+			writeJSON(w, 400, map[string]string{"error": err.Error()})
 			return
 		}
 		w.WriteHeader(204)

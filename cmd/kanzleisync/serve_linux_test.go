@@ -74,7 +74,7 @@ func newServeSetup(t *testing.T, tf *m365sim.TenantFile, workers []source.Worker
 	if err := repo.SaveSettings(ctx, set); err != nil {
 		t.Fatal(err)
 	}
-	secrets, service := keyringtest.Real(t, auth.SecretKey("Kanzlei"))
+	secrets, service := keyringtest.Real(t, auth.SecretKey("Kanzlei"), auth.CertificateKey("Kanzlei"))
 	s.service = service
 	if err := auth.NewManager(repo, secrets, auth.Options{}).SetClientSecret("Kanzlei", m365sim.DemoClientSecret); err != nil {
 		t.Fatal(err)
@@ -318,5 +318,69 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 	}
 	if e, c, tk, _ := s.mailboxCheck(t); e != events || c != contacts || tk != tasks {
 		t.Errorf("after the held cycle: %d events, %d contacts, %d tasks", e, c, tk)
+	}
+}
+
+// The recommended server: no client secret, a certificate made by
+// `config entity certificate create`, its .cer uploaded (the emulator's
+// portal), and `serve` exports every mailbox with signed assertions — no
+// token request carries a secret.
+func TestServeWithCertificate(t *testing.T) {
+	workers := source.DemoWorkers[:2]
+	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 23, Appointments: 6, Deadlines: 2, Resubmissions: 1, Addresses: 4, Subscriptions: 2})
+	cer := filepath.Join(t.TempDir(), "kanzlei.cer")
+	run := func(stdin string, args ...string) string {
+		cmd := exec.Command(s.bin, append([]string{"-data-dir", s.data}, args...)...)
+		cmd.Env = append(os.Environ(), "KANZLEISYNC_KEYRING_SERVICE="+s.service, "KANZLEISYNC_ADMIN_PASSWORD=Kanzlei-Admin-2026",
+			"KANZLEISYNC_POLICY_FILE="+filepath.Join(s.data, "keine-policy.json"))
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("Kanzlei-Admin-2026\n", "admin", "password", "set")
+	run("", "config", "entity", "set", "--name", "Kanzlei", "--remove-credentials")
+	if out := run("", "config", "entity", "certificate", "create", "--name", "Kanzlei", "--file", cer); !strings.Contains(out, "Zertifikat hochladen") {
+		t.Fatalf("certificate create: %s", out)
+	}
+	der, err := os.ReadFile(cer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sim.AddCertificate(m365sim.DemoClientID, der); err != nil {
+		t.Fatal(err)
+	}
+	p := s.start(t)
+	testsupport.Eventually(t, time.Minute, "a finished cycle of every mailbox", func() bool {
+		h := p.health(t)
+		if len(h.Mailboxes) != len(workers) {
+			return false
+		}
+		for _, m := range h.Mailboxes {
+			if m.LastRun.IsZero() || m.Running {
+				return false
+			}
+		}
+		return true
+	})
+	events, contacts, tasks, doubles := s.mailboxCheck(t)
+	if events != 12 || contacts != 4 || tasks != 6 || len(doubles) > 0 {
+		t.Errorf("exported %d events, %d contacts, %d tasks, doubles %v", events, contacts, tasks, doubles)
+	}
+	assertions := 0
+	for _, r := range s.sim.Requests() {
+		if strings.HasSuffix(r.Path, "/oauth2/v2.0/token") {
+			if strings.Contains(r.Body, "client_secret") {
+				t.Errorf("a token request carried a client secret")
+			}
+			if strings.Contains(r.Body, "client_assertion") {
+				assertions++
+			}
+		}
+	}
+	if assertions == 0 {
+		t.Error("no token request carried a client assertion")
 	}
 }
