@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/text"
@@ -88,7 +89,19 @@ func configShow(ctx context.Context, d Deps) error {
 		}
 		fmt.Fprintf(d.Stdout, text.T("Entität „%s“: Verzeichnis-ID %s, Anwendungs-ID %s, Anmeldedienst %s, Graph %s\n"),
 			e.Name, e.Tenant, e.ClientID, e.AuthorityHost, e.GraphEndpoint)
-		fmt.Fprintf(d.Stdout, text.T("  Geheimer Clientschlüssel: %s, %s\n"), secret, expiry)
+		cert, certErr := (*auth.Certificate)(nil), error(nil)
+		if d.Auth != nil {
+			cert, certErr = d.Auth.Certificate(e.Name)
+		}
+		switch {
+		case certErr == nil && cert != nil:
+			fmt.Fprint(d.Stdout, text.F("  Zertifikat: im Schlüsselspeicher hinterlegt, gültig bis %s (Fingerabdruck %s); es wird statt eines geheimen Clientschlüssels verwendet\n",
+				cert.Cert.NotAfter.Local().Format("02.01.2006"), cert.Thumbprint()))
+		case !errors.Is(certErr, auth.ErrNoCertificate):
+			fmt.Fprint(d.Stdout, text.F("  Zertifikat: nicht lesbar (%s)\n", core.Explain(certErr, e, "")))
+		default:
+			fmt.Fprintf(d.Stdout, text.T("  Geheimer Clientschlüssel: %s, %s\n"), secret, expiry)
+		}
 		fmt.Fprintf(d.Stdout, text.T("  Cache der Kanzleisoftware: %s\n"), cache)
 	}
 	workers, err := d.Repo.Workers(ctx)

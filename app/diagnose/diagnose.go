@@ -347,6 +347,10 @@ func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 	if !fromMS.IsZero() {
 		expires, source = fromMS, text.T("laut Microsoft")
 	}
+	if d.SecretHint != nil && d.SecretHint(ent.Name) == "" && ent.SecretExpires.IsZero() && fromMS.IsZero() {
+		c.Status, c.Detail = Grey, text.T("weder Zertifikat noch geheimer Clientschlüssel auf diesem Rechner – richtig für einen Arbeitsplatz, wenn die App-Registrierung ein öffentlicher Client ist")
+		return c
+	}
 	if expires.IsZero() {
 		c.Status, c.Detail = Yellow, text.F("Ablaufdatum nicht eingetragen.%s", msNote)
 		c.Fix = text.T("Das Ablaufdatum aus dem Azure-Portal (App-Registrierung → Zertifikate & Geheimnisse) unter „Einstellungen“ eintragen, damit kanzleisync rechtzeitig warnt.")
@@ -432,11 +436,16 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		granted = permissions(tok.AccessToken, app)
 	} else { // one cause, one line with its fix; the modules are not tested without a token
 		a := auth.Explain(tokErr, auth.Context{Entity: ent, UPN: upn})
-		name := text.T("Anmeldung")
+		name, status := text.T("Anmeldung"), Red
 		if app {
 			name = text.T("Anmeldung der App")
+			if errors.Is(tokErr, auth.ErrNoSecret) {
+				// no credential here at all: a public-client workstation,
+				// whose application checks belong to the server
+				status = Grey
+			}
 		}
-		rep.Checks = append(rep.Checks, Check{Name: name, Status: Red, Detail: a.Problem, Fix: a.Fix})
+		rep.Checks = append(rep.Checks, Check{Name: name, Status: status, Detail: a.Problem, Fix: a.Fix})
 	}
 	// no permission at all (consent withdrawn, never granted): one cause,
 	// one line with its fix, not one per module
