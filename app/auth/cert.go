@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -166,6 +167,35 @@ func (m *Manager) SetCertificate(entity string, c *Certificate) error {
 	delete(m.apps, entity)
 	m.mu.Unlock()
 	return nil
+}
+
+// CertificateFile is the file name of an entity's public certificate.
+func CertificateFile(entity string) string {
+	return strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`<>:"/\|?* `, r) {
+			return '-'
+		}
+		return r
+	}, entity) + ".cer"
+}
+
+// CreateCertificate makes the entity's certificate credential, valid for
+// validity from now: its public part (DER, what the Azure portal uploads)
+// goes to path, key and certificate into the keyring. A step that fails
+// leaves neither.
+func (m *Manager) CreateCertificate(entity string, now time.Time, validity time.Duration, path string) (*Certificate, error) {
+	c, err := NewCertificate(entity, now, validity)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, c.Cert.Raw, 0o644); err != nil {
+		return nil, text.Errorf("Die Datei %s kann nicht geschrieben werden: %w", path, err)
+	}
+	if err := m.SetCertificate(entity, c); err != nil {
+		_ = os.Remove(path)
+		return nil, err
+	}
+	return c, nil
 }
 
 // RemoveCredentials deletes the entity's certificate and client secret

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"kanzleisync/app/auth"
@@ -46,19 +45,11 @@ func configCertificate(ctx context.Context, args []string, d Deps, admin config.
 		if d.Now != nil {
 			now = d.Now()
 		}
-		if cert, err = auth.NewCertificate(ent.Name, now, time.Duration(*years)*365*24*time.Hour); err != nil {
-			return err
-		}
 		out := *file
 		if out == "" {
-			out = safeFileName(ent.Name) + ".cer"
+			out = auth.CertificateFile(ent.Name)
 		}
-		// the public part only: what the Azure portal uploads
-		if err := os.WriteFile(out, cert.Cert.Raw, 0o644); err != nil {
-			return &fileError{path: out, write: true, err: err}
-		}
-		if err := d.Auth.SetCertificate(ent.Name, cert); err != nil {
-			_ = os.Remove(out)
+		if cert, err = d.Auth.CreateCertificate(ent.Name, now, time.Duration(*years)*365*24*time.Hour, out); err != nil {
 			return err
 		}
 		abs, _ := filepath.Abs(out)
@@ -86,14 +77,4 @@ func configCertificate(ctx context.Context, args []string, d Deps, admin config.
 	fmt.Fprint(d.Stdout, text.F("Im Azure-Portal hochladen, falls noch nicht geschehen: App-Registrierungen › Anwendungs-ID %s › Zertifikate & Geheimnisse › Zertifikate › Zertifikat hochladen.\nFingerabdruck (SHA-256, base64url): %s\nAb jetzt weist sich kanzleisync mit dem Zertifikat aus; ein hinterlegter geheimer Clientschlüssel wird nicht mehr verwendet.\n",
 		ent.ClientID, cert.Thumbprint()))
 	return nil
-}
-
-// safeFileName makes an entity's name usable as a file name.
-func safeFileName(name string) string {
-	return strings.Map(func(r rune) rune {
-		if strings.ContainsRune(`<>:"/\|?* `, r) {
-			return '-'
-		}
-		return r
-	}, name)
 }

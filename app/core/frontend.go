@@ -2,16 +2,13 @@ package core
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/store"
-	"kanzleisync/app/text"
 )
 
 // What the front-ends read and change through the engine: the
@@ -82,28 +79,11 @@ func (e *Engine) CreateCertificate(admin config.Admin, entity, dir string) (stri
 	if !admin.Unlocked() {
 		return "", config.ErrAdminRequired
 	}
-	c, err := auth.NewCertificate(entity, e.o.Now(), 2*365*24*time.Hour)
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, certFileName(entity))
-	if err := os.WriteFile(path, c.Cert.Raw, 0o644); err != nil {
-		return "", text.Errorf("Die Datei %s kann nicht geschrieben werden: %w", path, err)
-	}
-	if err := e.o.Auth.SetCertificate(entity, c); err != nil {
-		_ = os.Remove(path)
+	path := filepath.Join(dir, auth.CertificateFile(entity))
+	if _, err := e.o.Auth.CreateCertificate(entity, e.o.Now(), 2*365*24*time.Hour, path); err != nil {
 		return "", err
 	}
 	return path, nil
-}
-
-func certFileName(entity string) string {
-	return strings.Map(func(r rune) rune {
-		if strings.ContainsRune(`<>:"/\|?* `, r) {
-			return '-'
-		}
-		return r
-	}, entity) + ".cer"
 }
 
 // Journal reads the journal.
