@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -135,6 +136,13 @@ func (c *Certificate) PEM() []byte {
 func (c *Certificate) Thumbprint() string {
 	sum := sha256.Sum256(c.Cert.Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// SHA1Thumbprint is the certificate's SHA-1 thumbprint as Microsoft Graph
+// names an uploaded certificate (keyCredential.customKeyIdentifier, base64).
+func (c *Certificate) SHA1Thumbprint() string {
+	sum := sha1.Sum(c.Cert.Raw)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // Assertion is the signed JWT that authenticates clientID at the token

@@ -156,7 +156,10 @@ func TestEnglishCommandLine(t *testing.T) {
 // upload the app works without any client secret; a wrong PEM is refused
 // in words and stores nothing.
 func TestEntityCertificateCreate(t *testing.T) {
-	w := newWorkstationWith(t, nil, testAdminPassword, auth.CertificateKey("Kanzlei"))
+	tf := m365sim.DemoTenant(time.Now())
+	// the app may read its registration: Anbindung testen finds the upload
+	tf.Tenants[0].Apps[0].AppRoles = append(tf.Tenants[0].Apps[0].AppRoles, "Application.Read.All")
+	w := newWorkstationWith(t, tf, testAdminPassword, auth.CertificateKey("Kanzlei"))
 	if code, out := w.run("", "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID,
 		"--authority-host", w.sim.URL(), "--graph-endpoint", w.sim.URL()); code != 0 {
 		t.Fatalf("entity set: %d %s", code, out)
@@ -180,7 +183,7 @@ func TestEntityCertificateCreate(t *testing.T) {
 		t.Error("a client secret is stored")
 	}
 	// Anbindung testen reads the end date from the certificate: nothing typed
-	if _, out = w.run("", "diagnose"); !regexp.MustCompile(`grün +Zertifikat +gültig bis [0-9.]+ \(laut Zertifikat\)`).MatchString(out) {
+	if _, out = w.run("", "diagnose"); !regexp.MustCompile(`grün +Zertifikat +gültig bis [0-9.]+ \(laut Zertifikat\) \[bei Microsoft hochgeladen \(keyCredentials\)\]`).MatchString(out) {
 		t.Errorf("diagnose with a certificate:\n%s", out)
 	}
 	code, out = w.run("kein PEM", "config", "entity", "certificate", "import", "--name", "Kanzlei")

@@ -34,6 +34,12 @@ func NewDiagnoser(repo *config.Repo, m *auth.Manager, mailTLS *tls.Config, now f
 			}
 			return time.Time{}
 		},
+		CertificateID: func(entity string) string {
+			if c, err := m.Certificate(entity); err == nil {
+				return c.SHA1Thumbprint()
+			}
+			return ""
+		},
 		MailTLS: mailTLS}
 }
 

@@ -126,7 +126,10 @@ type Diagnoser struct {
 	SecretHint func(entity string) string
 	// CertificateEnd gives the end date of the entity's stored certificate
 	// credential (zero: none); with one, it is rated instead of the secret.
+	// CertificateID is its SHA-1 thumbprint as Graph names an uploaded
+	// certificate (keyCredential.customKeyIdentifier).
 	CertificateEnd func(entity string) time.Time
+	CertificateID  func(entity string) string
 }
 
 type probe struct {
@@ -242,7 +245,7 @@ func (d *Diagnoser) Entity(ctx context.Context, name string) (Report, error) {
 	}
 	rep := Report{Subject: text.F("Entität %s", ent.Name), ConsentURL: ent.AdminConsentURL(d.RedirectURI)}
 	if end := d.certificateEnd(ent.Name); !end.IsZero() {
-		rep.Checks = append(rep.Checks, d.certificateCheck(ent, end))
+		rep.Checks = append(rep.Checks, d.certificateCheck(ctx, ent, end))
 	} else {
 		rep.Checks = append(rep.Checks, d.secretCheck(ctx, ent))
 	}
@@ -306,6 +309,34 @@ func (d *Diagnoser) scopeCheck(ctx context.Context, ent config.Entity, probe str
 	return c
 }
 
+// certificateUploaded looks for the stored certificate among the
+// registration's keyCredentials, when the app may read its registration.
+func (d *Diagnoser) certificateUploaded(ctx context.Context, ent config.Entity) (uploaded, readable bool) {
+	if d.AppTokens == nil || d.CertificateID == nil {
+		return false, false
+	}
+	id := d.CertificateID(ent.Name)
+	r := graph.New(ent.GraphEndpoint, d.AppTokens(ent.Name), graph.Options{}).Do(ctx,
+		graph.Request{Method: http.MethodGet, URL: "/applications(appId='" + url.PathEscape(ent.ClientID) + "')?$select=keyCredentials"})
+	if r.Err != nil {
+		return false, false
+	}
+	var app struct {
+		KeyCredentials []struct {
+			CustomKeyIdentifier string `json:"customKeyIdentifier"`
+		} `json:"keyCredentials"`
+	}
+	if json.Unmarshal(r.Body, &app) != nil {
+		return false, false
+	}
+	for _, k := range app.KeyCredentials {
+		if k.CustomKeyIdentifier == id {
+			return true, true
+		}
+	}
+	return false, true
+}
+
 func (d *Diagnoser) certificateEnd(entity string) time.Time {
 	if d.CertificateEnd == nil {
 		return time.Time{}
@@ -315,8 +346,16 @@ func (d *Diagnoser) certificateEnd(entity string) time.Time {
 
 // certificateCheck rates the certificate credential's end date, read from
 // the certificate itself: nothing to type, nothing to get wrong.
-func (d *Diagnoser) certificateCheck(ent config.Entity, end time.Time) Check {
+func (d *Diagnoser) certificateCheck(ctx context.Context, ent config.Entity, end time.Time) Check {
 	c := Check{Name: text.T("Zertifikat")}
+	switch uploaded, readable := d.certificateUploaded(ctx, ent); {
+	case readable && !uploaded:
+		c.Status, c.Detail = Red, text.T("bei Microsoft nicht hochgeladen: die App-Registrierung kennt dieses Zertifikat nicht")
+		c.Fix = text.F("Im Azure-Portal unter App-Registrierungen › %s › Zertifikate & Geheimnisse › Zertifikate die .cer-Datei von „kanzleisync config entity certificate create“ hochladen.", ent.Name)
+		return c
+	case readable:
+		c.Tech = text.T("bei Microsoft hochgeladen (keyCredentials)")
+	}
 	date := end.Local().Format("02.01.2006")
 	unused := ""
 	if d.SecretHint != nil && d.SecretHint(ent.Name) != "" {

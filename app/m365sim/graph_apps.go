@@ -1,7 +1,10 @@
 package m365sim
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -60,10 +63,24 @@ func (s *Server) getApplication(req *greq, c *caller) *gresp {
 				"secretText": nil, "startDateTime": sec.Expires.AddDate(-2, 0, 0).UTC().Format(time.RFC3339),
 				"endDateTime": sec.Expires.UTC().Format(time.RFC3339)})
 		}
+		// the uploaded certificates: customKeyIdentifier is the SHA-1
+		// thumbprint (base64), never the key
+		keys := []map[string]any{}
+		for _, c := range a.Certificates {
+			cert, err := x509.ParseCertificate(c.DER)
+			if err != nil {
+				continue
+			}
+			sum := sha1.Sum(c.DER)
+			id := sha256.Sum256(c.DER)
+			keys = append(keys, map[string]any{"customKeyIdentifier": base64.StdEncoding.EncodeToString(sum[:]), "displayName": "CN=" + cert.Subject.CommonName,
+				"keyId": fmt.Sprintf("%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:16]), "type": "AsymmetricX509Cert", "usage": "Verify", "key": nil,
+				"startDateTime": cert.NotBefore.UTC().Format(time.RFC3339), "endDateTime": cert.NotAfter.UTC().Format(time.RFC3339)})
+		}
 		return &gresp{status: 200, body: map[string]any{
 			"@odata.context": s.httpURL + "/v1.0/$metadata#applications/$entity",
 			"id":             appObjectID(a.App), "appId": a.ClientID, "displayName": a.DisplayName,
-			"signInAudience": "AzureADMyOrg", "passwordCredentials": creds,
+			"signInAudience": "AzureADMyOrg", "passwordCredentials": creds, "keyCredentials": keys,
 		}}
 	}
 	return errResp(&graphError{status: 404, code: "Request_ResourceNotFound", message: fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", key)})
