@@ -124,7 +124,7 @@ func TestSetupGuide(t *testing.T) {
 	tf.Tenants[0].Users = append(tf.Tenants[0].Users, m365sim.User{ID: "0a1b2c3d-0000-4000-8000-0000000000a7", UPN: "archiv@kanzlei.example",
 		DisplayName: "Archiv", Password: m365sim.DemoPassword})
 	const entity = "Kanzlei Müller & Partner"
-	w := newWorkstationWith(t, tf, "", auth.SecretKey(entity), auth.RefreshKey(anna))
+	w := newWorkstationWith(t, tf, "", auth.SecretKey(entity), auth.RefreshKey(anna), auth.CertificateKey(entity))
 	w.deps.MailTLS = simtest.TLSConfig(w.sim)
 	w.browser = func(u string) error {
 		go simtest.NewBrowser().SignInAndDeliver(u, anna, m365sim.DemoPassword)
@@ -141,6 +141,7 @@ func TestSetupGuide(t *testing.T) {
 		t.Fatalf("only %d commands found in the guide", len(cmds))
 	}
 	ran := map[string]bool{}
+	certified := false
 	for _, c := range cmds {
 		if c.env != nil {
 			for k, v := range c.env {
@@ -149,9 +150,13 @@ func TestSetupGuide(t *testing.T) {
 			continue
 		}
 		args := make([]string, 0, len(c.args)+4)
+		cer := ""
 		for i, a := range c.args {
 			a = strings.ReplaceAll(a, "@kanzlei.de", "@kanzlei.example")
 			switch {
+			case i > 0 && c.args[i-1] == "--file" && strings.HasSuffix(a, ".cer"):
+				cer = filepath.Join(w.dir, a)
+				a = cer
 			case i > 0 && c.args[i-1] == "--cache":
 				a = cache
 			case i > 0 && c.args[i-1] == "--account" && !strings.Contains(a, "graph"):
@@ -169,6 +174,20 @@ func TestSetupGuide(t *testing.T) {
 		code, out := w.run(stdin, args...)
 		if code != 0 {
 			t.Fatalf("the guide's command failed (exit %d):\n  %s\n%s", code, c.line, out)
+		}
+		if cer != "" {
+			certified = true
+			// the guide's next step in the Azure portal: upload the .cer
+			der, err := os.ReadFile(cer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.sim.AddCertificate(m365sim.DemoClientID, der); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if slices.Contains(c.args, "diagnose") && certified && !strings.Contains(out, "(laut Zertifikat)") {
+			t.Errorf("after the certificate, diagnose does not rate it:\n%s", out)
 		}
 		t.Logf("%s\n%s", c.line, out)
 		ran[strings.Join(c.args[:min(2, len(c.args))], " ")] = true
