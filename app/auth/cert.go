@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"kanzleisync/app/text"
+	"software.sslmate.com/src/go-pkcs12"
+
 	"kanzleisync/platform/keyring"
 )
 
@@ -123,6 +125,25 @@ func ParseCertificatePEM(data []byte) (*Certificate, error) {
 		return nil, text.New("Privater Schlüssel und Zertifikat gehören nicht zusammen.")
 	}
 	return c, nil
+}
+
+// ParseCertificatePFX reads a key and its certificate from a PFX (PKCS#12)
+// file, as Windows and most CAs export them, with its password.
+func ParseCertificatePFX(data []byte, password string) (*Certificate, error) {
+	key, cert, _, err := pkcs12.DecodeChain(data, password)
+	switch {
+	case errors.Is(err, pkcs12.ErrIncorrectPassword):
+		return nil, text.New("Das Passwort der PFX-Datei ist falsch.")
+	case err != nil:
+		// the decoder's ASN.1 details help nobody at the firm
+		return nil, text.New("Die Datei ist weder PEM noch eine lesbare PFX-Datei (PKCS#12) mit Schlüssel und Zertifikat.")
+	}
+	rk, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, text.New("Der private Schlüssel ist kein RSA-Schlüssel; Entra ID nimmt für Zertifikate RSA.")
+	}
+	return ParseCertificatePEM(append(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rk)}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})...))
 }
 
 // PEM is the key and the certificate as they are kept in the keyring.

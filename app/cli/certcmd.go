@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"kanzleisync/app/auth"
@@ -57,15 +59,26 @@ func configCertificate(ctx context.Context, args []string, d Deps, admin config.
 			ent.Name, cert.Cert.NotAfter.Local().Format("02.01.2006"), abs))
 	case "import":
 		var data []byte
+		stdin, err := io.ReadAll(io.LimitReader(d.Stdin, 1<<20))
+		if err != nil {
+			return text.Errorf("Der Schlüssel konnte nicht von der Standardeingabe gelesen werden: %w", err)
+		}
 		if *file != "" {
 			data, err = os.ReadFile(*file)
 			if err != nil {
 				return &fileError{path: *file, err: err}
 			}
-		} else if data, err = io.ReadAll(io.LimitReader(d.Stdin, 1<<20)); err != nil {
-			return text.Errorf("Der Schlüssel konnte nicht von der Standardeingabe gelesen werden: %w", err)
+		} else {
+			data, stdin = stdin, nil
 		}
-		if cert, err = auth.ParseCertificatePEM(data); err != nil {
+		if *file == "" || bytes.Contains(data, []byte("-----BEGIN")) {
+			cert, err = auth.ParseCertificatePEM(data)
+		} else {
+			// a PFX; its password is the first line of stdin
+			password, _, _ := strings.Cut(string(stdin), "\n")
+			cert, err = auth.ParseCertificatePFX(data, strings.TrimRight(password, "\r"))
+		}
+		if err != nil {
 			return err
 		}
 		if err := d.Auth.SetCertificate(ent.Name, cert); err != nil {

@@ -71,7 +71,7 @@ var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
   kanzleisync config entity import --file DATEI
   kanzleisync config entity certificate create --name NAME [--years 2] [--file DATEI.cer]
                                  (Zertifikat statt geheimem Clientschlüssel: Schlüssel in den Schlüsselspeicher, .cer zum Hochladen)
-  kanzleisync config entity certificate import --name NAME [--file SCHLÜSSEL-UND-ZERTIFIKAT.pem]   (ohne --file: PEM von der Standardeingabe)
+  kanzleisync config entity certificate import --name NAME [--file DATEI.pfx|DATEI.pem]   (PFX: das Passwort als erste Zeile der Standardeingabe; ohne --file: PEM von der Standardeingabe)
   kanzleisync config worker set --upn UPN --name NAME --entity NAME --modules calendar,contacts,tasks,mail
                                  [--account adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER]] …
   kanzleisync config settings set [--deadlines todo|calendar] [--todo-list NAME] [--body html|text] [--keep-outlook-edits=true|false]

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"software.sslmate.com/src/go-pkcs12"
+
 	"kanzleisync/app/auth"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
@@ -185,6 +187,31 @@ func TestEntityCertificateCreate(t *testing.T) {
 	// Anbindung testen reads the end date from the certificate: nothing typed
 	if _, out = w.run("", "diagnose"); !regexp.MustCompile(`grün +Zertifikat +gültig bis [0-9.]+ \(laut Zertifikat\) \[bei Microsoft hochgeladen \(keyCredentials\)\]`).MatchString(out) {
 		t.Errorf("diagnose with a certificate:\n%s", out)
+	}
+	// a PFX as Windows exports it, with its password on stdin
+	other, _ := auth.NewCertificate("Kanzlei", time.Now(), 24*time.Hour)
+	pfx, err := pkcs12.Modern.Encode(other.Key, other.Cert, nil, "PFX-Passwort-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfxFile := filepath.Join(w.dir, "kanzlei.pfx")
+	if err := os.WriteFile(pfxFile, pfx, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out = w.run("", "config", "entity", "certificate", "import", "--name", "Kanzlei", "--file", cer); code != 1 || !strings.Contains(out, "weder PEM noch eine lesbare PFX-Datei") {
+		t.Errorf("a .cer is no key: %d %s", code, out)
+	}
+	if code, out = w.run("falsch\n", "config", "entity", "certificate", "import", "--name", "Kanzlei", "--file", pfxFile); code != 1 || !strings.Contains(out, "Passwort der PFX-Datei ist falsch") {
+		t.Errorf("PFX with a wrong password: %d %s", code, out)
+	}
+	if got, _ := w.deps.Auth.Certificate("Kanzlei"); got.Thumbprint() == other.Thumbprint() {
+		t.Error("a refused PFX replaced the certificate")
+	}
+	if code, out = w.run("PFX-Passwort-1\n", "config", "entity", "certificate", "import", "--name", "Kanzlei", "--file", pfxFile); code != 0 || !strings.Contains(out, "übernommen") {
+		t.Errorf("PFX import: %d %s", code, out)
+	}
+	if got, err := w.deps.Auth.Certificate("Kanzlei"); err != nil || got.Thumbprint() != other.Thumbprint() {
+		t.Errorf("after the PFX import: %v", err)
 	}
 	code, out = w.run("kein PEM", "config", "entity", "certificate", "import", "--name", "Kanzlei")
 	if code != 1 || !strings.Contains(out, "kein Zertifikat") {
