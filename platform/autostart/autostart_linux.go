@@ -39,17 +39,17 @@ func (s Switch) Set(on bool) error {
 	}
 	if !on {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("Autostart abschalten: %w", err)
+			return text.Errorf("Der Autostart konnte nicht ausgeschaltet werden: %w", err)
 		}
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-		return fmt.Errorf("Autostart einschalten: %w", err)
+		return text.Errorf("Der Autostart konnte nicht eingeschaltet werden: %w", err)
 	}
 	exe := strings.ReplaceAll(s.exe(), `"`, `\"`)
 	entry := text.F("[Desktop Entry]\nType=Application\nName=kanzleisync\nComment=Synchronisation mit Microsoft 365\nExec=\"%s\"\nX-GNOME-Autostart-enabled=true\n", exe)
 	if err := os.WriteFile(f, []byte(entry), 0o644); err != nil {
-		return fmt.Errorf("Autostart einschalten: %w", err)
+		return text.Errorf("Der Autostart konnte nicht eingeschaltet werden: %w", err)
 	}
 	return nil
 }

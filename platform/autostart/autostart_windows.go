@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/windows/registry"
+
+	"kanzleisync/app/text"
 )
 
 const runKey = `Software\Microsoft\Windows\CurrentVersion\Run`
@@ -29,12 +31,12 @@ func (s Switch) Set(on bool) error {
 	defer k.Close()
 	if !on {
 		if err := k.DeleteValue("kanzleisync"); err != nil && !errors.Is(err, registry.ErrNotExist) {
-			return fmt.Errorf("Autostart abschalten: %w", err)
+			return text.Errorf("Der Autostart konnte nicht ausgeschaltet werden: %w", err)
 		}
 		return nil
 	}
 	if err := k.SetStringValue("kanzleisync", `"`+s.exe()+`"`); err != nil {
-		return fmt.Errorf("Autostart einschalten: %w", err)
+		return text.Errorf("Der Autostart konnte nicht eingeschaltet werden: %w", err)
 	}
 	return nil
 }

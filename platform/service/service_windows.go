@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"golang.org/x/sys/windows"
@@ -27,7 +26,7 @@ func Install(c Config) error {
 	s, err := m.CreateService(Name, c.Exe, mgr.Config{DisplayName: DisplayName, Description: Description,
 		StartType: mgr.StartAutomatic, DelayedAutoStart: true}, c.Args()...)
 	if err != nil {
-		return fmt.Errorf("Dienst anlegen: %w", err)
+		return text.Errorf("Der Dienst konnte nicht angelegt werden: %w", err)
 	}
 	defer s.Close()
 	_ = s.SetRecoveryActions([]mgr.RecoveryAction{
@@ -59,7 +58,7 @@ func Uninstall() error {
 		}
 	}
 	if err := s.Delete(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
-		return fmt.Errorf("Dienst entfernen: %w", err)
+		return text.Errorf("Der Dienst konnte nicht entfernt werden: %w", err)
 	}
 	return nil
 }
