@@ -127,13 +127,16 @@ func ParseCertificatePEM(data []byte) (*Certificate, error) {
 	return c, nil
 }
 
+// ErrPFXPassword: the password does not open the PFX file.
+var ErrPFXPassword = text.New("Das Passwort der PFX-Datei ist falsch.")
+
 // ParseCertificatePFX reads a key and its certificate from a PFX (PKCS#12)
 // file, as Windows and most CAs export them, with its password.
 func ParseCertificatePFX(data []byte, password string) (*Certificate, error) {
 	key, cert, _, err := pkcs12.DecodeChain(data, password)
 	switch {
 	case errors.Is(err, pkcs12.ErrIncorrectPassword):
-		return nil, text.New("Das Passwort der PFX-Datei ist falsch.")
+		return nil, ErrPFXPassword
 	case err != nil:
 		// the decoder's ASN.1 details help nobody at the firm
 		return nil, text.New("Die Datei ist weder PEM noch eine lesbare PFX-Datei (PKCS#12) mit Schlüssel und Zertifikat.")
@@ -297,7 +300,7 @@ func (c credential) apply(form url.Values, tokenURL string, now time.Time) error
 		form.Set("client_secret", c.secret)
 		return nil
 	}
-	a, err := c.cert.Assertion(c.clientID, strings.TrimSpace(tokenURL), now)
+	a, err := c.cert.Assertion(c.clientID, tokenURL, now)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -58,25 +60,24 @@ func configCertificate(ctx context.Context, args []string, d Deps, admin config.
 		fmt.Fprint(d.Stdout, text.F("Zertifikat für die Entität „%s“ angelegt, gültig bis %s. Der private Schlüssel liegt im Schlüsselspeicher des Betriebssystems; %s enthält nur den öffentlichen Teil.\n",
 			ent.Name, cert.Cert.NotAfter.Local().Format("02.01.2006"), abs))
 	case "import":
+		// stdin is read only when it holds something: PEM without --file,
+		// or one line, a PFX's password (a terminal must not wait for EOF)
 		var data []byte
-		stdin, err := io.ReadAll(io.LimitReader(d.Stdin, 1<<20))
-		if err != nil {
-			return text.Errorf("Der Schlüssel konnte nicht von der Standardeingabe gelesen werden: %w", err)
-		}
-		if *file != "" {
-			data, err = os.ReadFile(*file)
-			if err != nil {
-				return &fileError{path: *file, err: err}
+		if *file == "" {
+			if data, err = io.ReadAll(io.LimitReader(d.Stdin, 1<<20)); err != nil {
+				return text.Errorf("Der Schlüssel konnte nicht von der Standardeingabe gelesen werden: %w", err)
 			}
-		} else {
-			data, stdin = stdin, nil
+		} else if data, err = os.ReadFile(*file); err != nil {
+			return &fileError{path: *file, err: err}
 		}
 		if *file == "" || bytes.Contains(data, []byte("-----BEGIN")) {
 			cert, err = auth.ParseCertificatePEM(data)
 		} else {
-			// a PFX; its password is the first line of stdin
-			password, _, _ := strings.Cut(string(stdin), "\n")
-			cert, err = auth.ParseCertificatePFX(data, strings.TrimRight(password, "\r"))
+			password, _ := bufio.NewReader(d.Stdin).ReadString('\n')
+			cert, err = auth.ParseCertificatePFX(data, strings.TrimRight(password, "\r\n"))
+			if errors.Is(err, auth.ErrPFXPassword) && password == "" {
+				return usageError(text.T("Das Passwort der PFX-Datei bitte als erste Zeile der Standardeingabe angeben."))
+			}
 		}
 		if err != nil {
 			return err

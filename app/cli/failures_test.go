@@ -201,6 +201,9 @@ func TestEntityCertificateCreate(t *testing.T) {
 	if code, out = w.run("", "config", "entity", "certificate", "import", "--name", "Kanzlei", "--file", cer); code != 1 || !strings.Contains(out, "weder PEM noch eine lesbare PFX-Datei") {
 		t.Errorf("a .cer is no key: %d %s", code, out)
 	}
+	if code, out = w.run("", "config", "entity", "certificate", "import", "--name", "Kanzlei", "--file", pfxFile); code != 2 || !strings.Contains(out, "Passwort der PFX-Datei bitte") {
+		t.Errorf("PFX without a password: %d %s", code, out)
+	}
 	if code, out = w.run("falsch\n", "config", "entity", "certificate", "import", "--name", "Kanzlei", "--file", pfxFile); code != 1 || !strings.Contains(out, "Passwort der PFX-Datei ist falsch") {
 		t.Errorf("PFX with a wrong password: %d %s", code, out)
 	}

@@ -311,15 +311,15 @@ func (d *Diagnoser) scopeCheck(ctx context.Context, ent config.Entity, probe str
 
 // certificateUploaded looks for the stored certificate among the
 // registration's keyCredentials, when the app may read its registration.
-func (d *Diagnoser) certificateUploaded(ctx context.Context, ent config.Entity) (uploaded, readable bool) {
+func (d *Diagnoser) certificateUploaded(ctx context.Context, ent config.Entity) bool {
 	if d.AppTokens == nil || d.CertificateID == nil {
-		return false, false
+		return false
 	}
 	id := d.CertificateID(ent.Name)
 	r := graph.New(ent.GraphEndpoint, d.AppTokens(ent.Name), graph.Options{}).Do(ctx,
 		graph.Request{Method: http.MethodGet, URL: "/applications(appId='" + url.PathEscape(ent.ClientID) + "')?$select=keyCredentials"})
 	if r.Err != nil {
-		return false, false
+		return false
 	}
 	var app struct {
 		KeyCredentials []struct {
@@ -327,14 +327,14 @@ func (d *Diagnoser) certificateUploaded(ctx context.Context, ent config.Entity) 
 		} `json:"keyCredentials"`
 	}
 	if json.Unmarshal(r.Body, &app) != nil {
-		return false, false
+		return false
 	}
 	for _, k := range app.KeyCredentials {
 		if k.CustomKeyIdentifier == id {
-			return true, true
+			return true
 		}
 	}
-	return false, true
+	return false
 }
 
 func (d *Diagnoser) certificateEnd(entity string) time.Time {
@@ -348,12 +348,10 @@ func (d *Diagnoser) certificateEnd(entity string) time.Time {
 // the certificate itself: nothing to type, nothing to get wrong.
 func (d *Diagnoser) certificateCheck(ctx context.Context, ent config.Entity, end time.Time) Check {
 	c := Check{Name: text.T("Zertifikat")}
-	switch uploaded, readable := d.certificateUploaded(ctx, ent); {
-	case readable && !uploaded:
-		c.Status, c.Detail = Red, text.T("bei Microsoft nicht hochgeladen: die App-Registrierung kennt dieses Zertifikat nicht")
-		c.Fix = text.F("Im Azure-Portal unter App-Registrierungen › %s › Zertifikate & Geheimnisse › Zertifikate die .cer-Datei von „kanzleisync config entity certificate create“ hochladen.", ent.Name)
-		return c
-	case readable:
+	// reading the registration needs the app token, which needs the
+	// uploaded certificate: a missing upload shows as Entra's AADSTS700027
+	// on the app's sign-in line; found here, it is confirmed
+	if d.certificateUploaded(ctx, ent) {
 		c.Tech = text.T("bei Microsoft hochgeladen (keyCredentials)")
 	}
 	date := end.Local().Format("02.01.2006")

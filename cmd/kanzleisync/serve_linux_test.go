@@ -138,6 +138,23 @@ func (p *serveProc) health(t *testing.T) server.Health {
 	return h
 }
 
+// waitCycle waits until /health shows a finished cycle of each of n mailboxes.
+func (p *serveProc) waitCycle(t *testing.T, n int) {
+	t.Helper()
+	testsupport.Eventually(t, time.Minute, "a finished cycle of every mailbox", func() bool {
+		h := p.health(t)
+		if len(h.Mailboxes) != n {
+			return false
+		}
+		for _, m := range h.Mailboxes {
+			if m.LastRun.IsZero() || m.Running {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // mailboxCheck counts each mailbox's items by source key; a key seen twice is a double.
 func (s *serveSetup) mailboxCheck(t *testing.T) (events, contacts, tasks int, doubles []string) {
 	t.Helper()
@@ -265,18 +282,7 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 	workers := source.DemoWorkers[:2]
 	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 22, Appointments: 12, Deadlines: 4, Resubmissions: 2, Addresses: 10, Subscriptions: 5})
 	p := s.start(t, "--lease", "3s")
-	done := func(h server.Health) bool {
-		if len(h.Mailboxes) != len(workers) {
-			return false
-		}
-		for _, m := range h.Mailboxes {
-			if m.LastRun.IsZero() || m.Running {
-				return false
-			}
-		}
-		return true
-	}
-	testsupport.Eventually(t, time.Minute, "a finished cycle of every mailbox", func() bool { return done(p.health(t)) })
+	p.waitCycle(t, len(workers))
 	events, contacts, tasks, _ := s.mailboxCheck(t)
 	if events != 24 || contacts != 10 || tasks != 12 {
 		t.Fatalf("exported %d events, %d contacts, %d tasks", events, contacts, tasks)
@@ -353,18 +359,7 @@ func TestServeWithCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.start(t)
-	testsupport.Eventually(t, time.Minute, "a finished cycle of every mailbox", func() bool {
-		h := p.health(t)
-		if len(h.Mailboxes) != len(workers) {
-			return false
-		}
-		for _, m := range h.Mailboxes {
-			if m.LastRun.IsZero() || m.Running {
-				return false
-			}
-		}
-		return true
-	})
+	p.waitCycle(t, len(workers))
 	events, contacts, tasks, doubles := s.mailboxCheck(t)
 	if events != 12 || contacts != 4 || tasks != 6 || len(doubles) > 0 {
 		t.Errorf("exported %d events, %d contacts, %d tasks, doubles %v", events, contacts, tasks, doubles)
