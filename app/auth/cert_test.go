@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kanzleisync/app/auth"
+	"kanzleisync/app/config"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/platform/keyring/keyringtest"
 )
@@ -117,11 +118,36 @@ func TestCertificateAssertionRefused(t *testing.T) {
 		if code != tc.code || (tc.code == 0) != (status == 200) {
 			t.Errorf("%s: HTTP %d AADSTS%d, want AADSTS%d", tc.name, status, code, tc.code)
 		}
+		explained(t, tc.name, code)
+	}
+	// an assertion is good for one request: the same one again is a replay
+	once := mk(good, m365sim.DemoClientID, tokenURL, now)
+	if status, code := post(once); status != 200 {
+		t.Fatalf("first use: HTTP %d AADSTS%d", status, code)
+	}
+	if status, code := post(once); status != 401 || code != 50013 {
+		t.Errorf("replayed assertion: HTTP %d AADSTS%d, want 401 AADSTS50013", status, code)
+	} else {
+		explained(t, "replayed", code)
 	}
 	// the certificate itself expires: Entra says so
 	e.sim.Advance(2 * time.Hour)
 	if _, code := post(mk(short, m365sim.DemoClientID, tokenURL, e.sim.Now())); code != 7000274 {
 		t.Errorf("expired certificate: AADSTS%d, want 7000274", code)
+	}
+	explained(t, "expired certificate", 7000274)
+}
+
+// explained fails unless kanzleisync has its own words for an Entra code
+// (not the generic „Anmeldung ist fehlgeschlagen“ with the code).
+func explained(t *testing.T, name string, code int) {
+	t.Helper()
+	if code == 0 {
+		return
+	}
+	a := auth.Explain(&auth.EntraError{Status: 401, OAuth: "invalid_client", Code: code}, auth.Context{Entity: config.Entity{Name: "Kanzlei", ClientID: m365sim.DemoClientID}})
+	if a.Code != code || a.Problem == "" || a.Fix == "" || strings.HasPrefix(a.Problem, "Microsoft meldet den Fehler") {
+		t.Errorf("%s: AADSTS%d not explained: %+v", name, code, a)
 	}
 }
 

@@ -101,6 +101,9 @@ func explainCode(e *EntraError, c Context) Advice {
 	case 700024:
 		a.Problem = text.T("Microsoft lehnt die Anmeldung der App ab, weil die Uhr dieses Rechners nicht stimmt (die Zeit der Anmeldung liegt außerhalb ihrer Gültigkeit).")
 		a.Fix = text.T("Die Uhrzeit des Rechners mit einem Zeitserver abgleichen lassen (Windows: Einstellungen → Zeit und Sprache → Jetzt synchronisieren) und erneut versuchen.")
+	case 50013:
+		a.Problem = text.T("Microsoft hat die Anmeldung der App mit dem Zertifikat abgelehnt: die Zusicherung war schon einmal benutzt oder ungültig (Fehlercode AADSTS50013). kanzleisync erzeugt für jede Anmeldung eine neue; eine wiederverwendete deutet auf eine abgefangene oder doppelt gesendete Anmeldung hin.")
+		a.Fix = text.T("Erneut versuchen. Tritt es wieder auf: die Uhrzeit des Rechners prüfen und, wenn jemand Fremdes den Netzwerkverkehr mitlesen könnte, ein neues Zertifikat anlegen (kanzleisync config entity certificate create), hochladen und das alte im Azure-Portal entfernen.")
 	case 700021, 700023:
 		a.Problem = text.F("Die Anmeldung der App passt nicht zur Entität (Fehlercode AADSTS%d): Anwendungs-ID oder Verzeichnis-ID stimmen nicht mit der App-Registrierung überein.", e.Code)
 		a.Fix = text.T("Bitte Anwendungs-ID und Verzeichnis-ID mit der Übersicht der App-Registrierung im Azure-Portal vergleichen.")

@@ -394,17 +394,31 @@ func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 		return c
 	}
 	days := DaysUntil(d.now(), expires)
+	pol := d.secretPolicy(ctx, ent)
+	renew := text.T("Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen.")
+	if pol.maxDays > 0 {
+		renew = text.Nf(pol.maxDays, "Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen (die Richtlinie des Mandanten erlaubt höchstens %d Tag Laufzeit) und unter „Einstellungen“ eintragen.",
+			"Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen (die Richtlinie des Mandanten erlaubt höchstens %d Tage Laufzeit) und unter „Einstellungen“ eintragen.")
+	}
+	if pol.blocked {
+		// a new secret would be refused: the way out is the certificate
+		renew = text.F("Die App-Verwaltungsrichtlinie des Mandanten lässt keine neuen geheimen Clientschlüssel zu, der Schlüssel lässt sich also nicht erneuern. Auf ein Zertifikat umstellen: kanzleisync config entity certificate create --name %q, die .cer-Datei im Azure-Portal hochladen, dann Anbindung testen.", ent.Name)
+	}
 	switch {
 	case !expires.After(d.now()):
 		c.Status, c.Detail = Red, text.F("abgelaufen am %s (%s)", expires.German(), source)
-		c.Fix = text.T("Im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen.")
+		c.Fix = renew
 	case days < 30:
 		c.Status, c.Detail = Yellow, text.F("läuft am %s ab (%s, %s)", expires.German(), inDays(days), source)
-		c.Fix = text.T("Rechtzeitig im Azure-Portal einen neuen geheimen Clientschlüssel anlegen und unter „Einstellungen“ eintragen.")
+		c.Fix = text.F("Rechtzeitig: %s", renew)
 	default:
 		c.Status, c.Detail = Green, text.F("gültig bis %s (%s)", expires.German(), source)
+		if pol.blocked {
+			c.Detail += text.T("; die Richtlinie des Mandanten lässt keine neuen geheimen Clientschlüssel zu – vor dem Ablauf auf ein Zertifikat umstellen")
+		}
 	}
 	c.Detail += msNote
+	c.Tech = pol.tech
 	if !fromMS.IsZero() && fromMS.String() != ent.SecretExpires.String() {
 		if c.Status == Green {
 			c.Status = Yellow
@@ -417,6 +431,92 @@ func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 			entered, fromMS.German(), fromMS.German()))
 	}
 	return c
+}
+
+// secretPolicyState is what the tenant's app-management policy says about
+// client secrets, when the app may read it (Policy.Read.All).
+type secretPolicyState struct {
+	blocked bool   // restriction passwordAddition: no new secrets
+	maxDays int    // restriction passwordLifetime, 0: none
+	tech    string // for „Details“
+}
+
+// secretPolicy reads GET /policies/defaultAppManagementPolicy. Most app
+// registrations may not (403): then nothing is known and nothing is said
+// beyond a note under „Details“.
+func (d *Diagnoser) secretPolicy(ctx context.Context, ent config.Entity) secretPolicyState {
+	if d.AppTokens == nil || d.SecretHint == nil || d.SecretHint(ent.Name) == "" {
+		return secretPolicyState{}
+	}
+	c := graph.New(ent.GraphEndpoint, d.AppTokens(ent.Name), graph.Options{})
+	r := c.Do(ctx, graph.Request{Method: http.MethodGet, URL: "/policies/defaultAppManagementPolicy"})
+	if r.Err != nil {
+		if r.Status == http.StatusForbidden {
+			return secretPolicyState{tech: text.T("App-Verwaltungsrichtlinie des Mandanten nicht lesbar (Policy.Read.All fehlt)")}
+		}
+		return secretPolicyState{}
+	}
+	var pol struct {
+		IsEnabled    bool `json:"isEnabled"`
+		Restrictions struct {
+			Passwords []struct {
+				Type        string `json:"restrictionType"`
+				State       string `json:"state"`
+				MaxLifetime string `json:"maxLifetime"`
+			} `json:"passwordCredentials"`
+		} `json:"applicationRestrictions"`
+	}
+	if json.Unmarshal(r.Body, &pol) != nil || !pol.IsEnabled {
+		return secretPolicyState{tech: text.T("App-Verwaltungsrichtlinie des Mandanten: keine Einschränkung für geheime Clientschlüssel")}
+	}
+	var st secretPolicyState
+	for _, p := range pol.Restrictions.Passwords {
+		if !strings.EqualFold(p.State, "enabled") {
+			continue
+		}
+		switch p.Type {
+		case "passwordAddition":
+			st.blocked = true
+		case "passwordLifetime":
+			st.maxDays = isoDays(p.MaxLifetime)
+		}
+	}
+	switch {
+	case st.blocked:
+		st.tech = text.T("App-Verwaltungsrichtlinie des Mandanten: neue geheime Clientschlüssel verboten (passwordAddition)")
+	case st.maxDays > 0:
+		st.tech = text.F("App-Verwaltungsrichtlinie des Mandanten: geheime Clientschlüssel höchstens %d Tage (passwordLifetime)", st.maxDays)
+	}
+	return st
+}
+
+// isoDays reads the days of an ISO 8601 duration such as P90D or
+// P1Y (365 days); 0 when it cannot.
+func isoDays(s string) int {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(s, "P") {
+		return 0
+	}
+	days, n := 0, 0
+	for _, r := range s[1:] {
+		switch {
+		case r >= '0' && r <= '9':
+			n = n*10 + int(r-'0')
+		case r == 'Y':
+			days, n = days+365*n, 0
+		case r == 'M':
+			days, n = days+30*n, 0
+		case r == 'W':
+			days, n = days+7*n, 0
+		case r == 'D':
+			days, n = days+n, 0
+		case r == 'T':
+			return days // hours and less do not make a day
+		default:
+			return 0
+		}
+	}
+	return days
 }
 
 // secretEndFromMicrosoft reads the end date of the stored secret from the

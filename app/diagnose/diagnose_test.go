@@ -271,3 +271,74 @@ func TestNoPermissionIsOneCause(t *testing.T) {
 		t.Errorf("%d red lines: %s", red, statuses(rep))
 	}
 }
+
+// A tenant whose app-management policy forbids new client secrets: the
+// portal refuses a new one, the secret that exists still signs in, and
+// Anbindung testen's fix for an expiring secret is the certificate, not a
+// new secret. Without Policy.Read.All nothing is claimed.
+func TestSecretForbiddenByPolicy(t *testing.T) {
+	tf := m365sim.DemoTenant(time.Now())
+	tf.Tenants[0].AppPolicy = &m365sim.AppManagementPolicy{BlockPasswordAddition: true}
+	app := &tf.Tenants[0].Apps[0]
+	app.AppRoles = append(app.AppRoles, "Application.Read.All", "Policy.Read.All")
+	now := time.Now().UTC() // the emulator's clock: the secret must still sign in
+	app.Secrets[0].Expires = now.AddDate(0, 0, 10)
+	srv := simtest.Start(t, tf, m365sim.Options{})
+	// the IT supporter's "New client secret" in the portal
+	if _, err := srv.AddSecret(m365sim.DemoClientID, 0); err == nil || !strings.Contains(err.Error(), "CredentialTypeNotAllowedAsPerAppPolicy") {
+		t.Fatalf("a new secret against the policy: %v", err)
+	}
+	tok := simtest.AppToken(t, srv, "https://graph.microsoft.com") // the existing secret still works
+	hint := func(string) string { return m365sim.DemoClientSecret[:3] }
+	run := func(srv *m365sim.Server, token string, entered time.Time) diagnose.Check {
+		t.Helper()
+		repo := setup(t, srv, []config.Module{config.Calendar}, entered)
+		d := &diagnose.Diagnoser{Repo: repo, SecretHint: hint, Now: func() time.Time { return now },
+			AppTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: token} }}
+		rep, err := d.Entity(context.Background(), "Kanzlei")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Checks[0]
+	}
+	c := run(srv, tok, now.AddDate(0, 0, 10))
+	if c.Status != diagnose.Yellow || !strings.Contains(c.Fix, "lässt keine neuen geheimen Clientschlüssel zu") ||
+		!strings.Contains(c.Fix, `kanzleisync config entity certificate create --name "Kanzlei"`) || strings.Contains(c.Fix, "neuen geheimen Clientschlüssel anlegen") ||
+		!strings.Contains(c.Tech, "passwordAddition") {
+		t.Errorf("expiring secret under the policy: %+v", c)
+	}
+	// a secret valid for long: green, with the note
+	if err := srv.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{SecretExpires: ptr(now.AddDate(1, 0, 0))}); err != nil {
+		t.Fatal(err)
+	}
+	if c := run(srv, tok, now.AddDate(1, 0, 0)); c.Status != diagnose.Green || !strings.Contains(c.Detail, "vor dem Ablauf auf ein Zertifikat umstellen") {
+		t.Errorf("long-valid secret under the policy: %+v", c)
+	}
+	// only a lifetime limit: a new secret is the fix, with the limit
+	if err := srv.SetAppPolicy(m365sim.DemoTenantID, &m365sim.AppManagementPolicy{MaxPasswordLifetime: m365sim.Duration(90 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.AddSecret(m365sim.DemoClientID, 365*24*time.Hour); err == nil || !strings.Contains(err.Error(), "P90D") {
+		t.Errorf("a secret for a year under a 90-day limit: %v", err)
+	}
+	if sec, err := srv.AddSecret(m365sim.DemoClientID, 60*24*time.Hour); err != nil || sec.Value == "" {
+		t.Errorf("a secret for 60 days under a 90-day limit: %v", err)
+	}
+	if err := srv.PatchApp(m365sim.DemoClientID, m365sim.AppPatch{SecretExpires: ptr(now.AddDate(0, 0, -1))}); err != nil {
+		t.Fatal(err)
+	}
+	if c := run(srv, tok, now.AddDate(0, 0, -1)); c.Status != diagnose.Red || !strings.Contains(c.Fix, "höchstens 90 Tage Laufzeit") {
+		t.Errorf("expired secret under a lifetime limit: %+v", c)
+	}
+	// without Policy.Read.All: the usual fix, and a note under Details only
+	plain := simtest.Start(t, nil, m365sim.Options{})
+	if err := plain.SetAppPolicy(m365sim.DemoTenantID, &m365sim.AppManagementPolicy{BlockPasswordAddition: true}); err != nil {
+		t.Fatal(err)
+	}
+	c = run(plain, simtest.AppToken(t, plain, "https://graph.microsoft.com"), now.AddDate(0, 0, -1))
+	if c.Status != diagnose.Red || !strings.Contains(c.Fix, "neuen geheimen Clientschlüssel anlegen") || !strings.Contains(c.Tech, "Policy.Read.All fehlt") {
+		t.Errorf("policy not readable: %+v", c)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -40,6 +40,8 @@ type Tenant struct {
 	UserConsentDisabled bool   `json:"userConsentDisabled,omitempty"`
 	Users               []User `json:"users"`
 	Apps                []App  `json:"apps"`
+	// AppPolicy is the default app-management policy (graph_policy.go).
+	AppPolicy *AppManagementPolicy `json:"appPolicy,omitempty"`
 }
 
 // User is one account with a mailbox.

@@ -23,7 +23,12 @@ import (
 // exp). Errors are Entra's: AADSTS700027 (signature, or a certificate the
 // app does not have), AADSTS700024 (outside nbf/exp), AADSTS700021 (iss/sub
 // not the client id), AADSTS700023 (wrong audience), AADSTS7000274 (an
-// expired certificate).
+// expired certificate). An assertion is good for one token request: Entra
+// requires a jti ("a GUID") and, as RFC 7523 §3 allows, refuses a second
+// request with the same one. Entra documents no code of its own for a
+// replay; the emulator answers AADSTS50013 InvalidAssertion, whose
+// documented reasons ("assertion is invalid because of various reasons")
+// cover it, as it does for an assertion without a jti.
 
 // Certificate is a public certificate uploaded to an app registration
 // ("Certificates & secrets" → "Certificates" → "Upload certificate").
@@ -66,6 +71,10 @@ func errAssertionSubject() *entraErr {
 
 func errAssertionAudience(got, want string) *entraErr {
 	return &entraErr{400, "invalid_client", 700023, fmt.Sprintf("Client assertion audience claim does not match Realm issuer. Audience: '%s', expected '%s'.", got, want)}
+}
+
+func errAssertionReplayed() *entraErr {
+	return &entraErr{401, "invalid_client", 50013, "Assertion failed signature validation. [Reason - The assertion has already been used (jti replay) or carries no jti claim.]"}
 }
 
 func errCertificateExpired(clientID string) *entraErr {
@@ -135,6 +144,18 @@ func (s *Server) checkAssertion(r *http.Request, a *appState, assertion string) 
 	if want := scheme + r.Host + r.URL.Path; !strings.EqualFold(strings.TrimSuffix(claims.Aud, "/"), want) {
 		return errAssertionAudience(claims.Aud, want)
 	}
+	// one request per assertion; a jti is remembered until its assertion
+	// could no longer be used anyway
+	key := strings.ToLower(a.ClientID) + "|" + claims.Jti
+	for k, until := range s.jtis {
+		if now.After(until) {
+			delete(s.jtis, k)
+		}
+	}
+	if _, seen := s.jtis[key]; seen || claims.Jti == "" {
+		return errAssertionReplayed()
+	}
+	s.jtis[key] = time.Unix(claims.Exp, 0).Add(skew)
 	return nil
 }
 

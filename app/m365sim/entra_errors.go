@@ -180,6 +180,6 @@ func (s *Server) writeEntraError(w http.ResponseWriter, r *http.Request, e *entr
 // ErrorCodes lists the AADSTS numbers the emulator can answer with, so that
 // a client's tests can check it explains each of them.
 func ErrorCodes() []int {
-	return []int{28000, 50011, 50034, 50058, 50126, 50148, 50173, 50194, 54005, 65001, 65004, 70003, 70008, 70011, 90002,
+	return []int{28000, 50011, 50013, 50034, 50058, 50126, 50148, 50173, 50194, 54005, 65001, 65004, 70003, 70008, 70011, 90002,
 		90094, 500112, 501481, 700016, 700021, 700023, 700024, 700025, 700027, 700054, 700082, 900144, 1002012, 5000811, 7000215, 7000218, 7000222, 7000274, 9002313}
 }

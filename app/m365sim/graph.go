@@ -321,6 +321,9 @@ func (s *Server) execGraph(req *greq, c *caller) *gresp {
 	if isApplicationsPath(req.path) {
 		return s.getApplication(req, c)
 	}
+	if isPolicyPath(req.path) {
+		return s.getAppPolicy(req, c)
+	}
 	s.mu.Lock()
 	tg, e := s.resolveTarget(c, req.path)
 	s.mu.Unlock()

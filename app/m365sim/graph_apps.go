@@ -28,6 +28,26 @@ func isApplicationsPath(path string) bool {
 
 // getApplication answers GET /applications(appId='…') and /applications/{id}.
 func (s *Server) getApplication(req *greq, c *caller) *gresp {
+	if segs := splitPath(req.path); len(segs) == 3 && segs[0] == "applications" && strings.EqualFold(segs[2], "addPassword") {
+		if req.method != http.MethodPost {
+			return errResp(methodNotAllowed())
+		}
+		s.mu.Lock()
+		var target *appState
+		for _, a := range c.app.tenant.apps {
+			if strings.EqualFold(appObjectID(a.App), segs[1]) {
+				target = a
+			}
+		}
+		s.mu.Unlock()
+		if target == nil {
+			return errResp(&graphError{status: 404, code: "Request_ResourceNotFound", message: fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", segs[1])})
+		}
+		if c.has("Application.ReadWrite.OwnedBy") && !c.has("Application.ReadWrite.All") && target != c.app {
+			return errResp(&graphError{status: 403, code: "Authorization_RequestDenied", message: "Insufficient privileges to complete the operation."})
+		}
+		return s.addPassword(req, c, target)
+	}
 	if req.method != http.MethodGet {
 		return errResp(methodNotAllowed())
 	}

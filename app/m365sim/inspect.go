@@ -267,6 +267,42 @@ func (s *Server) simMux() *http.ServeMux {
 		}
 		w.WriteHeader(204)
 	})
+	// the Azure portal's "New client secret" (body {"days": N}, optional):
+	// the answer holds the value, shown once; the tenant's app-management
+	// policy may refuse it (400 CredentialTypeNotAllowedAsPerAppPolicy)
+	mux.HandleFunc("POST /_sim/apps/{clientId}/secrets", func(w http.ResponseWriter, r *http.Request) {
+		var p struct {
+			Days int `json:"days"`
+		}
+		if b, _ := io.ReadAll(io.LimitReader(r.Body, 4<<10)); len(bytes.TrimSpace(b)) > 0 {
+			if err := decodeStrict(bytes.NewReader(b), &p); err != nil {
+				writeJSON(w, 400, map[string]string{"error": err.Error()})
+				return
+			}
+		}
+		sec, err := s.AddSecret(r.PathValue("clientId"), time.Duration(p.Days)*24*time.Hour)
+		if ge, ok := err.(*graphError); ok {
+			writeJSON(w, ge.status, map[string]any{"error": map[string]string{"code": ge.code, "message": ge.message}})
+			return
+		}
+		if err != nil {
+			writeJSON(w, 404, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, 201, map[string]any{"keyId": sec.KeyID, "secretText": sec.Value, "endDateTime": sec.Expires.Format(time.RFC3339)})
+	})
+	mux.HandleFunc("PUT /_sim/tenants/{tenant}/appPolicy", func(w http.ResponseWriter, r *http.Request) {
+		var p AppManagementPolicy
+		if err := decodeStrict(r.Body, &p); err != nil {
+			writeJSON(w, 400, map[string]string{"error": err.Error()})
+			return
+		}
+		if err := s.SetAppPolicy(r.PathValue("tenant"), &p); err != nil {
+			writeJSON(w, 404, map[string]string{"error": err.Error()})
+			return
+		}
+		w.WriteHeader(204)
+	})
 	mux.HandleFunc("POST /_sim/save", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Save(); err != nil {
 			writeJSON(w, 500, map[string]string{"error": err.Error()})

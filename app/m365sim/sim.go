@@ -71,6 +71,7 @@ type Server struct {
 	throttle    *throttler
 	seq         int64
 	uploads     map[string]*uploadSession // attachment upload sessions by id
+	jtis        map[string]time.Time      // client assertions seen (client|jti) -> until when they are remembered
 
 	tlsConf   *tls.Config
 	certPEM   []byte
@@ -130,6 +131,7 @@ func New(tf *TenantFile, opts Options) (*Server, error) {
 		cfg:        cfg,
 		rng:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x6d333635)),
 		codes:      map[string]*authCode{},
+		jtis:       map[string]time.Time{},
 		refresh:    map[string]*refreshToken{},
 		flows:      map[string]*authFlow{},
 		sessions:   map[string]*browserSession{},
