@@ -279,6 +279,7 @@ func TestDiagnoseMissingPermission(t *testing.T) {
 // A secret that expires in 7 days sends the desktop notification, turns
 // the tray yellow and shows the banner.
 func TestSecretExpiringIn7DaysNotifies(t *testing.T) {
+	// 6 or 7 calendar days ahead, as the hour of the run has it
 	f := newFixture(t, setup{secretExpires: time.Now().AddDate(0, 0, 6).Add(12 * time.Hour)})
 	ent, err := f.repo.Entity(f.ctx, entity)
 	if err != nil {
@@ -290,7 +291,7 @@ func TestSecretExpiringIn7DaysNotifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &fyne.Notification{Title: "Clientschlüssel läuft bald ab",
-		Content: "Der geheime Clientschlüssel der Entität „Kanzlei“ läuft am " + ent.SecretExpires.German() + " ab (in 6 Tagen). Rechtzeitig im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen."}
+		Content: "Der geheime Clientschlüssel der Entität „Kanzlei“ läuft am " + ent.SecretExpires.German() + " ab (in " + strconv.Itoa(diagnose.DaysUntil(time.Now(), ent.SecretExpires)) + " Tagen). Rechtzeitig im Azure-Portal einen neuen Schlüssel anlegen und unter „Einstellungen“ eintragen."}
 	test.AssertNotificationSent(t, want, func() { f.eng.RefreshWarnings(f.ctx) })
 	// once per threshold: a second check sends nothing
 	test.AssertNotificationSent(t, nil, func() { f.eng.RefreshWarnings(f.ctx) })

@@ -109,7 +109,7 @@ func (s *Server) addPassword(req *greq, c *caller, a *appState) *gresp {
 		return errResp(e)
 	}
 	return &gresp{status: 200, body: map[string]any{
-		"@odata.context": s.httpURL + "/v1.0/$metadata#microsoft.graph.passwordCredential",
+		"@odata.context":      s.httpURL + "/v1.0/$metadata#microsoft.graph.passwordCredential",
 		"customKeyIdentifier": nil, "displayName": body.PasswordCredential.DisplayName, "keyId": sec.KeyID, "hint": sec.Hint,
 		"secretText": sec.Value, "startDateTime": s.now().UTC().Format(time.RFC3339), "endDateTime": sec.Expires.Format(time.RFC3339),
 	}}
@@ -148,9 +148,9 @@ func (s *Server) getAppPolicy(req *greq, c *caller) *gresp {
 	return &gresp{status: 200, body: map[string]any{
 		"@odata.context": s.httpURL + "/v1.0/$metadata#policies/defaultAppManagementPolicy/$entity",
 		"id":             "00000000-0000-0000-0000-000000000000", "displayName": "Default app management tenant policy",
-		"description": "Default tenant policy that enforces app management restrictions on applications and service principals.",
-		"isEnabled":   enabled,
-		"applicationRestrictions": map[string]any{"passwordCredentials": restrictions, "keyCredentials": []any{}},
+		"description":                  "Default tenant policy that enforces app management restrictions on applications and service principals.",
+		"isEnabled":                    enabled,
+		"applicationRestrictions":      map[string]any{"passwordCredentials": restrictions, "keyCredentials": []any{}},
 		"servicePrincipalRestrictions": map[string]any{"passwordCredentials": []any{}, "keyCredentials": []any{}},
 	}}
 }

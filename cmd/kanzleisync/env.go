@@ -22,6 +22,7 @@ type env struct {
 	store            *store.Store
 	repo             *config.Repo
 	auth             *auth.Manager
+	keys             *keyring.Store // the keyring auth keeps its secrets in
 }
 
 // openEnv opens the data directory, log, state database, configuration,
@@ -79,7 +80,8 @@ func openEnv(dataDir string, demoMode bool) (e env, release func(), err error) {
 		logger.Error("policy", "error", err.Error())
 		return e, release, err
 	}
-	mgr := auth.NewManager(repo, keyring.New(service), auth.Options{Logger: logger})
+	keys := keyring.New(service)
+	mgr := auth.NewManager(repo, keys, auth.Options{Logger: logger})
 	transfer, err := translog.Open(filepath.Join(dataDir, "kanzleisync-transfer.log"), 10<<20, 5)
 	if err != nil {
 		return e, release, err
@@ -88,6 +90,6 @@ func openEnv(dataDir string, demoMode bool) (e env, release func(), err error) {
 	st.OnJournal(func(j store.JournalEntry) {
 		transfer.Transfer(j.Worker, j.ItemKey, j.Action, j.Result, j.RequestID, j.Error)
 	})
-	e = env{dataDir: dataDir, logPath: logPath, logger: logger, store: st, repo: repo, auth: mgr, transfer: transfer}
+	e = env{dataDir: dataDir, logPath: logPath, logger: logger, store: st, repo: repo, auth: mgr, keys: keys, transfer: transfer}
 	return e, release, nil
 }

@@ -32,7 +32,13 @@ func runServe(ctx context.Context, e env, args []string) int {
 			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
 				AppPermissions: true, ExportInterval: *interval, MaxParallel: *parallel})
 		}}
-	run := func(ctx context.Context) error { return srv.Run(ctx) }
+	run := func(ctx context.Context) error {
+		// credentials `service install` handed over land in this account's keyring first
+		if err := takeCredentials(e); err != nil {
+			return err
+		}
+		return srv.Run(ctx)
+	}
 	var err error
 	if service.IsService() {
 		err = service.Run(run)
@@ -42,41 +48,6 @@ func runServe(ctx context.Context, e env, args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
-	}
-	return 0
-}
-
-// runService is `kanzleisync service install|uninstall` (Windows).
-func runService(e env, args []string) int {
-	if len(args) == 0 || (args[0] != "install" && args[0] != "uninstall") {
-		fmt.Fprintln(os.Stderr, "kanzleisync service install [--listen ADRESSE] | uninstall")
-		return 2
-	}
-	var err error
-	if args[0] == "uninstall" {
-		err = service.Uninstall()
-	} else {
-		fs := flag.NewFlagSet("service install", flag.ContinueOnError)
-		listen := fs.String("listen", "", text.T("Adresse des Statusdienstes (Voreinstellung 127.0.0.1:9465)"))
-		if code, ok := parseFlags(fs, args[1:]); !ok {
-			return code
-		}
-		exe, xerr := os.Executable()
-		if xerr != nil {
-			fmt.Fprintln(os.Stderr, xerr)
-			return 1
-		}
-		c := service.Config{Exe: exe, DataDir: e.dataDir, Listen: *listen}
-		if err = service.Install(c); err == nil {
-			fmt.Println(text.T("Dienst installiert:"), c.CommandLine())
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if args[0] == "uninstall" {
-		fmt.Println(text.T("Dienst entfernt."))
 	}
 	return 0
 }

@@ -51,3 +51,18 @@ func PolicyFile() string {
 	}
 	return "/etc/kanzleisync/policy.json"
 }
+
+// ServiceDataDir is where the service (`kanzleisync serve` run by the
+// service manager) keeps its database, logs and credential hand-over:
+// %ProgramData%\kanzleisync\server on Windows, /var/lib/kanzleisync
+// elsewhere.
+func ServiceDataDir() string {
+	if runtime.GOOS == "windows" {
+		base := os.Getenv("ProgramData")
+		if base == "" {
+			base = `C:\ProgramData`
+		}
+		return filepath.Join(base, "kanzleisync", "server")
+	}
+	return "/var/lib/kanzleisync"
+}

@@ -10,6 +10,12 @@ import (
 // Install is for Windows; on Linux the systemd unit in docs/ is used.
 func Install(Config) error { return ErrUnsupported{OS: runtime.GOOS} }
 
+// Supported: no service manager kanzleisync installs into here.
+const Supported = false
+
+// Start is for Windows.
+func Start() error { return ErrUnsupported{OS: runtime.GOOS} }
+
 // Uninstall is for Windows.
 func Uninstall() error { return ErrUnsupported{OS: runtime.GOOS} }
 

@@ -36,6 +36,27 @@ func Install(c Config) error {
 	return nil
 }
 
+// Supported: the Windows service manager.
+const Supported = true
+
+// Start starts the installed service.
+func Start() error {
+	m, err := mgr.Connect()
+	if err != nil {
+		return text.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(Name)
+	if err != nil {
+		return text.Errorf("Der Dienst %s ist nicht installiert.", Name)
+	}
+	defer s.Close()
+	if err := s.Start(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_ALREADY_RUNNING) {
+		return text.Errorf("Der Dienst ließ sich nicht starten: %w", err)
+	}
+	return nil
+}
+
 // Uninstall stops and removes the service.
 func Uninstall() error {
 	m, err := mgr.Connect()
