@@ -216,8 +216,17 @@ func report(w io.Writer, err error) {
 		}
 		return
 	}
+	var nf *config.NotFoundError
+	if errors.As(err, &nf) {
+		if nf.Kind == "worker" {
+			fmt.Fprintln(w, text.F("Der Sachbearbeiter „%s“ ist auf diesem Rechner nicht eingerichtet: „kanzleisync config show“ zeigt die eingerichteten, „kanzleisync config worker set“ richtet ihn ein.", nf.Name))
+		} else {
+			fmt.Fprintln(w, text.F("Die Entität „%s“ ist auf diesem Rechner nicht eingerichtet: „kanzleisync config show“ zeigt die eingerichteten, „kanzleisync config entity set --name %q --tenant … --client-id …“ legt sie an.", nf.Name, nf.Name))
+		}
+		return
+	}
 	if errors.Is(err, config.ErrNotFound) {
-		fmt.Fprintf(w, "Nicht gefunden: %v\n", err)
+		fmt.Fprintln(w, text.F("Nicht gefunden: %v", err))
 		return
 	}
 	if errors.Is(err, errHelp) {

@@ -14,6 +14,17 @@ import (
 // ErrNotFound means that the entity or worker does not exist.
 var ErrNotFound = errors.New("config: not found")
 
+// NotFoundError names what does not exist; it is ErrNotFound.
+type NotFoundError struct {
+	Kind string // "entity" or "worker"
+	Name string
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %q: %v", e.Kind, e.Name, ErrNotFound) }
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // Repo reads and writes the configuration tables of kanzleisync's store.
 type Repo struct {
 	policy *Policy
@@ -75,7 +86,7 @@ func (r *Repo) Entity(ctx context.Context, name string) (Entity, error) {
 	err := r.db.QueryRowContext(ctx, `SELECT name, tenant, client_id, secret_expires, authority_host, graph_endpoint, cache_path FROM entity WHERE name = ?`, name).
 		Scan(&e.Name, &e.Tenant, &e.ClientID, &exp, &e.AuthorityHost, &e.GraphEndpoint, &e.CachePath)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Entity{}, fmt.Errorf("entity %q: %w", name, ErrNotFound)
+		return Entity{}, &NotFoundError{Kind: "entity", Name: name}
 	}
 	if err != nil {
 		return Entity{}, fmt.Errorf("read entity %s: %w", name, err)
@@ -182,7 +193,7 @@ func (r *Repo) Worker(ctx context.Context, upn string) (Worker, error) {
 	err := r.db.QueryRowContext(ctx, `SELECT upn, display_name, entity, modules, last_sign_in, last_refresh FROM worker WHERE upn = ?`, upn).
 		Scan(&w.UPN, &w.DisplayName, &w.Entity, &mods, &signIn, &refresh)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Worker{}, fmt.Errorf("worker %q: %w", upn, ErrNotFound)
+		return Worker{}, &NotFoundError{Kind: "worker", Name: upn}
 	}
 	if err != nil {
 		return Worker{}, fmt.Errorf("read worker %s: %w", upn, err)
@@ -248,7 +259,7 @@ func (r *Repo) recordTime(ctx context.Context, column, upn string, at time.Time)
 		return fmt.Errorf("record %s for %s: %w", column, upn, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("record %s: worker %q: %w", column, upn, ErrNotFound)
+		return fmt.Errorf("record %s: %w", column, &NotFoundError{Kind: "worker", Name: upn})
 	}
 	return nil
 }

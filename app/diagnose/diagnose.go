@@ -411,6 +411,9 @@ func (d *Diagnoser) secretCheck(ctx context.Context, ent config.Entity) Check {
 	case days < 30:
 		c.Status, c.Detail = Yellow, text.F("läuft am %s ab (%s, %s)", expires.German(), inDays(days), source)
 		c.Fix = text.F("Rechtzeitig: %s", renew)
+		if pol.blocked {
+			c.Fix = renew
+		}
 	default:
 		c.Status, c.Detail = Green, text.F("gültig bis %s (%s)", expires.German(), source)
 		if pol.blocked {
