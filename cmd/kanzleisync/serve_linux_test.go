@@ -304,7 +304,10 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&h)
 		return resp.StatusCode == http.StatusServiceUnavailable
 	})
-	if h.Status != "error" || !strings.Contains(h.Reason, "Löschungen zurückgehalten") || !strings.Contains(h.Reason, "keine Termine (bisher 12 exportiert)") {
+	// the reason is the server's summary („… Löschungen zurückgehalten“) or,
+	// when /health is read while the first mailbox's cycle is the latest
+	// news, that cycle's error („23 Löschungen für … zurückgehalten“)
+	if h.Status != "error" || !strings.Contains(h.Reason, "zurückgehalten") || !strings.Contains(h.Reason, "keine Termine (bisher 12 exportiert)") {
 		t.Errorf("health: %s %q", h.Status, h.Reason)
 	}
 	resp, err := http.Get("http://" + p.addr + "/metrics")

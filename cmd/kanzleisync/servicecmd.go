@@ -49,6 +49,10 @@ func runService(e env, args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if service.Installed() {
+		fmt.Fprintln(os.Stderr, text.F("Der Dienst %s ist schon installiert; zuerst „kanzleisync service uninstall“.", service.Name))
+		return 1
+	}
 	ctx := context.Background()
 	prep, err := prepareService(ctx, e, *dir)
 	if err != nil {
@@ -57,6 +61,8 @@ func runService(e env, args []string) int {
 	}
 	c := service.Config{Exe: exe, DataDir: *dir, Listen: *listen}
 	if err := service.Install(c); err != nil {
+		// no service to take them: the credentials do not stay on disk
+		_ = os.Remove(filepath.Join(*dir, service.HandoverFile))
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -64,7 +70,11 @@ func runService(e env, args []string) int {
 	prep.print()
 	if err := service.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		fmt.Fprintln(os.Stderr, text.F("Die Zugangsdaten liegen verschlüsselt in %s und werden beim ersten Start des Dienstes übernommen.", *dir))
+		if service.HandoverPending(*dir) {
+			fmt.Fprintln(os.Stderr, text.F("Die Zugangsdaten liegen verschlüsselt in %s und werden beim ersten Start des Dienstes übernommen.", *dir))
+		} else {
+			fmt.Fprintln(os.Stderr, text.F("Das Programm des Dienstes lief an und hat die Zugangsdaten übernommen, hat sich aber nicht als gestartet gemeldet; die Protokolldatei kanzleisync.log in %s und die Ereignisanzeige sagen, warum.", *dir))
+		}
 		return 1
 	}
 	// the service takes the credentials as its first step

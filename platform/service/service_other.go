@@ -13,6 +13,9 @@ func Install(Config) error { return ErrUnsupported{OS: runtime.GOOS} }
 // Supported: no service manager kanzleisync installs into here.
 const Supported = false
 
+// Installed: never, here.
+func Installed() bool { return false }
+
 // Start is for Windows.
 func Start() error { return ErrUnsupported{OS: runtime.GOOS} }
 

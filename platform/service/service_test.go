@@ -1,6 +1,7 @@
 package service
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -23,6 +24,9 @@ func TestCommandLine(t *testing.T) {
 }
 
 func TestLinuxExplainsSystemd(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux only")
+	}
 	if err := Install(Config{Exe: "/usr/bin/kanzleisync"}); err == nil || !strings.Contains(err.Error(), "docs/kanzleisync.service") {
 		t.Fatalf("Install on Linux: %v", err)
 	}

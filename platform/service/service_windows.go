@@ -12,6 +12,21 @@ import (
 	"kanzleisync/app/text"
 )
 
+// Installed reports whether the service is registered.
+func Installed() bool {
+	m, err := mgr.Connect()
+	if err != nil {
+		return false
+	}
+	defer m.Disconnect()
+	s, err := m.OpenService(Name)
+	if err != nil {
+		return false
+	}
+	s.Close()
+	return true
+}
+
 // Install registers the service (automatic start, restart after a crash).
 func Install(c Config) error {
 	m, err := mgr.Connect()
@@ -23,12 +38,16 @@ func Install(c Config) error {
 		s.Close()
 		return text.Errorf("Der Dienst %s ist schon installiert; zuerst „kanzleisync service uninstall“.", Name)
 	}
-	s, err := m.CreateService(Name, c.Exe, mgr.Config{DisplayName: DisplayName, Description: Description,
-		StartType: mgr.StartAutomatic, DelayedAutoStart: true}, c.Args()...)
+	cfg := mgr.Config{DisplayName: DisplayName, Description: Description, StartType: mgr.StartAutomatic}
+	s, err := m.CreateService(Name, c.Exe, cfg, c.Args()...)
 	if err != nil {
 		return text.Errorf("Der Dienst konnte nicht angelegt werden: %w", err)
 	}
 	defer s.Close()
+	// delayed start, so the network is up; a service manager that cannot
+	// (Wine's) keeps the plain automatic start instead of losing the service
+	cfg.DelayedAutoStart = true
+	_ = s.UpdateConfig(cfg)
 	_ = s.SetRecoveryActions([]mgr.RecoveryAction{
 		{Type: mgr.ServiceRestart, Delay: 10 * time.Second},
 		{Type: mgr.ServiceRestart, Delay: 60 * time.Second},
