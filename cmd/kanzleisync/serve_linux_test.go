@@ -367,8 +367,15 @@ func TestServeWithCertificate(t *testing.T) {
 	if events != 12 || contacts != 4 || tasks != 6 || len(doubles) > 0 {
 		t.Errorf("exported %d events, %d contacts, %d tasks, doubles %v", events, contacts, tasks, doubles)
 	}
+	signedWithCertificate(t, s.sim)
+}
+
+// signedWithCertificate fails unless the token requests the emulator saw
+// carried a client assertion and none a client secret.
+func signedWithCertificate(t *testing.T, sim *m365sim.Server) {
+	t.Helper()
 	assertions := 0
-	for _, r := range s.sim.Requests() {
+	for _, r := range sim.Requests() {
 		if strings.HasSuffix(r.Path, "/oauth2/v2.0/token") {
 			if strings.Contains(r.Body, "client_secret") {
 				t.Errorf("a token request carried a client secret")

@@ -95,20 +95,7 @@ func TestServiceInstallHandsOver(t *testing.T) {
 	if events != 5 || contacts != 2 || tasks != 3 || len(doubles) > 0 {
 		t.Errorf("exported %d events, %d contacts, %d tasks, doubles %v", events, contacts, tasks, doubles)
 	}
-	assertions := 0
-	for _, r := range s.sim.Requests() {
-		if strings.HasSuffix(r.Path, "/oauth2/v2.0/token") {
-			if strings.Contains(r.Body, "client_secret") {
-				t.Error("the service sent a client secret although a certificate was handed over")
-			}
-			if strings.Contains(r.Body, "client_assertion") {
-				assertions++
-			}
-		}
-	}
-	if assertions == 0 {
-		t.Error("no token request of the service carried a client assertion")
-	}
+	signedWithCertificate(t, s.sim)
 	log, _ := os.ReadFile(filepath.Join(svcDir, "kanzleisync.log"))
 	if !strings.Contains(string(log), "credential taken over from service install") || strings.Contains(string(log), "PRIVATE KEY") {
 		t.Errorf("service log: %s", log)

@@ -58,8 +58,8 @@ func Install(c Config) error {
 // Supported: the Windows service manager.
 const Supported = true
 
-// Start starts the installed service.
-func Start() error {
+// withService runs f on the installed service.
+func withService(f func(s *mgr.Service) error) error {
 	m, err := mgr.Connect()
 	if err != nil {
 		return text.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
@@ -70,6 +70,15 @@ func Start() error {
 		return text.Errorf("Der Dienst %s ist nicht installiert.", Name)
 	}
 	defer s.Close()
+	return f(s)
+}
+
+// Start starts the installed service.
+func Start() error {
+	return withService(start)
+}
+
+func start(s *mgr.Service) error {
 	if err := s.Start(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_ALREADY_RUNNING) {
 		return text.Errorf("Der Dienst ließ sich nicht starten: %w", err)
 	}
@@ -78,16 +87,10 @@ func Start() error {
 
 // Uninstall stops and removes the service.
 func Uninstall() error {
-	m, err := mgr.Connect()
-	if err != nil {
-		return text.Errorf("Dienstverwaltung nicht erreichbar (als Administrator ausführen?): %w", err)
-	}
-	defer m.Disconnect()
-	s, err := m.OpenService(Name)
-	if err != nil {
-		return text.Errorf("Der Dienst %s ist nicht installiert.", Name)
-	}
-	defer s.Close()
+	return withService(remove)
+}
+
+func remove(s *mgr.Service) error {
 	if st, err := s.Query(); err == nil && st.State != svc.Stopped {
 		_, _ = s.Control(svc.Stop)
 		for i := 0; i < 30; i++ {
