@@ -44,11 +44,13 @@ windows: deps-windows
 	mkdir -p bin && mv -f "cmd/kanzleisync/$(call toml,Name).exe" bin/kanzleisync.exe
 	@ls -l bin/kanzleisync.exe
 
-## test: every test, headless, with a private D-Bus session and keyring.
+## test: every test, headless, with a private D-Bus session and keyring;
+## then the Windows build, smoke-tested under Wine (.ci/wine-smoke).
 test: deps-test
 	$(GO) vet $(PKGS)
 	.ci/with-keyring $(GO) test -timeout 20m $(PKGS)
 	$(MAKE) --no-print-directory windows
+	.ci/wine-smoke bin/kanzleisync.exe
 
 ## build: all programs into bin/.
 build: deps-build
