@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 
@@ -12,6 +14,7 @@ import (
 	"kanzleisync/app/core"
 	"kanzleisync/app/demo"
 	"kanzleisync/app/text"
+	"kanzleisync/platform/instance"
 	"kanzleisync/ui"
 )
 
@@ -25,6 +28,19 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	// one demo per data directory: a second one must not point the shared
+	// demo settings at its own emulator and take it away on exit
+	current := new(atomic.Pointer[ui.App])
+	lock, err := acquireInstance(e.dataDir, current)
+	if errors.Is(err, instance.ErrRunning) {
+		fmt.Println(text.T("Die Demo läuft schon (Tray-Symbol); das laufende Programm wurde nach vorn geholt. Eine zweite Demo startet erst, wenn die erste beendet ist."))
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer lock.Close()
 	d, err := demo.Start(ctx, e.dataDir, e.repo, e.auth, e.logger)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, text.T("Demo")+":", auth.Explain(err, auth.Context{}).String())
@@ -41,7 +57,7 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	for _, b := range d.Breakages() {
 		actions = append(actions, ui.Action{Label: b.Label, Do: func(ctx context.Context) error { return b.Apply(ctx, e.repo) }})
 	}
-	x := &trayExtras{mailTLS: d.MailTLS, demo: actions, help: demo.Help}
+	x := &trayExtras{mailTLS: d.MailTLS, demo: actions, help: demo.Help, lock: lock, current: current}
 	if *shots != "" {
 		x.openURL = robot() // nobody types the password while screenshots are taken
 		x.after = func(ctx context.Context, fa fyne.App, a *ui.App, eng *core.Engine) {

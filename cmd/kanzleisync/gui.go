@@ -34,6 +34,26 @@ type trayExtras struct {
 	openURL func(string) error
 	// after runs in the background once the window system is up.
 	after func(ctx context.Context, fa fyne.App, a *ui.App, eng *core.Engine)
+	// lock is the single-instance lock when the caller took it already (the
+	// demo, before its emulator writes the settings); current is what its
+	// onShow brings to the front.
+	lock    *instance.Lock
+	current *atomic.Pointer[ui.App]
+}
+
+// acquireInstance makes this process the user's instance; a later start
+// brings current's Konten window to the front.
+func acquireInstance(dir string, current *atomic.Pointer[ui.App]) (*instance.Lock, error) {
+	return instance.Acquire(dir, func() {
+		if current.Load() == nil {
+			return // no windows (yet, or headless)
+		}
+		fyne.Do(func() {
+			if a := current.Load(); a != nil {
+				a.ShowAccounts()
+			}
+		})
+	})
 }
 
 // headless reports whether there is no display to open windows on.
@@ -58,23 +78,20 @@ func runTray(ctx context.Context, e env, x *trayExtras) int {
 	}
 	fa := fyneapp.NewWithID("de.kanzleisync.app")
 	fa.SetIcon(assets.AppIcon())
-	var current atomic.Pointer[ui.App]
-	lock, err := instance.Acquire(e.dataDir, func() {
-		fyne.Do(func() {
-			if a := current.Load(); a != nil {
-				a.ShowAccounts()
-			}
-		})
-	})
-	if errors.Is(err, instance.ErrRunning) {
-		fmt.Println(err)
-		return 0
+	current := x.current
+	if x.lock == nil {
+		current = new(atomic.Pointer[ui.App])
+		lock, err := acquireInstance(e.dataDir, current)
+		if errors.Is(err, instance.ErrRunning) {
+			fmt.Println(err)
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer lock.Close()
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer lock.Close()
 	eng := core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, MailTLS: x.mailTLS, Logger: e.logger, Notify: ui.Notifier(fa), Transfer: e.transfer})
 	openURL := x.openURL
 	if openURL == nil {
