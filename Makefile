@@ -35,14 +35,19 @@ run: deps-run
 screenshots: deps-screenshots
 	SCREENSHOT_DIR=$(SCREENSHOT_DIR) .ci/screenshots
 
-## windows: cross-builds bin/kanzleisync.exe with the icon and metadata of FyneApp.toml (mingw-w64).
+## windows: cross-builds bin/kanzleisync.exe (the tray; icon and metadata of FyneApp.toml) and
+## bin/kanzleisync-cli.exe (the same program for the console) with mingw-w64.
 windows: deps-windows
 	GOFLAGS="$(PLAIN_GOFLAGS)" GOBIN="$(CURDIR)/bin" $(GO) install $(FYNE_TOOL)
 	cd cmd/kanzleisync && CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
 	  "$(CURDIR)/bin/fyne" package --os windows --release --name "$(call toml,Name)" --app-id "$(call toml,ID)" \
 	  --app-version "$(call toml,Version)" --app-build "$(call toml,Build)" --icon "$(CURDIR)/$(call toml,Icon)"
 	mkdir -p bin && mv -f "cmd/kanzleisync/$(call toml,Name).exe" bin/kanzleisync.exe
-	@ls -l bin/kanzleisync.exe
+	# the same program as a console-subsystem exe: IT's commands in cmd.exe and
+	# PowerShell print, pipe and set %ERRORLEVEL% (the GUI exe has no console)
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
+	  $(GO) build -trimpath -tags release -ldflags "-s -w" -o bin/kanzleisync-cli.exe ./cmd/kanzleisync
+	@ls -l bin/kanzleisync.exe bin/kanzleisync-cli.exe
 
 ## test: every test, headless, with a private D-Bus session and keyring;
 ## then the Windows build, smoke-tested under Wine (.ci/wine-smoke).

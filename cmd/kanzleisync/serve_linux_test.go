@@ -310,19 +310,31 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 	if h.Status != "error" || !strings.Contains(h.Reason, "zurückgehalten") || !strings.Contains(h.Reason, "keine Termine (bisher 12 exportiert)") {
 		t.Errorf("health: %s %q", h.Status, h.Reason)
 	}
-	resp, err := http.Get("http://" + p.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var metrics strings.Builder
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		metrics.WriteString(sc.Text() + "\n")
-	}
+	// /health turns 503 with the first mailbox's held cycle; the other
+	// mailbox's cycle may still be running: wait for both to be counted
+	var metrics string
+	testsupport.Eventually(t, 2*time.Minute, "/metrics counting the held deletions of every mailbox", func() bool {
+		resp, err := http.Get("http://" + p.addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+		}
+		metrics = b.String()
+		for _, w := range workers {
+			if !strings.Contains(metrics, fmt.Sprintf("kanzleisync_mailbox_held_deletions{upn=%q} 23\n", w.UPN)) {
+				return false
+			}
+		}
+		return true
+	})
 	for _, w := range workers {
-		if want := fmt.Sprintf("kanzleisync_mailbox_held_deletions{upn=%q} 23\n", w.UPN); !strings.Contains(metrics.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, metrics.String())
+		if want := fmt.Sprintf("kanzleisync_mailbox_held_deletions{upn=%q} 23\n", w.UPN); !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
 		}
 	}
 	if e, c, tk, _ := s.mailboxCheck(t); e != events || c != contacts || tk != tasks {
