@@ -94,6 +94,21 @@ type serveProc struct {
 	addr string
 }
 
+// cli runs a command of the built binary on the setup's data directory
+// and keyring, as the administrator; it fails the test when it fails.
+func (s *serveSetup) cli(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(s.bin, append([]string{"-data-dir", s.data}, args...)...)
+	cmd.Env = append(os.Environ(), "KANZLEISYNC_KEYRING_SERVICE="+s.service, "KANZLEISYNC_ADMIN_PASSWORD=Kanzlei-Admin-2026",
+		"KANZLEISYNC_POLICY_FILE="+filepath.Join(s.data, "keine-policy.json"))
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
 func (s *serveSetup) start(t *testing.T, args ...string) *serveProc {
 	t.Helper()
 	cmd := exec.Command(s.bin, append([]string{"-data-dir", s.data, "serve", "--listen", "127.0.0.1:0"}, args...)...)
@@ -350,17 +365,7 @@ func TestServeWithCertificate(t *testing.T) {
 	workers := source.DemoWorkers[:2]
 	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 23, Appointments: 6, Deadlines: 2, Resubmissions: 1, Addresses: 4, Subscriptions: 2})
 	cer := filepath.Join(t.TempDir(), "kanzlei.cer")
-	run := func(stdin string, args ...string) string {
-		cmd := exec.Command(s.bin, append([]string{"-data-dir", s.data}, args...)...)
-		cmd.Env = append(os.Environ(), "KANZLEISYNC_KEYRING_SERVICE="+s.service, "KANZLEISYNC_ADMIN_PASSWORD=Kanzlei-Admin-2026",
-			"KANZLEISYNC_POLICY_FILE="+filepath.Join(s.data, "keine-policy.json"))
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(stdin string, args ...string) string { return s.cli(t, stdin, args...) }
 	run("Kanzlei-Admin-2026\n", "admin", "password", "set")
 	run("", "config", "entity", "set", "--name", "Kanzlei", "--remove-credentials")
 	if out := run("", "config", "entity", "certificate", "create", "--name", "Kanzlei", "--file", cer); !strings.Contains(out, "Zertifikat hochladen") {

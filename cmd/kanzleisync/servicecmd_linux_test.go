@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,17 +27,7 @@ func TestServiceInstallHandsOver(t *testing.T) {
 	workers := source.DemoWorkers[:1]
 	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 29, Appointments: 5, Deadlines: 2, Resubmissions: 1, Addresses: 3, Subscriptions: 2})
 	cer := filepath.Join(t.TempDir(), "kanzlei.cer")
-	run := func(stdin string, args ...string) string {
-		cmd := exec.Command(s.bin, append([]string{"-data-dir", s.data}, args...)...)
-		cmd.Env = append(os.Environ(), "KANZLEISYNC_KEYRING_SERVICE="+s.service, "KANZLEISYNC_ADMIN_PASSWORD=Kanzlei-Admin-2026",
-			"KANZLEISYNC_POLICY_FILE="+filepath.Join(s.data, "keine-policy.json"))
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(stdin string, args ...string) string { return s.cli(t, stdin, args...) }
 	run("Kanzlei-Admin-2026\n", "admin", "password", "set")
 	run("", "config", "entity", "certificate", "create", "--name", "Kanzlei", "--file", cer)
 	der, err := os.ReadFile(cer)
