@@ -36,7 +36,8 @@ screenshots: deps-screenshots
 	SCREENSHOT_DIR=$(SCREENSHOT_DIR) .ci/screenshots
 
 ## windows: cross-builds bin/kanzleisync.exe (the tray; icon and metadata of FyneApp.toml) and
-## bin/kanzleisync-cli.exe (the same program for the console) with mingw-w64.
+## bin/kanzleisync-cli.exe (the same program for the console) with mingw-w64, and packs both
+## into bin/kanzleisync.msi (msitools' wixl).
 windows: deps-windows
 	GOFLAGS="$(PLAIN_GOFLAGS)" GOBIN="$(CURDIR)/bin" $(GO) install $(FYNE_TOOL)
 	cd cmd/kanzleisync && CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
@@ -47,7 +48,9 @@ windows: deps-windows
 	# PowerShell print, pipe and set %ERRORLEVEL% (the GUI exe has no console)
 	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
 	  $(GO) build -trimpath -tags release -ldflags "-s -w" -o bin/kanzleisync-cli.exe ./cmd/kanzleisync
-	@ls -l bin/kanzleisync.exe bin/kanzleisync-cli.exe
+	# the Windows Installer package for roll-out (assets/windows/kanzleisync.wxs)
+	.ci/build-msi bin/kanzleisync.msi "$(call toml,Version)"
+	@ls -l bin/kanzleisync.exe bin/kanzleisync-cli.exe bin/kanzleisync.msi
 
 ## test: every test, headless, with a private D-Bus session and keyring;
 ## then the Windows build, smoke-tested under Wine (.ci/wine-smoke).

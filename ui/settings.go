@@ -521,6 +521,11 @@ func (a *App) generalTab(s *SettingsScreen) fyne.CanvasObject {
 		s.Autostart.Disable()
 	} else {
 		s.Autostart.SetChecked(a.o.Autostart.Enabled())
+		if m, ok := a.o.Autostart.(interface{ Machine() bool }); ok && m.Machine() {
+			// IT starts kanzleisync for every user (MSI with AUTOSTART=1)
+			s.Autostart.SetText(text.T("Mit dem System starten (von der IT für alle Benutzer eingeschaltet)"))
+			s.Autostart.Disable()
+		}
 		s.Autostart.OnChanged = func(on bool) {
 			if err := a.o.Autostart.Set(on); err != nil {
 				a.notifyError(text.T("Mit dem System starten"), err)

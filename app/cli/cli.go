@@ -47,6 +47,8 @@ var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
                                      der Export auf dem Terminalserver (ohne Fenster; /health und /metrics)
   kanzleisync service install [--listen ADRESSE] | service uninstall
                                      serve als Dienst des Betriebssystems einrichten oder entfernen
+  kanzleisync policy set --tenant ID --client-id GUID [--cache-path DATEI] [--entity NAME]
+                                     die Vorgaben der IT (policy.json) schreiben; so setzt das MSI TENANT, CLIENTID, CACHEPATH, ENTITY
   kanzleisync help                   diese Hilfe
   Vor jedem Befehl: --data-dir ORDNER (Datenverzeichnis; Voreinstellung: Benutzerkonfiguration/kanzleisync)
 

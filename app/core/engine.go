@@ -76,8 +76,11 @@ type Engine struct {
 	// lost sign-ins seen by the workers, and workers whose last cycle held
 	// deletions back: each warning made anew (in the language of the
 	// moment) whenever the warnings are collected
-	signIn   map[string]func() diagnose.Warning
-	held     map[string]func() diagnose.Warning
+	signIn map[string]func() diagnose.Warning
+	held   map[string]func() diagnose.Warning
+	// entities whose last cycle failed before or beside the workers (the
+	// cache missing, a Sachbearbeiter not in the cache)
+	trouble  map[string]func() diagnose.Warning
 	runners  map[string]*runnerEntry
 	fetchers map[string]*fetcherEntry
 	pop3     *listenerEntry // the local POP3 and SMTP servers for the Kommunikator
@@ -125,7 +128,7 @@ func New(o Options) *Engine {
 		o.ConfigPoll = 2 * time.Second
 	}
 	return &Engine{o: o, accounts: map[string]*AccountStatus{}, syncs: map[string]*WorkerSync{}, signIn: map[string]func() diagnose.Warning{}, held: map[string]func() diagnose.Warning{},
-		runners: map[string]*runnerEntry{}, fetchers: map[string]*fetcherEntry{}, outboxes: map[string]*outboxEntry{}}
+		trouble: map[string]func() diagnose.Warning{}, runners: map[string]*runnerEntry{}, fetchers: map[string]*fetcherEntry{}, outboxes: map[string]*outboxEntry{}}
 }
 
 // Subscribe calls f with every new status (from background goroutines).
@@ -232,6 +235,7 @@ func (e *Engine) reconcileRunners(c configuration, graphLog *slog.Logger) {
 		if ent, ok := c.entities[name]; !ok || ent.CachePath == "" || e.exportServer != "" {
 			re.cancel()
 			delete(e.runners, name)
+			delete(e.trouble, name)
 		}
 	}
 	for _, ent := range c.entities {
@@ -249,6 +253,7 @@ func (e *Engine) reconcileRunners(c configuration, graphLog *slog.Logger) {
 		}
 		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: c.installation,
 			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress, Tokens: tokens, MaxParallel: e.o.MaxParallel}
+		r.OnTrouble = func(err error) { e.cycleTrouble(r.Entity, err) }
 		rctx, cancel := context.WithCancel(e.base)
 		e.runners[ent.Name] = &runnerEntry{r: r, cancel: cancel}
 		e.done.Add(1)

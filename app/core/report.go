@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -216,6 +217,9 @@ func (e *Engine) RefreshWarnings(ctx context.Context) {
 	for _, hw := range e.held {
 		ws = append(ws, hw())
 	}
+	for _, tw := range e.trouble {
+		ws = append(ws, tw())
+	}
 	if e.inactive && len(ents) > 0 {
 		ws = append(ws, diagnose.Warning{Key: "inactive", Status: diagnose.Yellow, Title: text.T("Schnittstelle nicht aktiv"), Text: export.ErrInactive.Error()})
 	}
@@ -227,6 +231,40 @@ func (e *Engine) RefreshWarnings(ctx context.Context) {
 		}
 	}
 	e.publish()
+}
+
+// cycleTrouble records what an entity's cycle could not tell through its
+// workers (nil: the cycle had none) as a red warning until a cycle runs
+// without it; a new or different trouble is a new warning (notified once).
+func (e *Engine) cycleTrouble(entity string, err error) {
+	e.mu.Lock()
+	_, had := e.trouble[entity]
+	if err == nil {
+		delete(e.trouble, entity)
+		e.mu.Unlock()
+		if had {
+			e.RefreshWarnings(e.ctx())
+		}
+		return
+	}
+	ctx := e.base
+	e.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ent, _ := e.o.Repo.Entity(ctx, entity)
+	sum := sha256.Sum256([]byte(err.Error()))
+	key := fmt.Sprintf("trouble/%s/%x", entity, sum[:8])
+	e.mu.Lock()
+	old, had := e.trouble[entity]
+	e.trouble[entity] = func() diagnose.Warning {
+		return diagnose.Warning{Key: key, Status: diagnose.Red, Title: text.T("Synchronisation angehalten"),
+			Text: entity + ": " + Explain(err, ent, "")}
+	}
+	e.mu.Unlock()
+	if !had || old().Key != key {
+		e.RefreshWarnings(ctx)
+	}
 }
 
 // ReportSignInLost records a lost sign-in found outside the workers (by

@@ -32,13 +32,18 @@ type Progress struct {
 // Runner exports all workers of one entity, every Interval and on demand.
 // Its cycles never overlap.
 type Runner struct {
-	Entity       string
-	Repo         *config.Repo
-	Store        *store.Store
-	Tokens       func(upn string) graph.TokenSource
-	Interval     time.Duration // default 2 min
-	FullEvery    time.Duration // a full check against Microsoft 365 at least this often (default 1 h)
-	OnProgress   func(Progress)
+	Entity     string
+	Repo       *config.Repo
+	Store      *store.Store
+	Tokens     func(upn string) graph.TokenSource
+	Interval   time.Duration // default 2 min
+	FullEvery  time.Duration // a full check against Microsoft 365 at least this often (default 1 h)
+	OnProgress func(Progress)
+	// OnTrouble is told after each cycle of Run what no worker's progress
+	// reports — the cache missing or unreadable, a Sachbearbeiter the
+	// cache does not know, the configuration unreadable — or nil when
+	// there was none: without it such a cycle would fail in silence.
+	OnTrouble    func(error)
 	Logger       *slog.Logger
 	Installation string
 	// MaxParallel caps the mailboxes exported at the same time (0: all of
@@ -46,7 +51,7 @@ type Runner struct {
 	// batches in memory, so a server with many mailboxes may want a cap.
 	MaxParallel int
 
-	cycle    sync.Mutex
+	running  sync.Mutex // cycles never overlap
 	trigger  chan struct{}
 	once     sync.Once
 	lastFull time.Time
@@ -80,8 +85,12 @@ func (r *Runner) Trigger() {
 func (r *Runner) Run(ctx context.Context) error {
 	r.init()
 	for {
-		if _, err := r.Cycle(ctx, false); err != nil && ctx.Err() == nil {
+		_, trouble, err := r.cycle(ctx, false)
+		if err != nil && ctx.Err() == nil {
 			r.Logger.Warn("export cycle failed", "entity", r.Entity, "error", err.Error())
+		}
+		if r.OnTrouble != nil && ctx.Err() == nil {
+			r.OnTrouble(trouble)
 		}
 		t := time.NewTimer(r.Interval)
 		select {
@@ -99,16 +108,31 @@ func (r *Runner) Run(ctx context.Context) error {
 // parallel. With preview it only plans. It returns the plans (preview) or
 // the results' summaries per worker.
 func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, error) {
+	out, _, err := r.cycle(ctx, preview)
+	return out, err
+}
+
+// cycle is Cycle; trouble is the part of err that no worker's progress
+// reports.
+func (r *Runner) cycle(ctx context.Context, preview bool) (out map[string]string, trouble, err error) {
 	r.init()
-	r.cycle.Lock()
-	defer r.cycle.Unlock()
+	r.running.Lock()
+	defer r.running.Unlock()
+	out, unknown, err := r.cycleLocked(ctx, preview)
+	if out == nil {
+		return nil, err, err // it ended before any worker
+	}
+	return out, errors.Join(unknown...), err
+}
+
+func (r *Runner) cycleLocked(ctx context.Context, preview bool) (map[string]string, []error, error) {
 	ent, err := r.Repo.Entity(ctx, r.Entity)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	settings, err := r.Repo.Settings(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	inactive := !settings.InterfaceActive && !preview
 	if inactive {
@@ -117,20 +141,20 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 		preview = true
 	}
 	if ent.CachePath == "" {
-		return nil, &NoCachePathError{Entity: ent.Name}
+		return nil, nil, &NoCachePathError{Entity: ent.Name}
 	}
 	cache, err := source.Open(ctx, ent.CachePath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer cache.Close()
 	cacheWorkers, err := cache.Workers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !preview {
 		if err := r.journalOrphans(ctx, cache); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	byUPN := map[string]string{}
@@ -139,13 +163,13 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 	}
 	workers, err := r.Repo.Workers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	full := time.Since(r.lastFull) >= r.FullEvery
 	ex := &Exporter{Store: r.Store, Cache: cache, Settings: settings, Logger: r.Logger, Installation: r.Installation}
 	var mu sync.Mutex
 	out := map[string]string{}
-	var errs []error
+	var errs, unknown []error
 	var wg sync.WaitGroup
 	var slots chan struct{}
 	if r.MaxParallel > 0 {
@@ -158,7 +182,8 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 		cacheID, ok := byUPN[strings.ToLower(w.UPN)]
 		if !ok {
 			mu.Lock()
-			errs = append(errs, &UnknownWorkerError{UPN: w.UPN, Cache: ent.CachePath})
+			uerr := &UnknownWorkerError{UPN: w.UPN, Cache: ent.CachePath}
+			errs, unknown = append(errs, uerr), append(unknown, uerr)
 			mu.Unlock()
 			continue
 		}
@@ -189,7 +214,7 @@ func (r *Runner) Cycle(ctx context.Context, preview bool) (map[string]string, er
 	if inactive {
 		errs = append(errs, ErrInactive)
 	}
-	return out, errors.Join(errs...)
+	return out, unknown, errors.Join(errs...)
 }
 
 // NoCachePathError: the entity names no cache file.

@@ -44,6 +44,9 @@ type Server struct {
 	Now func() time.Time
 	// OnListen is told the HTTP address once it listens.
 	OnListen func(addr string)
+	// Events gets start, stop, the lease's changes and every red state
+	// (the Windows event log when serve runs as a service); nil: none.
+	Events Events
 
 	holder  string
 	mu      sync.Mutex
@@ -52,6 +55,9 @@ type Server struct {
 	eng     *core.Engine
 	started time.Time
 	addr    string
+
+	evMu sync.Mutex
+	last core.Health // the exporting engine's last health, for transitions
 }
 
 // Holder is this process's name in the lease: host, pid and a random part.
@@ -109,6 +115,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	s.Logger.Info("serve started", "holder", s.holder, "listen", ln.Addr().String())
+	s.emit(event{levelInfo, EventStarted, text.F("kanzleisync serve läuft (Status unter http://%s/health, Kennung %s).", ln.Addr().String(), s.holder)})
 
 	tick := time.NewTicker(s.TTL / 3)
 	defer tick.Stop()
@@ -121,6 +128,7 @@ func (s *Server) Run(ctx context.Context) error {
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = s.Store.ReleaseLease(rctx, LeaseName, s.holder)
 			cancel()
+			s.emit(event{levelInfo, EventStopped, text.F("kanzleisync serve beendet (Kennung %s).", s.holder)})
 			return nil
 		case <-tick.C:
 		}
@@ -140,8 +148,10 @@ func (s *Server) step(ctx context.Context) {
 	switch {
 	case ok && !leader:
 		eng := s.Engine()
+		eng.Subscribe(func(st core.Status) { s.observe(eng, st) })
 		if err := eng.Start(ctx); err != nil {
 			s.Logger.Error("start export", "error", err.Error())
+			s.emit(event{levelError, EventStartFailed, text.F("Der Export konnte nicht starten: %v", err)})
 			_ = s.Store.ReleaseLease(ctx, LeaseName, s.holder)
 			return
 		}
@@ -149,8 +159,10 @@ func (s *Server) step(ctx context.Context) {
 		s.leader, s.since, s.eng = true, s.Now(), eng
 		s.mu.Unlock()
 		s.Logger.Info("lease won: exporting", "holder", s.holder)
+		s.emit(event{levelInfo, EventLeaseWon, text.F("Dieser Server exportiert jetzt (Sperre „%s“ übernommen, Kennung %s).", LeaseName, s.holder)})
 	case !ok && leader:
 		s.Logger.Warn("lease lost: export stopped", "holder", s.holder)
+		s.emit(event{levelWarning, EventLeaseLost, text.F("Die Export-Sperre ist verloren (Datenbank nicht erreichbar oder ein anderer Server hat sie): der Export dieses Servers ist angehalten, bis er sie wieder hat. Kennung %s.", s.holder)})
 		s.stepDown()
 	}
 }
@@ -163,6 +175,28 @@ func (s *Server) stepDown() {
 	if eng != nil {
 		eng.Close()
 	}
+	s.evMu.Lock()
+	s.last = core.Health{}
+	s.evMu.Unlock()
+}
+
+// observe turns the exporting engine's statuses into events.
+func (s *Server) observe(eng *core.Engine, st core.Status) {
+	if s.Events == nil {
+		return
+	}
+	s.mu.Lock()
+	current := s.eng == eng || s.eng == nil // nil: the first status comes before Start returns
+	s.mu.Unlock()
+	if !current {
+		return // an engine that lost the lease
+	}
+	h := core.HealthOf(st)
+	s.evMu.Lock()
+	evs := transitions(s.last, h)
+	s.last = h
+	s.evMu.Unlock()
+	s.emit(evs...)
 }
 
 // Health is the JSON of /health (one type with the workstations' reader).

@@ -97,6 +97,9 @@ func runTray(ctx context.Context, e env, x *trayExtras) int {
 	if openURL == nil {
 		openURL = browser.Open
 	}
+	if err := (autostart.Switch{}).Tidy(); err != nil {
+		e.logger.Warn("autostart: the user's entry beside the machine's stays", "error", err.Error())
+	}
 	a := ui.New(ctx, fa, eng, ui.Options{OpenURL: openURL, Demo: x.demo, DemoHelp: x.help, Autostart: autostart.Switch{},
 		Version: version, DataDir: e.dataDir, LogFile: e.logPath, TransferLog: filepath.Join(e.dataDir, "kanzleisync-transfer.log")})
 	current.Store(a)

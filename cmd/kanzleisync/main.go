@@ -36,6 +36,9 @@ func main() {
 }
 
 func run(dataDir string, args []string) int {
+	if len(args) > 0 && args[0] == "policy" {
+		return runPolicy(args[1:])
+	}
 	demoMode := len(args) > 0 && args[0] == "demo"
 	e, closeEnv, err := openEnv(dataDir, demoMode)
 	if err != nil {

@@ -24,23 +24,29 @@ func runServe(ctx context.Context, e env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	srv := &server.Server{Store: e.store, Logger: e.logger, Listen: *listen, TTL: *ttl,
-		OnListen: func(addr string) {
-			fmt.Printf(text.T("kanzleisync serve: Status unter http://%s/health und /metrics\n"), addr)
-		},
-		Engine: func() *core.Engine {
-			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
-				AppPermissions: true, ExportInterval: *interval, MaxParallel: *parallel})
-		}}
+	srv := newServer(e, *listen, *ttl, *interval, *parallel)
+	srv.OnListen = func(addr string) {
+		fmt.Printf(text.T("kanzleisync serve: Status unter http://%s/health und /metrics\n"), addr)
+	}
 	run := func(ctx context.Context) error {
 		// credentials `service install` handed over land in this account's keyring first
 		if err := takeCredentials(e); err != nil {
+			if srv.Events != nil {
+				_ = srv.Events.Error(server.EventStartFailed, err.Error())
+			}
 			return err
 		}
 		return srv.Run(ctx)
 	}
 	var err error
 	if service.IsService() {
+		// the service's events also go to the Windows event log
+		if l, lerr := service.OpenEventLog(); lerr == nil {
+			defer l.Close()
+			srv.Events = l
+		} else {
+			e.logger.Warn("event log", "error", lerr.Error())
+		}
 		err = service.Run(run)
 	} else {
 		err = run(ctx)
@@ -50,4 +56,14 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// newServer is serve's exporter on the environment: application
+// permissions, one engine each time the lease is won.
+func newServer(e env, listen string, ttl, interval time.Duration, parallel int) *server.Server {
+	return &server.Server{Store: e.store, Logger: e.logger, Listen: listen, TTL: ttl,
+		Engine: func() *core.Engine {
+			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
+				AppPermissions: true, ExportInterval: interval, MaxParallel: parallel})
+		}}
 }

@@ -53,3 +53,11 @@ func (s Switch) Set(on bool) error {
 	}
 	return nil
 }
+
+// Machine reports whether kanzleisync starts for every user of this
+// computer; on Linux that is a package's business (/etc/xdg/autostart),
+// which kanzleisync does not manage: the user's entry is all there is.
+func (s Switch) Machine() bool { return false }
+
+// Tidy: nothing to tidy on Linux.
+func (s Switch) Tidy() error { return nil }

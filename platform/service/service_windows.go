@@ -52,7 +52,8 @@ func Install(c Config) error {
 		{Type: mgr.ServiceRestart, Delay: 10 * time.Second},
 		{Type: mgr.ServiceRestart, Delay: 60 * time.Second},
 	}, 24*60*60)
-	return nil
+	// the service's events go to the Application log under its name
+	return InstallEventSource()
 }
 
 // Supported: the Windows service manager.
@@ -103,7 +104,7 @@ func remove(s *mgr.Service) error {
 	if err := s.Delete(); err != nil && !errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
 		return text.Errorf("Der Dienst konnte nicht entfernt werden: %w", err)
 	}
-	return nil
+	return RemoveEventSource()
 }
 
 // IsService reports whether the process was started by the service manager.
