@@ -103,6 +103,9 @@ func configShow(ctx context.Context, d Deps) error {
 			fmt.Fprintf(d.Stdout, text.T("  Geheimer Clientschlüssel: %s, %s\n"), secret, expiry)
 		}
 		fmt.Fprintf(d.Stdout, text.T("  Cache der Kanzleisoftware: %s\n"), cache)
+		if p := d.Repo.Policy(); p.LockedEntity(e.Name) {
+			fmt.Fprint(d.Stdout, text.F("  Vorgegeben von der IT: %s\n", p.Path))
+		}
 	}
 	workers, err := d.Repo.Workers(ctx)
 	if err != nil {

@@ -61,7 +61,7 @@ type Entity struct {
 	ClientID string `json:"clientId"` // Anwendungs-ID
 	// SecretExpires is the expiry date of the client secret as the Azure
 	// portal shows it; zero when not entered.
-	SecretExpires Date   `json:"secretExpires,omitempty"`
+	SecretExpires Date   `json:"secretExpires,omitzero"`
 	AuthorityHost string `json:"authorityHost,omitempty"` // national clouds: https://login.microsoftonline.us …
 	GraphEndpoint string `json:"graphEndpoint,omitempty"` // national clouds: https://graph.microsoft.us …
 	// CachePath is the practice software's SQLite cache on this workstation.
