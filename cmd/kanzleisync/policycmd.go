@@ -24,7 +24,7 @@ func runPolicy(args []string) int {
 	fs := flag.NewFlagSet("policy set", flag.ContinueOnError)
 	var e config.Entity
 	fs.StringVar(&e.Name, "entity", "", text.F("Name der Entität (Voreinstellung: der Name in der Datei, sonst „%s“)", config.DefaultPolicyEntity))
-	fs.StringVar(&e.Tenant, "tenant", "", text.T("Verzeichnis-ID (Mandanten-ID) der App-Registrierung"))
+	fs.StringVar(&e.Tenant, "tenant", "", text.T("Verzeichnis-ID der App-Registrierung"))
 	fs.StringVar(&e.ClientID, "client-id", "", text.T("Anwendungs-ID (Client-ID) der App-Registrierung"))
 	fs.StringVar(&e.CachePath, "cache-path", "", text.T("Pfad des Caches der Kanzleisoftware auf den Arbeitsplätzen"))
 	file := fs.String("file", paths.PolicyFile(), text.T("die Datei der Vorgaben der IT"))
