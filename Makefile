@@ -53,12 +53,14 @@ windows: deps-windows
 	@ls -l bin/kanzleisync.exe bin/kanzleisync-cli.exe bin/kanzleisync.msi
 
 ## test: every test, headless, with a private D-Bus session and keyring;
-## then the Windows build, smoke-tested under Wine (.ci/wine-smoke).
+## then the Windows build, smoke-tested under Wine (.ci/wine-smoke), and the
+## package tests built for Windows, run under Wine (.ci/wine-tests).
 test: deps-test
 	$(GO) vet $(PKGS)
 	.ci/with-keyring $(GO) test -timeout 20m $(PKGS)
 	$(MAKE) --no-print-directory windows
 	.ci/wine-smoke bin/kanzleisync.exe
+	.ci/wine-tests
 
 ## build: all programs into bin/.
 build: deps-build

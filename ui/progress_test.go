@@ -12,6 +12,7 @@ import (
 	"kanzleisync/app/core"
 	"kanzleisync/app/export"
 	"kanzleisync/app/m365sim"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/app/text"
 )
 
@@ -67,7 +68,7 @@ func TestApproxDuration(t *testing.T) {
 // keyring, the .cer into the data directory, and the window says where to
 // upload it. After the upload the app proves itself with it.
 func TestCreateCertificateInSettings(t *testing.T) {
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	f := newFixture(t, setup{opts: Options{DataDir: dir}})
 	var s *SettingsScreen
 	f.ui(func() {

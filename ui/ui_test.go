@@ -71,7 +71,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	sim := simtest.Start(t, s.tf, m365sim.Options{})
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	st, err := store.Open(filepath.Join(dir, "kanzleisync.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +374,7 @@ func TestAccountManager(t *testing.T) {
 		t.Fatalf("defaults: %+v", a)
 	}
 	// the server copy, the Graph folder and the mail drop are kept across edits
-	drop := t.TempDir()
+	drop := testsupport.TempDir(t)
 	f.ui(func() { e = f.app.ShowAccountEditor(anna, "kanzlei@kanzlei.example") })
 	f.ui(func() {
 		e.LeaveDays.SetText("sieben")
@@ -919,7 +919,7 @@ func TestMailReachesTheKommunikator(t *testing.T) {
 	if len(pw) < 24 {
 		t.Fatalf("local password %q", pw)
 	}
-	out := t.TempDir()
+	out := testsupport.TempDir(t)
 	b, err := exec.Command("python3", "../app/handoff/testdata/poplib_fetch.py", host, port, anna, pw, out).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(b), "1 ") {
 		t.Fatalf("poplib: %v %s", err, b)

@@ -20,6 +20,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/platform/keyring"
 	"kanzleisync/platform/keyring/keyringtest"
 )
@@ -68,7 +69,7 @@ func newEnv(t *testing.T, tf *m365sim.TenantFile, simOpts m365sim.Options) *env 
 
 func newEnvWith(t *testing.T, tf *m365sim.TenantFile, simOpts m365sim.Options, secrets auth.Secrets, service string) *env {
 	t.Helper()
-	e := &env{t: t, sim: simtest.Start(t, tf, simOpts), dir: t.TempDir(), secrets: secrets, service: service, logs: &syncBuffer{}}
+	e := &env{t: t, sim: simtest.Start(t, tf, simOpts), dir: testsupport.TempDir(t), secrets: secrets, service: service, logs: &syncBuffer{}}
 	var err error
 	if e.st, err = store.Open(filepath.Join(e.dir, "kanzleisync.db")); err != nil {
 		t.Fatal(err)

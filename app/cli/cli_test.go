@@ -17,6 +17,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/platform/keyring"
 	"kanzleisync/platform/keyring/keyringtest"
 )
@@ -44,11 +45,12 @@ func newWorkstation(t *testing.T) *workstation {
 // yet); keys are the keyring entries the test may leave.
 func newWorkstationWith(t *testing.T, tf *m365sim.TenantFile, admin string, keys ...string) *workstation {
 	kr, _ := keyringtest.Real(t, keys...)
-	w := &workstation{t: t, sim: simtest.Start(t, tf, m365sim.Options{}), dir: t.TempDir(), kr: kr}
+	w := &workstation{t: t, sim: simtest.Start(t, tf, m365sim.Options{}), dir: testsupport.TempDir(t), kr: kr}
 	var err error
 	if w.st, err = store.Open(filepath.Join(w.dir, "kanzleisync.db")); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { w.st.Close() }) // before the directory goes: Windows keeps open files
 	repo := config.NewRepo(w.st.DB())
 	if admin != "" {
 		if err := repo.SetAdminPassword(context.Background(), "", admin); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kanzleisync/app/config"
+	"kanzleisync/app/testsupport"
 )
 
 func TestAdminPassword(t *testing.T) {
@@ -53,7 +54,7 @@ func TestAdminPassword(t *testing.T) {
 func TestPolicyLocksItsFields(t *testing.T) {
 	r := newRepo(t)
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	file := filepath.Join(dir, "policy.json")
 	write := func(s string) {
 		if err := os.WriteFile(file, []byte(s), 0o644); err != nil {

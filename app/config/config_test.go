@@ -10,11 +10,12 @@ import (
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 func newRepo(t *testing.T) *config.Repo {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := store.Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

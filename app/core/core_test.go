@@ -11,6 +11,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 // The tray shows the most urgent thing: an error before a running export,
@@ -64,7 +65,7 @@ func TestJournalCSV(t *testing.T) {
 // A Reload that arrives after Close (a window saving settings while the
 // application quits) starts nothing.
 func TestReloadAfterClose(t *testing.T) {
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := store.Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

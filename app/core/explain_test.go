@@ -16,6 +16,7 @@ import (
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
 	"kanzleisync/app/source"
+	"kanzleisync/app/testsupport"
 )
 
 // englishWords are words of Go's and SQLite's error texts; none may reach a
@@ -39,7 +40,7 @@ func assertGerman(t *testing.T, what, text string) {
 
 func cacheFile(t *testing.T, change string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "Kanzlei Cache.db")
+	path := filepath.Join(testsupport.TempDir(t), "Kanzlei Cache.db")
 	if err := source.Generate(context.Background(), path, source.GenOptions{Seed: 1, Appointments: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestCacheFailuresInGerman(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	notDB := filepath.Join(t.TempDir(), "cache.db")
+	notDB := filepath.Join(testsupport.TempDir(t), "cache.db")
 	if err := os.WriteFile(notDB, []byte(strings.Repeat("kein SQLite ", 400)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestCacheFailuresInGerman(t *testing.T) {
 		name, path, want string
 		retry            bool
 	}{
-		{"missing", filepath.Join(t.TempDir(), "fehlt.db"), "fehlt", false},
+		{"missing", filepath.Join(testsupport.TempDir(t), "fehlt.db"), "fehlt", false},
 		{"locked", locked, "gesperrt", true},
 		{"newer", cacheFile(t, `UPDATE schema_info SET version = 2`), "neuere Version (2)", false},
 		{"column", cacheFile(t, `ALTER TABLE frist DROP COLUMN vorfrist`), "die Spalte „vorfrist“", false},

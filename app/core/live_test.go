@@ -42,7 +42,7 @@ func newLive(t *testing.T, active bool, modules []config.Module) *liveFixture {
 	t.Helper()
 	ctx := context.Background()
 	sim := simtest.Start(t, nil, m365sim.Options{})
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	f := &liveFixture{sim: sim, dbPath: filepath.Join(dir, "kanzleisync.db"), cachePath: filepath.Join(dir, "cache.sqlite")}
 	if err := source.Generate(ctx, f.cachePath, source.GenOptions{Seed: 9, Workers: source.DemoWorkers[:1], Appointments: 5, Deadlines: 3,
 		Addresses: 4, Subscriptions: 4, From: time.Date(2026, 1, 1, 0, 0, 0, 0, source.Berlin)}); err != nil {

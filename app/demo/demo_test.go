@@ -14,6 +14,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/platform/keyring/keyringtest"
 )
 
@@ -22,7 +23,7 @@ import (
 // person would see.
 func TestDemoAndItsBreakages(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	st, err := store.Open(filepath.Join(dir, "kanzleisync.db"))
 	if err != nil {
 		t.Fatal(err)

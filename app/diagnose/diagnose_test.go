@@ -23,7 +23,7 @@ import (
 const anna = "anna.mueller@kanzlei.example"
 
 func setup(t *testing.T, srv *m365sim.Server, modules []config.Module, secretExpires time.Time) *config.Repo {
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := store.Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 func TestSecretThresholds(t *testing.T) {
@@ -66,7 +67,7 @@ func TestRefreshTokenUnused(t *testing.T) {
 // Each threshold is notified once per installation, across restarts; the
 // next threshold is notified again.
 func TestNotifyOncePerThreshold(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "k.db")
+	path := filepath.Join(testsupport.TempDir(t), "k.db")
 	now := time.Now()
 	ent := []config.Entity{{Name: "Kanzlei", SecretExpires: config.Date{Time: now.AddDate(0, 0, 40)}}}
 	var got []string

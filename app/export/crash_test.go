@@ -31,7 +31,7 @@ var crashSize = source.GenOptions{Seed: 11, Appointments: 2500, Deadlines: 1000,
 func TestKilledExport(t *testing.T) {
 	kills := testsupport.Kills(t, "KANZLEISYNC_CRASH_CHILD", 5)
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	sim := simtest.Start(t, nil, m365sim.Options{})
 	cachePath, storePath := filepath.Join(dir, "cache.db"), filepath.Join(dir, "kanzleisync.db")
 	if err := source.Generate(ctx, cachePath, crashSize); err != nil {

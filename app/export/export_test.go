@@ -39,7 +39,7 @@ type bench struct {
 func newBench(t *testing.T, o source.GenOptions) *bench {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	b := &bench{t: t, sim: simtest.Start(t, nil, m365sim.Options{})}
 	cachePath := filepath.Join(dir, "cache.db")
 	if err := source.Generate(ctx, cachePath, o); err != nil {

@@ -43,7 +43,7 @@ func TestExportFigures(t *testing.T) {
 		t.Skip("make bench sets KANZLEISYNC_FIGURES")
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	sim := simtest.Start(t, nil, m365sim.Options{})
 	sim.SetThrottle(m365sim.ThrottleConfig{Requests: figureWindowReq, Window: m365sim.Duration(10 * time.Minute)})
 	cachePath, storePath := filepath.Join(dir, "cache.db"), filepath.Join(dir, "kanzleisync.db")
@@ -101,7 +101,7 @@ func TestExportFigures(t *testing.T) {
 // time, Graph requests, allocations.
 func noChangeCycle(t *testing.T, sim *m365sim.Server, token string) (float64, int, uint64) {
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	cachePath := filepath.Join(dir, "cache.db")
 	if err := source.Generate(ctx, cachePath, source.GenOptions{Seed: 5, Workers: source.DemoWorkers[:1],
 		Appointments: 70000, Deadlines: 15000, Resubmissions: 10000, Addresses: 5000, Subscriptions: 5000}); err != nil {

@@ -22,7 +22,7 @@ import (
 func newRunner(t *testing.T, o source.GenOptions) (*export.Runner, *m365sim.Server, *[]export.Progress, *sync.Mutex) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	sim := simtest.Start(t, nil, m365sim.Options{})
 	cachePath := filepath.Join(dir, "cache.db")
 	if err := source.Generate(ctx, cachePath, o); err != nil {

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"kanzleisync/app/testsupport"
 )
 
 func need(t *testing.T, tool string) {
@@ -29,7 +31,7 @@ func TestFetchmailFetches(t *testing.T) {
 	s := start(t)
 	s.fill(t)
 	host, port, _ := net.SplitHostPort(s.addr)
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	rc := filepath.Join(dir, "fetchmailrc")
 	out := filepath.Join(dir, "mail")
 	if err := os.MkdirAll(out, 0o700); err != nil {
@@ -82,7 +84,7 @@ func TestSwaksSubmits(t *testing.T) {
 	st := openStore(t)
 	addr := startSMTP(t, st)
 	host, port, _ := net.SplitHostPort(addr)
-	att := filepath.Join(t.TempDir(), "Klageschrift.pdf")
+	att := filepath.Join(testsupport.TempDir(t), "Klageschrift.pdf")
 	if err := os.WriteFile(att, bytes.Repeat([]byte("%PDF-1.7 Klage "), 20000), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ import (
 // and tmp/ is empty.
 func TestKilledMailDrop(t *testing.T) {
 	kills := testsupport.Kills(t, "KANZLEISYNC_DROP_CHILD", 5)
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	storePath, drop := filepath.Join(dir, "k.db"), filepath.Join(dir, "Ablage")
 	want := map[string][]byte{}
 	total := 0
@@ -152,7 +152,7 @@ func TestMailDropFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("a full disk needs a small tmpfs, which only root can mount (make test runs as root in CI)")
 	}
-	dir := filepath.Join(t.TempDir(), "klein")
+	dir := filepath.Join(testsupport.TempDir(t), "klein")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}

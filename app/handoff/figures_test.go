@@ -152,7 +152,7 @@ func outboxFigure(t *testing.T) {
 		t.Fatalf("jens has %d of %d", got, n)
 	}
 
-	ca := filepath.Join(t.TempDir(), "ca.pem")
+	ca := filepath.Join(testsupport.TempDir(t), "ca.pem")
 	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}

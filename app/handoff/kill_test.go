@@ -27,7 +27,7 @@ const killPassword = "lokales-Passwort-fuer-den-Kill-Test"
 // message reached the Kommunikator exactly once and is marked taken once.
 func TestKilledHandoff(t *testing.T) {
 	kills := testsupport.Kills(t, "KANZLEISYNC_HANDOFF_CHILD", 10)
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	storePath := filepath.Join(dir, "k.db")
 	st, err := store.Open(storePath)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestKilledOutbox(t *testing.T) {
 	sim := simtest.Start(t, nil, m365sim.Options{})
 	sim.SetFaults(m365sim.Faults{SMTPTempFail: 0.1, SMTPDrop: 0.05})
 	jens := "jens.schaefer@kanzlei.example"
-	storePath := filepath.Join(t.TempDir(), "k.db")
+	storePath := filepath.Join(testsupport.TempDir(t), "k.db")
 	st, err := store.Open(storePath)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestKilledOutbox(t *testing.T) {
 		}
 	})
 	tok := simtest.SignIn(t, sim, anna, "https://outlook.office.com/SMTP.Send").AccessToken
-	ca := filepath.Join(t.TempDir(), "ca.pem")
+	ca := filepath.Join(testsupport.TempDir(t), "ca.pem")
 	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}

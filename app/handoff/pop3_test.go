@@ -28,7 +28,7 @@ type server struct {
 
 func start(t *testing.T) *server {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := store.Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func poplib(t *testing.T, s *server, user, pw, mode string, keep bool) (string, 
 		t.Skip("python3 is missing: run through make test (.ci/install-deps installs it)")
 	}
 	host, port, _ := net.SplitHostPort(s.addr)
-	out := t.TempDir()
+	out := testsupport.TempDir(t)
 	args := []string{"testdata/poplib_fetch.py", host, port, user, pw, out, mode}
 	if keep {
 		args = append(args, "keep")

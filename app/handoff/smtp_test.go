@@ -63,7 +63,7 @@ func smtplib(t *testing.T, addr, user, pw, from, to, mech string, attach int) st
 
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := store.Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestMailDrop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := filepath.Join(t.TempDir(), "Ablage")
+	dir := filepath.Join(testsupport.TempDir(t), "Ablage")
 	if n, err := handoff.DropPending(ctx, st, anna, dir, time.Now()); err != nil || n != 3 {
 		t.Fatalf("dropped %d: %v", n, err)
 	}
@@ -292,7 +292,7 @@ func TestMailDrop(t *testing.T) {
 	if err := st.StoreMessages(ctx, store.Message{Account: anna, UIDL: "u9", Raw: []byte("Subject: x\r\n\r\ny\r\n")}); err != nil {
 		t.Fatal(err)
 	}
-	blocked := filepath.Join(t.TempDir(), "datei")
+	blocked := filepath.Join(testsupport.TempDir(t), "datei")
 	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestMailDrop(t *testing.T) {
 // and a file taken before a crash is not queued twice.
 func TestDropOutboxFolder(t *testing.T) {
 	st := openStore(t)
-	dir := filepath.Join(t.TempDir(), "Ablage")
+	dir := filepath.Join(testsupport.TempDir(t), "Ablage")
 	box := filepath.Join(dir, "outbox")
 	if err := os.MkdirAll(filepath.Join(box, ".in-kanzleisync"), 0o700); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
+	"kanzleisync/app/testsupport"
 )
 
 func TestInspectionAPIOverHTTP(t *testing.T) {
@@ -84,7 +85,7 @@ func TestInspectionAPIOverHTTP(t *testing.T) {
 }
 
 func TestStateFileSurvivesRestart(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "sim-state.json")
+	file := filepath.Join(testsupport.TempDir(t), "sim-state.json")
 	tf := m365sim.DemoTenant(time.Now())
 	srv, err := m365sim.New(tf, m365sim.Options{StateFile: file})
 	if err != nil {
@@ -139,7 +140,7 @@ func TestSeedMakesIDsRepeatable(t *testing.T) {
 }
 
 func TestTenantFileValidation(t *testing.T) {
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
 		if err := writeFile(p, body); err != nil {

@@ -30,9 +30,9 @@ func TestKilledFetch(t *testing.T) {
 	const perRound = 25
 	total := perRound * kills
 	body := strings.Repeat("Sehr geehrte Frau Müller, anbei der Schriftsatz. ", 800)
-	storePath := filepath.Join(t.TempDir(), "k.db")
+	storePath := filepath.Join(testsupport.TempDir(t), "k.db")
 	token := outlookToken(t, srv)
-	ca := filepath.Join(t.TempDir(), "ca.pem")
+	ca := filepath.Join(testsupport.TempDir(t), "ca.pem")
 	if err := os.WriteFile(ca, srv.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}

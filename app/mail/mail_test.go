@@ -27,7 +27,7 @@ func outlookToken(t testing.TB, srv *m365sim.Server) string {
 }
 
 func openStore(t testing.TB) *store.Store {
-	st, err := store.Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := store.Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 )
 
 // TestPOP3Figures (make bench, KANZLEISYNC_FIGURES=1): 1,000 messages of
@@ -54,14 +55,14 @@ func TestPOP3Figures(t *testing.T) {
 	}
 	run := func(name string, cmd *exec.Cmd, delivered func() int) (float64, float64) {
 		fill()
-		out, err := os.CreateTemp(t.TempDir(), name)
+		out, err := os.CreateTemp(testsupport.TempDir(t), name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cmd.Stdout, cmd.Stderr = out, out
 		// GNU time reports the peak RSS of its own child: Go starts children
 		// with vfork, so their rusage would carry this test's RSS.
-		rssFile := filepath.Join(t.TempDir(), name+".rss")
+		rssFile := filepath.Join(testsupport.TempDir(t), name+".rss")
 		cmd.Args = append([]string{"time", "-f", "%M", "-o", rssFile}, append([]string{cmd.Path}, cmd.Args[1:]...)...)
 		cmd.Path = "/usr/bin/time"
 		start := time.Now()
@@ -92,7 +93,7 @@ func TestPOP3Figures(t *testing.T) {
 		t.Logf("%s: %d messages in %v, %.1f msgs/s, peak RSS %.1f MB", name, n, elapsed.Round(time.Millisecond), perS, rss)
 		return perS, rss
 	}
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 
 	storePath := filepath.Join(dir, "k.db")
 	ours := exec.Command(os.Args[0], "-test.run=^TestFetchChild$", "-test.count=1")
@@ -179,7 +180,7 @@ func handoffFigure(t *testing.T, storePath string, n int) float64 {
 	defer cancel()
 	go srv.Serve(ctx, ln)
 	host, port, _ := strings.Cut(ln.Addr().String(), ":")
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	out := filepath.Join(dir, "out")
 	_ = os.MkdirAll(out, 0o700)
 	rc := filepath.Join(dir, "fetchmailrc")

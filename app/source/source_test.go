@@ -16,11 +16,12 @@ import (
 	_ "modernc.org/sqlite"
 
 	"kanzleisync/app/source"
+	"kanzleisync/app/testsupport"
 )
 
 func generate(t *testing.T, o source.GenOptions) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "cache.db")
+	path := filepath.Join(testsupport.TempDir(t), "cache.db")
 	if err := source.Generate(context.Background(), path, o); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestSchemaErrorsNameWhatIsWrong(t *testing.T) {
 			t.Errorf("%s: err = %v", tc.change, err)
 		}
 	}
-	if _, err := source.Open(ctx, filepath.Join(t.TempDir(), "fehlt.db")); err == nil {
+	if _, err := source.Open(ctx, filepath.Join(testsupport.TempDir(t), "fehlt.db")); err == nil {
 		t.Error("a missing file opened")
 	}
 }

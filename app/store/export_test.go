@@ -5,11 +5,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"kanzleisync/app/testsupport"
 )
 
 func TestMappingsAndJournal(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "k.db")
+	path := filepath.Join(testsupport.TempDir(t), "k.db")
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +71,7 @@ func TestMappingsAndJournal(t *testing.T) {
 
 func TestMappingCacheSeesOtherWriters(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "k.db")
+	path := filepath.Join(testsupport.TempDir(t), "k.db")
 	a, err := Open(path)
 	if err != nil {
 		t.Fatal(err)

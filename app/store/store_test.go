@@ -8,10 +8,12 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"kanzleisync/app/testsupport"
 )
 
 func TestOpenMigratesAndReopens(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kanzleisync.db")
+	path := filepath.Join(testsupport.TempDir(t), "kanzleisync.db")
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +42,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 }
 
 func TestNewerSchemaIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kanzleisync.db")
+	path := filepath.Join(testsupport.TempDir(t), "kanzleisync.db")
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +58,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 }
 
 func TestFailingMigrationLeavesNoTrace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kanzleisync.db")
+	path := filepath.Join(testsupport.TempDir(t), "kanzleisync.db")
 	bad := fstest.MapFS{
 		"sql/0001_ok.sql":     {Data: []byte(`CREATE TABLE a (x INTEGER) STRICT;`)},
 		"sql/0002_broken.sql": {Data: []byte(`CREATE TABLE b (x INTEGER) STRICT; INSERT INTO nirgends VALUES (1);`)},
@@ -81,14 +83,14 @@ func TestMigrationNamesAreChecked(t *testing.T) {
 		"gap":      {"sql/0001_a.sql": {Data: []byte(`SELECT 1;`)}, "sql/0003_c.sql": {Data: []byte(`SELECT 1;`)}},
 		"bad name": {"sql/eins.sql": {Data: []byte(`SELECT 1;`)}},
 	} {
-		if _, err := Open(filepath.Join(t.TempDir(), "x.db"), withMigrations(fsys)); err == nil {
+		if _, err := Open(filepath.Join(testsupport.TempDir(t), "x.db"), withMigrations(fsys)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
 func TestConfigVersionCountsConfigurationOnly(t *testing.T) {
-	st, err := Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func TestConfigVersionCountsConfigurationOnly(t *testing.T) {
 }
 
 func TestLease(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "k.db")
+	path := filepath.Join(testsupport.TempDir(t), "k.db")
 	a, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +175,7 @@ func TestLease(t *testing.T) {
 // The bytes of taken mail go after the retention, never those still waiting;
 // the row stays so that the message is not fetched again.
 func TestPruneTakenKeepsWaiting(t *testing.T) {
-	st, err := Open(filepath.Join(t.TempDir(), "k.db"))
+	st, err := Open(filepath.Join(testsupport.TempDir(t), "k.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

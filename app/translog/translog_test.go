@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"kanzleisync/app/testsupport"
 )
 
 func TestRotationAndMasking(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "transfer.log")
+	path := filepath.Join(testsupport.TempDir(t), "transfer.log")
 	l, err := Open(path, 400, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +49,7 @@ func TestRotationAndMasking(t *testing.T) {
 }
 
 func TestDebugHandler(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "transfer.log")
+	path := filepath.Join(testsupport.TempDir(t), "transfer.log")
 	l, err := Open(path, 0, 0)
 	if err != nil {
 		t.Fatal(err)

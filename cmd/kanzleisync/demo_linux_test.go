@@ -11,6 +11,7 @@ import (
 
 	"kanzleisync/app/config"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/platform/instance"
 	"kanzleisync/platform/keyring/keyringtest"
 )
@@ -20,7 +21,7 @@ import (
 // settings keep pointing at the running demo's emulator. Once the first
 // has ended, the demo runs.
 func TestSecondDemoLeavesTheFirstAlone(t *testing.T) {
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	bin := filepath.Join(dir, "kanzleisync")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

@@ -19,6 +19,7 @@ import (
 	"kanzleisync/app/m365sim/simtest"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/platform/keyring/keyringtest"
 )
 
@@ -40,7 +41,7 @@ func TestIdleFigures(t *testing.T) {
 		window = time.Duration(s) * time.Second
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	bin := filepath.Join(dir, "kanzleisync")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

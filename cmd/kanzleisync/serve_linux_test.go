@@ -46,7 +46,7 @@ type serveSetup struct {
 func newServeSetup(t *testing.T, tf *m365sim.TenantFile, workers []source.Worker, gen source.GenOptions) *serveSetup {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
+	dir := testsupport.TempDir(t)
 	s := &serveSetup{sim: simtest.Start(t, tf, m365sim.Options{}), bin: filepath.Join(dir, "kanzleisync"), data: filepath.Join(dir, "data"),
 		cache: filepath.Join(dir, "cache.sqlite"), workers: workers}
 	if out, err := exec.Command("go", "build", "-o", s.bin, ".").CombinedOutput(); err != nil {
@@ -364,7 +364,7 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 func TestServeWithCertificate(t *testing.T) {
 	workers := source.DemoWorkers[:2]
 	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 23, Appointments: 6, Deadlines: 2, Resubmissions: 1, Addresses: 4, Subscriptions: 2})
-	cer := filepath.Join(t.TempDir(), "kanzlei.cer")
+	cer := filepath.Join(testsupport.TempDir(t), "kanzlei.cer")
 	run := func(stdin string, args ...string) string { return s.cli(t, stdin, args...) }
 	run("Kanzlei-Admin-2026\n", "admin", "password", "set")
 	run("", "config", "entity", "set", "--name", "Kanzlei", "--remove-credentials")

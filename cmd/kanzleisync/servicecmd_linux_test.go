@@ -11,6 +11,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/m365sim"
 	"kanzleisync/app/source"
+	"kanzleisync/app/testsupport"
 	"kanzleisync/platform/keyring/keyringtest"
 	"kanzleisync/platform/service"
 )
@@ -26,7 +27,7 @@ import (
 func TestServiceInstallHandsOver(t *testing.T) {
 	workers := source.DemoWorkers[:1]
 	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 29, Appointments: 5, Deadlines: 2, Resubmissions: 1, Addresses: 3, Subscriptions: 2})
-	cer := filepath.Join(t.TempDir(), "kanzlei.cer")
+	cer := filepath.Join(testsupport.TempDir(t), "kanzlei.cer")
 	run := func(stdin string, args ...string) string { return s.cli(t, stdin, args...) }
 	run("Kanzlei-Admin-2026\n", "admin", "password", "set")
 	run("", "config", "entity", "certificate", "create", "--name", "Kanzlei", "--file", cer)
@@ -45,7 +46,7 @@ func TestServiceInstallHandsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	svcDir := filepath.Join(t.TempDir(), "ProgramData", "kanzleisync", "server")
+	svcDir := filepath.Join(testsupport.TempDir(t), "ProgramData", "kanzleisync", "server")
 	prep, err := prepareService(context.Background(), e, svcDir)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,7 @@ func TestServiceInstallHandsOver(t *testing.T) {
 	if err := e.repo.SaveEntity(context.Background(), config.Entity{Name: "Zweite", Tenant: m365sim.DemoTenantID, ClientID: m365sim.DemoClientID}); err != nil {
 		t.Fatal(err)
 	}
-	other := filepath.Join(t.TempDir(), "server")
+	other := filepath.Join(testsupport.TempDir(t), "server")
 	if _, err := prepareService(context.Background(), e, other); err == nil || !strings.Contains(err.Error(), "weder ein Zertifikat noch ein geheimer Clientschlüssel") {
 		t.Errorf("entity without a credential: %v", err)
 	}

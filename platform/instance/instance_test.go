@@ -9,7 +9,7 @@ import (
 )
 
 func TestSecondStartShowsTheFirst(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	shown := make(chan struct{}, 1)
 	first, err := Acquire(dir, func() { shown <- struct{}{} })
 	if err != nil {
@@ -34,7 +34,7 @@ func TestSecondStartShowsTheFirst(t *testing.T) {
 }
 
 func TestStaleFileAfterCrash(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	// A crashed instance leaves its file behind; the port no longer answers.
 	if err := os.WriteFile(filepath.Join(dir, fileName), []byte(`{"addr":"127.0.0.1:1","token":"x","pid":1}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -47,7 +47,7 @@ func TestStaleFileAfterCrash(t *testing.T) {
 }
 
 func TestWrongTokenIsIgnored(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	shown := make(chan struct{}, 1)
 	l, err := Acquire(dir, func() { shown <- struct{}{} })
 	if err != nil {
@@ -62,4 +62,26 @@ func TestWrongTokenIsIgnored(t *testing.T) {
 		t.Fatal("a request with a wrong token showed the window")
 	case <-time.After(200 * time.Millisecond):
 	}
+}
+
+// tempDir is t.TempDir, also under Wine, whose missing
+// FileDispositionInformationEx fails Go's RemoveAll on every entry (and
+// with it t.TempDir's cleanup); os.Remove works there. The directory holds
+// files only.
+func tempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "instance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+		if err := os.Remove(dir); err != nil {
+			t.Errorf("tempDir cleanup: %v", err)
+		}
+	})
+	return dir
 }
