@@ -17,7 +17,13 @@ func EnsurePolicyDir(dir string) error {
 		return err
 	}
 	// 0x1200a9: FILE_GENERIC_READ | FILE_GENERIC_EXECUTE
-	sd, err := windows.SecurityDescriptorFromString("D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)")
+	return SetDirACL(dir, "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)")
+}
+
+// SetDirACL gives dir the DACL of sddl (SDDL), protected from what its
+// parent would pass down.
+func SetDirACL(dir, sddl string) error {
+	sd, err := windows.SecurityDescriptorFromString(sddl)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"kanzleisync/platform/paths"
 )
 
 // protect encrypts b with DPAPI for this machine (CRYPTPROTECT_LOCAL_MACHINE):
@@ -46,14 +48,5 @@ func RestrictDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	sd, err := windows.SecurityDescriptorFromString("D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
-	if err != nil {
-		return err
-	}
-	dacl, _, err := sd.DACL()
-	if err != nil {
-		return err
-	}
-	return windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
-		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil)
+	return paths.SetDirACL(dir, "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)")
 }
