@@ -50,6 +50,9 @@ type Runner struct {
 	// the entity's at once). Each running mailbox holds its mappings and
 	// batches in memory, so a server with many mailboxes may want a cap.
 	MaxParallel int
+	// Watch: a commit to the cache starts a cycle within about a second;
+	// the interval stays as the safety net.
+	Watch Watch
 
 	running  sync.Mutex // cycles never overlap
 	trigger  chan struct{}
@@ -84,6 +87,7 @@ func (r *Runner) Trigger() {
 // Run runs cycles until ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
 	r.init()
+	go r.watch(ctx)
 	for {
 		_, trouble, err := r.cycle(ctx, false)
 		if err != nil && ctx.Err() == nil {

@@ -207,6 +207,44 @@ func TestExtendedPropertiesFilterAndExpand(t *testing.T) {
 	}
 }
 
+// Graph's rules for filtering extended properties: the Name in the id is
+// case-sensitive (the type and GUID are not), the value is not; and a
+// contact is found by one of its mail addresses.
+func TestFilterCaseRulesAndContactAddress(t *testing.T) {
+	srv := simtest.Start(t, nil, m365sim.Options{})
+	g := newGraphClient(t, srv, anna)
+	body := map[string]any{"givenName": "Käthe", "surname": "Groß",
+		"emailAddresses":                []any{map[string]any{"address": "k.gross@mandant.example", "name": "Käthe Groß"}, map[string]any{"address": "kaethe@privat.example"}},
+		"singleValueExtendedProperties": []any{map[string]any{"id": sourceKey, "value": "adresse:AB12"}}}
+	st, created, _ := g.do("POST", "/me/contacts", body, nil)
+	wantStatus(t, "create contact", st, 201, created)
+	count := func(filter string) int {
+		t.Helper()
+		st, found, _ := g.do("GET", "/me/contacts?"+url.Values{"$filter": {filter}}.Encode(), nil, nil)
+		wantStatus(t, filter, st, 200, found)
+		return len(found["value"].([]any))
+	}
+	ext := func(id, value string) string {
+		return fmt.Sprintf("singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')", id, value)
+	}
+	for _, c := range []struct {
+		filter string
+		want   int
+	}{
+		{ext(sourceKey, "adresse:AB12"), 1},
+		{ext(sourceKey, "ADRESSE:ab12"), 1}, // the value ignores case
+		{ext(strings.ToUpper(strings.Split(sourceKey, " Name ")[0])+" Name kanzleisync.SourceKey", "adresse:AB12"), 1}, // type and GUID too
+		{ext(strings.Replace(sourceKey, "kanzleisync.SourceKey", "kanzleisync.sourcekey", 1), "adresse:AB12"), 0},      // the Name does not
+		{"emailAddresses/any(a:a/address eq 'kaethe@privat.example')", 1},
+		{"emailAddresses/any(a:a/address eq 'K.Gross@Mandant.example')", 1},
+		{"emailAddresses/any(a:a/address eq 'niemand@mandant.example')", 0},
+	} {
+		if n := count(c.filter); n != c.want {
+			t.Errorf("%s: %d contacts, want %d", c.filter, n, c.want)
+		}
+	}
+}
+
 func TestPagingAndSelect(t *testing.T) {
 	srv := simtest.Start(t, nil, m365sim.Options{})
 	g := newGraphClient(t, srv, anna)

@@ -37,9 +37,26 @@ type mailData struct {
 	Attachments []simAttachment `json:"attachments,omitempty"`
 }
 
+// sameExtID compares extended property ids as Exchange does: the type and
+// the property set GUID (or tag) ignore case, the string Name after
+// " Name " does not ("Filtering the string name (Name) in the id of an
+// extended property is case-sensitive", Graph's
+// singleValueLegacyExtendedProperty-get).
+func sameExtID(a, b string) bool {
+	split := func(id string) (string, string) {
+		if i := strings.Index(strings.ToLower(id), " name "); i >= 0 {
+			return id[:i], id[i+len(" name "):]
+		}
+		return id, ""
+	}
+	ap, an := split(a)
+	bp, bn := split(b)
+	return strings.EqualFold(strings.Join(strings.Fields(ap), " "), strings.Join(strings.Fields(bp), " ")) && an == bn
+}
+
 func (it *item) extValue(id string) (string, bool) {
 	for _, e := range it.Ext {
-		if strings.EqualFold(e.ID, id) {
+		if sameExtID(e.ID, id) {
 			return e.Value, true
 		}
 	}
@@ -54,7 +71,7 @@ func (it *item) setExt(props []any) {
 		val, _ := m["value"].(string)
 		replaced := false
 		for i := range it.Ext {
-			if strings.EqualFold(it.Ext[i].ID, id) {
+			if sameExtID(it.Ext[i].ID, id) {
 				it.Ext[i].Value = val
 				replaced = true
 			}

@@ -145,6 +145,7 @@ func splitTopLevel(s string) []string {
 
 var (
 	anyExtRE   = regexp.MustCompile(`^singleValueExtendedProperties/any\((\w+):\s*(.+)\)$`)
+	anyMailRE  = regexp.MustCompile(`^emailAddresses/any\((\w+):\s*(\w+)/address\s+eq\s+'((?:[^']|'')*)'\)$`)
 	cmpRE      = regexp.MustCompile(`^([A-Za-z][\w/]*)\s+(eq|ne|ge|gt|le|lt)\s+(.+)$`)
 	epCmpRE    = regexp.MustCompile(`^(\w+)/(id|value)\s+eq\s+'((?:[^']|'')*)'$`)
 	andSplitRE = regexp.MustCompile(`(?i)\s+and\s+`)
@@ -152,7 +153,8 @@ var (
 
 // parseFilter supports what Outlook supports and kanzleisync needs:
 // comparisons of scalar properties joined by "and", and the extended
-// property lambda singleValueExtendedProperties/Any(ep: ep/id eq '…' and ep/value eq '…').
+// property lambda singleValueExtendedProperties/Any(ep: ep/id eq '…' and ep/value eq '…'),
+// and on contacts emailAddresses/any(a:a/address eq '…').
 func parseFilter(f, schema string) (func(*item) bool, *graphError) {
 	f = strings.TrimSpace(f)
 	if m := anyExtRE.FindStringSubmatch(normAny(f)); m != nil {
@@ -177,8 +179,23 @@ func parseFilter(f, schema string) (func(*item) bool, *graphError) {
 			return nil, filterError()
 		}
 		return func(it *item) bool {
+			// the value compares without case, as Graph documents
 			v, ok := it.extValue(id)
-			return ok && (!hasValue || v == value)
+			return ok && (!hasValue || strings.EqualFold(v, value))
+		}, nil
+	}
+	if m := anyMailRE.FindStringSubmatch(normAny(f)); m != nil {
+		if schema != "contact" || m[1] != m[2] {
+			return nil, filterError()
+		}
+		want := strings.ReplaceAll(m[3], "''", "'")
+		return func(it *item) bool {
+			for _, a := range asSlice(it.Props["emailAddresses"]) {
+				if am, _ := a.(map[string]any); am != nil && strings.EqualFold(fmt.Sprint(am["address"]), want) {
+					return true
+				}
+			}
+			return false
 		}, nil
 	}
 	var preds []func(*item) bool
