@@ -6,6 +6,14 @@ new_wine_prefix() {
   export WINEPREFIX=$1 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINEARCH=win64
   wine wineboot -i >/dev/null 2>&1 || { echo "$2: wineboot could not create the prefix" >&2; return 1; }
   wineserver -w # the prefix's first services have settled
+  # a wineserver that stays: one that exits when idle races the next
+  # program's start („wine client error:0: recvmsg: Connection reset by
+  # peer“); the caller ends it with wineserver -k
+  wineserver -p
+  # and its services started here, with nothing to inherit: started by a
+  # test binary they would hold its output open past its end („Test I/O
+  # incomplete 1m30s after exiting“)
+  wine cmd /c exit 0 </dev/null >/dev/null 2>&1 || true
   local sys32=$WINEPREFIX/drive_c/windows/system32
   if [ ! -f "$sys32/bcryptprimitives.dll" ]; then
     x86_64-w64-mingw32-gcc -shared -O2 -o "$sys32/bcryptprimitives.dll" .ci/wine/bcryptprimitives.c .ci/wine/bcryptprimitives.def -lbcrypt \
