@@ -59,6 +59,9 @@ type Options struct {
 	// the entity's application permissions (/users/{upn}/…, no sign-in of
 	// the Sachbearbeiter), and no mail is fetched (the workstations do).
 	AppPermissions bool
+	// WatchCache starts a cycle when the practice software commits to its
+	// cache (export.Watch); off, only the interval and SyncNow start one.
+	WatchCache bool
 }
 
 // Engine runs the background work.
@@ -254,6 +257,7 @@ func (e *Engine) reconcileRunners(c configuration, graphLog *slog.Logger) {
 		r := &export.Runner{Entity: ent.Name, Repo: e.o.Repo, Store: e.o.Store, Installation: c.installation,
 			Interval: e.o.ExportInterval, Logger: graphLog, OnProgress: e.progress, Tokens: tokens, MaxParallel: e.o.MaxParallel}
 		r.OnTrouble = func(err error) { e.cycleTrouble(r.Entity, err) }
+		r.Watch.Off = !e.o.WatchCache
 		rctx, cancel := context.WithCancel(e.base)
 		e.runners[ent.Name] = &runnerEntry{r: r, cancel: cancel}
 		e.done.Add(1)

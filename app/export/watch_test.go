@@ -95,8 +95,10 @@ func TestCommitStartsACycle(t *testing.T) {
 	testsupport.Eventually(t, 30*time.Second, "the changed Termin in the mailbox", func() bool { return s.subjectIn(t, 3, "Verlegt: Güteverhandlung") })
 	t.Logf("commit to the mailbox: %v", time.Since(committed).Round(time.Millisecond))
 	testsupport.Eventually(t, 30*time.Second, "the cycle's end", func() bool { return s.cycles() >= 2 })
-	if n := s.cycles(); n != 2 {
-		t.Errorf("%d cycles, want the first and the one the commit started", n)
+	// the commit writes the -wal and, at a checkpoint, the database: one
+	// or two cycles after the first
+	if n := s.cycles(); n < 2 || n > 3 {
+		t.Errorf("%d cycles, want the first and one or two the commit started", n)
 	}
 }
 

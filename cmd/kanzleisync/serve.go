@@ -64,6 +64,6 @@ func newServer(e env, listen string, ttl, interval time.Duration, parallel int) 
 	return &server.Server{Store: e.store, Logger: e.logger, Listen: listen, TTL: ttl,
 		Engine: func() *core.Engine {
 			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
-				AppPermissions: true, ExportInterval: interval, MaxParallel: parallel})
+				AppPermissions: true, ExportInterval: interval, MaxParallel: parallel, WatchCache: true})
 		}}
 }
