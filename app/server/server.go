@@ -56,8 +56,9 @@ type Server struct {
 	started time.Time
 	addr    string
 
-	evMu sync.Mutex
-	last core.Health // the exporting engine's last health, for transitions
+	evMu     sync.Mutex
+	last     core.Health  // the exporting engine's last health, for transitions
+	starting *core.Engine // the engine being started (its first statuses come before it is s.eng)
 }
 
 // Holder is this process's name in the lease: host, pid and a random part.
@@ -148,15 +149,21 @@ func (s *Server) step(ctx context.Context) {
 	switch {
 	case ok && !leader:
 		eng := s.Engine()
+		s.mu.Lock()
+		s.starting = eng
+		s.mu.Unlock()
 		eng.Subscribe(func(st core.Status) { s.observe(eng, st) })
 		if err := eng.Start(ctx); err != nil {
 			s.Logger.Error("start export", "error", err.Error())
 			s.emit(event{levelError, EventStartFailed, text.F("Der Export konnte nicht starten: %v", err)})
+			s.mu.Lock()
+			s.starting = nil
+			s.mu.Unlock()
 			_ = s.Store.ReleaseLease(ctx, LeaseName, s.holder)
 			return
 		}
 		s.mu.Lock()
-		s.leader, s.since, s.eng = true, s.Now(), eng
+		s.leader, s.since, s.eng, s.starting = true, s.Now(), eng, nil
 		s.mu.Unlock()
 		s.Logger.Info("lease won: exporting", "holder", s.holder)
 		s.emit(event{levelInfo, EventLeaseWon, text.F("Dieser Server exportiert jetzt (Sperre „%s“ übernommen, Kennung %s).", LeaseName, s.holder)})
@@ -186,7 +193,7 @@ func (s *Server) observe(eng *core.Engine, st core.Status) {
 		return
 	}
 	s.mu.Lock()
-	current := s.eng == eng || s.eng == nil // nil: the first status comes before Start returns
+	current := s.eng == eng || s.starting == eng // not an engine that lost the lease and is closing
 	s.mu.Unlock()
 	if !current {
 		return // an engine that lost the lease
