@@ -292,7 +292,14 @@ func TestSecretForbiddenByPolicy(t *testing.T) {
 	hint := func(string) string { return m365sim.DemoClientSecret[:3] }
 	run := func(srv *m365sim.Server, token string, entered time.Time) diagnose.Check {
 		t.Helper()
-		repo := setup(t, srv, []config.Module{config.Calendar}, entered)
+		// the IT supporter enters the date the portal shows: the firm's day
+		// (after 23:00 UTC that is the next day in Berlin)
+		berlin, err := time.LoadLocation("Europe/Berlin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, m, day := entered.In(berlin).Date()
+		repo := setup(t, srv, []config.Module{config.Calendar}, time.Date(y, m, day, 0, 0, 0, 0, time.UTC))
 		d := &diagnose.Diagnoser{Repo: repo, SecretHint: hint, Now: func() time.Time { return now },
 			AppTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: token} }}
 		rep, err := d.Entity(context.Background(), "Kanzlei")
