@@ -120,7 +120,7 @@ func newFixture(t *testing.T, s setup) *fixture {
 	f := &fixture{t: t, ctx: ctx, sim: sim, st: st, repo: repo, mgr: mgr}
 	f.fa = test.NewTempApp(t)
 	f.eng = core.New(core.Options{Store: st, Repo: repo, Auth: mgr, MailTLS: simtest.TLSConfig(sim),
-		ExportInterval: time.Hour, MailInterval: time.Hour, Notify: Notifier(f.fa)})
+		ExportInterval: time.Hour, MailInterval: time.Hour, Notify: Notifier(f.fa), WatchCache: true}) // as the tray runs it
 	if !s.noSignIn {
 		if _, err := mgr.SignIn(ctx, anna, auth.SignInOptions{ListenAddr: "127.0.0.1:0", Timeout: 30 * time.Second, OpenBrowser: f.browser}); err != nil {
 			t.Fatal(err)

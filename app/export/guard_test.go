@@ -265,3 +265,46 @@ func TestRepairedRowsAreSentCleanAndJournaledOnce(t *testing.T) {
 		t.Errorf("%d adjust entries after two more cycles, want 1", n)
 	}
 }
+
+// An administrator who releases the held deletions while a cycle runs (the
+// cycle read the held list before the release) keeps the release: the
+// cycle holds the deletions once more and the next cycle carries them out.
+// Before, the running cycle's record took the release back, and the click
+// was lost without a word.
+func TestReleaseDuringACycleIsKept(t *testing.T) {
+	b := newBench(t, guardGen)
+	b.run(false)
+	b.exec(`DELETE FROM frist; DELETE FROM wiedervorlage; DELETE FROM abo; DELETE FROM adresse`)
+	b.runHeld()
+	// one changed Termin gives the cycle a chunk of work, after which the
+	// administrator's release lands, before the cycle records its held list
+	b.exec(`UPDATE termin SET betreff = betreff || ' (verlegt)', geaendert_am = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1`)
+	released := 0
+	b.ex.OnChunk = func(done, total map[string]int) {
+		if released > 0 {
+			return
+		}
+		n, err := b.st.ReleaseHeldDeletions(context.Background(), "Administrator", time.Now(), anna)
+		if err != nil {
+			t.Error(err)
+		}
+		released = n
+	}
+	res, _ := b.runHeld()
+	b.ex.OnChunk = nil
+	if released != 35 || res.Updated != 1 || res.Deleted != 0 {
+		t.Fatalf("released %d during the cycle, result %+v", released, res)
+	}
+	for _, h := range b.held() {
+		if !h.Released() || h.ReleasedBy != "Administrator" {
+			t.Fatalf("the cycle took the release back: %+v", h)
+		}
+	}
+	res = b.run(false)
+	if res.Deleted != 35 || res.Held != 0 || len(b.held()) != 0 {
+		t.Errorf("the cycle after the release: %+v, %d still held", res, len(b.held()))
+	}
+	if ev, tk, ct := b.counts(); ev != 30 || tk+ct != 0 {
+		t.Errorf("left: %d events, %d tasks, %d contacts", ev, tk, ct)
+	}
+}

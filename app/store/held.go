@@ -48,8 +48,11 @@ func (s *Store) HeldDeletions(ctx context.Context, worker string) ([]HeldDeletio
 
 // SetHeldDeletions replaces a worker's held deletions with those of the
 // cycle that just ran: keys are held (a key held before keeps its first
-// held_at and loses a release), keep are left as they are (released
-// deletions that failed and are tried again), every other row is dropped.
+// held_at), keep are left as they are (released deletions that failed and
+// are tried again), every other row is dropped. A release is never taken
+// back here: a cycle never holds a deletion it saw released, so a key held
+// by the cycle that is released now was released while the cycle ran, and
+// the next cycle — the one the release starts — carries it out.
 func (s *Store) SetHeldDeletions(ctx context.Context, worker string, keys, keepAsIs []string, reason string, at time.Time) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -83,7 +86,7 @@ func (s *Store) SetHeldDeletions(ctx context.Context, worker string, keys, keepA
 	}
 	if len(keys) > 0 {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO held_deletion (worker, item_key, reason, held_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (worker, item_key) DO UPDATE SET reason = excluded.reason, released_at = '', released_by = ''`)
+			ON CONFLICT (worker, item_key) DO UPDATE SET reason = excluded.reason`)
 		if err != nil {
 			return err
 		}
