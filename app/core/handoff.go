@@ -104,7 +104,7 @@ func (e *Engine) reconcileOutboxes(c configuration) {
 			}
 			_, sub := mail.Endpoints(a, e.o.MailTLS)
 			sender := &mail.Sender{Tokens: e.o.Auth.Outlook(w.UPN), Logger: e.o.Logger}
-			gm := &mail.GraphMail{Client: graph.New(ent.GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: e.o.Logger}), Logger: e.o.Logger, Mailbox: a.Address}
+			gm := &mail.GraphMail{Client: graph.New(ent.GraphEndpoint, e.o.Auth.Graph(w.UPN), graph.Options{Logger: e.o.Logger, Budget: graph.SharedBudget(ent.GraphEndpoint, a.Address)}), Logger: e.o.Logger, Mailbox: a.Address}
 			address, key, overGraph := a.Address, k, a.Transport == config.GraphMail
 			ob := &handoff.Outbox{Store: e.o.Store, Account: a.Address, Logger: e.o.Logger, Now: e.o.Now, DropDir: a.DropDir,
 				Send: func(ctx context.Context, raw []byte, rcpts []string) error {

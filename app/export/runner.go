@@ -249,7 +249,7 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 	if preview {
 		return ex.Preview(ctx, w, cacheID)
 	}
-	c := graph.New(ent.GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger})
+	c := graph.New(ent.GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger, Budget: graph.SharedBudget(ent.GraphEndpoint, w.UPN)})
 	report(Progress{Summary: text.T("Synchronisation läuft")})
 	mine := *ex // one per worker: its progress counts are the worker's own
 	mine.OnChunk = func(done, total map[string]int) {

@@ -57,6 +57,7 @@ func newRunner(t *testing.T, o source.GenOptions) (*export.Runner, *m365sim.Serv
 
 func TestRunnerCyclesAndCancel(t *testing.T) {
 	r, sim, events, mu := newRunner(t, source.GenOptions{Seed: 2, Appointments: 400, Deadlines: 50, Addresses: 50, Subscriptions: 20})
+	wideBudget(t, sim) // 1,560 items: about stopping mid-cycle, not Microsoft's budget
 	// the three workers' mailboxes in parallel, each slowed down
 	sim.SetFaults(m365sim.Faults{ItemLatency: m365sim.Duration(20 * time.Millisecond)})
 	ctx, cancel := context.WithCancel(context.Background())

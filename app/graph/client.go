@@ -69,24 +69,25 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("graph: %d %s: %s", e.Status, e.Code, e.Message) }
 
 // Client sends requests through msgraph-sdk-go's HTTP pipeline.
-// One Client serves one mailbox: its slots keep at most MailboxConcurrency
-// requests (batch items counted one by one) in flight.
+// One Client serves one mailbox: its Budget keeps at most
+// MailboxConcurrency requests (batch items counted one by one) in flight
+// and the mailbox under Microsoft's requests per window.
 type Client struct {
-	base  string // e.g. https://graph.microsoft.com/v1.0
-	ts    TokenSource
-	hc    *http.Client
-	pacer *Pacer
-	log   *slog.Logger
-	slots chan struct{}
-
-	mu        sync.Mutex
-	notBefore time.Time // the mailbox's Retry-After: nothing is sent before it
+	base   string // e.g. https://graph.microsoft.com/v1.0
+	ts     TokenSource
+	hc     *http.Client
+	pacer  *Pacer
+	log    *slog.Logger
+	budget *Budget
 }
 
 // Options configure a Client.
 type Options struct {
 	Pacer  *Pacer
 	Logger *slog.Logger
+	// Budget is the mailbox's budget, shared by every client of the
+	// mailbox (SharedBudget); nil gives the client one of its own.
+	Budget *Budget
 }
 
 // NewHTTPClient is kiota's pipeline with a fixed middleware order and no
@@ -113,69 +114,53 @@ func New(endpoint string, ts TokenSource, o Options) *Client {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Budget == nil {
+		o.Budget = NewBudget(DefaultLimits())
+	}
 	return &Client{base: strings.TrimRight(endpoint, "/") + "/v1.0", ts: ts, hc: NewHTTPClient(), pacer: o.Pacer, log: o.Logger,
-		slots: make(chan struct{}, MailboxConcurrency)}
+		budget: o.Budget}
 }
 
-// acquire takes n slots (released by the returned function).
-func (c *Client) acquire(ctx context.Context, n int) (func(), error) {
-	for k := 0; k < n; k++ {
-		select {
-		case c.slots <- struct{}{}:
-		case <-ctx.Done():
-			for ; k > 0; k-- {
-				<-c.slots
-			}
-			return nil, ctx.Err()
-		}
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			for range n {
-				<-c.slots
-			}
-		})
-	}, nil
-}
+// acquire takes n of the mailbox's concurrency slots (released by the
+// returned function).
+func (c *Client) acquire(ctx context.Context, n int) (func(), error) { return c.budget.slot(ctx, n) }
 
-// holdOff remembers a Retry-After for the whole mailbox: Outlook throttles
-// per application and mailbox, so no request of this client may go out
-// before it has passed.
-func (c *Client) holdOff(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if until := time.Now().Add(d); until.After(c.notBefore) {
-		c.notBefore = until
-	}
-}
+// holdOff remembers a Retry-After for the whole mailbox.
+func (c *Client) holdOff(d time.Duration) { c.budget.holdOff(d) }
 
 // waitTurn sleeps until the mailbox's Retry-After has passed.
 func (c *Client) waitTurn(ctx context.Context) error {
-	c.mu.Lock()
-	d := time.Until(c.notBefore)
-	c.mu.Unlock()
-	if d <= 0 {
-		return nil
+	for {
+		until := c.budget.heldOff()
+		d := time.Until(until)
+		if d <= 0 {
+			return nil
+		}
+		if err := c.pacer.Sleep(ctx, d); err != nil {
+			return err
+		}
+		c.budget.clearHoldOff(until) // the pacer's clock may not be the wall clock (tests)
 	}
-	err := c.pacer.Sleep(ctx, d)
-	if err == nil {
-		c.mu.Lock()
-		c.notBefore = time.Time{} // the pacer's clock may not be the wall clock (tests)
-		c.mu.Unlock()
+}
+
+// admit waits for the mailbox's Retry-After and for room in its budget
+// for cost requests; answered must be called when the answer has come.
+func (c *Client) admit(ctx context.Context, cost int) (answered func(), err error) {
+	for {
+		if err := c.waitTurn(ctx); err != nil {
+			return nil, err
+		}
+		answered, err := c.budget.reserve(ctx, cost)
+		if !errors.Is(err, errHeldOff) {
+			return answered, err
+		}
 	}
-	return err
 }
 
 // send makes one HTTP exchange: a fresh request every time, so that a
 // retry never re-sends a body that was already read.
-func (c *Client) send(ctx context.Context, method, url string, body []byte, headers map[string]string, renew bool) (*http.Response, []byte, error) {
-	if err := c.waitTurn(ctx); err != nil {
-		return nil, nil, err
-	}
+// cost is what it counts against the mailbox's budget (a batch's items).
+func (c *Client) send(ctx context.Context, method, url string, body []byte, headers map[string]string, renew bool, cost int) (*http.Response, []byte, error) {
 	var tok *oauth2.Token
 	var err error
 	if renew {
@@ -201,6 +186,13 @@ func (c *Client) send(ctx context.Context, method, url string, body []byte, head
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
+	// admitted last, after the token, so that a Retry-After that comes
+	// meanwhile still holds this request back
+	answered, err := c.admit(ctx, cost)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer answered()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -214,17 +206,17 @@ func (c *Client) send(ctx context.Context, method, url string, body []byte, head
 }
 
 // do runs one request under the pacer, with one token renewal on 401.
-func (c *Client) do(ctx context.Context, method, url string, body []byte, headers map[string]string) (*http.Response, []byte, error) {
+func (c *Client) do(ctx context.Context, method, url string, body []byte, headers map[string]string, cost int) (*http.Response, []byte, error) {
 	var resp *http.Response
 	var raw []byte
 	renewed := false
 	err := c.pacer.Call(ctx, func() (bool, time.Duration, error) {
 		var err error
-		resp, raw, err = c.send(ctx, method, url, body, headers, false)
+		resp, raw, err = c.send(ctx, method, url, body, headers, false, cost)
 		c.logRequest(method, url, len(body), resp, raw, err)
 		if err == nil && resp.StatusCode == http.StatusUnauthorized && !renewed {
 			renewed = true
-			resp, raw, err = c.send(ctx, method, url, body, headers, true)
+			resp, raw, err = c.send(ctx, method, url, body, headers, true, cost)
 			c.logRequest(method, url, len(body), resp, raw, err)
 		}
 		if err != nil {
@@ -275,7 +267,7 @@ func (c *Client) Do(ctx context.Context, r Request) Response {
 	if err != nil {
 		return Response{ID: r.ID, Err: err}
 	}
-	resp, raw, err := c.do(ctx, r.Method, r.URL, body, r.Headers)
+	resp, raw, err := c.do(ctx, r.Method, r.URL, body, r.Headers, 1)
 	release()
 	if err != nil {
 		return Response{ID: r.ID, Err: err}
@@ -479,7 +471,7 @@ func (c *Client) sendBatch(ctx context.Context, reqs []Request, chunk []int) ([]
 	if err != nil {
 		return nil, "", err
 	}
-	resp, raw, err := c.do(ctx, http.MethodPost, "/$batch", body, nil)
+	resp, raw, err := c.do(ctx, http.MethodPost, "/$batch", body, nil, len(chunk))
 	release()
 	if err != nil {
 		return nil, "", fmt.Errorf("batch: %w", err)
@@ -549,13 +541,15 @@ func (c *Client) Upload(ctx context.Context, uploadURL string, data []byte) Resp
 		var resp *http.Response
 		var raw []byte
 		err := c.pacer.Call(ctx, func() (bool, time.Duration, error) {
-			if err := c.waitTurn(ctx); err != nil {
-				return false, 0, err
-			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPut, uploadURL, bytes.NewReader(chunk))
 			if err != nil {
 				return false, 0, err
 			}
+			answered, err := c.admit(ctx, 1)
+			if err != nil {
+				return false, 0, err
+			}
+			defer answered()
 			req.Header.Set("Content-Type", "application/octet-stream")
 			req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, total))
 			req.ContentLength = int64(len(chunk))

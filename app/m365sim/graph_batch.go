@@ -15,10 +15,11 @@ import (
 // maxBatch is Graph's limit of requests in one JSON batch.
 const maxBatch = 20
 
-// batchAnswerGrace: a client learns that a batch item was throttled only
-// once the whole batch answer has arrived and been read; a request it
-// had already under way in that moment is not held against it.
-const batchAnswerGrace = 50 * time.Millisecond
+// answerGrace: a client learns of a Retry-After only once the answer has
+// arrived and been read (for a batch item: the whole batch answer); a
+// request it had already under way in that moment, sent by another of its
+// four connections, is not held against it — no client could have known.
+const answerGrace = 50 * time.Millisecond
 
 type batchRequest struct {
 	ID        string            `json:"id"`
@@ -104,7 +105,7 @@ func (s *Server) serveBatch(req *greq, c *caller) *gresp {
 	}
 	wg.Wait()
 	for _, n := range req.throttled.notes {
-		s.noteRetryAfterFrom(n.key, n.e, batchAnswerGrace)
+		s.noteRetryAfterFrom(n.key, n.e, answerGrace)
 	}
 	// Graph answers in an order of its own; clients must match by id.
 	out := make([]any, len(results))

@@ -11,21 +11,19 @@ import (
 )
 
 // throttler enforces Outlook's limits per application and mailbox: a number
-// of concurrent requests and a number of requests per window.
+// of concurrent requests and a number of requests in any window of the
+// configured length (a sliding window: the strict reading of "10,000
+// requests in a 10 minute period"; a fixed window would let a client send
+// twice the number across a window's end).
 type throttler struct {
-	mu      sync.Mutex
-	cfg     ThrottleConfig
-	running map[string]int
-	windows map[string]*window
-}
-
-type window struct {
-	start time.Time
-	count int
+	mu       sync.Mutex
+	cfg      ThrottleConfig
+	running  map[string]int
+	arrivals map[string][]time.Time // admitted requests inside the window, oldest first
 }
 
 func newThrottler(cfg ThrottleConfig) *throttler {
-	return &throttler{cfg: cfg, running: map[string]int{}, windows: map[string]*window{}}
+	return &throttler{cfg: cfg, running: map[string]int{}, arrivals: map[string][]time.Time{}}
 }
 
 func (t *throttler) setConfig(cfg ThrottleConfig) {
@@ -40,7 +38,7 @@ func (t *throttler) setConfig(cfg ThrottleConfig) {
 	if cfg.Window > 0 {
 		t.cfg.Window = cfg.Window
 	}
-	t.windows = map[string]*window{}
+	t.arrivals = map[string][]time.Time{}
 }
 
 // acquire admits one request or answers 429 with Retry-After.
@@ -50,17 +48,19 @@ func (t *throttler) acquire(key string, now time.Time) (func(), *graphError) {
 	if t.running[key] >= t.cfg.Concurrency {
 		return nil, &graphError{status: 429, code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit.", retryAfter: 1}
 	}
-	w := t.windows[key]
 	win := time.Duration(t.cfg.Window)
-	if w == nil || now.Sub(w.start) >= win {
-		w = &window{start: now}
-		t.windows[key] = w
+	a := t.arrivals[key]
+	k := 0
+	for k < len(a) && !now.Before(a[k].Add(win)) {
+		k++
 	}
-	if w.count >= t.cfg.Requests {
-		wait := int(math.Ceil(w.start.Add(win).Sub(now).Seconds()))
+	a = a[k:]
+	if len(a) >= t.cfg.Requests {
+		t.arrivals[key] = a
+		wait := int(math.Ceil(a[len(a)-t.cfg.Requests].Add(win).Sub(now).Seconds()))
 		return nil, &graphError{status: 429, code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit.", retryAfter: max(wait, 1)}
 	}
-	w.count++
+	t.arrivals[key] = append(a, now)
 	t.running[key]++
 	var once sync.Once
 	return func() {
@@ -217,7 +217,7 @@ type retryWindow struct {
 }
 
 // noteRetryAfter remembers when a throttled client may come back.
-func (s *Server) noteRetryAfter(key string, e *graphError) { s.noteRetryAfterFrom(key, e, 0) }
+func (s *Server) noteRetryAfter(key string, e *graphError) { s.noteRetryAfterFrom(key, e, answerGrace) }
 
 // noteRetryAfterFrom is noteRetryAfter for a client that learns of the
 // throttling only after grace.

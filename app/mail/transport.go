@@ -34,7 +34,7 @@ func (t Transport) Source(a config.MailAccount) Source {
 		if log == nil {
 			log = t.Logger
 		}
-		return &GraphMail{Client: graph.New(t.GraphEndpoint, t.Graph, graph.Options{Logger: log}), Store: t.Store, Logger: t.Logger, Mailbox: a.Address,
+		return &GraphMail{Client: graph.New(t.GraphEndpoint, t.Graph, graph.Options{Logger: log, Budget: graph.SharedBudget(t.GraphEndpoint, a.Address)}), Store: t.Store, Logger: t.Logger, Mailbox: a.Address,
 			MoveTo: a.GraphMoveTo, LeaveDays: a.LeaveDays}
 	}
 	pop, _ := Endpoints(a, t.TLS)
@@ -45,7 +45,7 @@ func (t Transport) Source(a config.MailAccount) Source {
 // itself. name is the sender's display name.
 func (t Transport) SendTestMail(ctx context.Context, a config.MailAccount, name, to string) TestMailReport {
 	if a.Transport == config.GraphMail {
-		g := &GraphMail{Client: graph.New(t.GraphEndpoint, t.Graph, graph.Options{}), Mailbox: a.Address}
+		g := &GraphMail{Client: graph.New(t.GraphEndpoint, t.Graph, graph.Options{Budget: graph.SharedBudget(t.GraphEndpoint, a.Address)}), Mailbox: a.Address}
 		return g.SendTestMail(ctx, name, to)
 	}
 	_, sub := Endpoints(a, t.TLS)
