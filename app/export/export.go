@@ -355,6 +355,7 @@ type Result struct {
 // again); it is done anyway when the mapping is empty or has pending creates.
 func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, cacheID string, fullCheck bool, o PlanOptions) (Result, error) {
 	var res Result
+	c.RememberHoldOffs(ctx, e.Store, w.UPN)
 	maps, err := e.Store.Mappings(ctx, w.UPN)
 	if err != nil {
 		return res, err

@@ -410,3 +410,32 @@ func TestDeadlineOnDSTDayStaysOnThatDay(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterOutlivesTheProcess: a process that Microsoft told to wait
+// and that dies before the wait is over leaves the Retry-After in the
+// state DB; the next process (after a crash, or the CLI beside the tray)
+// waits for it before its first request.
+func TestRetryAfterOutlivesTheProcess(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 9, Appointments: 5})
+	tokens := testsupport.StaticTokens{Token: simtest.AppToken(t, b.sim, "https://graph.microsoft.com")}
+	b.sim.SetFaults(m365sim.Faults{Script: []int{429}, RetryAfter: 30, EnforceRetryAfter: true})
+	killed := errors.New("killed while waiting")
+	dying := graph.NewPacer()
+	dying.Sleep = func(context.Context, time.Duration) error { return killed }
+	if _, err := b.ex.Run(context.Background(), graph.New(b.sim.URL(), tokens, graph.Options{Pacer: dying}), b.worker, "AM", false, export.PlanOptions{}); err == nil {
+		t.Fatal("the first process did not stop at its 429")
+	}
+	var waits []time.Duration
+	next := graph.NewPacer()
+	next.Sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); b.sim.Advance(d); return nil }
+	res, err := b.ex.Run(context.Background(), graph.New(b.sim.URL(), tokens, graph.Options{Pacer: next}), b.worker, "AM", false, export.PlanOptions{})
+	if err != nil || res.Created != 5 {
+		t.Fatalf("the next process: %+v %v", res, err)
+	}
+	if len(waits) == 0 || waits[0] < 25*time.Second || waits[0] > 30*time.Second {
+		t.Errorf("the next process waited %v first, want the rest of the 30 s", waits)
+	}
+	if v := b.sim.Stats().RetryAfterViolations; v != 0 {
+		t.Errorf("%d requests broke the Retry-After", v)
+	}
+}

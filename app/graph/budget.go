@@ -80,6 +80,8 @@ type Budget struct {
 	spentSum  int
 	changed   chan struct{} // closed when a request is answered
 	notBefore time.Time     // the mailbox's Retry-After
+	keep      HoldOffStore  // where the Retry-After outlives the process (Remember)
+	keepKey   string
 
 	// waited is how long requests waited for the budget, in total (figures)
 	waited time.Duration
@@ -260,10 +262,49 @@ func (b *Budget) holdOff(d time.Duration) {
 		return
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if until := time.Now().Add(d); until.After(b.notBefore) {
+	until := time.Now().Add(d)
+	later := until.After(b.notBefore)
+	if later {
 		b.notBefore = until
 	}
+	keep, key := b.keep, b.keepKey
+	b.mu.Unlock()
+	if later && keep != nil {
+		// written before the next request may leave: a process killed
+		// now leaves the deadline to the one started next
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = keep.SetHoldOff(ctx, key, until)
+	}
+}
+
+// HoldOffStore keeps a mailbox's Retry-After where the next process of
+// the installation finds it (the state DB: *store.Store).
+type HoldOffStore interface {
+	HoldOff(ctx context.Context, mailbox string) (time.Time, error)
+	SetHoldOff(ctx context.Context, mailbox string, until time.Time) error
+}
+
+// remember makes the budget's Retry-Afters outlive the process under key:
+// one the store holds from a process before is taken at once, each new one
+// is written. The first store given is kept.
+func (b *Budget) remember(ctx context.Context, s HoldOffStore, key string) {
+	b.mu.Lock()
+	if b.keep != nil {
+		b.mu.Unlock()
+		return
+	}
+	b.keep, b.keepKey = s, key
+	b.mu.Unlock()
+	until, err := s.HoldOff(ctx, key)
+	if err != nil || !until.After(time.Now()) {
+		return
+	}
+	b.mu.Lock()
+	if until.After(b.notBefore) {
+		b.notBefore = until
+	}
+	b.mu.Unlock()
 }
 
 // heldOff is the mailbox's Retry-After (zero when none holds it).

@@ -121,6 +121,16 @@ func New(endpoint string, ts TokenSource, o Options) *Client {
 		budget: o.Budget}
 }
 
+// Budget is the client's mailbox budget.
+func (c *Client) Budget() *Budget { return c.budget }
+
+// RememberHoldOffs keeps the mailbox's Retry-Afters in s (the state DB), so
+// that a process started after this one — after a crash, or the CLI beside
+// the tray — waits for a Retry-After this one was given.
+func (c *Client) RememberHoldOffs(ctx context.Context, s HoldOffStore, mailbox string) {
+	c.budget.remember(ctx, s, strings.ToLower(strings.TrimSuffix(c.base, "/v1.0")+"|"+mailbox))
+}
+
 // acquire takes n of the mailbox's concurrency slots (released by the
 // returned function).
 func (c *Client) acquire(ctx context.Context, n int) (func(), error) { return c.budget.slot(ctx, n) }

@@ -57,6 +57,7 @@ func (g *GraphMail) now() time.Time {
 
 // Fetch stores every new message of the Inbox.
 func (g *GraphMail) Fetch(ctx context.Context) (Result, error) {
+	g.Client.RememberHoldOffs(ctx, g.Store, g.Mailbox)
 	if g.MoveTo == "" {
 		return g.fetchDelta(ctx)
 	}
