@@ -45,7 +45,23 @@ func TestKilledExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cdb.Close()
-	finished := 0
+	// what the mailbox holds: a kill lands mid-export when it grew since the run before
+	written := func() int {
+		st, err := sim.State(anna)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(st.Events) + len(st.Contacts)
+		for _, l := range st.TaskLists {
+			n += len(l["tasks"].([]any))
+		}
+		return n
+	}
+	// the kill moment adapts: a run that finished before its kill makes the
+	// moments earlier, a kill before the first write makes them later, a
+	// kill mid-export lets them reach further into the run
+	lo, hi := 20*time.Millisecond, 620*time.Millisecond
+	finished, midRun, before := 0, 0, written()
 	for i := range kills {
 		// the practice software goes on working: changes and deletions between the runs
 		if _, err := cdb.Exec(`UPDATE termin SET betreff = betreff || ' (geändert)', geaendert_am = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id % 97 = ?`, i%97); err != nil {
@@ -56,14 +72,25 @@ func TestKilledExport(t *testing.T) {
 		}
 		child := testsupport.StartChild(t, "TestCrashChild", "KANZLEISYNC_CRASH_CHILD=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
 		// a random moment: the export's write-ahead order must hold at every one
-		if ended, err := child.KillOn(testsupport.After(time.Duration(20+rng.IntN(600)) * time.Millisecond)); ended {
-			if err != nil {
-				t.Fatalf("run %d ended by itself with %v", i, err)
-			}
+		at := lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+		ended, err := child.KillOn(testsupport.After(at))
+		now := written()
+		switch {
+		case ended && err != nil:
+			t.Fatalf("run %d ended by itself with %v", i, err)
+		case ended:
 			finished++
+			hi = max(lo+10*time.Millisecond, at*3/4)
+		case now > before:
+			midRun++
+			hi = min(hi+hi/4, 5*time.Second) // later moments too, until runs finish
+		default:
+			lo = min(lo+lo/2+20*time.Millisecond, hi*3/4)
 		}
+		before = now
 	}
-	t.Logf("%d kills, %d runs finished before their kill", kills-finished, finished)
+	t.Logf("%d kills, %d landed mid-export (after writes had begun), %d before the first write; %d runs finished before their kill; kill moments at the end %v–%v",
+		kills-finished, midRun, kills-finished-midRun, finished, lo, hi)
 	// one clean cycle, in this process
 	st, err := store.Open(storePath)
 	if err != nil {

@@ -135,7 +135,7 @@ func New(tf *TenantFile, opts Options) (*Server, error) {
 		refresh:    map[string]*refreshToken{},
 		flows:      map[string]*authFlow{},
 		sessions:   map[string]*browserSession{},
-		faults:     cfg.Faults,
+		faults:     cfg.Faults.withDefaults(),
 		retryAfter: map[string]retryWindow{},
 		closed:     make(chan struct{}),
 		stats:      Stats{InjectedStatus: map[int]int{}},

@@ -85,9 +85,15 @@ type Faults struct {
 	Jitter  Duration `json:"jitter,omitempty"`
 	// ItemLatency is the mailbox's work per request, batch items counted
 	// one by one, plus a uniform ItemJitter; it is spent while the request
-	// holds one of the mailbox's concurrency slots.
+	// holds one of the mailbox's concurrency slots. Unless Instant is set,
+	// zero means Exchange Online's usual 20–40 ms (DefaultItemLatency and
+	// DefaultItemJitter), so that Outlook's limit of 4 concurrent requests
+	// per app and mailbox fires as it does in the field.
 	ItemLatency Duration `json:"itemLatency,omitempty"`
 	ItemJitter  Duration `json:"itemJitter,omitempty"`
+	// Instant answers without the mailbox's work time: kinder than
+	// Microsoft, for tests that say why they need it.
+	Instant bool `json:"instant,omitempty"`
 	// RetryAfter is the Retry-After (seconds) sent with injected 429 and 503 (default 1).
 	RetryAfter int `json:"retryAfter,omitempty"`
 	// EnforceRetryAfter fails a client that retries before its Retry-After
@@ -105,10 +111,24 @@ type Faults struct {
 	SMTPDrop     float64 `json:"smtpDrop,omitempty"`
 }
 
+// The mailbox's work per request when Faults name none.
+const (
+	DefaultItemLatency = 20 * time.Millisecond
+	DefaultItemJitter  = 20 * time.Millisecond
+)
+
+// withDefaults fills in the mailbox's usual work time.
+func (f Faults) withDefaults() Faults {
+	if !f.Instant && f.ItemLatency == 0 && f.ItemJitter == 0 {
+		f.ItemLatency, f.ItemJitter = Duration(DefaultItemLatency), Duration(DefaultItemJitter)
+	}
+	return f
+}
+
 // SetFaults replaces the fault rules while the emulator runs.
 func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
-	s.faults = f
+	s.faults = f.withDefaults()
 	s.mu.Unlock()
 }
 
