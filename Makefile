@@ -79,12 +79,17 @@ bench: deps-bench
 	KANZLEISYNC_KILLS=20 $(GO) test -count=1 -run '^TestKilledOutbox$$' -v ./app/handoff/ | tee -a bench.out
 	KANZLEISYNC_KILLS=40 $(GO) test -count=1 -run '^TestKilledMailDrop$$' -v ./app/handoff/ | tee -a bench.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 30m -run '^TestExportFigures$$' -v ./app/export/ | tee export-figures.out
+	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 40m -run '^TestChangeFigures$$' -v ./app/export/ | tee change-figures.out
+	KANZLEISYNC_FIGURES=1 KANZLEISYNC_KILLS=20 $(GO) test -count=1 -timeout 40m -run '^TestBudgetFigures$$' -v ./app/export/ | tee budget-figures.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestPOP3Figures$$' -v ./app/mail/ | tee pop3-figures.out
 	KANZLEISYNC_FIGURES=1 $(GO) test -count=1 -timeout 20m -run '^TestHandoffFigures$$' -v ./app/handoff/ | tee handoff-figures.out
 	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 20m -run '^TestIdleFigures$$' -v ./cmd/kanzleisync/ | tee idle-figures.out
 	KANZLEISYNC_FIGURES=1 .ci/with-keyring $(GO) test -count=1 -timeout 30m -run '^TestServeFigures$$' -v ./cmd/kanzleisync/ | tee serve-figures.out
 	@.ci/bench-figures < bench.out
+	@grep '^figure:' bench.out || true
 	@grep '^figure:' export-figures.out
+	@grep '^figure:' change-figures.out
+	@grep '^figure:' budget-figures.out
 	@grep '^figure:' pop3-figures.out
 	@grep '^figure:' handoff-figures.out
 	@grep '^figure:' idle-figures.out

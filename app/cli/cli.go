@@ -43,7 +43,7 @@ var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
   kanzleisync                        die Tray-Anwendung am Arbeitsplatz
   kanzleisync demo [--headless] [--screenshots ORDNER]
                                      die Demo gegen den eingebauten Microsoft-365-Emulator (kein Microsoft-Konto nötig)
-  kanzleisync serve [--listen 127.0.0.1:9465] [--interval 2m] [--lease 30s] [--parallel 10]
+  kanzleisync serve [--listen 127.0.0.1:9465] [--interval 2m] [--lease 30s] [--parallel 50]
                                      der Export auf dem Terminalserver (ohne Fenster; /health und /metrics)
   kanzleisync service install [--listen ADRESSE] | service uninstall
                                      serve als Dienst des Betriebssystems einrichten oder entfernen

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -170,4 +171,120 @@ func childReport(items int, elapsed time.Duration) {
 		}
 	}
 	fmt.Printf("child: items=%d seconds=%.3f rss_mb=%.1f\n", items, elapsed.Seconds(), rss)
+}
+
+// TestBudgetFigures measures how much of Microsoft's per-mailbox budget the
+// export spends and whether it keeps to every Retry-After (issue 18):
+//
+//   - export_share_of_budget: the first export of 19,000 items into one
+//     mailbox against the emulator's sliding window, Microsoft's rule scaled
+//     down in time by 10 (10,000 requests per minute instead of per 10
+//     minutes; network 5 ms, the mailbox's work 2–4 ms per item, also a
+//     tenth): items per second over the budget's requests per second (its
+//     burst of a fiftieth of the window included in what the budget allowed);
+//     with the share of requests answered 429.
+//   - retry_after_violations: an export of 1,000 items with 5 % injected 429
+//     and 5 % 503 (Retry-After 1 s, enforced: an early request is refused
+//     and counted), once uninterrupted and once killed KANZLEISYNC_KILLS
+//     times (20 in make bench) at moments that adapt as in TestKilledExport.
+func TestBudgetFigures(t *testing.T) {
+	if os.Getenv("KANZLEISYNC_FIGURES") == "" || os.Getenv("KANZLEISYNC_CRASH_CHILD") != "" {
+		t.Skip("make bench sets KANZLEISYNC_FIGURES")
+	}
+	ctx := context.Background()
+	const scaled = "10000/1m"
+	t.Setenv(graph.BudgetEnv, scaled) // the children's client knows the scaled budget
+	limits, _ := graph.ParseBudget(scaled)
+
+	// the share of the budget
+	dir := testsupport.TempDir(t)
+	sim := simtest.Start(t, nil, m365sim.Options{})
+	sim.SetThrottle(m365sim.ThrottleConfig{Requests: limits.Requests, Window: m365sim.Duration(limits.Window)})
+	cachePath, storePath := filepath.Join(dir, "cache.db"), filepath.Join(dir, "kanzleisync.db")
+	if err := source.Generate(ctx, cachePath, figureSize); err != nil {
+		t.Fatal(err)
+	}
+	token := simtest.AppToken(t, sim, "https://graph.microsoft.com")
+	sim.ResetRequests()
+	sim.SetFaults(m365sim.Faults{Latency: m365sim.Duration(5 * time.Millisecond), ItemLatency: m365sim.Duration(2 * time.Millisecond),
+		ItemJitter: m365sim.Duration(2 * time.Millisecond), EnforceRetryAfter: true})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KANZLEISYNC_CRASH_CHILD=1", "KANZLEISYNC_CHILD_REPORT=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("export child: %v\n%s", err, out)
+	}
+	var items int
+	var seconds, rssMB float64
+	for _, l := range strings.Split(string(out), "\n") {
+		fmt.Sscanf(l, "child: items=%d seconds=%f rss_mb=%f", &items, &seconds, &rssMB)
+	}
+	if items != 19000 {
+		t.Fatalf("the child exported %d items, want 19000:\n%s", items, out)
+	}
+	rate := float64(limits.Requests) / limits.Window.Seconds()
+	allowed := max(float64(limits.Requests)/50, 2*graph.MaxBatch) + rate*seconds
+	requests := 0
+	for _, r := range sim.Requests() {
+		if r.Service == "graph" && r.Path != "/v1.0/$batch" {
+			requests++
+		}
+	}
+	stats := sim.Stats()
+	t.Logf("19,000 items in %.1f s against %s: %.1f items/s, budget %.1f/s; %d requests, %d answered 429, %d Retry-After violations",
+		seconds, scaled, float64(items)/seconds, rate, requests, stats.Throttled, stats.RetryAfterViolations)
+	fmt.Printf("figure: export_share_of_budget = %.3f ratio\n", float64(items)/allowed)
+	fmt.Printf("figure: export_budget_items_per_s = %.1f items/s\n", float64(items)/seconds)
+	fmt.Printf("figure: export_budget_limit_per_s = %.1f requests/s\n", rate)
+	fmt.Printf("figure: export_budget_429_share = %.4f ratio\n", float64(stats.Throttled)/float64(max(requests, 1)))
+
+	// Retry-After kept, with and without kills
+	violations := func(kills int) (int, int) {
+		dir := testsupport.TempDir(t)
+		sim := simtest.Start(t, nil, m365sim.Options{})
+		cachePath, storePath := filepath.Join(dir, "cache.db"), filepath.Join(dir, "kanzleisync.db")
+		if err := source.Generate(ctx, cachePath, source.GenOptions{Seed: 12, Workers: source.DemoWorkers[:1], Appointments: 600, Deadlines: 150, Resubmissions: 50, Addresses: 400, Subscriptions: 200}); err != nil {
+			t.Fatal(err)
+		}
+		token := simtest.AppToken(t, sim, "https://graph.microsoft.com")
+		sim.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.05, 503: 0.05}, RetryAfter: 1, EnforceRetryAfter: true})
+		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+		lo, hi := 50*time.Millisecond, time.Second
+		landed := 0
+		for i := 0; i <= kills; i++ {
+			child := testsupport.StartChild(t, "TestCrashChild", "KANZLEISYNC_CRASH_CHILD=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
+			if i == kills { // the last run finishes the export
+				if ended, err := child.KillOn(nil); !ended || err != nil {
+					t.Fatalf("the last run: %v", err)
+				}
+				break
+			}
+			at := lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+			ended, err := child.KillOn(testsupport.After(at))
+			switch {
+			case ended && err != nil:
+				t.Fatalf("run %d: %v", i, err)
+			case ended: // finished before its kill: the rest are kills of nothing
+				hi = max(lo+10*time.Millisecond, at*3/4)
+			default:
+				landed++
+				hi = min(hi+hi/4, 10*time.Second)
+			}
+		}
+		st, _ := sim.State(anna)
+		if len(st.Events) != 600 || len(st.Contacts) != 200 {
+			t.Fatalf("after %d kills: %d events, %d contacts", kills, len(st.Events), len(st.Contacts))
+		}
+		return sim.Stats().RetryAfterViolations, landed
+	}
+	kills := 20
+	if n, err := strconv.Atoi(os.Getenv("KANZLEISYNC_KILLS")); err == nil && n > 0 {
+		kills = n
+	}
+	straight, _ := violations(0)
+	killed, landed := violations(kills)
+	t.Logf("Retry-After violations: %d in one run, %d over %d kills (%d of them mid-run)", straight, killed, kills, landed)
+	fmt.Printf("figure: retry_after_violations = %d requests\n", straight)
+	fmt.Printf("figure: retry_after_violations_killed = %d requests\n", killed)
+	fmt.Printf("figure: retry_after_kills_mid_run = %d kills\n", landed)
 }

@@ -20,7 +20,7 @@ func runServe(ctx context.Context, e env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:9465", text.T("Adresse des Statusdienstes (/health, /metrics; nur Loopback)"))
 	ttl := fs.Duration("lease", 30*time.Second, text.T("Dauer der Export-Sperre; ein zweiter Server übernimmt spätestens danach"))
 	interval := fs.Duration("interval", 2*time.Minute, text.T("Abstand der Synchronisationen"))
-	parallel := fs.Int("parallel", 10, text.T("höchstens so viele Postfächer gleichzeitig (0: alle)"))
+	parallel := fs.Int("parallel", 50, text.T("höchstens so viele Postfächer gleichzeitig (0: alle)"))
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
