@@ -92,7 +92,7 @@ func runTray(ctx context.Context, e env, x *trayExtras) int {
 		}
 		defer lock.Close()
 	}
-	eng := core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, MailTLS: x.mailTLS, Logger: e.logger, Notify: ui.Notifier(fa), Transfer: e.transfer, WatchCache: true})
+	eng := core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, MailTLS: x.mailTLS, Logger: e.logger, Notify: ui.Notifier(fa), Transfer: e.transfer, WatchCache: watchCache()})
 	openURL := x.openURL
 	if openURL == nil {
 		openURL = browser.Open

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"kanzleisync/app/core"
@@ -64,6 +65,12 @@ func newServer(e env, listen string, ttl, interval time.Duration, parallel int) 
 	return &server.Server{Store: e.store, Logger: e.logger, Listen: listen, TTL: ttl,
 		Engine: func() *core.Engine {
 			return core.New(core.Options{Store: e.store, Repo: e.repo, Auth: e.auth, Logger: e.logger, Transfer: e.transfer,
-				AppPermissions: true, ExportInterval: interval, MaxParallel: parallel, WatchCache: true})
+				AppPermissions: true, ExportInterval: interval, MaxParallel: parallel, WatchCache: watchCache()})
 		}}
 }
+
+// watchCache tells whether the tray and serve watch the cache for commits
+// (docs/export.md, „When a cycle runs“): on unless KANZLEISYNC_WATCH_CACHE
+// is "off" — the interval alone, for a cache whose share IT does not want
+// looked at every 5 s, and for the idle figure's peer.
+func watchCache() bool { return !strings.EqualFold(os.Getenv("KANZLEISYNC_WATCH_CACHE"), "off") }
