@@ -2,10 +2,13 @@ package mail
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -108,6 +111,31 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// journalOnce records a problem of the server with one message the
+	// first time it is seen (key: what identifies it), in German
+	journalOnce := func(key, reason string) error {
+		first, err := f.Store.SkipMessage(ctx, a.Address, key, reason)
+		if err != nil || !first {
+			return err
+		}
+		return f.Store.Journal(ctx, store.JournalEntry{At: now(), Worker: a.Address, ItemKey: "pop3:" + key, Action: "skip", Result: "error", Error: reason})
+	}
+	for _, l := range c.Unreadable {
+		if err := journalOnce("line:"+l, text.F("Der Server %s meldet eine Nachricht ohne lesbare Nummer („%s“): sie bleibt auf dem Server und wird nicht abgeholt. Bitte den Betreiber des Postfachs informieren.", a.Addr, l)); err != nil {
+			return res, err
+		}
+		res.Skipped++
+	}
+	// A UIDL that the listing gives to more than one message, or that is
+	// not 1–70 printable characters, cannot tell whether a message was
+	// fetched before: such messages are recognised by their content
+	// instead (contentKey), stored once, and never deleted on the server.
+	uidlCount := map[string]int{}
+	for _, e := range list {
+		if e.UIDL != "" {
+			uidlCount[e.UIDL]++
+		}
+	}
 	var pending []store.Message
 	var pendingNums []int
 	var pendingBytes int64
@@ -122,6 +150,20 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 	for _, e := range list {
 		if err := ctx.Err(); err != nil {
 			return res, err
+		}
+		if e.UIDL == "" || uidlCount[e.UIDL] > 1 {
+			m, err := f.fetchByContent(ctx, c, a, e, stored, uidlCount[e.UIDL], journalOnce, now)
+			if err != nil {
+				if ferr := flush(); ferr != nil {
+					return res, ferr
+				}
+				return res, fmt.Errorf("fetch %s: %w", a.Address, err)
+			}
+			if m != nil { // in the order of the server, with the others
+				pending = append(pending, *m)
+				pendingBytes += int64(len(m.Raw))
+			}
+			continue
 		}
 		if f, ok := stored[e.UIDL]; ok {
 			// in the store: deleted on the server only once the Kommunikator
@@ -176,6 +218,54 @@ func (f *Fetcher) Fetch(ctx context.Context, a Account) (Result, error) {
 		return res, fmt.Errorf("fetch %s: QUIT: %w", a.Address, err)
 	}
 	return res, nil
+}
+
+// fetchByContent reads a message whose UIDL cannot be trusted (repeated in
+// the listing, or malformed) and returns it under its content's key when
+// that is new, journaled once; it is never deleted on the server.
+func (f *Fetcher) fetchByContent(ctx context.Context, c *Client, a Account, e Entry, stored map[string]store.Fetched, times int,
+	journalOnce func(key, reason string) error, now func() time.Time) (*store.Message, error) {
+	if e.Size > a.MaxSize {
+		return nil, journalOnce("size:"+strconv.Itoa(e.Num)+":"+e.UIDL, text.F("Nachricht mit %d MB ist größer als die eingestellte Grenze von %d MB; sie bleibt auf dem Server und wird nicht abgeholt.", e.Size>>20, a.MaxSize>>20))
+	}
+	raw, err := c.Retr(e.Num, a.MaxSize)
+	if errors.Is(err, ErrTooLarge) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("RETR %d: %w", e.Num, err)
+	}
+	key := contentKey(raw)
+	if _, ok := stored[key]; ok {
+		return nil, nil
+	}
+	if _, ok := stored[e.UIDL]; ok && e.UIDL != "" {
+		// the UIDL was unique when a message was stored under it: is this that one?
+		m, err := f.Store.StoredMessage(ctx, a.Address, e.UIDL)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil && contentKey(m.Raw) == key {
+			return nil, nil
+		}
+	}
+	stored[key] = store.Fetched{At: now()} // a twin in the same listing is not taken twice
+	reason := text.F("Der Server %s gibt mehreren Nachrichten dieselbe Kennung (UIDL „%s“, %d-mal): die Nachricht wurde abgeholt und bleibt auf dem Server, damit keine verloren geht. Bitte den Betreiber des Postfachs informieren; gelöscht wird sie dort erst, wenn die Kennungen eindeutig sind.", a.Addr, e.UIDL, times)
+	if e.UIDL == "" {
+		reason = text.F("Der Server %s meldet für eine Nachricht eine ungültige Kennung („%s“): die Nachricht wurde abgeholt und bleibt auf dem Server, damit keine verloren geht. Bitte den Betreiber des Postfachs informieren.", a.Addr, e.BadUIDL)
+	}
+	if err := journalOnce(key, reason); err != nil {
+		return nil, err
+	}
+	return &store.Message{Account: a.Address, UIDL: key, Raw: raw, Fetched: now()}, nil
+}
+
+// contentKey identifies a message by its content where its UIDL cannot:
+// "sha256:" and 40 hex digits of the digest (within RFC 1939's 70
+// characters; a server's own UIDL equal to it is as unlikely as a collision).
+func contentKey(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:20])
 }
 
 // dialError marks a failure to reach the server, which a new token cannot cure.

@@ -212,17 +212,7 @@ func fetchFake(t *testing.T, addr string, timeout time.Duration) (mail.Result, *
 }
 
 func TestBadServers(t *testing.T) {
-	t.Run("malformed UIDL line", func(t *testing.T) {
-		addr := fakeServer(t, session(func(conn net.Conn, r *bufio.Reader) {
-			r.ReadString('\n')
-			fmt.Fprint(conn, "+OK\r\n1 abc\r\nzwei\r\n.\r\n")
-			r.ReadString('\n')
-		}))
-		_, _, err := fetchFake(t, addr, time.Second)
-		if !errors.Is(err, mail.ErrProtocol) || !strings.Contains(err.Error(), "malformed UIDL") {
-			t.Errorf("err = %v", err)
-		}
-	})
+	// a malformed UIDL line no longer stops the fetch: TestUntrustworthyUIDLsLoseNothing
 	t.Run("multi-line answer without the closing dot", func(t *testing.T) {
 		addr := fakeServer(t, session(func(conn net.Conn, r *bufio.Reader) {
 			r.ReadString('\n')

@@ -49,6 +49,9 @@ type Client struct {
 	// Detail is the server's explanation of the last failed login (the
 	// decoded XOAUTH2 challenge), for the journal and the diagnosis.
 	Detail string
+	// Unreadable are the lines of the last UIDL answer without a message
+	// number: their messages cannot be addressed and stay on the server.
+	Unreadable []string
 }
 
 // Dial connects and reads the greeting. Every later read and write has
@@ -269,8 +272,12 @@ func (c *Client) AuthXOAUTH2(user, token string) error {
 // Entry is one message of the maildrop.
 type Entry struct {
 	Num  int
-	UIDL string
+	UIDL string // "" when the server's UIDL breaks RFC 1939 (BadUIDL holds the line)
 	Size int64
+	// BadUIDL is the server's UIDL line for this message when it is not
+	// 1–70 printable characters (RFC 1939, 7): the message cannot be
+	// recognised by it.
+	BadUIDL string
 }
 
 // List returns the messages with their UIDL and size.
@@ -284,17 +291,30 @@ func (c *Client) List() ([]Entry, error) {
 	}
 	var out []Entry
 	byNum := map[int]int{}
+	c.Unreadable = nil
 	for _, l := range strings.Split(strings.TrimRight(string(raw), "\r\n"), "\r\n") {
 		if l == "" {
 			continue
 		}
 		f := strings.Fields(l)
 		n, err := strconv.Atoi(safeField(f, 0))
-		if len(f) != 2 || err != nil || n < 1 || !validUID(f[1]) {
-			return nil, fmt.Errorf("%w: malformed UIDL line %q", ErrProtocol, truncate(l))
+		if err != nil || n < 1 {
+			// no message number: nothing to address, the message stays on
+			// the server; the others are fetched
+			c.Unreadable = append(c.Unreadable, truncate(l))
+			continue
+		}
+		if _, dup := byNum[n]; dup {
+			continue
+		}
+		e := Entry{Num: n}
+		if len(f) == 2 && validUID(f[1]) {
+			e.UIDL = f[1]
+		} else {
+			e.BadUIDL = truncate(l)
 		}
 		byNum[n] = len(out)
-		out = append(out, Entry{Num: n, UIDL: f[1]})
+		out = append(out, e)
 	}
 	if _, err := c.cmd("LIST"); err != nil {
 		return nil, err

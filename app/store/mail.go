@@ -206,3 +206,13 @@ func (s *Store) SetDeltaLink(ctx context.Context, account, link string, at time.
 	}
 	return nil
 }
+
+// StoredMessage is the stored message of an account by its UIDL (nil when
+// there is none).
+func (s *Store) StoredMessage(ctx context.Context, account, uidl string) (*Message, error) {
+	msgs, err := s.messages(ctx, `WHERE account = ? AND uidl = ?`, account, uidl)
+	if err != nil || len(msgs) == 0 {
+		return nil, err
+	}
+	return &msgs[0], nil
+}
