@@ -249,6 +249,14 @@ func (r *Runner) worker(ctx context.Context, ex *Exporter, ent config.Entity, w 
 	if preview {
 		return ex.Preview(ctx, w, cacheID)
 	}
+	lctx, release, err := r.lockMailbox(ctx, w.UPN)
+	if err != nil {
+		s := text.T("ausgelassen: wird gerade anderswo synchronisiert")
+		report(Progress{Summary: s, Err: err, Done: true})
+		return s, err
+	}
+	defer release()
+	ctx = lctx
 	c := graph.New(ent.GraphEndpoint, r.Tokens(w.UPN), graph.Options{Logger: r.Logger, Budget: graph.SharedBudget(ent.GraphEndpoint, w.UPN)})
 	report(Progress{Summary: text.T("Synchronisation läuft")})
 	mine := *ex // one per worker: its progress counts are the worker's own

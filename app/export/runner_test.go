@@ -3,6 +3,8 @@ package export_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -210,5 +212,60 @@ func TestRunnerMaxParallel(t *testing.T) {
 	}
 	if most != 1 || done != 3 {
 		t.Fatalf("at most %d mailboxes at once (want 1), %d done (want 3)", most, done)
+	}
+}
+
+// TestOneExporterPerMailbox: a second exporter on the same state database
+// (here a second Runner; across processes the same lease) meets the first
+// mid-cycle: it leaves the mailboxes out and says so in German, nothing is
+// created twice, and once the first is done the second runs as usual.
+func TestOneExporterPerMailbox(t *testing.T) {
+	r, sim, events, mu := newRunner(t, source.GenOptions{Seed: 2, Appointments: 600})
+	// chunks of 200: the first exporter is seen after its first chunk, about
+	// 2 s before its end (20 ms a request, 4 at once)
+	wideBudget(t, sim)
+	sim.SetFaults(m365sim.Faults{ItemLatency: m365sim.Duration(20 * time.Millisecond)})
+	second := &export.Runner{Entity: r.Entity, Repo: r.Repo, Store: r.Store, Installation: r.Installation, Tokens: r.Tokens}
+	firstDone := make(chan error, 1)
+	go func() { _, err := r.Cycle(context.Background(), false); firstDone <- err }()
+	testsupport.Eventually(t, 30*time.Second, "the first exporter mid-cycle", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range *events {
+			if p.Completed[export.Event] > 0 && p.Completed[export.Event] < p.Total[export.Event] {
+				return true
+			}
+		}
+		return false
+	})
+	_, err := second.Cycle(context.Background(), false)
+	var busy *export.MailboxBusyError
+	if !errors.As(err, &busy) || !strings.Contains(err.Error(), "gerade schon synchronisiert") {
+		t.Errorf("the second exporter: %v", err)
+	}
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Cycle(context.Background(), false); err != nil {
+		t.Fatalf("the second exporter after the first: %v", err)
+	}
+	for _, w := range source.DemoWorkers {
+		st, _ := sim.State(w.UPN)
+		seen := map[string]bool{}
+		for _, e := range st.Events {
+			k := fmt.Sprint(e["subject"], e["start"])
+			if seen[k] {
+				t.Errorf("%s: %v twice", w.UPN, k)
+			}
+			seen[k] = true
+		}
+		if len(st.Events) != 600 {
+			t.Errorf("%s: %d events, want 600", w.UPN, len(st.Events))
+		}
+	}
+	// another process's lock is named by host and process
+	msg := (&export.MailboxBusyError{UPN: anna, Holder: "kanzlei-ts01/4711/abcd/1"}).Error()
+	if !strings.Contains(msg, "Rechner kanzlei-ts01, Prozess 4711") || !strings.Contains(msg, "doppelt") {
+		t.Errorf("message for another process: %s", msg)
 	}
 }
