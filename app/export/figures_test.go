@@ -54,21 +54,7 @@ func TestExportFigures(t *testing.T) {
 	token := simtest.AppToken(t, sim, "https://graph.microsoft.com")
 	sim.SetFaults(m365sim.Faults{Latency: m365sim.Duration(figureLatency)})
 
-	// kanzleisync, in a process of its own so that its peak RSS is its own
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "KANZLEISYNC_CRASH_CHILD=1", "KANZLEISYNC_CHILD_REPORT=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("export child: %v\n%s", err, out)
-	}
-	var items int
-	var seconds, rssMB float64
-	for _, l := range strings.Split(string(out), "\n") {
-		fmt.Sscanf(l, "child: items=%d seconds=%f rss_mb=%f", &items, &seconds, &rssMB)
-	}
-	if items != 19000 {
-		t.Fatalf("the child exported %d items, want 19000:\n%s", items, out)
-	}
+	items, seconds, rssMB := exportChild(t, sim.URL(), token, cachePath, storePath)
 	perS := float64(items) / seconds
 
 	// the naive exporter: one request per item, one at a time (a sample)
@@ -158,6 +144,25 @@ func noChangeCycle(t *testing.T, sim *m365sim.Server, token string) (float64, in
 	return float64(elapsed.Microseconds()) / 1000, len(sim.Requests()), after.Mallocs - before.Mallocs
 }
 
+// exportChild runs the first export of figureSize in a process of its own
+// (so that its peak RSS is its own) and returns what it reported.
+func exportChild(t *testing.T, simURL, token, cachePath, storePath string) (items int, seconds, rssMB float64) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KANZLEISYNC_CRASH_CHILD=1", "KANZLEISYNC_CHILD_REPORT=1", "SIM_URL="+simURL, "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("export child: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		fmt.Sscanf(l, "child: items=%d seconds=%f rss_mb=%f", &items, &seconds, &rssMB)
+	}
+	if items != 19000 {
+		t.Fatalf("the child exported %d items, want 19000:\n%s", items, out)
+	}
+	return items, seconds, rssMB
+}
+
 // childReport prints what the figures need, from inside the child.
 func childReport(items int, elapsed time.Duration) {
 	rss := 0.0
@@ -208,20 +213,7 @@ func TestBudgetFigures(t *testing.T) {
 	sim.ResetRequests()
 	sim.SetFaults(m365sim.Faults{Latency: m365sim.Duration(5 * time.Millisecond), ItemLatency: m365sim.Duration(2 * time.Millisecond),
 		ItemJitter: m365sim.Duration(2 * time.Millisecond), EnforceRetryAfter: true})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "KANZLEISYNC_CRASH_CHILD=1", "KANZLEISYNC_CHILD_REPORT=1", "SIM_URL="+sim.URL(), "SIM_TOKEN="+token, "CACHE="+cachePath, "STORE="+storePath)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("export child: %v\n%s", err, out)
-	}
-	var items int
-	var seconds, rssMB float64
-	for _, l := range strings.Split(string(out), "\n") {
-		fmt.Sscanf(l, "child: items=%d seconds=%f rss_mb=%f", &items, &seconds, &rssMB)
-	}
-	if items != 19000 {
-		t.Fatalf("the child exported %d items, want 19000:\n%s", items, out)
-	}
+	items, seconds, _ := exportChild(t, sim.URL(), token, cachePath, storePath)
 	rate := float64(limits.Requests) / limits.Window.Seconds()
 	allowed := max(float64(limits.Requests)/50, 2*graph.MaxBatch) + rate*seconds
 	requests := 0

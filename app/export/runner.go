@@ -88,13 +88,26 @@ func (r *Runner) Trigger() {
 func (r *Runner) Run(ctx context.Context) error {
 	r.init()
 	go r.watch(ctx)
+	deferred := false // the last cycle's trouble was put off (the cache was being written)
 	for {
+		before := r.cacheSignature(ctx)
 		_, trouble, err := r.cycle(ctx, false)
 		if err != nil && ctx.Err() == nil {
 			r.Logger.Warn("export cycle failed", "entity", r.Entity, "error", err.Error())
 		}
-		if r.OnTrouble != nil && ctx.Err() == nil {
-			r.OnTrouble(trouble)
+		if trouble != nil && !r.Watch.Off && !deferred && r.cacheSignature(ctx) != before {
+			// The cache was written while the cycle read it: a rebuild in
+			// progress looks incomplete (a table missing). Not a red state
+			// yet: the cycle after the writes decides — once; trouble that
+			// comes again is reported however busy the cache is.
+			r.Logger.Info("export cycle met the cache while it was written; trying again", "entity", r.Entity)
+			deferred = true
+			r.Trigger()
+		} else {
+			deferred = false
+			if r.OnTrouble != nil && ctx.Err() == nil {
+				r.OnTrouble(trouble)
+			}
 		}
 		t := time.NewTimer(r.Interval)
 		select {
@@ -106,6 +119,16 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// cacheSignature is the size and time of the entity's cache files (zero
+// when the entity cannot be read).
+func (r *Runner) cacheSignature(ctx context.Context) signature {
+	ent, err := r.Repo.Entity(ctx, r.Entity)
+	if err != nil || ent.CachePath == "" {
+		return signature{}
+	}
+	return signatureOf(ent.CachePath)
 }
 
 // Cycle exports every worker of the entity once, the workers' mailboxes in
