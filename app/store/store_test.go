@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -204,5 +206,35 @@ func TestPruneTakenKeepsWaiting(t *testing.T) {
 	}
 	if f, _ := st.FetchedUIDLs(ctx, "anna@k.example"); len(f) != 3 {
 		t.Errorf("%d UIDLs known after pruning, want 3", len(f))
+	}
+}
+
+// The state database and its WAL files are readable by their owner only,
+// whatever the umask and also when the file existed before.
+func TestStoreFilesArePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the data directory's ACL applies on Windows")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kanzleisync.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.SetHoldOff(context.Background(), "x", time.Now()); err != nil { // a write: the WAL exists
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != 0o600 {
+			t.Errorf("%s: mode %o, want 600", filepath.Base(p), m)
+		}
 	}
 }

@@ -49,10 +49,11 @@ func Open(path string, maxBytes int64, keep int) (*Log, error) {
 }
 
 func (l *Log) open() error {
-	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("transfer log: %w", err)
 	}
+	_ = f.Chmod(0o600) // one made before by an older version or another umask is private too
 	info, err := f.Stat()
 	if err != nil {
 		f.Close()

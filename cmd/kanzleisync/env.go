@@ -56,6 +56,7 @@ func openEnv(dataDir string, demoMode bool) (e env, release func(), err error) {
 	if err != nil {
 		return e, release, err
 	}
+	_ = logFile.Chmod(0o600) // a log made before with another umask is private too
 	closers = append(closers, func() { logFile.Close() })
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
 	slog.SetDefault(logger) // parts without their own logger write to the file too
