@@ -19,7 +19,12 @@ import (
 // twice until a full check repairs it. The lock is a lease in the state DB
 // (like serve's), renewed while the cycle runs and given up at its end; a
 // process killed mid-cycle leaves it to expire after mailboxLockTTL.
-const mailboxLockTTL = 30 * time.Second
+const mailboxLockTTL = 15 * time.Second
+
+// mailboxLockWait is how long a cycle waits for a mailbox another exporter
+// holds before it leaves it out: long enough for a killed holder's lock to
+// expire (a serve that takes over from a crashed one exports at once).
+const mailboxLockWait = mailboxLockTTL + 5*time.Second
 
 var (
 	processHolder = func() string {
@@ -46,16 +51,26 @@ func (e *MailboxBusyError) Error() string {
 	if len(parts) >= 2 {
 		pid = parts[1]
 	}
-	return text.F("Das Postfach %s wird gerade von einem anderen kanzleisync synchronisiert (Rechner %s, Prozess %s): zwei gleichzeitig würden Einträge doppelt anlegen. Dieser Durchlauf lässt es aus; der nächste nimmt es mit, sobald der andere fertig ist (ist jener abgestürzt, nach spätestens %d Sekunden).", e.UPN, host, pid, int(mailboxLockTTL.Seconds()))
+	return text.F("Das Postfach %s wird gerade von einem anderen kanzleisync synchronisiert (Rechner %s, Prozess %s): zwei gleichzeitig würden Einträge doppelt anlegen. Nach %d Sekunden Warten lässt dieser Durchlauf es aus; der nächste nimmt es mit, sobald der andere fertig ist.", e.UPN, host, pid, int(mailboxLockWait.Seconds()))
 }
 
-// lockMailbox takes the mailbox's lock for this cycle. The returned context
+// lockMailbox takes the mailbox's lock for this cycle, waiting up to
+// mailboxLockWait while another exporter holds it. The returned context
 // ends when the lock is lost (it could not be renewed in time); release
 // gives it up.
 func (r *Runner) lockMailbox(ctx context.Context, upn string) (context.Context, func(), error) {
 	name := "export:" + strings.ToLower(upn)
 	holder := fmt.Sprintf("%s/%d", processHolder, lockSeq.Add(1))
+	deadline := time.Now().Add(mailboxLockWait)
 	ok, err := r.Store.AcquireLease(ctx, name, holder, time.Now(), mailboxLockTTL)
+	for err == nil && !ok && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		ok, err = r.Store.AcquireLease(ctx, name, holder, time.Now(), mailboxLockTTL)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
