@@ -82,9 +82,6 @@ type Budget struct {
 	notBefore time.Time     // the mailbox's Retry-After
 	keep      HoldOffStore  // where the Retry-After outlives the process (Remember)
 	keepKey   string
-
-	// waited is how long requests waited for the budget, in total (figures)
-	waited time.Duration
 }
 
 type spent struct {
@@ -108,13 +105,6 @@ func NewBudget(l Limits) *Budget {
 
 // Limits are the budget's limits.
 func (b *Budget) Limits() Limits { return b.limits }
-
-// Waited is the time requests have spent waiting for the budget.
-func (b *Budget) Waited() time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.waited
-}
 
 var shared = struct {
 	sync.Mutex
@@ -174,7 +164,6 @@ func (b *Budget) reserve(ctx context.Context, n int) (answered func(), err error
 		return nil, ctx.Err()
 	}
 	defer func() { <-b.turn }()
-	started := time.Now()
 	for {
 		b.mu.Lock()
 		now := time.Now()
@@ -184,7 +173,6 @@ func (b *Budget) reserve(ctx context.Context, n int) (answered func(), err error
 		}
 		wait, changed := b.tryLocked(now, n)
 		if wait == 0 {
-			b.waited += now.Sub(started)
 			b.mu.Unlock()
 			var once sync.Once
 			return func() { once.Do(func() { b.answered(n) }) }, nil

@@ -121,9 +121,6 @@ func New(endpoint string, ts TokenSource, o Options) *Client {
 		budget: o.Budget}
 }
 
-// Budget is the client's mailbox budget.
-func (c *Client) Budget() *Budget { return c.budget }
-
 // RememberHoldOffs keeps the mailbox's Retry-Afters in s (the state DB), so
 // that a process started after this one — after a crash, or the CLI beside
 // the tray — waits for a Retry-After this one was given.
