@@ -56,6 +56,7 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 	var ne net.Error
 	var locked *config.ErrLocked
 	var drop *handoff.DropError
+	var limit *mail.LimitError
 	switch {
 	case errors.As(err, &held):
 		return auth.Advice{Problem: held.Error()}
@@ -92,6 +93,8 @@ func Advise(err error, ent config.Entity, upn string) auth.Advice {
 	case errors.Is(err, mail.ErrAuthFailed):
 		return auth.Advice{Problem: text.F("Der Mailserver hat die Anmeldung von %s über POP3 abgelehnt.", upn),
 			Fix: text.T("Bitte „Anbindung testen“ ausführen: dort steht, ob POP3 im Postfach freigeschaltet ist oder die Anmeldung erneuert werden muss.")}
+	case errors.As(err, &limit):
+		return auth.Advice{Problem: limit.Error(), Fix: text.T("Abgeholte Nachrichten sind gespeichert, die übrigen bleiben auf dem Server. Bitte den Betreiber des Mailservers informieren; kanzleisync versucht es beim nächsten Abruf erneut.")}
 	case errors.Is(err, mail.ErrTooLarge):
 		return auth.Advice{Problem: text.T("Eine Nachricht auf dem Mailserver ist größer, als kanzleisync abholt; sie bleibt auf dem Server."),
 			Fix: text.T("Bitte die Nachricht in Outlook im Web öffnen und dort bearbeiten.")}

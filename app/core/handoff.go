@@ -118,7 +118,9 @@ func (e *Engine) reconcileOutboxes(c configuration) {
 					e.o.Transfer.Connection(service+" (Postausgang)", address, target, err)
 					return err
 				},
-				OnFailed: func(o store.Outgoing, reason string) { e.outboxFailed(w.UPN, address, o, reason) },
+				OnFailed: func(o store.Outgoing, reason string, maybeSent bool) {
+					e.outboxFailed(w.UPN, address, o, reason, maybeSent)
+				},
 				AlreadySent: func(ctx context.Context, raw []byte) (bool, error) {
 					if !overGraph {
 						return false, nil // SMTP cannot tell: the documented window
@@ -207,18 +209,20 @@ func (e *Engine) outboxCounted(key, address string) {
 }
 
 // outboxFailed journals a message that cannot be sent, with the reason.
-func (e *Engine) outboxFailed(upn, address string, o store.Outgoing, reason string) {
-	e.o.Transfer.Line("POSTAUSGANG", address, fmt.Sprintf("Nachricht %d an %s nicht gesendet: %s", o.ID, strings.Join(o.Rcpts, ", "), reason))
-	_ = e.o.Store.Journal(e.ctx(), store.JournalEntry{At: e.o.Now(), Worker: upn, ItemKey: fmt.Sprintf("outbox:%d", o.ID), Action: "send", Result: "error",
-		Error: text.F("Nachricht an %s nicht gesendet: %s", strings.Join(o.Rcpts, ", "), reason)})
+func (e *Engine) outboxFailed(upn, address string, o store.Outgoing, reason string, maybeSent bool) {
+	what, title := text.F("Nachricht an %s nicht gesendet: %s", strings.Join(o.Rcpts, ", "), reason), text.T("Nachricht nicht gesendet")
+	if maybeSent {
+		what, title = text.F("Nachricht an %s vielleicht nicht gesendet: %s", strings.Join(o.Rcpts, ", "), reason), text.T("Nachricht vielleicht nicht gesendet")
+	}
+	e.o.Transfer.Line("POSTAUSGANG", address, fmt.Sprintf("Nachricht %d an %s %s: %s", o.ID, strings.Join(o.Rcpts, ", "), map[bool]string{false: "nicht gesendet", true: "vielleicht nicht gesendet"}[maybeSent], reason))
+	_ = e.o.Store.Journal(e.ctx(), store.JournalEntry{At: e.o.Now(), Worker: upn, ItemKey: fmt.Sprintf("outbox:%d", o.ID), Action: "send", Result: "error", Error: what})
 	// and where the Sachbearbeiter works: a notice in the Kommunikator's inbox
-	notice := handoff.FailureNotice(address, o, reason, e.o.Now())
+	notice := handoff.FailureNotice(address, o, reason, maybeSent, e.o.Now())
 	if err := e.o.Store.StoreMessages(e.ctx(), store.Message{Account: address, UIDL: fmt.Sprintf("kanzleisync-notice-%d", o.ID), Raw: notice, Fetched: e.o.Now()}); err != nil {
 		e.o.Logger.Warn("store the failure notice", "account", address, "error", err.Error())
 	}
 	if e.o.Notify != nil {
-		e.o.Notify(diagnose.Warning{Key: fmt.Sprintf("outbox/%d", o.ID), Status: diagnose.Red, Title: text.T("Nachricht nicht gesendet"),
-			Text: text.F("%s: die Nachricht an %s wurde nicht gesendet. %s", address, strings.Join(o.Rcpts, ", "), reason)})
+		e.o.Notify(diagnose.Warning{Key: fmt.Sprintf("outbox/%d", o.ID), Status: diagnose.Red, Title: title, Text: address + ": " + what})
 	}
 }
 

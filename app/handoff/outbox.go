@@ -36,8 +36,9 @@ type Outbox struct {
 	// AlreadySent looks upstream for a message left in "sending" by a
 	// crash (Graph: Sent Items by Message-ID); nil: SMTP, which cannot tell.
 	AlreadySent func(ctx context.Context, raw []byte) (bool, error)
-	// OnFailed is told when a message failed for good (German reason).
-	OnFailed func(o store.Outgoing, reason string)
+	// OnFailed is told when a message failed for good (German reason);
+	// maybeSent: the connection broke after its end, the server may have it.
+	OnFailed func(o store.Outgoing, reason string, maybeSent bool)
 	// OnDone is told after each pass.
 	OnDone func()
 	// DropDir is the account's mail drop: its outbox folder is read in
@@ -151,7 +152,7 @@ func (o *Outbox) pass(ctx context.Context) error {
 			reason := explainSend(serr)
 			err = o.Store.SetOutgoing(ctx, m.ID, store.Failed, o.Now(), reason, o.Now())
 			if err == nil && o.OnFailed != nil {
-				o.OnFailed(m, reason)
+				o.OnFailed(m, reason, uncertain(serr))
 			}
 		default:
 			wait := pause(attempts)
@@ -174,10 +175,18 @@ func permanent(err error) bool {
 	return errors.As(err, &se) && se.Code >= 500
 }
 
+// uncertain: the connection broke after the end of the message, so the
+// server may have it. The outbox sends it again all the same (a lost
+// client mail costs more than a double; docs/mail.md), and says so.
+func uncertain(err error) bool {
+	var se *mail.SendError
+	return errors.As(err, &se) && se.Uncertain
+}
+
 func explainSend(err error) string {
 	var se *mail.SendError
 	if errors.As(err, &se) {
-		return se.Error() + " " + se.Advice()
+		return se.Error() + " " + se.OutboxAdvice()
 	}
 	return text.T("Der Mailserver von Microsoft 365 war nicht erreichbar oder hat nicht geantwortet; die Nachricht bleibt im Postausgang und wird später erneut gesendet.")
 }
@@ -185,15 +194,24 @@ func explainSend(err error) string {
 // FailureNotice is the message put into the account's inbox (served to the
 // Kommunikator) when one of its messages cannot be sent: the Sachbearbeiter
 // sees it where they work, with the reason and the original headers.
-func FailureNotice(address string, o store.Outgoing, reason string, now time.Time) []byte {
+func FailureNotice(address string, o store.Outgoing, reason string, maybeSent bool, now time.Time) []byte {
 	subject, date := header(o.Raw, "Subject"), header(o.Raw, "Date")
+	title, what := text.F("Nicht gesendet: %s", decodedOr(subject)), text.T("Ihre Nachricht „%s“ vom %s an %s wurde nicht gesendet.\r\n\r\nGrund: %s\r\n\r\n")
+	if maybeSent {
+		title = text.F("Vielleicht nicht gesendet: %s", decodedOr(subject))
+		what = text.T("Ob Ihre Nachricht „%s“ vom %s an %s gesendet wurde, ist unklar.\r\n\r\nGrund: %s\r\n\r\n")
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "From: kanzleisync <%s>\r\nTo: <%s>\r\n", address, address)
-	fmt.Fprintf(&b, "Subject: =?utf-8?b?%s?=\r\n", base64.StdEncoding.EncodeToString([]byte(text.F("Nicht gesendet: %s", decodedOr(subject)))))
+	fmt.Fprintf(&b, "Subject: =?utf-8?b?%s?=\r\n", base64.StdEncoding.EncodeToString([]byte(title)))
 	fmt.Fprintf(&b, "Date: %s\r\nMessage-ID: <notice-%d-%d.kanzleisync@%s>\r\n", now.Format(time.RFC1123Z), o.ID, now.UnixNano(), domainOf(address))
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
-	fmt.Fprintf(&b, text.T("Ihre Nachricht „%s“ vom %s an %s wurde nicht gesendet.\r\n\r\nGrund: %s\r\n\r\n"), decodedOr(subject), date, strings.Join(o.Rcpts, ", "), reason)
-	b.WriteString(text.F("Die Nachricht liegt weiter im Postausgang von kanzleisync (Protokoll: „outbox:%s“). Bitte den Fehler beheben und die Nachricht im Kommunikator erneut senden.\r\n", strconv.FormatInt(o.ID, 10)))
+	fmt.Fprintf(&b, what, decodedOr(subject), date, strings.Join(o.Rcpts, ", "), reason)
+	if maybeSent {
+		b.WriteString(text.F("Die Nachricht liegt weiter im Postausgang von kanzleisync (Protokoll: „outbox:%s“) und wird nicht von selbst erneut gesendet. Fehlt sie unter „Gesendete Elemente“ und beim Empfänger, bitte im Kommunikator erneut senden.\r\n", strconv.FormatInt(o.ID, 10)))
+	} else {
+		b.WriteString(text.F("Die Nachricht liegt weiter im Postausgang von kanzleisync (Protokoll: „outbox:%s“). Bitte den Fehler beheben und die Nachricht im Kommunikator erneut senden.\r\n", strconv.FormatInt(o.ID, 10)))
+	}
 	return []byte(b.String())
 }
 

@@ -165,7 +165,7 @@ func TestOutboxRetriesAndFails(t *testing.T) {
 		return nil
 	}}
 	var failed []string
-	ob.OnFailed = func(o store.Outgoing, reason string) { failed = append(failed, reason) }
+	ob.OnFailed = func(o store.Outgoing, reason string, _ bool) { failed = append(failed, reason) }
 	passes := make(chan struct{}, 10)
 	ob.OnDone = func() { passes <- struct{}{} }
 	ctx, cancel := context.WithCancel(context.Background())
@@ -199,7 +199,7 @@ func TestOutboxRetriesAndFails(t *testing.T) {
 func TestFailureNoticeReachesTheKommunikator(t *testing.T) {
 	o := store.Outgoing{ID: 7, Account: anna, Rcpts: []string{"gericht@example.org"},
 		Raw: []byte("From: " + anna + "\r\nSubject: =?utf-8?q?Schriftsatz_M=C3=BCller?=\r\n\tnach Fristverlängerung\r\nDate: Tue, 01 Dec 2026 10:00:00 +0100\r\n\r\nText\r\n")}
-	notice := string(handoff.FailureNotice(anna, o, "Der Empfänger ist unbekannt (550 5.1.1).", time.Date(2026, 12, 1, 10, 5, 0, 0, time.UTC)))
+	notice := string(handoff.FailureNotice(anna, o, "Der Empfänger ist unbekannt (550 5.1.1).", false, time.Date(2026, 12, 1, 10, 5, 0, 0, time.UTC)))
 	for _, want := range []string{"From: kanzleisync <" + anna + ">", "Subject: =?utf-8?b?", "Content-Type: text/plain; charset=utf-8",
 		"Ihre Nachricht „Schriftsatz Müller nach Fristverlängerung“ vom Tue, 01 Dec 2026 10:00:00 +0100 an gericht@example.org wurde nicht gesendet.",
 		"Grund: Der Empfänger ist unbekannt (550 5.1.1).", "outbox:7"} {

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"kanzleisync/app/text"
 )
 
 var (
@@ -46,6 +48,10 @@ type Client struct {
 	conn    net.Conn
 	r       *bufio.Reader
 	timeout time.Duration
+	addr    string
+	// broken: an answer was not read to its end (cut, too long, timed
+	// out); the session cannot go on and must be closed without QUIT.
+	broken bool
 	// Detail is the server's explanation of the last failed login (the
 	// decoded XOAUTH2 challenge), for the journal and the diagnosis.
 	Detail string
@@ -83,25 +89,66 @@ func Dial(ctx context.Context, addr string, mode TLSMode, conf *tls.Config, time
 		}
 		conn = tc
 	}
-	c := &Client{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), timeout: timeout}
-	if _, err := c.status(); err != nil {
+	// a cancel cuts a server short that never greets
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	fail := func(step string, err error) (*Client, error) {
 		conn.Close()
-		return nil, fmt.Errorf("pop3: greeting: %w", err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("pop3: %s %s: %w", step, addr, ctx.Err())
+		}
+		return nil, fmt.Errorf("pop3: %s %s: %w", step, addr, err)
+	}
+	c := &Client{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), timeout: timeout, addr: addr}
+	if _, err := c.statusOf(text.Mark("die Begrüßung")); err != nil {
+		return fail("greeting of", err)
 	}
 	if mode == StartTLS {
 		if _, err := c.cmd("STLS"); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("pop3: STLS: %w", err)
+			return fail("STLS with", err)
 		}
 		tc := tls.Client(conn, tlsConfig(conf, host))
 		_ = tc.SetDeadline(time.Now().Add(timeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("pop3: TLS with %s: %w", addr, err)
+			return fail("TLS with", err)
 		}
 		c.conn, c.r = tc, bufio.NewReaderSize(tc, 64<<10)
 	}
 	return c, nil
+}
+
+// Limits on what a server may send: one that sends without end must not
+// fill the memory (issue 19). RFC 1939 allows 512 octets for a status line.
+const (
+	MaxStatusLine  = 8 << 10  // a +OK/-ERR line, the greeting
+	MaxListingLine = 1 << 10  // a line of UIDL, LIST or CAPA
+	MaxListing     = 32 << 20 // a whole UIDL or LIST answer (about 350,000 messages)
+	// drainLimit: how much of a message over the size limit is read past
+	// the limit to find its end and keep the session; beyond it the
+	// session is given up.
+	drainLimit = 8 << 20
+)
+
+// LimitError: a server sent more than kanzleisync reads. The connection
+// was cut; nothing of the answer was kept.
+type LimitError struct {
+	Server string
+	What   string // marked German: "eine Zeile", "die Begrüßung", …
+	Limit  int64
+}
+
+func (e *LimitError) Error() string {
+	return text.F("Der Mailserver %s hat %s von mehr als %s geschickt; kanzleisync hat die Verbindung getrennt, damit der Arbeitsspeicher nicht volläuft.", e.Server, text.T(e.What), byteText(e.Limit))
+}
+
+func (e *LimitError) Unwrap() error { return ErrProtocol }
+
+// byteText: 8192 → "8 KB", 33554432 → "32 MB".
+func byteText(n int64) string {
+	if n >= 1<<20 {
+		return strconv.FormatInt(n>>20, 10) + " MB"
+	}
+	return strconv.FormatInt(n>>10, 10) + " KB"
 }
 
 func tlsConfig(conf *tls.Config, host string) *tls.Config {
@@ -118,16 +165,58 @@ func tlsConfig(conf *tls.Config, host string) *tls.Config {
 // Close ends the connection without QUIT: deletions are not committed.
 func (c *Client) Close() error { return c.conn.Close() }
 
-func (c *Client) line() (string, error) {
-	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-	l, err := c.r.ReadString('\n')
+// line reads a status line of at most MaxStatusLine bytes.
+func (c *Client) line() (string, error) { return c.lineOf(text.Mark("eine Zeile")) }
+
+func (c *Client) lineOf(what string) (string, error) {
+	l, err := c.readLine(MaxStatusLine, what)
 	if err != nil {
-		if len(l) > 0 && errors.Is(err, io.EOF) {
-			return "", fmt.Errorf("%w: connection closed in the middle of a line", ErrProtocol)
-		}
 		return "", err
 	}
-	return strings.TrimRight(l, "\r\n"), nil
+	return strings.TrimRight(string(l), "\r\n"), nil
+}
+
+// readLine reads one line with its end; limit > 0 bounds it (a longer
+// line is a LimitError). The slice is valid until the next read. Any
+// failure leaves the session broken.
+func (c *Client) readLine(limit int, what string) ([]byte, error) {
+	l, over, err := c.readBounded(limit)
+	if over {
+		c.broken = true
+		return nil, &LimitError{Server: c.addr, What: what, Limit: int64(limit)}
+	}
+	return l, err
+}
+
+// readBounded reads one line of at most limit bytes (0: any): over reports
+// a longer one, of which nothing more was read.
+func (c *Client) readBounded(limit int) (line []byte, over bool, err error) {
+	var long []byte
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+		l, err := c.r.ReadSlice('\n')
+		if limit > 0 && len(long)+len(l) > limit+2 {
+			return nil, true, nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, l...)
+			continue
+		}
+		if err != nil {
+			c.broken = true
+			if (len(l) > 0 || len(long) > 0) && errors.Is(err, io.EOF) {
+				return nil, false, fmt.Errorf("%w: connection closed in the middle of a line", ErrProtocol)
+			}
+			if errors.Is(err, io.EOF) {
+				return nil, false, fmt.Errorf("%w: the server closed the connection", ErrProtocol)
+			}
+			return nil, false, err
+		}
+		if long != nil {
+			return append(long, l...), false, nil
+		}
+		return l, false, nil
+	}
 }
 
 func (c *Client) send(line string) error {
@@ -137,8 +226,10 @@ func (c *Client) send(line string) error {
 }
 
 // status reads a +OK/-ERR line.
-func (c *Client) status() (string, error) {
-	l, err := c.line()
+func (c *Client) status() (string, error) { return c.statusOf(text.Mark("eine Zeile")) }
+
+func (c *Client) statusOf(what string) (string, error) {
+	l, err := c.lineOf(what)
 	if err != nil {
 		return "", err
 	}
@@ -148,6 +239,7 @@ func (c *Client) status() (string, error) {
 	case strings.HasPrefix(l, "-ERR"):
 		return "", fmt.Errorf("%w: %s", ErrServer, strings.TrimSpace(strings.TrimPrefix(l, "-ERR")))
 	}
+	c.broken = true
 	return "", fmt.Errorf("%w: unexpected answer %q", ErrProtocol, truncate(l))
 }
 
@@ -166,19 +258,27 @@ func (c *Client) cmd(line string) (string, error) {
 }
 
 // multi reads the lines of a multi-line answer up to the terminating dot,
-// undoing dot-stuffing; max limits the bytes (0: none).
-func (c *Client) multi(max int64) ([]byte, error) {
+// undoing dot-stuffing. max bounds the answer and maxLine each line (0:
+// none). An answer over max is ErrTooLarge: its rest is read and dropped up
+// to drainLimit so that the session can go on (Usable), else the session
+// is given up. Nothing over the limits is ever held in memory.
+func (c *Client) multi(max int64, maxLine int, what string) ([]byte, error) {
 	var buf bytes.Buffer
 	for {
-		_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-		l, err := c.r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// a very long line: keep reading it
-			buf.Write(l)
-			continue
+		limit := maxLine
+		if left := max - int64(buf.Len()); max > 0 && (limit == 0 || left+1 < int64(limit)) {
+			limit = int(left) + 1 // the dot of dot-stuffing
+		}
+		l, over, err := c.readBounded(limit)
+		if over && limit != maxLine {
+			return nil, c.drain(max, what)
+		}
+		if over {
+			c.broken = true
+			return nil, &LimitError{Server: c.addr, What: what, Limit: int64(maxLine)}
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, ErrProtocol) {
 				return nil, fmt.Errorf("%w: the multi-line answer ended without the closing dot", ErrProtocol)
 			}
 			return nil, err
@@ -189,29 +289,43 @@ func (c *Client) multi(max int64) ([]byte, error) {
 		if len(l) > 1 && l[0] == '.' {
 			l = l[1:]
 		}
-		buf.Write(l)
-		if max > 0 && int64(buf.Len()) > max {
-			// drain the rest of the answer so that the session stays usable
-			for {
-				_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
-				l, err := c.r.ReadSlice('\n')
-				if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-					return nil, err
-				}
-				if bytes.Equal(l, []byte(".\r\n")) {
-					return nil, ErrTooLarge
-				}
-			}
+		if max > 0 && int64(buf.Len()+len(l)) > max {
+			return nil, c.drain(max, what)
 		}
+		buf.Write(l)
 	}
 }
+
+// drain reads and drops the rest of an answer over its limit, up to
+// drainLimit: ErrTooLarge, with the session usable when the end was found.
+func (c *Client) drain(max int64, what string) error {
+	var dropped int64
+	for dropped < drainLimit {
+		_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
+		l, err := c.r.ReadSlice('\n')
+		dropped += int64(len(l))
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			c.broken = true
+			return fmt.Errorf("%w (%s): %v", ErrTooLarge, byteText(max), err)
+		}
+		if err == nil && (bytes.Equal(l, []byte(".\r\n")) || bytes.Equal(l, []byte(".\n"))) {
+			return fmt.Errorf("%w: more than %s", ErrTooLarge, byteText(max))
+		}
+	}
+	c.broken = true
+	return fmt.Errorf("%w: more than %s, and more than %s beyond it: the session was given up (%w)", ErrTooLarge, byteText(max), byteText(drainLimit),
+		&LimitError{Server: c.addr, What: what, Limit: max})
+}
+
+// Usable reports whether the session can go on after a failed command.
+func (c *Client) Usable() bool { return !c.broken }
 
 // Capa lists the server's capabilities (RFC 2449).
 func (c *Client) Capa() ([]string, error) {
 	if _, err := c.cmd("CAPA"); err != nil {
 		return nil, err
 	}
-	b, err := c.multi(64 << 10)
+	b, err := c.multi(64<<10, MaxListingLine, text.Mark("die Liste der Fähigkeiten"))
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +399,11 @@ func (c *Client) List() ([]Entry, error) {
 	if _, err := c.cmd("UIDL"); err != nil {
 		return nil, err
 	}
-	raw, err := c.multi(0)
+	raw, err := c.multi(MaxListing, MaxListingLine, text.Mark("die Liste der Nachrichten"))
+	if errors.Is(err, ErrTooLarge) {
+		c.broken = true
+		return nil, &LimitError{Server: c.addr, What: text.Mark("die Liste der Nachrichten"), Limit: MaxListing}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +437,12 @@ func (c *Client) List() ([]Entry, error) {
 	if _, err := c.cmd("LIST"); err != nil {
 		return nil, err
 	}
-	if raw, err = c.multi(0); err != nil {
+	raw, err = c.multi(MaxListing, MaxListingLine, text.Mark("die Liste der Nachrichten"))
+	if errors.Is(err, ErrTooLarge) {
+		c.broken = true
+		return nil, &LimitError{Server: c.addr, What: text.Mark("die Liste der Nachrichten"), Limit: MaxListing}
+	}
+	if err != nil {
 		return nil, err
 	}
 	for _, l := range strings.Split(strings.TrimRight(string(raw), "\r\n"), "\r\n") {
@@ -329,8 +452,9 @@ func (c *Client) List() ([]Entry, error) {
 		f := strings.Fields(l)
 		n, err1 := strconv.Atoi(safeField(f, 0))
 		size, err2 := strconv.ParseInt(safeField(f, 1), 10, 64)
-		if len(f) < 2 || err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("%w: malformed LIST line %q", ErrProtocol, truncate(l))
+		if len(f) < 2 || err1 != nil || err2 != nil || size < 0 {
+			// the size stays unknown: RETR is bounded by the size limit anyway
+			continue
 		}
 		if i, ok := byNum[n]; ok {
 			out[i].Size = size
@@ -364,7 +488,7 @@ func (c *Client) Retr(n int, max int64) ([]byte, error) {
 	if _, err := c.cmd("RETR " + strconv.Itoa(n)); err != nil {
 		return nil, err
 	}
-	return c.multi(max)
+	return c.multi(max, 0, text.Mark("eine Nachricht"))
 }
 
 // Dele marks a message for deletion at QUIT.

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
@@ -55,6 +57,10 @@ type SendError struct {
 	Enhanced  string // enhanced status code such as "5.7.139"
 	Message   string // the server's text
 	Temporary bool
+	// Uncertain: the connection broke after the end of the message was
+	// sent, before the server's answer: it may have accepted the message.
+	// Sending it again may deliver it twice.
+	Uncertain bool
 	Err       error
 }
 
@@ -71,8 +77,28 @@ func (e *SendError) Error() string {
 
 func (e *SendError) Unwrap() error { return e.Err }
 
-// Advice says in German what a person can do about the error.
-func (e *SendError) Advice() string {
+// Advice says in German what a person can do about the error of a send
+// that nothing keeps (the test mail): it was not sent, or it may have been.
+func (e *SendError) Advice() string { return e.advice(false) }
+
+// OutboxAdvice is the advice for a message of the outbox, which keeps a
+// message after a temporary failure and sends it again.
+func (e *SendError) OutboxAdvice() string { return e.advice(true) }
+
+func (e *SendError) advice(queued bool) string {
+	var le *LimitError
+	switch {
+	case e.Uncertain && queued:
+		return text.T("Die Verbindung zum Postausgangsserver ist nach dem Ende der Nachricht abgebrochen, bevor er geantwortet hat: er hat die Nachricht möglicherweise schon angenommen. kanzleisync sendet sie erneut, damit sie nicht verloren geht; sie kann beim Empfänger deshalb doppelt ankommen.")
+	case e.Uncertain:
+		return text.T("Die Verbindung zum Postausgangsserver ist nach dem Ende der Nachricht abgebrochen, bevor er geantwortet hat: er hat die Nachricht möglicherweise angenommen. Bitte beim Empfänger oder unter „Gesendete Elemente“ nachsehen, bevor sie erneut gesendet wird – sonst kommt sie womöglich doppelt an.")
+	case errors.As(e.Err, &le):
+		return text.T("Der Postausgangsserver hat fehlerhaft geantwortet; die Nachricht wurde nicht gesendet. Bitte die Meldung an die IT oder den Betreiber des Servers weitergeben.")
+	case e.Code == 432 && !queued:
+		return text.T("Über dieses Postfach senden gerade zu viele Programme zugleich (Microsoft 365 erlaubt drei Verbindungen). Die Nachricht wurde nicht gesendet; bitte in einigen Minuten erneut versuchen.")
+	case e.Temporary && !queued && !strings.Contains(e.Message, "SubmissionQuotaExceeded"):
+		return text.T("Der Postausgangsserver ist gerade nicht erreichbar oder überlastet. Die Nachricht wurde nicht gesendet und wird nicht aufbewahrt; bitte später erneut versuchen.")
+	}
 	switch {
 	case strings.Contains(e.Message, "SubmissionQuotaExceeded"):
 		return text.T("Das Postfach hat heute die Grenze von Microsoft 365 erreicht (10.000 Empfänger am Tag über SMTP). Bitte morgen erneut senden („Nicht gesendet“ → „Erneut senden“) oder die IT bitten, für Massenversand einen anderen Weg zu wählen.")
@@ -206,7 +232,13 @@ func (s *Sender) send(ctx context.Context, a Account, raw []byte, rcpts []string
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		return fail("DATA", "data", err)
+		se := classify("data", err)
+		if se.Code == 0 {
+			// the end of data went out, the answer did not come back
+			se.Uncertain = true
+		}
+		s.step("DATA", se, "")
+		return se
 	}
 	s.step("DATA", nil, text.F("%d Bytes angenommen: %s", len(raw), resp.StatusText))
 	s.logger().Info("smtp message submitted", "account", a.Address, "recipients", len(rcpts), "bytes", len(raw), "queue_id", resp.StatusText)
@@ -238,6 +270,7 @@ func openSMTP(ctx context.Context, a Account, timeout time.Duration, step func(n
 	}
 	step(text.T("Verbindung"), nil, a.Addr)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	conn = &boundedConn{Conn: conn, server: a.Addr, limit: MaxSMTPReply}
 	c, err := smtp.NewClientStartTLS(conn, tlsConfig(a.TLS, host))
 	if err == nil {
 		c.CommandTimeout = timeout
@@ -251,7 +284,11 @@ func openSMTP(ctx context.Context, a Account, timeout time.Duration, step func(n
 		return nil, nil, se
 	}
 	if st, ok := c.TLSConnectionState(); ok && len(st.PeerCertificates) > 0 {
-		step("TLS", nil, text.F("%s, %s, Zertifikat für %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.PeerCertificates[0].Subject.CommonName))
+		name := st.PeerCertificates[0].Subject.CommonName
+		if name == "" && len(st.PeerCertificates[0].DNSNames) > 0 {
+			name = st.PeerCertificates[0].DNSNames[0]
+		}
+		step("TLS", nil, text.F("%s, %s, Zertifikat für %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), name))
 	}
 	return c, func() { stop(); c.Close() }, nil
 }
@@ -263,9 +300,54 @@ func classify(step string, err error) *SendError {
 		if pe.EnhancedCode != smtp.NoEnhancedCode && pe.EnhancedCode != (smtp.EnhancedCode{}) {
 			enh = fmt.Sprintf("%d.%d.%d", pe.EnhancedCode[0], pe.EnhancedCode[1], pe.EnhancedCode[2])
 		}
-		return &SendError{Step: step, Code: pe.Code, Enhanced: enh, Message: pe.Message, Temporary: pe.Temporary(), Err: err}
+		return &SendError{Step: step, Code: pe.Code, Enhanced: enh, Message: truncateText(pe.Message, 500), Temporary: pe.Temporary(), Err: err}
 	}
-	return &SendError{Step: step, Temporary: true, Err: err}
+	var le *LimitError
+	return &SendError{Step: step, Temporary: !errors.As(err, &le), Err: err}
+}
+
+// truncateText shortens a server's text for a person and the log.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf(" … (%d Bytes mehr)", len(s)-cut)
+}
+
+// MaxSMTPReply bounds what an SMTP server may send between two commands
+// of ours (a reply, or the TLS handshake): one that answers without end
+// must not fill the memory (issue 19).
+const MaxSMTPReply = 128 << 10
+
+// boundedConn counts what is read since the client last wrote; past limit
+// a read fails with a LimitError and the connection is given up.
+type boundedConn struct {
+	net.Conn
+	server string
+	limit  int64
+	read   atomic.Int64
+}
+
+func (b *boundedConn) Write(p []byte) (int, error) {
+	b.read.Store(0)
+	return b.Conn.Write(p)
+}
+
+func (b *boundedConn) Read(p []byte) (int, error) {
+	left := b.limit - b.read.Load()
+	if left <= 0 {
+		return 0, &LimitError{Server: b.server, What: text.Mark("eine Antwort"), Limit: b.limit}
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := b.Conn.Read(p)
+	b.read.Add(int64(n))
+	return n, err
 }
 
 // xoauth2 is the SASL XOAUTH2 mechanism of Google and Microsoft: the initial

@@ -29,9 +29,13 @@ func (r TestMailReport) Text() string {
 		}
 		fmt.Fprintf(&b, "%s %-10s %s\n", mark, s.Name, s.Detail)
 	}
-	if r.Err == nil {
+	var se *SendError
+	switch {
+	case r.Err == nil:
 		b.WriteString(text.T("\nDie Testmail wurde versendet.\n"))
-	} else {
+	case errors.As(r.Err, &se) && se.Uncertain:
+		b.WriteString(text.F("\nOb die Testmail versendet wurde, ist unklar. %s\n", r.Advice))
+	default:
 		b.WriteString(text.F("\nDie Testmail wurde nicht versendet. %s\n", r.Advice))
 	}
 	return b.String()

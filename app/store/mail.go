@@ -177,6 +177,44 @@ func (s *Store) SkipMessage(ctx context.Context, account, uidl, reason string) (
 	return n == 1, nil
 }
 
+// SetAside records that a message broke a session and is not tried again
+// before retryAt; it reports whether this is the first time (so that it is
+// journaled once, and not again when it breaks after a retry).
+func (s *Store) SetAside(ctx context.Context, account, key, reason string, retryAt time.Time) (bool, error) {
+	retry := retryAt.UTC().Format(tsLayout)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO message_skip (account, uidl, reason, at, retry_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		account, key, reason, time.Now().UTC().Format(tsLayout), retry)
+	if err != nil {
+		return false, fmt.Errorf("set a message of %s aside: %w", account, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE message_skip SET retry_at = ? WHERE account = ? AND uidl = ?`, retry, account, key); err != nil {
+		return false, fmt.Errorf("set a message of %s aside: %w", account, err)
+	}
+	return false, nil
+}
+
+// AsideUntil returns the keys of an account's messages that are set aside
+// at now.
+func (s *Store) AsideUntil(ctx context.Context, account string, now time.Time) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT uidl FROM message_skip WHERE account = ? AND retry_at > ?`, account, now.UTC().Format(tsLayout))
+	if err != nil {
+		return nil, fmt.Errorf("read the messages of %s set aside: %w", account, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
+}
+
 // DeltaLink is the Graph delta link of an account's Inbox after its last
 // complete round ("" before the first).
 func (s *Store) DeltaLink(ctx context.Context, account string) (string, error) {
