@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,8 @@ type Options struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	// held counts the Graph requests held for the network's latency now
+	held atomic.Int64
 
 	mu          sync.Mutex
 	cfg         TenantFile

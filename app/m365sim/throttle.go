@@ -132,6 +132,11 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Unlock()
 }
 
+// Held is how many Graph requests wait for the network's latency now (a
+// test that makes Graph hang with a long Latency waits for a client's
+// request to be held).
+func (s *Server) Held() int { return int(s.held.Load()) }
+
 // SetThrottle changes the throttling limits while the emulator runs.
 func (s *Server) SetThrottle(cfg ThrottleConfig) { s.throttle.setConfig(cfg) }
 
@@ -146,6 +151,8 @@ func (s *Server) injectTransportFaults(w http.ResponseWriter, r *http.Request) *
 	}
 	s.mu.Unlock()
 	if delay > 0 && !reset {
+		s.held.Add(1)
+		defer s.held.Add(-1)
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done():
