@@ -112,7 +112,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.OnListen != nil {
 		s.OnListen(ln.Addr().String())
 	}
-	srv := &http.Server{Handler: s.mux(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: machinesOnly(ln.Addr().String(), s.mux()), ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	s.Logger.Info("serve started", "holder", s.holder, "listen", ln.Addr().String())
@@ -226,6 +226,39 @@ func (s *Server) Health(ctx context.Context) Health {
 	st := core.HealthOf(eng.Status())
 	st.Holder, st.Leader, st.Since, st.LeaseHolder, st.LeaseUntil = h.Holder, true, since, h.LeaseHolder, h.LeaseUntil
 	return st
+}
+
+// SyncHeader must accompany POST /sync: a web page cannot send it to
+// another origin without a preflight, which this server never grants.
+const SyncHeader = "X-Kanzleisync"
+
+// machinesOnly lets through only what a program on this machine sends
+// (issue 19): the Host must be this listener's loopback address and port
+// (a page whose DNS name was rebound to 127.0.0.1 sends its own name), a
+// browser's request from another origin is refused, and a POST needs
+// SyncHeader.
+func machinesOnly(listen string, next http.Handler) http.Handler {
+	_, port, _ := net.SplitHostPort(listen)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, p, err := net.SplitHostPort(r.Host)
+		if err != nil || p != port || (host != "127.0.0.1" && host != "localhost" && host != "::1") {
+			http.Error(w, text.F("Abgelehnt: der Statusdienst antwortet nur unter 127.0.0.1:%s, localhost:%s oder [::1]:%s (angefragt: %q).", port, port, port, r.Host), http.StatusMisdirectedRequest)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+			http.Error(w, text.T("Abgelehnt: Anfragen von Webseiten nimmt der Statusdienst nicht an."), http.StatusForbidden)
+			return
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+			http.Error(w, text.T("Abgelehnt: Anfragen von Webseiten nimmt der Statusdienst nicht an."), http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodPost && r.Header.Get(SyncHeader) == "" {
+			http.Error(w, text.F("Abgelehnt: POST nur mit dem Kopf „%s: sync“ (z. B. curl -X POST -H '%s: sync' http://%s/sync).", SyncHeader, SyncHeader, r.Host), http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) mux() *http.ServeMux {

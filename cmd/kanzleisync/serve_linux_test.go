@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -315,7 +316,7 @@ func TestServeHoldsDeletionsOfAnEmptiedCache(t *testing.T) {
 	if err := os.Rename(emptied, s.cache); err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := http.Post("http://"+p.addr+"/sync", "", nil); err != nil || resp.StatusCode != http.StatusAccepted {
+	if resp, err := postSync(p.addr); err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /sync: %v %v", resp, err)
 	}
 	var h server.Health
@@ -414,5 +415,81 @@ func signedWithCertificate(t *testing.T, sim *m365sim.Server) {
 	}
 	if assertions == 0 {
 		t.Error("no token request carried a client assertion")
+	}
+}
+
+// postSync asks serve for a cycle now, as a script or a monitoring tool on
+// this machine does (with server.SyncHeader).
+func postSync(addr string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/sync", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(server.SyncHeader, "sync")
+	return http.DefaultClient.Do(req)
+}
+
+// TestServeRefusesWebPages (issue 19): a page in the Sachbearbeiter's
+// browser may reach 127.0.0.1 too. A foreign Host (DNS rebinding) gets no
+// health and no name; a cross-origin simple POST (text/plain, no custom
+// header) starts no cycle; the tray's GET /health and a script's POST with
+// the header are served.
+func TestServeRefusesWebPages(t *testing.T) {
+	workers := source.DemoWorkers[:1]
+	s := newServeSetup(t, nil, workers, source.GenOptions{Seed: 3, Appointments: 4})
+	p := s.start(t)
+	p.waitCycle(t, 1)
+	do := func(method, host, origin, ctype string, header bool) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+p.addr+map[string]string{"GET": "/health", "POST": "/sync"}[method], strings.NewReader("x=1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Sec-Fetch-Site", "cross-site")
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if header {
+			req.Header.Set(server.SyncHeader, "sync")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, port, _ := strings.Cut(p.addr, ":")
+	for _, c := range []struct {
+		name, method, host, origin, ctype string
+		header                            bool
+		want                              int
+	}{
+		{"rebound DNS name", "GET", "evil.example:" + port, "", "", false, http.StatusMisdirectedRequest},
+		{"other port", "GET", "127.0.0.1:1", "", "", false, http.StatusMisdirectedRequest},
+		{"cross-origin simple POST", "POST", "", "http://evil.example", "text/plain", false, http.StatusForbidden},
+		{"cross-origin POST with the header", "POST", "", "http://evil.example", "text/plain", true, http.StatusForbidden},
+		{"POST without the header", "POST", "", "", "", false, http.StatusForbidden},
+		{"the tray's GET /health", "GET", "", "", "", false, http.StatusOK},
+		{"localhost", "GET", "localhost:" + port, "", "", false, http.StatusOK},
+		{"a script's POST /sync", "POST", "", "", "", true, http.StatusAccepted},
+	} {
+		code, body := do(c.method, c.host, c.origin, c.ctype, c.header)
+		if code != c.want {
+			t.Errorf("%s: %d %s, want %d", c.name, code, body, c.want)
+		}
+		if code >= 400 && (strings.Contains(body, workers[0].Name) || strings.Contains(body, workers[0].UPN)) {
+			t.Errorf("%s: the refusal names the Sachbearbeiter: %s", c.name, body)
+		}
+		if code >= 400 && !strings.Contains(body, "Abgelehnt") {
+			t.Errorf("%s: refusal without a German reason: %s", c.name, body)
+		}
 	}
 }

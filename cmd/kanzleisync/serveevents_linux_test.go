@@ -97,7 +97,7 @@ func TestServeEvents(t *testing.T) {
 	syncNow := func() time.Time {
 		t.Helper()
 		at := time.Now()
-		resp, err := http.Post("http://"+srv.Addr()+"/sync", "", nil)
+		resp, err := postSync(srv.Addr())
 		if err != nil || resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("POST /sync: %v %v", resp, err)
 		}

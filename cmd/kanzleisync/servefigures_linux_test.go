@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -84,7 +83,7 @@ func TestServeFigures(t *testing.T) {
 		t.Fatalf("after the full export: %d events, %d contacts, %d tasks, doubles %v", ev, ct, tk, doubles)
 	}
 	t1 := time.Now()
-	resp, err := http.Post("http://"+p.addr+"/sync", "text/plain", strings.NewReader(""))
+	resp, err := postSync(p.addr)
 	if err != nil || resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /sync: %v %v", resp, err)
 	}

@@ -5,7 +5,9 @@ package instance
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -68,7 +70,44 @@ func Acquire(dir string, onShow func()) (*Lock, error) {
 	return &Lock{ln: ln, file: file}, nil
 }
 
-// ask connects to a recorded instance and asks it to show itself.
+// The channel proves knowledge of the token both ways and never sends it:
+// the asker sends "hello NONCE"; the instance answers "proof MAC NONCE2"
+// with MAC = HMAC(token, "instance " + NONCE); only then the asker sends
+// "show MAC2" with MAC2 = HMAC(token, "show " + NONCE2), and the instance
+// answers "ok". A process that took over the port of a crashed instance
+// (issue 19) cannot give the proof: the asker then starts as the instance
+// itself instead of exiting with "läuft bereits".
+
+func mac(token, what string) string {
+	h := hmac.New(sha256.New, []byte(token))
+	h.Write([]byte(what))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func nonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// readLine reads one short line (a peer that sends more is not ours).
+func readLine(r *bufio.Reader) (string, error) {
+	var b []byte
+	for len(b) < 256 {
+		c, err := r.ReadByte()
+		if err != nil {
+			return "", err
+		}
+		if c == '\n' {
+			return strings.TrimSpace(string(b)), nil
+		}
+		b = append(b, c)
+	}
+	return "", fmt.Errorf("instance: line too long")
+}
+
+// ask connects to a recorded instance and asks it to show itself; false
+// when nothing answers there that knows the token.
 func ask(r record) bool {
 	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
 	if err != nil {
@@ -76,11 +115,21 @@ func ask(r record) bool {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := fmt.Fprintf(c, "show %s\n", r.Token); err != nil {
+	mine := nonce()
+	if _, err := fmt.Fprintf(c, "hello %s\n", mine); err != nil {
 		return false
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.TrimSpace(line) == "ok"
+	br := bufio.NewReader(c)
+	line, err := readLine(br)
+	f := strings.Fields(line)
+	if err != nil || len(f) != 3 || f[0] != "proof" || !hmac.Equal([]byte(f[1]), []byte(mac(r.Token, "instance "+mine))) {
+		return false // not the instance: a squatter on a stale port
+	}
+	if _, err := fmt.Fprintf(c, "show %s\n", mac(r.Token, "show "+f[2])); err != nil {
+		return false
+	}
+	line, err = readLine(br)
+	return err == nil && line == "ok"
 }
 
 func serve(ln net.Listener, token string, onShow func()) {
@@ -92,9 +141,20 @@ func serve(ln net.Listener, token string, onShow func()) {
 		go func() {
 			defer c.Close()
 			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-			line, err := bufio.NewReader(c).ReadString('\n')
-			if err != nil || strings.TrimSpace(line) != "show "+token {
-				return // not ours: a port scanner or a stale file of another user
+			br := bufio.NewReader(c)
+			line, err := readLine(br)
+			f := strings.Fields(line)
+			if err != nil || len(f) != 2 || f[0] != "hello" || len(f[1]) < 16 {
+				return // not ours: a port scanner
+			}
+			theirs := nonce()
+			if _, err := fmt.Fprintf(c, "proof %s %s\n", mac(token, "instance "+f[1]), theirs); err != nil {
+				return
+			}
+			line, err = readLine(br)
+			f = strings.Fields(line)
+			if err != nil || len(f) != 2 || f[0] != "show" || !hmac.Equal([]byte(f[1]), []byte(mac(token, "show "+theirs))) {
+				return // a stale file of another user, or a guess
 			}
 			_, _ = fmt.Fprintln(c, "ok")
 			if onShow != nil {

@@ -2,8 +2,11 @@ package instance
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,6 +64,56 @@ func TestWrongTokenIsIgnored(t *testing.T) {
 	case <-shown:
 		t.Fatal("a request with a wrong token showed the window")
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// A crashed instance's port taken by another local process that accepts
+// and answers like the instance (issue 19: it received the token and every
+// later start exited with „läuft bereits“): the squatter never gets the
+// token, and the next start becomes the instance.
+func TestSquatterOnTheStalePort(t *testing.T) {
+	dir := tempDir(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	heard := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b := make([]byte, 512)
+				n, _ := c.Read(b)
+				heard <- string(b[:n])
+				fmt.Fprint(c, "ok\nproof 00 11\n") // whatever might pass
+			}()
+		}
+	}()
+	const token = "0123456789abcdef0123456789abcdef"
+	rec := fmt.Sprintf(`{"addr":%q,"token":%q,"pid":1}`, ln.Addr().String(), token)
+	if err := os.WriteFile(filepath.Join(dir, fileName), []byte(rec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(dir, nil)
+	if err != nil {
+		t.Fatalf("a squatter on the stale port blocked the start: %v", err)
+	}
+	defer l.Close()
+	select {
+	case got := <-heard:
+		if strings.Contains(got, token) {
+			t.Errorf("the squatter received the token: %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the start did not try the recorded port")
+	}
+	if l.ln.Addr().String() == ln.Addr().String() {
+		t.Fatal("impossible: same port")
 	}
 }
 
