@@ -393,8 +393,16 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.SettingsResult = widget.NewLabel("")
 	s.SettingsResult.Wrapping = fyne.TextWrapWord
 	s.SaveSettings = widget.NewButton(text.T("Speichern"), func() {
-		n := config.Settings{DeadlinesTo: "todo", TodoListName: strings.TrimSpace(s.TodoList.Text), BodyFormat: "html", KeepOutlookBodyEdits: s.KeepEdits.Checked,
-			InterfaceActive: s.Active.Checked, TransferLogDebug: s.DebugLog.Checked, ExportServer: strings.TrimSpace(s.ExportServer.Text)}
+		// from what is stored: the settings this form does not show (the
+		// local servers, the message limit, the scope probe, set with the
+		// command line or the IT's policy) stay as they are
+		n, err := a.eng.Settings(a.ctx)
+		if err != nil {
+			s.SettingsResult.SetText(core.Explain(err, config.Entity{}, ""))
+			return
+		}
+		n.DeadlinesTo, n.TodoListName, n.BodyFormat, n.KeepOutlookBodyEdits = "todo", strings.TrimSpace(s.TodoList.Text), "html", s.KeepEdits.Checked
+		n.InterfaceActive, n.TransferLogDebug, n.ExportServer = s.Active.Checked, s.DebugLog.Checked, strings.TrimSpace(s.ExportServer.Text)
 		if s.DeadlinesTo.Selected == text.T("Kalender") {
 			n.DeadlinesTo = "calendar"
 		}

@@ -492,6 +492,47 @@ func TestSettingsEntity(t *testing.T) {
 	}
 }
 
+// Kanzlei settings: a To Do list name pasted with a tab is refused with
+// its position and nothing is stored; saving the form keeps the settings
+// it does not show (set with the command line: the local servers, the
+// message limit, the scope probe).
+func TestSettingsFirmKeepsWhatItDoesNotShow(t *testing.T) {
+	f := newFixture(t, setup{})
+	set, err := f.repo.Settings(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.LocalPOP3, set.LocalSMTP, set.MaxMessageMB, set.KeepTakenDays, set.ScopeProbe = "127.0.0.1:2110", "aus", 50, 7, "inhaberin@kanzlei.example"
+	if err := f.repo.SaveSettings(f.ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	var s *SettingsScreen
+	f.ui(func() { s = f.app.ShowSettings() })
+	f.unlock(s)
+	f.ui(func() {
+		s.TodoList.SetText("Fristen\tWiedervorlagen")
+		test.Tap(s.SaveSettings)
+		if !strings.Contains(s.SettingsResult.Text, "Der Name der Aufgabenliste enthält an Stelle 8 ein unsichtbares Steuerzeichen") {
+			t.Errorf("a list name with a tab: %q", s.SettingsResult.Text)
+		}
+	})
+	if got, _ := f.repo.Settings(f.ctx); got != set {
+		t.Fatalf("a refused form changed the settings: %+v", got)
+	}
+	f.ui(func() {
+		s.TodoList.SetText("Fristen (Kanzlei Müller)")
+		test.Tap(s.SaveSettings)
+		if !strings.HasPrefix(s.SettingsResult.Text, "Gespeichert") {
+			t.Errorf("save: %q", s.SettingsResult.Text)
+		}
+	})
+	want := set
+	want.TodoListName = "Fristen (Kanzlei Müller)"
+	if got, _ := f.repo.Settings(f.ctx); got != want {
+		t.Errorf("after saving the form:\n got %+v\nwant %+v", got, want)
+	}
+}
+
 // Synchronisation shows counts and the failed items; the Protokoll filters
 // and exports CSV.
 func TestSyncAndJournal(t *testing.T) {

@@ -18,7 +18,7 @@ func authLogin(ctx context.Context, args []string, d Deps) error {
 	timeout := fs.Duration("timeout", 120*time.Second, text.T("wie lange auf die Anmeldung im Browser gewartet wird"))
 	noBrowser := fs.Bool("no-browser", false, text.T("keinen Browser öffnen, nur die Adresse anzeigen"))
 	if err := fs.Parse(args); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	w, ent, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {
@@ -105,7 +105,7 @@ func authLogout(args []string, d Deps) error {
 	fs := newFlags("auth logout", d)
 	upn := fs.String("worker", "", text.T("UPN des Sachbearbeiters"))
 	if err := fs.Parse(args); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	if *upn == "" {
 		return usageError(text.T("--worker fehlt"))

@@ -33,7 +33,7 @@ func configCertificate(ctx context.Context, args []string, d Deps, admin config.
 	years := fs.Int("years", 2, text.T("Gültigkeit des Zertifikats in Jahren (1 bis 3)"))
 	file := fs.String("file", "", text.T("Datei"))
 	if err := fs.Parse(args[1:]); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	ent, err := d.Repo.Entity(ctx, *name)
 	if err != nil {

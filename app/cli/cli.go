@@ -157,7 +157,7 @@ func Run(ctx context.Context, args []string, d Deps) int {
 	if err != nil {
 		var done silent
 		if !errors.As(err, &done) {
-			report(d.Stderr, err)
+			report(d.Stderr, err, cmd)
 		}
 		if errors.Is(err, errHelp) {
 			return 0
@@ -177,39 +177,85 @@ type usageError string
 var errHelp = errors.New("help requested")
 
 // parseError is a flag error as the person sees it.
-func parseError(err error) error {
+func parseError(fs *flag.FlagSet, err error) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return errHelp
 	}
-	return usageError(FlagError(err))
+	return usageError(FlagError(fs, err))
 }
 
-// FlagError says a flag package error in German.
-func FlagError(err error) string {
+// FlagError says a flag package error of fs in German, in one line, with
+// the flag written as the help writes it (--name) and, for a value that
+// does not parse, what the flag takes.
+func FlagError(fs *flag.FlagSet, err error) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		return text.F("Unbekannte Angabe %s.", name)
+		return text.F("Unbekannte Angabe %s.", dashes(name))
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
-		return text.F("Bei %s fehlt der Wert.", name)
+		return text.F("Bei %s fehlt der Wert.", dashes(name))
 	}
-	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok { // invalid value "x" for flag -f: reason
+	if rest, ok := strings.CutPrefix(msg, "invalid "); ok { // invalid value "x" for flag -f: reason; invalid boolean value …
 		if i := strings.Index(rest, " for flag "); i >= 0 {
-			flagAndReason := rest[i+len(" for flag "):]
-			name, reason, _ := strings.Cut(flagAndReason, ": ")
-			if strings.HasPrefix(reason, "parse error") || strings.HasPrefix(reason, "strconv.") || strings.Contains(reason, "invalid syntax") {
-				reason = text.T("keine gültige Angabe")
+			value := rest[strings.Index(rest, `"`):i]
+			name, reason, _ := strings.Cut(rest[i+len(" for flag "):], ": ")
+			if strings.HasPrefix(reason, "parse error") || strings.HasPrefix(reason, "strconv.") || strings.Contains(reason, "invalid syntax") || strings.Contains(reason, "value out of range") || strings.HasPrefix(reason, "time: ") {
+				reason = takes(fs, strings.TrimLeft(name, "-"))
 			}
-			return fmt.Sprintf("%s %s: %s", name, rest[:i], reason)
+			return fmt.Sprintf("%s %s: %s", dashes(name), value, reason)
 		}
 	}
 	return msg
 }
 
+// dashes writes a flag as the help does: -timeout → --timeout.
+func dashes(name string) string { return "--" + strings.TrimLeft(name, "-") }
+
+// takes says in German what a flag's value must look like.
+func takes(fs *flag.FlagSet, name string) string {
+	if fs != nil {
+		if f := fs.Lookup(name); f != nil {
+			switch f.Value.(flag.Getter).Get().(type) {
+			case time.Duration:
+				return text.T("keine Dauer; erwartet wird z. B. 30s, 2m oder 1h")
+			case int, int64, uint, uint64:
+				return text.T("keine ganze Zahl")
+			case bool:
+				return text.T("erwartet wird true oder false")
+			}
+		}
+	}
+	return text.T("keine gültige Angabe")
+}
+
+// synopsis is the part of the help that shows the command cmd (e.g.
+// "config worker" or "sync"): its lines and their continuations. Empty
+// when the help has no such command.
+func synopsis(cmd string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(text.T(usage), "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		indent := len(line) - len(trimmed)
+		switch {
+		case strings.Contains(line, "kanzleisync "+cmd+" ") || strings.HasSuffix(line, "kanzleisync "+cmd):
+			in = true
+		case in && indent >= 10 && !strings.HasPrefix(trimmed, "kanzleisync "):
+		default:
+			in = false
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
 func (u usageError) Error() string { return string(u) }
 
-// report prints an error the way a person can act on it.
-func report(w io.Writer, err error) {
+// report prints an error the way a person can act on it; after a usage
+// error, the help's lines of cmd (e.g. "config worker") follow, not all of it.
+func report(w io.Writer, err error, cmd string) {
 	var ve *config.ValidationError
 	if errors.As(err, &ve) {
 		fmt.Fprintln(w, text.T("Die Eingaben sind nicht gültig:"))
@@ -237,7 +283,11 @@ func report(w io.Writer, err error) {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(w, "%s\n\n%s", ue, text.T(usage))
+		fmt.Fprintf(w, "%s\n", ue)
+		if syn := synopsis(cmd); syn != "" {
+			fmt.Fprintf(w, "%s\n%s", text.T("Aufruf:"), syn)
+		}
+		fmt.Fprintln(w, text.T("Alle Befehle: kanzleisync help"))
 		return
 	}
 	attrs := []any{"error", err.Error()}

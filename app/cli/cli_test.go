@@ -419,14 +419,27 @@ func TestHelpFlagsAndConfigShow(t *testing.T) {
 			t.Errorf("%v: exit %d\n%s", args, code, out)
 		}
 	}
+	// a wrong flag: one German line, the command's own lines of the help
+	// (not all fifty), and where the rest is
 	for args, want := range map[string]string{
-		"sync --bogus":            "Unbekannte Angabe -bogus.",
-		"auth login --worker":     "Bei -worker fehlt der Wert.",
-		"auth login --timeout xy": "-timeout \"xy\": keine gültige Angabe",
+		"sync --bogus":            "Unbekannte Angabe --bogus.",
+		"auth login --worker":     "Bei --worker fehlt der Wert.",
+		"auth login --timeout xy": "--timeout \"xy\": keine Dauer; erwartet wird z. B. 30s, 2m oder 1h",
+		"config worker set --upn a@kanzlei.de --name A --entity Kanzlei --account a@kanzlei.de,pop3=pop.kanzlei.de:70000": "Der Port 70000 in \"pop.kanzlei.de:70000\" liegt nicht zwischen 1 und 65535",
+		"config worker set --upn a@kanzlei.de --name A --entity Kanzlei --account a@kanzlei.de,smtp=smtp.kanzlei.de:0":    "Der Port 0 in \"smtp.kanzlei.de:0\" liegt nicht zwischen 1 und 65535",
+		"mail testmail --worker a@kanzlei.de --to":                                                                       "Bei --to fehlt der Wert.",
 	} {
-		code, out := w.run("", strings.Fields(args)...)
+		fields := strings.Fields(args)
+		code, out := w.run("", fields...)
 		if code != 2 || !strings.Contains(out, want) || strings.Contains(out, "flag provided") || strings.Contains(out, "Usage of") || strings.Count(out, want) != 1 {
 			t.Errorf("%s: exit %d\n%s", args, code, out)
+		}
+		command := "kanzleisync " + fields[0] + " " + fields[1]
+		if fields[0] == "sync" {
+			command = "kanzleisync sync --once"
+		}
+		if lines := strings.Count(out, "\n"); lines > 6 || !strings.Contains(out, command) || strings.Contains(out, "kanzleisync serve") || !strings.Contains(out, "Alle Befehle: kanzleisync help") {
+			t.Errorf("%s: %d lines, want the error and the lines of %q only:\n%s", args, lines, command, out)
 		}
 	}
 	if code, out := w.run("", "config", "entity", "set", "--name", "Kanzlei", "--tenant", m365sim.DemoTenantID, "--client-id", m365sim.DemoClientID); code != 0 {

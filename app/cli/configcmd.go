@@ -161,7 +161,7 @@ func configEntity(ctx context.Context, args []string, d Deps, admin config.Admin
 	secretStdin := fs.Bool("secret-stdin", false, text.T("geheimen Clientschlüssel von der Standardeingabe lesen"))
 	removeCreds := fs.Bool("remove-credentials", false, text.T("Zertifikat und geheimen Clientschlüssel auf diesem Rechner entfernen (Arbeitsplatz einer App-Registrierung als öffentlicher Client)"))
 	if err := fs.Parse(args[1:]); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	switch args[0] {
 	case "set":
@@ -309,8 +309,11 @@ func (a *accountsFlag) Set(v string) error {
 func hostPort(v string) (string, int, error) {
 	host, port, err := net.SplitHostPort(v)
 	n, perr := strconv.Atoi(port)
-	if err != nil || perr != nil || host == "" || n <= 0 || n > 65535 {
+	if err != nil || perr != nil || host == "" {
 		return "", 0, text.Errorf("Die Angabe %q hat nicht die Form Server:Port", v)
+	}
+	if n < 1 || n > 65535 {
+		return "", 0, text.Errorf("Der Port %d in %q liegt nicht zwischen 1 und 65535 (Exchange Online: POP3 995, SMTP 587)", n, v)
 	}
 	return host, n, nil
 }
@@ -327,7 +330,7 @@ func configWorker(ctx context.Context, args []string, d Deps) error {
 	var accounts accountsFlag
 	fs.Var(&accounts, "account", text.T("Mailkonto: adresse[,archive][,graph][,pop3=Server:Port[/starttls]][,smtp=Server:Port][,drop=ORDNER][,leave=TAGE|immer][,move=ORDNER] (mehrfach)"))
 	if err := fs.Parse(args[1:]); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	w := config.Worker{UPN: *upn, DisplayName: *name, Entity: *entity, Accounts: accounts}
 	for _, m := range strings.Split(*modules, ",") {
@@ -366,7 +369,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, text.T("Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben"))
 	confirm := fs.Bool("confirm", false, text.T("das Einschalten der Schnittstelle nach der Vorschau bestätigen"))
 	if err := fs.Parse(args[1:]); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	if s.InterfaceActive && !wasActive {
 		// Switching on shows once more what the first cycle will do.

@@ -15,7 +15,7 @@ func diagnoseCmd(ctx context.Context, args []string, d Deps) error {
 	fs := newFlags("diagnose", d)
 	asJSON := fs.Bool("json", false, text.T("das Ergebnis als JSON ausgeben"))
 	if err := fs.Parse(args); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	reports, err := core.DiagnoseAll(ctx, core.NewDiagnoser(d.Repo, d.Auth, d.MailTLS, d.Now))
 	if err != nil {

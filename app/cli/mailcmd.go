@@ -29,7 +29,7 @@ func mailTestmail(ctx context.Context, args []string, d Deps) error {
 	address := fs.String("account", "", text.T("Mailkonto (ohne Angabe: das erste des Sachbearbeiters)"))
 	to := fs.String("to", "", text.T("Empfänger (ohne Angabe: das Konto selbst)"))
 	if err := fs.Parse(args); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	w, ent, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {
@@ -65,7 +65,7 @@ func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 	upn := fs.String("worker", "", text.T("UPN des Sachbearbeiters"))
 	show := fs.Bool("show-password", false, text.T("das lokale Passwort anzeigen"))
 	if err := fs.Parse(args); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	w, _, err := workerAndEntity(ctx, d, *upn)
 	if err != nil {

@@ -42,7 +42,7 @@ func syncCmd(ctx context.Context, args []string, d Deps) error {
 	only := fs.String("entity", "", text.T("nur diese Entität"))
 	confirm := fs.Bool("confirm-deletions", false, text.T("zurückgehaltene Löschungen ausführen (Administratorpasswort in KANZLEISYNC_ADMIN_PASSWORD)"))
 	if err := fs.Parse(args); err != nil {
-		return parseError(err)
+		return parseError(fs, err)
 	}
 	if !*once {
 		return usageError(text.T("sync: bitte --once angeben (die laufende Synchronisation gehört zur Tray-Anwendung)"))

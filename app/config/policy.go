@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"kanzleisync/app/text"
 )
@@ -29,6 +30,9 @@ func LoadPolicy(path string) (*Policy, error) {
 	}
 	if err != nil {
 		return nil, text.Errorf("Die Vorgaben der IT (%s) sind nicht lesbar: %w", path, err)
+	}
+	if !utf8.Valid(b) {
+		return nil, text.Errorf("Die Vorgaben der IT (%s) sind nicht als UTF-8 gespeichert (oft: ANSI oder Windows-1252 aus einem Editor). Bitte die Datei als UTF-8 speichern oder mit „kanzleisync policy set“ neu schreiben", path)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNotFound means that the entity or worker does not exist.
@@ -320,6 +322,11 @@ func (r *Repo) ExportEntity(ctx context.Context, name string) ([]byte, error) {
 // ImportEntity reads an exported entity, validates and stores it. The
 // client secret must then be entered on the workstation.
 func (r *Repo) ImportEntity(ctx context.Context, data []byte) (Entity, error) {
+	if !utf8.Valid(data) {
+		v := &ValidationError{}
+		v.add("file", "Die Datei ist nicht als UTF-8 gespeichert (oft: ANSI oder Windows-1252 aus einem Editor). Bitte die Datei neu exportieren oder im Editor als UTF-8 speichern.")
+		return Entity{}, v
+	}
 	var in entityExport
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -332,6 +339,13 @@ func (r *Repo) ImportEntity(ctx context.Context, data []byte) (Entity, error) {
 		} else {
 			v.add("file", "Die Datei ist keine gültige Entitäts-Datei von kanzleisync: %s.", jsonProblem(err))
 		}
+		return Entity{}, v
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		// a second object after the entity (a pasted secret, another
+		// entity) would otherwise be dropped without a word
+		v := &ValidationError{}
+		v.add("file", "Die Datei enthält nach der Entität weitere Daten. Eine Entitäts-Datei enthält genau ein JSON-Objekt; bitte die Datei neu exportieren.")
 		return Entity{}, v
 	}
 	if in.Format != exportFormat {

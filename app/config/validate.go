@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"kanzleisync/app/text"
 )
@@ -66,10 +67,11 @@ func (e Entity) Validate(now time.Time) error {
 	var v ValidationError
 	if strings.TrimSpace(e.Name) == "" {
 		v.add("name", "Bitte einen Namen für die Entität eingeben, z. B. „Kanzlei Müller & Partner“.")
-	} else if len([]rune(e.Name)) > 100 {
-		v.add("name", "Der Name der Entität darf höchstens 100 Zeichen lang sein.")
+	} else {
+		v.checkText("name", text.Mark("Der Name der Entität"), e.Name, maxEntityName)
 	}
 	switch {
+	case !v.checkText("tenant", text.Mark("Die Verzeichnis-ID"), e.Tenant, maxHostName):
 	case strings.TrimSpace(e.Tenant) == "":
 		v.add("tenant", "Bitte die Verzeichnis-ID aus der Übersicht der App-Registrierung im Azure-Portal eingeben: eine GUID wie 6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b oder eine Domäne wie kanzlei.onmicrosoft.com.")
 	case IsGUID(e.Tenant) || domainRE.MatchString(e.Tenant):
@@ -78,19 +80,22 @@ func (e Entity) Validate(now time.Time) error {
 	default:
 		v.add("tenant", "Die Verzeichnis-ID muss eine GUID sein, z. B. 6f1c2b7e-3d4a-4e59-9a1b-2c3d4e5f6a7b, oder eine Domäne wie kanzlei.onmicrosoft.com.")
 	}
-	if !IsGUID(e.ClientID) {
+	if v.checkText("clientId", text.Mark("Die Anwendungs-ID"), e.ClientID, 36) && !IsGUID(e.ClientID) {
 		v.add("clientId", "Die Anwendungs-ID muss eine GUID sein, z. B. 1b2c3d4e-5f60-4718-8a9b-0c1d2e3f4a5b (Azure-Portal: App-Registrierung, „Übersicht“).")
 	}
 	if !e.SecretExpires.IsZero() && e.SecretExpires.After(now.AddDate(0, maxSecretLifetime, 1)) {
 		v.add("secretExpires", "Ein geheimer Clientschlüssel gilt höchstens 24 Monate. Bitte das Ablaufdatum so eintragen, wie es im Azure-Portal unter „Zertifikate & Geheimnisse“ steht.")
 	}
-	for _, h := range []struct{ field, value, example string }{
-		{"authorityHost", e.AuthorityHost, "https://login.microsoftonline.com"},
-		{"graphEndpoint", e.GraphEndpoint, "https://graph.microsoft.com"},
+	for _, h := range []struct{ field, label, value, example string }{
+		{"authorityHost", text.Mark("Die Anmeldeadresse"), e.AuthorityHost, "https://login.microsoftonline.com"},
+		{"graphEndpoint", text.Mark("Die Graph-Adresse"), e.GraphEndpoint, "https://graph.microsoft.com"},
 	} {
-		if h.value != "" && !validHost(h.value) {
+		if h.value != "" && v.checkText(h.field, h.label, h.value, maxURL) && !validHost(h.value) {
 			v.add(h.field, "Die Adresse muss mit https:// beginnen und darf keinen Pfad haben, z. B. %s.", h.example)
 		}
+	}
+	if e.CachePath != "" {
+		v.checkText("cachePath", text.Mark("Der Pfad des Caches"), e.CachePath, maxPath)
 	}
 	return v.err()
 }
@@ -125,6 +130,16 @@ func ValidateSecret(secret string) error {
 		v.add("secret", "Der geheime Clientschlüssel beginnt oder endet mit Leerzeichen. Bitte ohne Leerzeichen einfügen.")
 	case len(s) > 1000:
 		v.add("secret", "Der geheime Clientschlüssel ist zu lang. Bitte nur den Wert kopieren.")
+	default:
+		// The portal's values are printable ASCII (letters, digits, ~ . _ -);
+		// anything else is a copying accident: a typographic quote, a
+		// non-breaking space, a line break, a text in another encoding.
+		for i, r := range s {
+			if r < '!' || r > '~' {
+				v.add("secret", "Der geheime Clientschlüssel enthält an Stelle %d ein Zeichen, das in Schlüsseln aus dem Azure-Portal nicht vorkommt (dort nur Buchstaben, Ziffern und ~ . _ -). Bitte den Wert erneut aus der Spalte „Wert“ kopieren.", utf8.RuneCountInString(s[:i])+1)
+				break
+			}
+		}
 	}
 	return v.err()
 }
@@ -132,11 +147,13 @@ func ValidateSecret(secret string) error {
 // Validate checks a worker. entities are the names of the known entities.
 func (w Worker) Validate(entities []string) error {
 	var v ValidationError
-	if !emailRE.MatchString(w.UPN) {
+	if v.checkText("upn", text.Mark("Der Benutzername (UPN)"), w.UPN, maxUPN) && !emailRE.MatchString(w.UPN) {
 		v.add("upn", "Der Benutzername (UPN) muss die Form einer E-Mail-Adresse haben, z. B. anna.mueller@kanzlei.de.")
 	}
 	if strings.TrimSpace(w.DisplayName) == "" {
 		v.add("displayName", "Bitte den Namen des Sachbearbeiters eingeben.")
+	} else {
+		v.checkText("displayName", text.Mark("Der Name des Sachbearbeiters"), w.DisplayName, maxDisplayName)
 	}
 	found := false
 	for _, e := range entities {
@@ -144,7 +161,7 @@ func (w Worker) Validate(entities []string) error {
 			found = true
 		}
 	}
-	if !found {
+	if !found && v.checkText("entity", text.Mark("Der Name der Entität"), w.Entity, maxEntityName) {
 		if w.Entity == "" {
 			v.add("entity", "Bitte die Entität wählen, zu der der Sachbearbeiter gehört.")
 		} else {
@@ -185,7 +202,7 @@ func (w Worker) Validate(entities []string) error {
 // Validate checks a mail account.
 func (a MailAccount) Validate() error {
 	var v ValidationError
-	if !emailRE.MatchString(a.Address) {
+	if v.checkText("address", text.Mark("Die Adresse des Postfachs"), a.Address, maxAddress) && !emailRE.MatchString(a.Address) {
 		v.add("address", "Die Adresse des Postfachs muss eine E-Mail-Adresse sein, z. B. kanzlei@kanzlei.de.")
 	}
 	if a.Mailbox != MainMailbox && a.Mailbox != ArchiveMailbox {
@@ -195,10 +212,10 @@ func (a MailAccount) Validate() error {
 		v.add("transport", "Der Zugang ist entweder „pop3smtp“ (POP3 und SMTP) oder „graph“ (Microsoft Graph).")
 	}
 	if a.Transport == POP3SMTP {
-		if !domainRE.MatchString(a.POP3Host) && net.ParseIP(a.POP3Host) == nil && a.POP3Host != "localhost" {
+		if !validServer(a.POP3Host) {
 			v.add("pop3Host", "Der POP3-Server muss ein Rechnername sein, z. B. outlook.office365.com.")
 		}
-		if !domainRE.MatchString(a.SMTPHost) && net.ParseIP(a.SMTPHost) == nil && a.SMTPHost != "localhost" {
+		if !validServer(a.SMTPHost) {
 			v.add("smtpHost", "Der SMTP-Server muss ein Rechnername sein, z. B. smtp.office365.com.")
 		}
 		if a.POP3Port < 1 || a.POP3Port > 65535 {
@@ -214,10 +231,11 @@ func (a MailAccount) Validate() error {
 	if a.LeaveDays < KeepOnServer || a.LeaveDays > 3650 {
 		v.add("leaveDays", "„Kopie auf dem Server lassen“ ist eine Zahl von Tagen zwischen 0 und 3650, oder „immer“.")
 	}
-	if a.GraphMoveTo != "" && (strings.TrimSpace(a.GraphMoveTo) != a.GraphMoveTo || len([]rune(a.GraphMoveTo)) > 255 || strings.ContainsAny(a.GraphMoveTo, "/\\")) {
+	if a.GraphMoveTo != "" && v.checkText("graphMoveTo", text.Mark("Der Ordner für abgeholte Nachrichten"), a.GraphMoveTo, maxFolderName) &&
+		(strings.TrimSpace(a.GraphMoveTo) != a.GraphMoveTo || strings.ContainsAny(a.GraphMoveTo, "/\\")) {
 		v.add("graphMoveTo", "Der Ordner, in den abgeholte Nachrichten verschoben werden, ist ein Ordnername ohne „/“ (höchstens 255 Zeichen), z. B. „Von kanzleisync abgeholt“; leer lässt sie im Posteingang.")
 	}
-	if a.DropDir != "" && !filepath.IsAbs(a.DropDir) {
+	if a.DropDir != "" && v.checkText("dropDir", text.Mark("Der Pfad der Mail-Ablage"), a.DropDir, maxPath) && !filepath.IsAbs(a.DropDir) {
 		v.add("dropDir", "Die Mail-Ablage braucht einen vollständigen Pfad, z. B. C:\\Kanzlei\\Mail\\anna.")
 	}
 	return v.err()
@@ -232,13 +250,11 @@ func (s Settings) Validate() error {
 	if s.DeadlinesTo == "todo" && strings.TrimSpace(s.TodoListName) == "" {
 		v.add("todoListName", "Bitte einen Namen für die Aufgabenliste in To Do eingeben, z. B. „Fristen und Wiedervorlagen“.")
 	}
-	if len([]rune(s.TodoListName)) > 255 {
-		v.add("todoListName", "Der Name der Aufgabenliste darf höchstens 255 Zeichen lang sein.")
-	}
+	v.checkText("todoListName", text.Mark("Der Name der Aufgabenliste"), s.TodoListName, maxFolderName)
 	if s.BodyFormat != "html" && s.BodyFormat != "text" {
 		v.add("bodyFormat", "Texte werden entweder als „html“ oder als „text“ übertragen.")
 	}
-	if p := s.ScopeProbe; p != "" && (strings.Count(p, "@") != 1 || strings.ContainsAny(p, " ,;") || strings.HasPrefix(p, "@") || strings.HasSuffix(p, "@")) {
+	if p := s.ScopeProbe; p != "" && v.checkText("scopeProbe", text.Mark("Das Prüfpostfach"), p, maxAddress) && (strings.Count(p, "@") != 1 || strings.ContainsAny(p, " ,;") || strings.HasPrefix(p, "@") || strings.HasSuffix(p, "@")) {
 		v.add("scopeProbe", "Das Prüfpostfach für den Zugriffsbereich ist die Adresse eines Postfachs, das keinem Sachbearbeiter gehört, z. B. inhaberin@kanzlei.de.")
 	}
 	if s.MaxMessageMB < 0 || s.MaxMessageMB > MaxMessageMBLimit {
@@ -255,7 +271,10 @@ func (s Settings) Validate() error {
 			v.add(l.field, "Der lokale %s-Server für den Kommunikator hat eine Adresse wie %s (nur diese Maschine; Port 1 bis 65535, 0 für einen freien), oder „aus“.", l.name, l.example)
 		}
 	}
-	if s.ExportServer != "" {
+	if s.KeepTakenDays < 0 || s.KeepTakenDays > 3650 {
+		v.add("keepTakenDays", "Abgeholte Nachrichten behält kanzleisync zwischen 1 und 3650 Tagen; 0 heißt 30 Tage.")
+	}
+	if s.ExportServer != "" && v.checkText("exportServer", text.Mark("Die Adresse des kanzleisync-Servers"), s.ExportServer, maxURL) {
 		u, err := url.Parse(s.ExportServer)
 		host := ""
 		if err == nil {
@@ -267,4 +286,12 @@ func (s Settings) Validate() error {
 		}
 	}
 	return v.err()
+}
+
+// validServer: a host name, an IP address or localhost.
+func validServer(host string) bool {
+	if len(host) > maxHostName {
+		return false
+	}
+	return domainRE.MatchString(host) || net.ParseIP(host) != nil || host == "localhost"
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -92,15 +93,28 @@ func (s *Server) defaults() {
 	}
 }
 
+// CheckListen refuses a status address that is not on this machine or
+// whose port is not 0 to 65535 (0: a free one), in German.
+func CheckListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return text.Errorf("serve --listen %q: die Adresse hat die Form 127.0.0.1:9465", addr)
+	}
+	if n < 0 || n > 65535 {
+		return text.Errorf("serve --listen %q: der Port liegt zwischen 1 und 65535 (0: ein freier)", addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return text.Errorf("serve --listen %q: der Statusdienst lauscht nur auf dieser Maschine (127.0.0.1 oder ::1)", addr)
+	}
+	return nil
+}
+
 // Run serves until ctx ends; the lease is released on the way out.
 func (s *Server) Run(ctx context.Context) error {
 	s.defaults()
-	host, _, err := net.SplitHostPort(s.Listen)
-	if err != nil {
-		return fmt.Errorf("serve --listen %q: %w", s.Listen, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return text.Errorf("serve --listen %q: der Statusdienst lauscht nur auf dieser Maschine (127.0.0.1 oder ::1)", s.Listen)
+	if err := CheckListen(s.Listen); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", s.Listen)
 	if err != nil {

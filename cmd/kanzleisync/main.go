@@ -29,7 +29,7 @@ func main() {
 			fmt.Print(cli.Usage())
 			os.Exit(0)
 		}
-		fmt.Fprintf(os.Stderr, "%s\n\n%s", cli.FlagError(err), cli.Usage())
+		fmt.Fprintf(os.Stderr, "kanzleisync: %s\n%s\n", cli.FlagError(flag.CommandLine, err), text.T("Alle Befehle: kanzleisync help"))
 		os.Exit(2)
 	}
 	os.Exit(run(*dataDir, flag.Args()))
@@ -74,7 +74,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (exit int, ok bool) {
 	if errors.Is(err, flag.ErrHelp) {
 		out, code = os.Stdout, 0
 	} else {
-		fmt.Fprintf(out, "kanzleisync %s: %s\n", fs.Name(), cli.FlagError(err))
+		fmt.Fprintf(out, "kanzleisync %s: %s\n", fs.Name(), cli.FlagError(fs, err))
 	}
 	fmt.Fprintf(out, "kanzleisync %s – Angaben:\n", fs.Name())
 	fs.VisitAll(func(f *flag.Flag) {

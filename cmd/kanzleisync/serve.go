@@ -25,6 +25,10 @@ func runServe(ctx context.Context, e env, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if msg := serveFlagProblem(*listen, *ttl, *interval, *parallel); msg != "" {
+		fmt.Fprintln(os.Stderr, "kanzleisync "+msg)
+		return 2
+	}
 	srv := newServer(e, *listen, *ttl, *interval, *parallel)
 	srv.OnListen = func(addr string) {
 		fmt.Printf(text.T("kanzleisync serve: Status unter http://%s/health und /metrics\n"), addr)
@@ -57,6 +61,21 @@ func runServe(ctx context.Context, e env, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// serveFlagProblem says in German what is wrong with serve's flags, or "".
+func serveFlagProblem(listen string, ttl, interval time.Duration, parallel int) string {
+	switch {
+	case server.CheckListen(listen) != nil:
+		return server.CheckListen(listen).Error()
+	case interval < time.Second || interval > 24*time.Hour:
+		return text.F("serve --interval %s: der Abstand liegt zwischen 1s und 24h (Voreinstellung 2m)", interval)
+	case ttl < time.Second || ttl > time.Hour:
+		return text.F("serve --lease %s: die Export-Sperre dauert zwischen 1s und 1h (Voreinstellung 30s)", ttl)
+	case parallel < 0:
+		return text.F("serve --parallel %d: höchstens so viele Postfächer gleichzeitig, 0 oder mehr (0: alle)", parallel)
+	}
+	return ""
 }
 
 // newServer is serve's exporter on the environment: application

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kanzleisync/app/auth"
+	"kanzleisync/app/server"
 	"kanzleisync/app/text"
 	"kanzleisync/platform/keyring"
 	"kanzleisync/platform/paths"
@@ -39,6 +40,12 @@ func runService(e env, args []string) int {
 	dir := fs.String("service-data-dir", paths.ServiceDataDir(), text.T("Datenordner des Dienstes"))
 	if code, ok := parseFlags(fs, args[1:]); !ok {
 		return code
+	}
+	if *listen != "" {
+		if err := server.CheckListen(*listen); err != nil {
+			fmt.Fprintln(os.Stderr, "kanzleisync "+err.Error())
+			return 2
+		}
 	}
 	if !service.Supported {
 		fmt.Fprintln(os.Stderr, service.ErrUnsupported{OS: runtime.GOOS})
