@@ -427,7 +427,7 @@ func TestHelpFlagsAndConfigShow(t *testing.T) {
 		"auth login --timeout xy": "--timeout \"xy\": keine Dauer; erwartet wird z. B. 30s, 2m oder 1h",
 		"config worker set --upn a@kanzlei.de --name A --entity Kanzlei --account a@kanzlei.de,pop3=pop.kanzlei.de:70000": "Der Port 70000 in \"pop.kanzlei.de:70000\" liegt nicht zwischen 1 und 65535",
 		"config worker set --upn a@kanzlei.de --name A --entity Kanzlei --account a@kanzlei.de,smtp=smtp.kanzlei.de:0":    "Der Port 0 in \"smtp.kanzlei.de:0\" liegt nicht zwischen 1 und 65535",
-		"mail testmail --worker a@kanzlei.de --to":                                                                       "Bei --to fehlt der Wert.",
+		"mail testmail --worker a@kanzlei.de --to": "Bei --to fehlt der Wert.",
 	} {
 		fields := strings.Fields(args)
 		code, out := w.run("", fields...)
