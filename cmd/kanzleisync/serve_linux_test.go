@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -490,6 +491,35 @@ func TestServeRefusesWebPages(t *testing.T) {
 		}
 		if code >= 400 && !strings.Contains(body, "Abgelehnt") {
 			t.Errorf("%s: refusal without a German reason: %s", c.name, body)
+		}
+	}
+}
+
+// serve's flags are checked before anything starts: a port beyond 65535,
+// an address of the network, an interval of 0 or a negative parallelism
+// is refused in one German line (exit 2), not with Go's „invalid port“
+// or a loop without pause.
+func TestServeRefusesBadFlags(t *testing.T) {
+	dir := testsupport.TempDir(t)
+	bin := filepath.Join(dir, "kanzleisync")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for args, want := range map[string]string{
+		"--listen 127.0.0.1:70000": `serve --listen "127.0.0.1:70000": der Port liegt zwischen 1 und 65535`,
+		"--listen 127.0.0.1":       `serve --listen "127.0.0.1": die Adresse hat die Form 127.0.0.1:9465`,
+		"--listen 0.0.0.0:9465":    "der Statusdienst lauscht nur auf dieser Maschine",
+		"--interval 0s":            "serve --interval 0s: der Abstand liegt zwischen 1s und 24h",
+		"--interval 5":             `--interval "5": keine Dauer; erwartet wird z. B. 30s, 2m oder 1h`,
+		"--lease 100h":             "serve --lease 100h0m0s: die Export-Sperre dauert zwischen 1s und 1h",
+		"--parallel -3":            "serve --parallel -3: höchstens so viele Postfächer gleichzeitig",
+	} {
+		cmd := exec.Command(bin, append([]string{"-data-dir", filepath.Join(dir, "data"), "serve"}, strings.Fields(args)...)...)
+		cmd.Env = append(os.Environ(), "KANZLEISYNC_POLICY_FILE="+filepath.Join(dir, "keine-policy.json"))
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), want) || strings.Contains(string(out), "invalid") {
+			t.Errorf("serve %s: %v\n%s", args, err, out)
 		}
 	}
 }
