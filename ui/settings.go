@@ -252,7 +252,7 @@ func (a *App) secretState(ent config.Entity) string {
 	has, err := a.eng.HasClientSecret(ent.Name)
 	switch {
 	case err != nil:
-		return text.F("Schlüsselbund nicht erreichbar: %s", err.Error())
+		return core.Explain(err, ent, "")
 	case !has:
 		return text.T("kein Schlüssel hinterlegt")
 	}

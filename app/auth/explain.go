@@ -72,6 +72,12 @@ func ExplainSignIn(err error, c Context) (Advice, bool) {
 	case errors.Is(err, ErrNoSecret):
 		return Advice{Problem: text.F("Auf diesem Rechner ist für die Entität „%s“ weder ein Zertifikat noch ein geheimer Clientschlüssel hinterlegt: Anwendungsberechtigungen (Servermodus) gehen hier nicht. Auf Arbeitsplätzen mit einer App-Registrierung als öffentlicher Client ist das richtig.", c.Entity.Name),
 			Fix: text.F("Auf dem Server ein Zertifikat anlegen (kanzleisync config entity certificate create --name %q) und im Azure-Portal hochladen, oder den geheimen Clientschlüssel in den Einstellungen eintragen.", c.Entity.Name)}, true
+	case errors.Is(err, keyring.ErrNoSessionBus):
+		return Advice{Problem: text.T("Der Schlüsselspeicher ist nicht erreichbar: diese Sitzung hat keinen D-Bus-Sitzungsbus (etwa eine SSH-Sitzung oder ein Dienst ohne angemeldeten Benutzer). Anmeldedaten werden nirgendwo sonst gespeichert."),
+			Fix: text.T("Den Befehl in der Desktop-Sitzung des Benutzers ausführen, oder über SSH in „dbus-run-session“ mit einem entsperrten gnome-keyring (docs/einrichtung.md).")}, true
+	case errors.Is(err, keyring.ErrNoAnswer):
+		return Advice{Problem: text.F("Der Schlüsselspeicher des Betriebssystems ist nicht erreichbar: er hat nicht innerhalb von %d Sekunden geantwortet. Anmeldedaten werden nirgendwo sonst gespeichert.", int(keyring.Timeout.Seconds())),
+			Fix: text.T("Wartet ein Fenster zum Entsperren des Schlüsselbunds auf das Passwort? Sonst abmelden und wieder anmelden (das startet den Schlüsselbund neu) und erneut versuchen.")}, true
 	case errors.Is(err, keyring.ErrUnavailable):
 		return Advice{Problem: text.T("Der Schlüsselspeicher des Betriebssystems ist nicht erreichbar; Anmeldedaten werden nirgendwo sonst gespeichert."),
 			Fix: text.T("Unter Windows die Anmeldeinformationsverwaltung prüfen, unter Linux den Schlüsselbund (gnome-keyring) entsperren, dann erneut versuchen.")}, true

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	gokeyring "github.com/zalando/go-keyring"
 )
@@ -34,6 +35,10 @@ var (
 	ErrDamaged = errors.New("keyring: secret is damaged or incomplete")
 	// ErrUnavailable means that the OS keyring cannot be reached.
 	ErrUnavailable = errors.New("keyring: the system keyring is not available")
+	// ErrNoSessionBus: on Linux, this session has no D-Bus session bus to
+	// reach the Secret Service over (an SSH session, a service); nothing
+	// is autolaunched (ErrUnavailable too).
+	ErrNoSessionBus = errors.New("no D-Bus session bus")
 )
 
 // Backend is the keyring itself; go-keyring's package functions by default.
@@ -43,11 +48,31 @@ type Backend interface {
 	Delete(service, user string) error
 }
 
+// osBackend is go-keyring, called only when the OS keyring can be reached
+// without starting anything: on Linux a session bus that exists (no D-Bus
+// autolaunch, which leaves a dbus-daemon behind).
 type osBackend struct{}
 
-func (osBackend) Set(s, u, p string) error        { return gokeyring.Set(s, u, p) }
-func (osBackend) Get(s, u string) (string, error) { return gokeyring.Get(s, u) }
-func (osBackend) Delete(s, u string) error        { return gokeyring.Delete(s, u) }
+func (osBackend) Set(s, u, p string) error {
+	if err := sessionBus(); err != nil {
+		return err
+	}
+	return gokeyring.Set(s, u, p)
+}
+
+func (osBackend) Get(s, u string) (string, error) {
+	if err := sessionBus(); err != nil {
+		return "", err
+	}
+	return gokeyring.Get(s, u)
+}
+
+func (osBackend) Delete(s, u string) error {
+	if err := sessionBus(); err != nil {
+		return err
+	}
+	return gokeyring.Delete(s, u)
+}
 
 // Store reads and writes the secrets of one service name.
 type Store struct {
@@ -55,11 +80,16 @@ type Store struct {
 	backend Backend
 }
 
-// New returns a store on the OS keyring.
-func New(service string) *Store { return &Store{service: service, backend: osBackend{}} }
+// New returns a store on the OS keyring; every call has Timeout.
+func New(service string) *Store {
+	return &Store{service: service, backend: withDeadline(osBackend{}, &hanging)}
+}
 
-// NewWithBackend returns a store on another backend (tests).
-func NewWithBackend(service string, b Backend) *Store { return &Store{service: service, backend: b} }
+// NewWithBackend returns a store on another backend (tests), with the
+// same deadline per call as the OS keyring's.
+func NewWithBackend(service string, b Backend) *Store {
+	return &Store{service: service, backend: withDeadline(b, new(atomic.Int32))}
+}
 
 // Entry layout:
 //
@@ -82,7 +112,7 @@ func wrap(op, key string, err error) error {
 	if errors.Is(err, gokeyring.ErrSetDataTooBig) {
 		return fmt.Errorf("keyring: %s %s: %w", op, key, err)
 	}
-	return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, op, key, err)
+	return fmt.Errorf("%w: %s %s: %w", ErrUnavailable, op, key, err)
 }
 
 // Set stores a secret, replacing what was stored under the key.

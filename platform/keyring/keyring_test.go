@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	gokeyring "github.com/zalando/go-keyring"
 
@@ -194,5 +197,97 @@ func TestRealKeyringWithoutDBus(t *testing.T) {
 	cmd.Env = append(os.Environ(), "KEYRING_TEST_CHILD=1", "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/kanzleisync-test-bus")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("child: %v\n%s", err, out)
+	}
+}
+
+// hangingBackend never answers until released, like a Secret Service
+// that is stuck.
+type hangingBackend struct {
+	release chan struct{}
+	calls   atomic.Int32
+}
+
+func (b *hangingBackend) wait() error {
+	b.calls.Add(1)
+	<-b.release
+	return nil
+}
+func (b *hangingBackend) Set(s, u, p string) error        { return b.wait() }
+func (b *hangingBackend) Get(s, u string) (string, error) { return "", b.wait() }
+func (b *hangingBackend) Delete(s, u string) error        { return b.wait() }
+
+// A keyring that does not answer fails the call after keyring.Timeout with
+// ErrUnavailable; while that call still hangs, the next fails at once
+// (nothing piles up behind it); once it answers, the keyring works again.
+func TestHangingKeyringFailsInTime(t *testing.T) {
+	old := keyring.Timeout
+	keyring.Timeout = 200 * time.Millisecond
+	t.Cleanup(func() { keyring.Timeout = old })
+	b := &hangingBackend{release: make(chan struct{})}
+	st := keyring.NewWithBackend("svc", b)
+	start := time.Now()
+	_, err := st.Get("k")
+	took := time.Since(start)
+	if !errors.Is(err, keyring.ErrUnavailable) || !strings.Contains(err.Error(), "did not answer") {
+		t.Fatalf("get on a hanging keyring: %v", err)
+	}
+	t.Logf("the hanging call returned after %v (timeout %v)", took, keyring.Timeout)
+	if err := st.Set("k", "geheim"); !errors.Is(err, keyring.ErrUnavailable) || !strings.Contains(err.Error(), "has not answered yet") {
+		t.Errorf("set while the first call hangs: %v", err)
+	}
+	if n := b.calls.Load(); n != 1 {
+		t.Errorf("%d calls reached the hanging keyring, want 1", n)
+	}
+	close(b.release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := st.Get("k")
+		if err == nil || errors.Is(err, keyring.ErrDamaged) { // the stand-in answers "" (no header)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the keyring stays unusable after the hanging call ended: %v", err)
+		}
+		runtime.Gosched()
+	}
+}
+
+// Without a session bus nothing is autolaunched: the call fails at once
+// with ErrUnavailable and dbus-launch (here a stand-in that leaves a mark)
+// is never started. In a child process: godbus keeps one bus per process.
+func TestNoSessionBusLaunchesNothing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Secret Service over D-Bus is Linux's keyring")
+	}
+	if os.Getenv("KEYRING_TEST_CHILD") == "1" {
+		err := keyring.New("kanzleisync-test").Set("k", "geheim")
+		if !errors.Is(err, keyring.ErrUnavailable) || !strings.Contains(err.Error(), "no D-Bus session bus") {
+			fmt.Printf("err = %v, want ErrUnavailable for a missing session bus\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if _, err := os.Stat(fmt.Sprintf("/run/user/%d/bus", os.Getuid())); err == nil {
+		t.Skip("this machine has a user bus in /run/user; a missing bus cannot be made here")
+	}
+	dir := t.TempDir()
+	mark := filepath.Join(dir, "dbus-launch-started")
+	fake := "#!/bin/sh\ntouch " + mark + "\nexec sleep 3600\n"
+	if err := os.WriteFile(filepath.Join(dir, "dbus-launch"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "DBUS_SESSION_BUS_ADDRESS=") && !strings.HasPrefix(e, "XDG_RUNTIME_DIR=") && !strings.HasPrefix(e, "PATH=") {
+			env = append(env, e)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNoSessionBusLaunchesNothing$")
+	cmd.Env = append(env, "KEYRING_TEST_CHILD=1", "XDG_RUNTIME_DIR="+filepath.Join(dir, "run"), "PATH="+dir+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("child: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(mark); err == nil {
+		t.Error("dbus-launch was started")
 	}
 }
