@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-
-	"kanzleisync/app/text"
 )
 
 // DataDir is kanzleisync's directory for its database and logs:
@@ -27,23 +25,15 @@ func DataDir() (string, error) {
 
 // Ensure creates dir (only the user may read it) and returns it. A
 // directory that exists already open to others (a --data-dir made with
-// the usual 0755) is tightened to 0700: the state, the journal and the
-// fetched mail are in it. (On Windows the user's profile ACL applies.)
+// the usual 0755, or on Windows one whose ACL lets the users read) is made
+// private: the state, the journal and the fetched mail are in it. Where
+// that fails, a German error says so and nothing is written into it.
 func Ensure(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create %s: %w", dir, err)
 	}
-	if runtime.GOOS == "windows" {
-		return dir, nil
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return "", fmt.Errorf("create %s: %w", dir, err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return "", text.Errorf("Das Datenverzeichnis %s ist für andere Benutzer lesbar und lässt sich nicht auf „nur für mich“ stellen (%v). Bitte ein eigenes Verzeichnis angeben oder die Rechte von der IT-Betreuung setzen lassen (chmod 700).", dir, err)
-		}
+	if err := makePrivate(dir); err != nil {
+		return "", err
 	}
 	return dir, nil
 }
