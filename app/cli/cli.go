@@ -80,6 +80,9 @@ var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
                                   [--active=true --confirm | --active=false]   (Schnittstelle aktiv; vorher wird nichts geschrieben)
                                   [--local-pop3 127.0.0.1:1110|aus] [--local-smtp 127.0.0.1:1587|aus]   (lokale Server für den Kommunikator)
                                   [--max-message-mb 35] [--keep-taken-days 30]
+                                  [--termin-betreff voll|aktenzeichen|text:TEXT] [--termin-ort voll|aktenzeichen|leer] [--termin-text …]
+                                  [--frist-betreff …] [--frist-text …] [--wv-betreff …] [--wv-text …] [--vertraulich-betreff TEXT]
+                                  [--kontakte-ohne-notiz] [--kontakte-ohne-privat] [--preview]   (was die Kanzlei verlässt; --preview zeigt Beispiele, speichert nichts)
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
 `)

@@ -16,6 +16,8 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
+	"kanzleisync/app/export"
+	"kanzleisync/app/source"
 	"kanzleisync/app/text"
 )
 
@@ -131,6 +133,9 @@ func configShow(ctx context.Context, d Deps) error {
 	fmt.Fprintf(d.Stdout, text.T("Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %s\n"),
 		s.DeadlinesTo, s.TodoListName, s.BodyFormat, map[bool]string{true: text.T("ja"), false: text.T("nein")}[s.KeepOutlookBodyEdits])
 	fmt.Fprint(d.Stdout, text.F("Schnittstelle aktiv: %s\n", map[bool]string{true: text.T("ja"), false: text.T("nein – es wird nichts nach Microsoft 365 geschrieben")}[s.InterfaceActive]))
+	fmt.Fprint(d.Stdout, text.F("Was die Kanzlei verlässt: Termine Betreff %s, Ort %s, Text %s; Fristen Betreff %s, Text %s; Wiedervorlagen Betreff %s, Text %s; vertrauliche Termine „%s“ (privat); Kontakte %s\n",
+		shown(s.AppointmentSubject), shown(s.AppointmentLocation), shown(s.AppointmentBody), shown(s.DeadlineSubject), shown(s.DeadlineBody),
+		shown(s.ResubmissionSubject), shown(s.ResubmissionBody), s.ConfidentialText(), contactsShown(s)))
 	if a := s.LocalPOP3Addr(); a != "" {
 		fmt.Fprintf(d.Stdout, text.T("Kommunikator: POP3-Server %s (ohne Verschlüsselung, nur auf diesem Rechner); Benutzer ist die Mailadresse, das Passwort zeigt „Konten verwalten“ → „Passwort kopieren“\n"), a)
 	} else {
@@ -368,8 +373,38 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	wasActive := s.InterfaceActive
 	fs.BoolVar(&s.InterfaceActive, "active", s.InterfaceActive, text.T("Schnittstelle aktiv: erst dann wird nach Microsoft 365 geschrieben"))
 	confirm := fs.Bool("confirm", false, text.T("das Einschalten der Schnittstelle nach der Vorschau bestätigen"))
+	for _, d := range []struct {
+		name string
+		v    *string
+		help string
+	}{
+		{"termin-betreff", &s.AppointmentSubject, text.T("Betreff der Termine: voll, aktenzeichen (Aktenzeichen statt Mandant) oder text:FESTER TEXT")},
+		{"termin-ort", &s.AppointmentLocation, text.T("Ort der Termine: voll, aktenzeichen oder leer")},
+		{"termin-text", &s.AppointmentBody, text.T("Text der Termine: voll, aktenzeichen oder leer")},
+		{"frist-betreff", &s.DeadlineSubject, text.T("Betreff der Fristen: voll, aktenzeichen (nur „Frist“ und Aktenzeichen) oder text:FESTER TEXT")},
+		{"frist-text", &s.DeadlineBody, text.T("Text der Fristen: voll, aktenzeichen oder leer")},
+		{"wv-betreff", &s.ResubmissionSubject, text.T("Betreff der Wiedervorlagen: voll, aktenzeichen oder text:FESTER TEXT")},
+		{"wv-text", &s.ResubmissionBody, text.T("Text der Wiedervorlagen: voll, aktenzeichen oder leer")},
+		{"vertraulich-betreff", &s.ConfidentialSubject, text.F("der ganze Text vertraulicher Termine (Voreinstellung „%s“)", config.DefaultConfidentialSubject)},
+	} {
+		fs.StringVar(d.v, d.name, *d.v, d.help)
+	}
+	fs.BoolVar(&s.ContactsWithoutNotes, "kontakte-ohne-notiz", s.ContactsWithoutNotes, text.T("Kontakte ohne die Notiz der Adresse"))
+	fs.BoolVar(&s.ContactsWithoutPrivatePhones, "kontakte-ohne-privat", s.ContactsWithoutPrivatePhones, text.T("Kontakte ohne die private Telefonnummer"))
+	showOnly := fs.Bool("preview", false, text.T("nur zeigen, wie Beispiele aus dem Cache mit diesen Einstellungen nach Microsoft 365 gingen; nichts speichern"))
 	if err := fs.Parse(args[1:]); err != nil {
 		return parseError(fs, err)
+	}
+	for _, v := range []*string{&s.AppointmentSubject, &s.AppointmentLocation, &s.AppointmentBody, &s.DeadlineSubject, &s.DeadlineBody, &s.ResubmissionSubject, &s.ResubmissionBody} {
+		if *v == "voll" {
+			*v = config.DiscloseFull
+		}
+	}
+	if *showOnly {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+		return printSamples(ctx, d, s)
 	}
 	if s.InterfaceActive && !wasActive {
 		// Switching on shows once more what the first cycle will do.
@@ -404,4 +439,59 @@ func serverCopy(a config.MailAccount) string {
 		return text.F("%d Tage, nachdem der Kommunikator sie abgeholt hat, %s", a.LeaveDays, where)
 	}
 	return text.F("sobald der Kommunikator sie abgeholt hat, %s", where)
+}
+
+// printSamples shows how the first items of the first entity's cache would
+// leave the firm under s, without saving anything.
+func printSamples(ctx context.Context, d Deps, s config.Settings) error {
+	ents, err := d.Repo.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.CachePath == "" {
+			continue
+		}
+		c, err := source.Open(ctx, e.CachePath)
+		if err != nil {
+			return err
+		}
+		samples, err := export.Samples(ctx, c, s)
+		c.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(d.Stdout, text.F("So gingen Beispiele aus dem Cache der Entität „%s“ mit diesen Einstellungen nach Microsoft 365 (nichts gespeichert):", e.Name))
+		for _, sm := range samples {
+			private := ""
+			if sm.Private {
+				private = text.T(" (privat)")
+			}
+			fmt.Fprintln(d.Stdout, text.F("  %s%s: Betreff „%s“ · Ort „%s“ · Text „%s“", sm.Key, private, sm.Subject, sm.Location, sm.Body))
+		}
+		fmt.Fprintln(d.Stdout, text.T("Das sehen alle, die den Kalender oder die Aufgaben lesen dürfen (Stellvertretungen, freigegebene Kalender), jedes Telefon mit dem Postfach und Microsoft. Private Termine zeigt Outlook anderen nur als „Privater Termin“."))
+		return nil
+	}
+	fmt.Fprintln(d.Stdout, text.T("Keine Vorschau: für keine Entität ist der Cache der Kanzleisoftware eingetragen."))
+	return nil
+}
+
+// shown is a disclosure setting as config show writes it.
+func shown(d string) string {
+	if d == config.DiscloseFull {
+		return "voll"
+	}
+	return d
+}
+
+func contactsShown(s config.Settings) string {
+	switch {
+	case s.ContactsWithoutNotes && s.ContactsWithoutPrivatePhones:
+		return text.T("ohne Notiz und private Telefonnummer")
+	case s.ContactsWithoutNotes:
+		return text.T("ohne Notiz")
+	case s.ContactsWithoutPrivatePhones:
+		return text.T("ohne private Telefonnummer")
+	}
+	return text.T("vollständig")
 }

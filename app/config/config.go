@@ -218,6 +218,44 @@ type Settings struct {
 	// it with the app's permissions — if that works, the app can read every
 	// mailbox of the tenant (no RBAC for Applications scope). Empty: not tried.
 	ScopeProbe string `json:"scopeProbe,omitempty"`
+
+	// What may leave the firm (§ 203 StGB, § 43e BRAO): per field of
+	// Termine, Fristen and Wiedervorlagen a Disclosure; "" exports the
+	// field as the practice software has it (docs/einrichtung.md,
+	// „Was die Kanzlei verlässt“).
+	AppointmentSubject  string `json:"terminBetreff,omitempty"`
+	AppointmentLocation string `json:"terminOrt,omitempty"`
+	AppointmentBody     string `json:"terminText,omitempty"`
+	DeadlineSubject     string `json:"fristBetreff,omitempty"`
+	DeadlineBody        string `json:"fristText,omitempty"`
+	ResubmissionSubject string `json:"wvBetreff,omitempty"`
+	ResubmissionBody    string `json:"wvText,omitempty"`
+	// ConfidentialSubject is the whole text of a Termin the practice
+	// software marks vertraulich ("": DefaultConfidentialSubject); it is
+	// exported private, without location, body and category.
+	ConfidentialSubject string `json:"vertraulichBetreff,omitempty"`
+	// Contacts leave out the notes / the private phone numbers.
+	ContactsWithoutNotes         bool `json:"kontakteOhneNotiz,omitempty"`
+	ContactsWithoutPrivatePhones bool `json:"kontakteOhnePrivat,omitempty"`
+}
+
+// Disclosures of a field (Settings.AppointmentSubject …).
+const (
+	DiscloseFull   = ""             // as the practice software has it
+	DiscloseFileNo = "aktenzeichen" // the Mandant replaced by the Aktenzeichen; Fristen, Wiedervorlagen: only the kind and the Aktenzeichen
+	DiscloseNone   = "leer"         // nothing (not for a subject)
+	DiscloseText   = "text:"        // a fixed text, e.g. "text:Gerichtstermin" (subjects)
+)
+
+// DefaultConfidentialSubject is the text of a confidential Termin.
+const DefaultConfidentialSubject = "Termin"
+
+// ConfidentialText is the subject of a confidential Termin.
+func (s Settings) ConfidentialText() string {
+	if s.ConfidentialSubject == "" {
+		return DefaultConfidentialSubject
+	}
+	return s.ConfidentialSubject
 }
 
 // DefaultMaxMessageMB is Exchange Online's default MaxSendSize.

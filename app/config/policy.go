@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -62,13 +63,15 @@ func LoadPolicy(path string) (*Policy, error) {
 	return &p, nil
 }
 
+// settingKeys are the JSON keys of every setting, those left out when
+// empty (omitempty) included.
 func settingKeys() []string {
-	b, _ := json.Marshal(DefaultSettings())
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	t := reflect.TypeFor[Settings]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
 	}
 	slices.Sort(keys)
 	return keys

@@ -271,6 +271,36 @@ func (s Settings) Validate() error {
 			v.add(l.field, "Der lokale %s-Server für den Kommunikator hat eine Adresse wie %s (nur diese Maschine; Port 1 bis 65535, 0 für einen freien), oder „aus“.", l.name, l.example)
 		}
 	}
+	for _, d := range []struct {
+		field, label, value string
+		subject             bool
+	}{
+		{"terminBetreff", text.Mark("Der Betreff der Termine"), s.AppointmentSubject, true},
+		{"terminOrt", text.Mark("Der Ort der Termine"), s.AppointmentLocation, false},
+		{"terminText", text.Mark("Der Text der Termine"), s.AppointmentBody, false},
+		{"fristBetreff", text.Mark("Der Betreff der Fristen"), s.DeadlineSubject, true},
+		{"fristText", text.Mark("Der Text der Fristen"), s.DeadlineBody, false},
+		{"wvBetreff", text.Mark("Der Betreff der Wiedervorlagen"), s.ResubmissionSubject, true},
+		{"wvText", text.Mark("Der Text der Wiedervorlagen"), s.ResubmissionBody, false},
+	} {
+		fixed, isText := strings.CutPrefix(d.value, DiscloseText)
+		switch {
+		case d.value == DiscloseFull, d.value == "voll", d.value == DiscloseFileNo, d.value == DiscloseNone && !d.subject:
+		case isText && d.subject:
+			if strings.TrimSpace(fixed) == "" {
+				v.add(d.field, "%s: nach „text:“ fehlt der feste Text, z. B. text:Gerichtstermin.", text.T(d.label))
+			} else {
+				v.checkText(d.field, d.label, fixed, maxFolderName)
+			}
+		case d.subject:
+			v.add(d.field, "%s ist „voll“ (wie in der Kanzleisoftware), „aktenzeichen“ (Aktenzeichen statt Mandant) oder ein fester Text wie „text:Gerichtstermin“.", text.T(d.label))
+		default:
+			v.add(d.field, "%s ist „voll“ (wie in der Kanzleisoftware), „aktenzeichen“ (Aktenzeichen statt Mandant) oder „leer“.", text.T(d.label))
+		}
+	}
+	if s.ConfidentialSubject != "" {
+		v.checkText("vertraulichBetreff", text.Mark("Der Betreff vertraulicher Termine"), s.ConfidentialSubject, maxFolderName)
+	}
 	if s.KeepTakenDays < 0 || s.KeepTakenDays > 3650 {
 		v.add("keepTakenDays", "Abgeholte Nachrichten behält kanzleisync zwischen 1 und 3650 Tagen; 0 heißt 30 Tage.")
 	}

@@ -117,8 +117,17 @@ type PlanOptions struct {
 }
 
 // settingsFP fingerprints the settings that shape exported items.
+// The disclosure settings count only when one is set, so that the
+// fingerprint of the full text is the one from before they existed (no
+// re-check of every item after the upgrade).
 func settingsFP(s config.Settings) string {
-	sum := sha256.Sum256([]byte(s.BodyFormat + "|" + s.DeadlinesTo + "|" + s.TodoListName))
+	in := s.BodyFormat + "|" + s.DeadlinesTo + "|" + s.TodoListName
+	disclosure := []string{s.AppointmentSubject, s.AppointmentLocation, s.AppointmentBody, s.DeadlineSubject, s.DeadlineBody,
+		s.ResubmissionSubject, s.ResubmissionBody, s.ConfidentialSubject, fmt.Sprint(s.ContactsWithoutNotes), fmt.Sprint(s.ContactsWithoutPrivatePhones)}
+	if d := strings.Join(disclosure, "|"); d != strings.Repeat("|", 8)+"false|false" {
+		in += "|" + d
+	}
+	sum := sha256.Sum256([]byte(in))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -234,7 +243,7 @@ func (e *Exporter) readKind(ctx context.Context, table, cacheID string, ids []in
 	case "adresse":
 		as, bad, err := e.Cache.SubscribedAddressesByID(ctx, cacheID, ids)
 		for _, a := range as {
-			items = append(items, addressItem(a))
+			items = append(items, addressItem(a, e.Settings))
 		}
 		return items, bad, err
 	}

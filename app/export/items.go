@@ -90,22 +90,36 @@ func (it Item) Hashes() map[string]string {
 	fields := it.Fields()
 	out := make(map[string]string, len(fields))
 	for k, v := range fields {
-		b, _ := json.Marshal(v)
-		sum := sha256.Sum256(b)
-		out[k] = hex.EncodeToString(sum[:12])
+		out[k] = fingerprint(v)
 	}
 	return out
 }
 
 // changed lists the fields whose fingerprint differs from stored ones.
+// A field kanzleisync did not send before and whose value is what Graph
+// gives an item without it (serverDefaults) is not a change: an event
+// exported before „sensitivity“ was sent is "normal" already.
 func (it Item) changed(stored map[string]string) []string {
 	var out []string
 	for k, h := range it.Hashes() {
+		if _, sent := stored[k]; !sent && serverDefaults[k] == h {
+			continue
+		}
 		if stored[k] != h {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// serverDefaults are the fingerprints of Graph's defaults of fields
+// kanzleisync added later.
+var serverDefaults = map[string]string{"sensitivity": fingerprint("normal")}
+
+func fingerprint(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
 }
 
 func dtz(t time.Time) map[string]any {
@@ -147,16 +161,38 @@ func appointmentItem(a source.Appointment, s config.Settings) Item {
 
 func appointmentFields(a source.Appointment, s config.Settings) map[string]any {
 	f := map[string]any{
-		"subject":  a.Subject,
-		"location": map[string]any{"displayName": a.Location},
-		"start":    dtz(a.Start),
-		"end":      dtz(a.End),
-		"isAllDay": a.AllDay,
-		"body":     body(s.BodyFormat, a.Description, fileLine(a.FileNo, a.Client)),
+		"start":       dtz(a.Start),
+		"end":         dtz(a.End),
+		"isAllDay":    a.AllDay,
+		"sensitivity": "normal",
 	}
 	cats := []any{}
 	if a.Category != "" {
 		cats = append(cats, a.Category)
+	}
+	if a.Confidential {
+		// only the neutral text; Outlook shows it with a lock, and a
+		// delegate or a shared calendar sees „Privater Termin“
+		f["subject"], f["location"], f["body"], f["sensitivity"] = s.ConfidentialText(), map[string]any{"displayName": ""}, body(s.BodyFormat), "private"
+		cats = []any{}
+	} else {
+		f["subject"] = subjectText(s.AppointmentSubject, a.Subject, redact(a.Subject, a.Client, a.FileNo))
+		switch disclosure(s.AppointmentLocation) {
+		case config.DiscloseFileNo:
+			f["location"] = map[string]any{"displayName": redact(a.Location, a.Client, a.FileNo)}
+		case config.DiscloseNone:
+			f["location"] = map[string]any{"displayName": ""}
+		default:
+			f["location"] = map[string]any{"displayName": a.Location}
+		}
+		switch disclosure(s.AppointmentBody) {
+		case config.DiscloseFileNo:
+			f["body"] = body(s.BodyFormat, redact(a.Description, a.Client, a.FileNo), fileLine(a.FileNo, ""))
+		case config.DiscloseNone:
+			f["body"] = body(s.BodyFormat)
+		default:
+			f["body"] = body(s.BodyFormat, a.Description, fileLine(a.FileNo, a.Client))
+		}
 	}
 	f["categories"] = cats
 	if a.ReminderMinutes != nil {
@@ -166,6 +202,48 @@ func appointmentFields(a source.Appointment, s config.Settings) map[string]any {
 		f["isReminderOn"] = false
 	}
 	return f
+}
+
+// disclosure reads a field's setting; "voll" is the full text too.
+func disclosure(d string) string {
+	if d == "voll" {
+		return config.DiscloseFull
+	}
+	return d
+}
+
+// subjectText is a subject under its setting: full, the redacted one
+// (fileNo), or the fixed text.
+func subjectText(setting, full, redacted string) string {
+	d := disclosure(setting)
+	if fixed, ok := strings.CutPrefix(d, config.DiscloseText); ok {
+		return fixed
+	}
+	if d == config.DiscloseFileNo {
+		return redacted
+	}
+	return full
+}
+
+// redact replaces the Mandant in s — the whole name and each party of
+// „Müller ./. Schröder“ — with the Aktenzeichen („Az. 12/26“), or with
+// „Mandant“ where the Termin has none.
+func redact(s, client, fileNo string) string {
+	client = strings.TrimSpace(client)
+	if client == "" || s == "" {
+		return s
+	}
+	with := "Mandant"
+	if fileNo != "" {
+		with = "Az. " + fileNo
+	}
+	s = strings.ReplaceAll(s, client, with)
+	for _, party := range strings.Split(client, "./.") {
+		if party = strings.TrimSpace(party); len([]rune(party)) >= 2 {
+			s = strings.ReplaceAll(s, party, with)
+		}
+	}
+	return s
 }
 
 // dayEvent is an all-day event for one day (Frist, Vorfrist, Wiedervorlage in the calendar).
@@ -208,29 +286,50 @@ func taskFields(title string, due source.Date, early *source.Date, done bool, b 
 // all-day events (Vorfrist as its own event).
 func deadlineItems(d source.Deadline, s config.Settings) []Item {
 	key := fmt.Sprintf("frist:%d", d.ID)
-	title := "Frist: " + d.Title
-	if d.FileNo != "" {
-		title += " (" + d.FileNo + ")"
+	title := subjectText(s.DeadlineSubject, "Frist: "+d.Title+fileNoSuffix(d.FileNo), "Frist"+fileNoSuffix(d.FileNo))
+	var b map[string]any
+	switch disclosure(s.DeadlineBody) {
+	case config.DiscloseFileNo:
+		b = body(s.BodyFormat, "Frist", fileLine(d.FileNo, ""), "Fristdatum "+germanDate(d.Due))
+	case config.DiscloseNone:
+		b = body(s.BodyFormat)
+	default:
+		b = body(s.BodyFormat, "Frist "+d.Title, fileLine(d.FileNo, ""), "Fristdatum "+germanDate(d.Due))
 	}
-	b := body(s.BodyFormat, "Frist "+d.Title, fileLine(d.FileNo, ""), "Fristdatum "+germanDate(d.Due))
 	if s.DeadlinesTo == "todo" {
 		return []Item{task(key, title, d.Due, d.EarlyWarning, d.Done, d.Modified, b)}
 	}
 	items := []Item{dayEvent(key, title, d.Due, d.Done, d.Modified, b)}
 	if d.EarlyWarning != nil {
-		items = append(items, dayEvent(fmt.Sprintf("vorfrist:%d", d.ID), "Vorfrist: "+d.Title+" (Frist "+germanDate(d.Due)+")",
+		early := subjectText(s.DeadlineSubject, "Vorfrist: "+d.Title, "Vorfrist"+fileNoSuffix(d.FileNo))
+		if _, fixed := strings.CutPrefix(disclosure(s.DeadlineSubject), config.DiscloseText); fixed {
+			early = "Vorfrist: " + title
+		}
+		items = append(items, dayEvent(fmt.Sprintf("vorfrist:%d", d.ID), early+" (Frist "+germanDate(d.Due)+")",
 			*d.EarlyWarning, d.Done, d.Modified, b))
 	}
 	return items
 }
 
+func fileNoSuffix(fileNo string) string {
+	if fileNo == "" {
+		return ""
+	}
+	return " (" + fileNo + ")"
+}
+
 func resubmissionItem(r source.Resubmission, s config.Settings) Item {
 	key := fmt.Sprintf("wiedervorlage:%d", r.ID)
-	title := "Wiedervorlage: " + r.Reason
-	if r.FileNo != "" {
-		title += " (" + r.FileNo + ")"
+	title := subjectText(s.ResubmissionSubject, "Wiedervorlage: "+r.Reason+fileNoSuffix(r.FileNo), "Wiedervorlage"+fileNoSuffix(r.FileNo))
+	var b map[string]any
+	switch disclosure(s.ResubmissionBody) {
+	case config.DiscloseFileNo:
+		b = body(s.BodyFormat, "Wiedervorlage", fileLine(r.FileNo, ""))
+	case config.DiscloseNone:
+		b = body(s.BodyFormat)
+	default:
+		b = body(s.BodyFormat, "Wiedervorlage "+r.Reason, fileLine(r.FileNo, ""))
 	}
-	b := body(s.BodyFormat, "Wiedervorlage "+r.Reason, fileLine(r.FileNo, ""))
 	if s.DeadlinesTo == "todo" {
 		return task(key, title, r.Date, nil, r.Done, r.Modified, b)
 	}
@@ -240,11 +339,17 @@ func resubmissionItem(r source.Resubmission, s config.Settings) Item {
 func germanDate(d source.Date) string { return fmt.Sprintf("%02d.%02d.%04d", d.Day, d.Month, d.Year) }
 
 // addressItem: a subscribed Adresse as an Outlook contact.
-func addressItem(a source.Address) Item {
-	return newItem(Contact, fmt.Sprintf("adresse:%d", a.ID), a.Modified, func() map[string]any { return addressFields(a) })
+func addressItem(a source.Address, s config.Settings) Item {
+	return newItem(Contact, fmt.Sprintf("adresse:%d", a.ID), a.Modified, func() map[string]any { return addressFields(a, s) })
 }
 
-func addressFields(a source.Address) map[string]any {
+func addressFields(a source.Address, s config.Settings) map[string]any {
+	if s.ContactsWithoutNotes {
+		a.Note = ""
+	}
+	if s.ContactsWithoutPrivatePhones {
+		a.HomePhone = ""
+	}
 	mails := []any{}
 	name := strings.TrimSpace(a.GivenName + " " + a.Surname)
 	for _, m := range a.Emails {

@@ -18,6 +18,9 @@ type GenOptions struct {
 	Resubmissions int      // per worker
 	Addresses     int      // in all
 	Subscriptions int      // Abos per worker (at most Addresses)
+	// Confidential marks each worker's last Termine vertraulich (at most
+	// Appointments); the others and the random data stay as without it.
+	Confidential int
 	// From is the first day of the generated period (default 1 Jan 2026);
 	// dates spread over the following 12 months and include both DST changes.
 	From time.Time
@@ -125,13 +128,14 @@ func (g *generator) workers(ctx context.Context) error {
 
 func (g *generator) appointments(ctx context.Context) error {
 	st, err := g.tx.PrepareContext(ctx, `INSERT INTO termin (betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
-		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, vertraulich) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	for _, w := range g.o.Workers {
-		for range g.o.Appointments {
+		for i := range g.o.Appointments {
+			confidential := i >= g.o.Appointments-g.o.Confidential
 			day := g.day()
 			allDay := g.rng.IntN(6) == 0
 			var start, end time.Time
@@ -150,7 +154,7 @@ func (g *generator) appointments(ctx context.Context) error {
 			}
 			if _, err := st.ExecContext(ctx, g.pick(subjects)+" "+client, g.pick(courts), start.Format(localLayout), end.Format(localLayout), allDay,
 				"Bitte Handakte und Vollmacht mitbringen.\nAnsprechpartner: "+g.pick(givenNames)+" "+g.pick(surnames),
-				g.fileNo(), client, w.ID, g.pick(categories), reminder, g.stamp()); err != nil {
+				g.fileNo(), client, w.ID, g.pick(categories), reminder, g.stamp(), confidential); err != nil {
 				return err
 			}
 		}

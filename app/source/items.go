@@ -32,6 +32,9 @@ type Appointment struct {
 	Category        string
 	ReminderMinutes *int
 	Modified        time.Time
+	// Confidential: the practice software marks the Termin vertraulich;
+	// only a neutral text leaves the firm (schema 2; older caches: false).
+	Confidential bool
 }
 
 // Date is a calendar day without a time (Fristdatum, Wiedervorlage).
@@ -294,12 +297,13 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 		return nil, nil, err
 	}
 	return readRows(ctx, c, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
-		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am FROM termin WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, `+c.column("termin", "vertraulich", "0")+` FROM termin WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
 		var a Appointment
 		var subj, loc, begin, end, desc, file, client, worker, cat, mod sql.NullString
 		var reminder sql.NullInt64
 		var allDay int
-		if err := rows.Scan(&a.ID, &subj, &loc, &begin, &end, &allDay, &desc, &file, &client, &worker, &cat, &reminder, &mod); err != nil {
+		var confidential sql.NullInt64
+		if err := rows.Scan(&a.ID, &subj, &loc, &begin, &end, &allDay, &desc, &file, &client, &worker, &cat, &reminder, &mod, &confidential); err != nil {
 			return a, nil, fmt.Errorf("read termin: %w", err)
 		}
 		k := &checker{table: "termin", id: fmt.Sprint(a.ID)}
@@ -311,6 +315,7 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 		a.Category = k.text("Kategorie", ns(cat), MaxSubject, false)
 		a.WorkerID = k.worker(ns(worker), known)
 		a.AllDay = allDay != 0
+		a.Confidential = confidential.Int64 != 0
 		a.Start, a.End = k.local("Beginn", begin), k.local("Ende", end)
 		if len(k.problems) == 0 {
 			a.Start, a.End = k.springGap(begin.String, end.String, a.Start, a.End)

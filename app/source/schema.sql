@@ -1,5 +1,7 @@
--- The cache the practice software keeps of its data (schema version 1).
+-- The cache the practice software keeps of its data (schema version 2).
 -- kanzleisync only reads it; the generator (demo data, tests) writes it.
+-- A column marked "(schema 2)" may be missing in a cache of version 1,
+-- which kanzleisync still reads: the column then counts as its default.
 CREATE TABLE schema_info (
     version INTEGER NOT NULL
 );
@@ -21,7 +23,8 @@ CREATE TABLE termin (
     sachbearbeiter_id TEXT,
     kategorie         TEXT,
     erinnerung_min    INTEGER, -- NULL: no reminder
-    geaendert_am      TEXT     -- UTC, RFC 3339
+    geaendert_am      TEXT,    -- UTC, RFC 3339
+    vertraulich       INTEGER NOT NULL DEFAULT 0 -- (schema 2) 1: confidential, only neutral text leaves the firm
 );
 CREATE TABLE frist (
     id                INTEGER PRIMARY KEY,

@@ -21,8 +21,9 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// SchemaVersion is the newest cache schema this package reads.
-const SchemaVersion = 1
+// SchemaVersion is the newest cache schema this package reads; it reads
+// every older one too (a column added later counts as its default).
+const SchemaVersion = 2
 
 //go:embed schema.sql
 var schemaSQL string
@@ -102,6 +103,16 @@ func mustZone(name string) *time.Location {
 type Cache struct {
 	db   *sql.DB
 	path string
+	has  map[string]bool // "termin.vertraulich": a later column this cache has
+}
+
+// column is a later column in a SELECT: itself when the cache has it,
+// else its default under its name.
+func (c *Cache) column(table, col, def string) string {
+	if c.has[table+"."+col] {
+		return col
+	}
+	return def + " AS " + col
 }
 
 // BusyTimeout is how long a read waits for the practice software's lock.
@@ -131,23 +142,31 @@ func (c *Cache) Close() error { return c.db.Close() }
 
 var createRE = regexp.MustCompile(`(?s)CREATE TABLE (\w+) \((.*?)\n\);`)
 
-// expectedColumns reads table and column names from schema.sql.
-func expectedColumns() map[string][]string {
-	out := map[string][]string{}
+// expectedColumns reads table and column names from schema.sql: the
+// columns every cache has, and the later ones ("(schema N)" in their
+// comment) that an older cache may lack.
+func expectedColumns() (required, later map[string][]string) {
+	required, later = map[string][]string{}, map[string][]string{}
 	for _, m := range createRE.FindAllStringSubmatch(schemaSQL, -1) {
 		for _, line := range strings.Split(m[2], "\n") {
 			f := strings.Fields(strings.TrimSpace(line))
 			if len(f) == 0 || f[0] == "PRIMARY" || strings.HasPrefix(f[0], "--") {
 				continue
 			}
-			out[m[1]] = append(out[m[1]], f[0])
+			if strings.Contains(line, "-- (schema ") {
+				later[m[1]] = append(later[m[1]], f[0])
+			} else {
+				required[m[1]] = append(required[m[1]], f[0])
+			}
 		}
 	}
-	return out
+	return required, later
 }
 
 func (c *Cache) checkSchema(ctx context.Context) error {
-	for table, cols := range expectedColumns() {
+	required, later := expectedColumns()
+	c.has = map[string]bool{}
+	for table, cols := range required {
 		rows, err := c.db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
 		if err != nil {
 			return fmt.Errorf("open cache %s: %w", c.path, err)
@@ -170,6 +189,9 @@ func (c *Cache) checkSchema(ctx context.Context) error {
 				return &CacheError{Path: c.path, Problem: MissingColumn, Table: table, Column: col,
 					Err: fmt.Errorf("%w: column %q is missing in table %q of %s", ErrSchema, col, table, c.path)}
 			}
+		}
+		for _, col := range later[table] {
+			c.has[table+"."+col] = have[col]
 		}
 	}
 	var v int

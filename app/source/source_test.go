@@ -129,7 +129,7 @@ func TestSchemaErrorsNameWhatIsWrong(t *testing.T) {
 	for _, tc := range []struct{ change, want string }{
 		{`DROP TABLE wiedervorlage`, `table "wiedervorlage" is missing`},
 		{`ALTER TABLE frist DROP COLUMN vorfrist`, `column "vorfrist" is missing in table "frist"`},
-		{`UPDATE schema_info SET version = 2`, `schema version 2, this kanzleisync reads up to 1`},
+		{`UPDATE schema_info SET version = 3`, `schema version 3, this kanzleisync reads up to 2`},
 	} {
 		path := generate(t, source.GenOptions{Seed: 1, Appointments: 1})
 		if _, err := writer(t, path).Exec(tc.change); err != nil {
@@ -142,6 +142,46 @@ func TestSchemaErrorsNameWhatIsWrong(t *testing.T) {
 	}
 	if _, err := source.Open(ctx, filepath.Join(testsupport.TempDir(t), "fehlt.db")); err == nil {
 		t.Error("a missing file opened")
+	}
+}
+
+// A cache of schema version 1 (no termin.vertraulich) is still read, its
+// Termine as not confidential; in version 2 the column is read.
+func TestSchemaOneIsStillRead(t *testing.T) {
+	ctx := context.Background()
+	path := generate(t, source.GenOptions{Seed: 1, Appointments: 4, Confidential: 1, Workers: source.DemoWorkers[:1]})
+	read := func() []source.Appointment {
+		t.Helper()
+		c, err := source.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		as, bad, err := c.Appointments(ctx, "")
+		if err != nil || len(bad) != 0 || len(as) != 4 {
+			t.Fatalf("%d Termine, %v, %v", len(as), bad, err)
+		}
+		return as
+	}
+	var confidential []int64
+	for _, a := range read() {
+		if a.Confidential {
+			confidential = append(confidential, a.ID)
+		}
+	}
+	if len(confidential) != 1 || confidential[0] != 4 {
+		t.Errorf("confidential Termine %v, want [4] (the worker's last)", confidential)
+	}
+	db := writer(t, path)
+	for _, q := range []string{`ALTER TABLE termin DROP COLUMN vertraulich`, `UPDATE schema_info SET version = 1`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range read() {
+		if a.Confidential {
+			t.Errorf("Termin %d of a version-1 cache is confidential", a.ID)
+		}
 	}
 }
 
