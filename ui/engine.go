@@ -8,6 +8,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/export"
 	"kanzleisync/app/mail"
 	"kanzleisync/app/store"
 )
@@ -38,6 +39,7 @@ type Engine interface {
 	Workers(ctx context.Context) ([]config.Worker, error)
 	Worker(ctx context.Context, upn string) (config.Worker, error)
 	Settings(ctx context.Context) (config.Settings, error)
+	DisclosureSamples(ctx context.Context, s config.Settings) (string, []export.Sample, error)
 	Policy() *config.Policy
 	HasClientSecret(entity string) (bool, error)
 	CertificateEnd(entity string) time.Time

@@ -52,6 +52,13 @@ type SettingsScreen struct {
 	SaveSettings            *widget.Button
 	SettingsResult          *widget.Label
 
+	// Was die Kanzlei verlässt (by the setting's JSON key)
+	Disclosure                          map[string]*DisclosureField
+	ConfidentialText                    *widget.Entry
+	NoNotes, NoPrivatePhones            *widget.Check
+	ShowDisclosure, SaveDisclosure      *widget.Button
+	DisclosureResult, DisclosurePreview *widget.Label
+
 	// Allgemein
 	Autostart *widget.Check
 	Language  *widget.Select
@@ -75,6 +82,7 @@ func (a *App) ShowSettings() *SettingsScreen {
 			container.NewTabItem(text.T("Entität"), a.entityTab(s)),
 			container.NewTabItem(text.T("Sachbearbeiter"), a.workersTab(s)),
 			container.NewTabItem(text.T("Kanzlei"), a.firmTab(s)),
+			container.NewTabItem(text.T("Was die Kanzlei verlässt"), a.disclosureTab(s)),
 			container.NewTabItem(text.T("Allgemein"), a.generalTab(s)),
 		)
 		return container.NewBorder(a.adminBar(s), nil, nil, nil, s.Tabs), nil

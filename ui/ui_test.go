@@ -1153,3 +1153,56 @@ func TestDiagnoseUsesFreshTokens(t *testing.T) {
 		t.Errorf("consent withdrawn, the entity is not red: %+v", reps)
 	}
 }
+
+// „Was die Kanzlei verlässt“: the preview shows examples from the cache
+// under the choices without saving them; an empty fixed text is refused;
+// saving stores exactly the choices.
+func TestSettingsDisclosure(t *testing.T) {
+	f := newFixture(t, setup{})
+	before, err := f.repo.Settings(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s *SettingsScreen
+	f.ui(func() { s = f.app.ShowSettings() })
+	f.unlock(s)
+	f.ui(func() {
+		s.Disclosure["terminBetreff"].Choice.SetSelected("Aktenzeichen statt Mandant")
+		s.Disclosure["terminOrt"].Choice.SetSelected("leer")
+		s.Disclosure["fristBetreff"].Choice.SetSelected("fester Text")
+		test.Tap(s.ShowDisclosure)
+		if !strings.Contains(s.DisclosureResult.Text, "fehlt der feste Text") {
+			t.Errorf("an empty fixed text: %q", s.DisclosureResult.Text)
+		}
+		test.Type(s.Disclosure["fristBetreff"].Fixed, "Frist")
+		test.Tap(s.ShowDisclosure)
+		// the preview shows what the firm may have overlooked: the text
+		// (still „vollständig“) names the Mandant
+		if p := s.DisclosurePreview.Text; !strings.Contains(p, " ./. ") {
+			t.Errorf("with the full text the preview names no Mandant:\n%s", p)
+		}
+		s.Disclosure["terminText"].Choice.SetSelected("Aktenzeichen statt Mandant")
+		test.Tap(s.ShowDisclosure)
+		p := s.DisclosurePreview.Text
+		if !strings.Contains(p, "nichts gespeichert") || !strings.Contains(p, "Az. ") || !strings.Contains(p, "frist:1: Betreff „Frist“") || !strings.Contains(p, "Ort „“") {
+			t.Errorf("preview:\n%s", p)
+		}
+		if strings.Contains(p, " ./. ") {
+			t.Errorf("the preview still names a Mandant („A ./. B“):\n%s", p)
+		}
+	})
+	if got, _ := f.repo.Settings(f.ctx); got != before {
+		t.Fatalf("the preview saved the settings: %+v", got)
+	}
+	f.ui(func() {
+		test.Tap(s.SaveDisclosure)
+		if !strings.HasPrefix(s.DisclosureResult.Text, "Gespeichert") {
+			t.Errorf("save: %q", s.DisclosureResult.Text)
+		}
+	})
+	want := before
+	want.AppointmentSubject, want.AppointmentLocation, want.AppointmentBody, want.DeadlineSubject = config.DiscloseFileNo, config.DiscloseNone, config.DiscloseFileNo, "text:Frist"
+	if got, _ := f.repo.Settings(f.ctx); got != want {
+		t.Errorf("saved:\n got %+v\nwant %+v", got, want)
+	}
+}

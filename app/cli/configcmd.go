@@ -16,8 +16,6 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/core"
-	"kanzleisync/app/export"
-	"kanzleisync/app/source"
 	"kanzleisync/app/text"
 )
 
@@ -444,35 +442,19 @@ func serverCopy(a config.MailAccount) string {
 // printSamples shows how the first items of the first entity's cache would
 // leave the firm under s, without saving anything.
 func printSamples(ctx context.Context, d Deps, s config.Settings) error {
-	ents, err := d.Repo.Entities(ctx)
+	entity, samples, err := core.DisclosureSamples(ctx, d.Repo, s)
 	if err != nil {
 		return err
 	}
-	for _, e := range ents {
-		if e.CachePath == "" {
-			continue
-		}
-		c, err := source.Open(ctx, e.CachePath)
-		if err != nil {
-			return err
-		}
-		samples, err := export.Samples(ctx, c, s)
-		c.Close()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(d.Stdout, text.F("So gingen Beispiele aus dem Cache der Entität „%s“ mit diesen Einstellungen nach Microsoft 365 (nichts gespeichert):", e.Name))
-		for _, sm := range samples {
-			private := ""
-			if sm.Private {
-				private = text.T(" (privat)")
-			}
-			fmt.Fprintln(d.Stdout, text.F("  %s%s: Betreff „%s“ · Ort „%s“ · Text „%s“", sm.Key, private, sm.Subject, sm.Location, sm.Body))
-		}
-		fmt.Fprintln(d.Stdout, text.T("Das sehen alle, die den Kalender oder die Aufgaben lesen dürfen (Stellvertretungen, freigegebene Kalender), jedes Telefon mit dem Postfach und Microsoft. Private Termine zeigt Outlook anderen nur als „Privater Termin“."))
+	if entity == "" {
+		fmt.Fprintln(d.Stdout, text.T("Keine Vorschau: für keine Entität ist der Cache der Kanzleisoftware eingetragen."))
 		return nil
 	}
-	fmt.Fprintln(d.Stdout, text.T("Keine Vorschau: für keine Entität ist der Cache der Kanzleisoftware eingetragen."))
+	fmt.Fprintln(d.Stdout, text.F("So gingen Beispiele aus dem Cache der Entität „%s“ mit diesen Einstellungen nach Microsoft 365 (nichts gespeichert):", entity))
+	for _, sm := range samples {
+		fmt.Fprintln(d.Stdout, "  "+core.SampleLine(sm))
+	}
+	fmt.Fprintln(d.Stdout, text.T("Das sehen alle, die den Kalender oder die Aufgaben lesen dürfen (Stellvertretungen, freigegebene Kalender), jedes Telefon mit dem Postfach und Microsoft. Private Termine zeigt Outlook anderen nur als „Privater Termin“."))
 	return nil
 }
 

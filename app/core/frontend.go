@@ -8,7 +8,10 @@ import (
 	"kanzleisync/app/auth"
 	"kanzleisync/app/config"
 	"kanzleisync/app/diagnose"
+	"kanzleisync/app/export"
+	"kanzleisync/app/source"
 	"kanzleisync/app/store"
+	"kanzleisync/app/text"
 )
 
 // What the front-ends read and change through the engine: the
@@ -99,4 +102,41 @@ func (e *Engine) TestEntity(ctx context.Context, name string) (diagnose.Report, 
 // ApplyDemo runs a demo entry that changes the configuration.
 func (e *Engine) ApplyDemo(ctx context.Context, apply func(context.Context, *config.Repo) error) error {
 	return apply(ctx, e.o.Repo)
+}
+
+// DisclosureSamples shows how the first items of the first entity with a
+// cache would leave the firm under s („Was die Kanzlei verlässt“), before
+// s is saved. entity is "" when no entity has a cache.
+func DisclosureSamples(ctx context.Context, repo *config.Repo, s config.Settings) (entity string, samples []export.Sample, err error) {
+	ents, err := repo.Entities(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, e := range ents {
+		if e.CachePath == "" {
+			continue
+		}
+		c, err := source.Open(ctx, e.CachePath)
+		if err != nil {
+			return e.Name, nil, err
+		}
+		defer c.Close()
+		samples, err := export.Samples(ctx, c, s)
+		return e.Name, samples, err
+	}
+	return "", nil, nil
+}
+
+// DisclosureSamples is core.DisclosureSamples on the engine's configuration.
+func (e *Engine) DisclosureSamples(ctx context.Context, s config.Settings) (string, []export.Sample, error) {
+	return DisclosureSamples(ctx, e.o.Repo, s)
+}
+
+// SampleLine is one sample as the preview writes it.
+func SampleLine(sm export.Sample) string {
+	private := ""
+	if sm.Private {
+		private = text.T(" (privat)")
+	}
+	return text.F("%s%s: Betreff „%s“ · Ort „%s“ · Text „%s“", sm.Key, private, sm.Subject, sm.Location, sm.Body)
 }
