@@ -45,12 +45,14 @@ type SettingsScreen struct {
 	// Kanzlei
 	DeadlinesTo, BodyFormat *widget.RadioGroup
 	TodoList                *widget.Entry
-	KeepEdits               *widget.Check
-	Active                  *widget.Check
-	DebugLog                *widget.Check
-	ExportServer            *widget.Entry
-	SaveSettings            *widget.Button
-	SettingsResult          *widget.Label
+	// DeadlineShowAs, ResubmissionShowAs: how their all-day events show the day
+	DeadlineShowAs, ResubmissionShowAs *widget.Select
+	KeepEdits                          *widget.Check
+	Active                             *widget.Check
+	DebugLog                           *widget.Check
+	ExportServer                       *widget.Entry
+	SaveSettings                       *widget.Button
+	SettingsResult                     *widget.Label
 
 	// Was die Kanzlei verlässt (by the setting's JSON key)
 	Disclosure                          map[string]*DisclosureField
@@ -67,6 +69,8 @@ type SettingsScreen struct {
 var (
 	deadlineChoices = []string{text.Mark("Aufgaben (To Do)"), text.Mark("Kalender")}
 	bodyChoices     = []string{"HTML", text.Mark("Text")}
+	showAsChoices   = []string{text.Mark("frei"), text.Mark("beschäftigt"), text.Mark("abwesend")}
+	showAsValues    = []string{"free", "busy", "oof"}
 	moduleChoices   = []string{text.Mark("Kalender"), text.Mark("Kontakte"), text.Mark("Aufgaben"), text.Mark("Mail")}
 )
 
@@ -388,6 +392,10 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	s.BodyFormat = widget.NewRadioGroup(translated(bodyChoices), nil)
 	s.BodyFormat.Horizontal = true
 	s.BodyFormat.SetSelected(translated(bodyChoices)[boolIndex(set.BodyFormat == "text")])
+	s.DeadlineShowAs = widget.NewSelect(translated(showAsChoices), nil)
+	s.DeadlineShowAs.SetSelected(translated(showAsChoices)[showAsIndex(set.DeadlineShowAs)])
+	s.ResubmissionShowAs = widget.NewSelect(translated(showAsChoices), nil)
+	s.ResubmissionShowAs.SetSelected(translated(showAsChoices)[showAsIndex(set.ResubmissionShowAs)])
 	s.KeepEdits = widget.NewCheck(text.T("Änderungen am Text in Outlook nicht überschreiben"), nil)
 	s.KeepEdits.SetChecked(set.KeepOutlookBodyEdits)
 	s.DebugLog = widget.NewCheck(text.T("Übertragungsprotokoll mit Details jeder Graph-Anfrage (Fehlersuche)"), nil)
@@ -411,6 +419,7 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 		}
 		n.DeadlinesTo, n.TodoListName, n.BodyFormat, n.KeepOutlookBodyEdits = "todo", strings.TrimSpace(s.TodoList.Text), "html", s.KeepEdits.Checked
 		n.InterfaceActive, n.TransferLogDebug, n.ExportServer = s.Active.Checked, s.DebugLog.Checked, strings.TrimSpace(s.ExportServer.Text)
+		n.DeadlineShowAs, n.ResubmissionShowAs = showAsValue(s.DeadlineShowAs.Selected), showAsValue(s.ResubmissionShowAs.Selected)
 		if s.DeadlinesTo.Selected == text.T("Kalender") {
 			n.DeadlinesTo = "calendar"
 		}
@@ -428,14 +437,16 @@ func (a *App) firmTab(s *SettingsScreen) fyne.CanvasObject {
 	form := widget.NewForm(
 		widget.NewFormItem(text.T("Fristen und Wiedervorlagen"), s.DeadlinesTo),
 		widget.NewFormItem(text.T("Aufgabenliste"), s.TodoList),
+		widget.NewFormItem(text.T("Fristen im Kalender"), s.DeadlineShowAs),
+		widget.NewFormItem(text.T("Wiedervorlagen im Kalender"), s.ResubmissionShowAs),
 		widget.NewFormItem(text.T("Textformat"), s.BodyFormat),
 		widget.NewFormItem("", s.KeepEdits),
 		widget.NewFormItem("", s.DebugLog),
 		widget.NewFormItem(text.T("Export durch Server"), s.ExportServer),
 	)
-	s.lockable = append(s.lockable, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.DebugLog, s.ExportServer, s.SaveSettings, s.Active)
+	s.lockable = append(s.lockable, s.DeadlineShowAs, s.ResubmissionShowAs, s.DeadlinesTo, s.TodoList, s.BodyFormat, s.KeepEdits, s.DebugLog, s.ExportServer, s.SaveSettings, s.Active)
 	for _, k := range a.eng.Policy().LockedSettings() {
-		if w, ok := map[string]fyne.Disableable{"deadlinesTo": s.DeadlinesTo, "todoListName": s.TodoList, "bodyFormat": s.BodyFormat,
+		if w, ok := map[string]fyne.Disableable{"fristAnzeigenAls": s.DeadlineShowAs, "wvAnzeigenAls": s.ResubmissionShowAs, "deadlinesTo": s.DeadlinesTo, "todoListName": s.TodoList, "bodyFormat": s.BodyFormat,
 			"keepOutlookBodyEdits": s.KeepEdits, "interfaceActive": s.Active, "transferLogDebug": s.DebugLog, "exportServer": s.ExportServer}[k]; ok {
 			s.policyLocked[w] = true
 		}
@@ -560,4 +571,22 @@ func (a *App) generalTab(s *SettingsScreen) fyne.CanvasObject {
 	info := widget.NewLabel(text.T("Sprache der Menüs, Fenster und Meldungen; gilt sofort."))
 	info.Wrapping = fyne.TextWrapWord
 	return container.NewVBox(s.Autostart, widget.NewForm(widget.NewFormItem(text.T("Sprache"), s.Language)), info)
+}
+
+func showAsIndex(v string) int {
+	for i, sv := range showAsValues {
+		if sv == v {
+			return i
+		}
+	}
+	return 0
+}
+
+func showAsValue(label string) string {
+	for i, l := range translated(showAsChoices) {
+		if l == label && i > 0 {
+			return showAsValues[i]
+		}
+	}
+	return "" // free, the default
 }

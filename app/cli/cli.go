@@ -83,6 +83,7 @@ var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
                                   [--termin-betreff voll|aktenzeichen|text:TEXT] [--termin-ort voll|aktenzeichen|leer] [--termin-text …]
                                   [--frist-betreff …] [--frist-text …] [--wv-betreff …] [--wv-text …] [--vertraulich-betreff TEXT]
                                   [--kontakte-ohne-notiz] [--kontakte-ohne-privat] [--preview]   (was die Kanzlei verlässt; --preview zeigt Beispiele, speichert nichts)
+                                  [--frist-anzeigen-als free|busy|oof] [--wv-anzeigen-als free|busy|oof]   (Fristen und Wiedervorlagen im Kalender)
 
 Den geheimen Clientschlüssel nie als Argument angeben: --secret-stdin liest ihn von der Standardeingabe.
 `)

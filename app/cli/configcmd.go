@@ -131,9 +131,9 @@ func configShow(ctx context.Context, d Deps) error {
 	fmt.Fprintf(d.Stdout, text.T("Fristen und Wiedervorlagen: %s (Liste „%s“), Texte als %s, Outlook-Änderungen am Text behalten: %s\n"),
 		s.DeadlinesTo, s.TodoListName, s.BodyFormat, map[bool]string{true: text.T("ja"), false: text.T("nein")}[s.KeepOutlookBodyEdits])
 	fmt.Fprint(d.Stdout, text.F("Schnittstelle aktiv: %s\n", map[bool]string{true: text.T("ja"), false: text.T("nein – es wird nichts nach Microsoft 365 geschrieben")}[s.InterfaceActive]))
-	fmt.Fprint(d.Stdout, text.F("Was die Kanzlei verlässt: Termine Betreff %s, Ort %s, Text %s; Fristen Betreff %s, Text %s; Wiedervorlagen Betreff %s, Text %s; vertrauliche Termine „%s“ (privat); Kontakte %s\n",
+	fmt.Fprint(d.Stdout, text.F("Was die Kanzlei verlässt: Termine Betreff %s, Ort %s, Text %s; Fristen Betreff %s, Text %s; Wiedervorlagen Betreff %s, Text %s; vertrauliche Termine %s (privat); Kontakte %s\n",
 		shown(s.AppointmentSubject), shown(s.AppointmentLocation), shown(s.AppointmentBody), shown(s.DeadlineSubject), shown(s.DeadlineBody),
-		shown(s.ResubmissionSubject), shown(s.ResubmissionBody), s.ConfidentialText(), contactsShown(s)))
+		shown(s.ResubmissionSubject), shown(s.ResubmissionBody), confidentialShown(s), contactsShown(s)))
 	if a := s.LocalPOP3Addr(); a != "" {
 		fmt.Fprintf(d.Stdout, text.T("Kommunikator: POP3-Server %s (ohne Verschlüsselung, nur auf diesem Rechner); Benutzer ist die Mailadresse, das Passwort zeigt „Konten verwalten“ → „Passwort kopieren“\n"), a)
 	} else {
@@ -387,6 +387,8 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	} {
 		fs.StringVar(d.v, d.name, *d.v, d.help)
 	}
+	fs.StringVar(&s.DeadlineShowAs, "frist-anzeigen-als", s.DeadlineShowAs, text.T("Fristen im Kalender zeigen den Tag als free (frei, Voreinstellung), busy (beschäftigt) oder oof (abwesend)"))
+	fs.StringVar(&s.ResubmissionShowAs, "wv-anzeigen-als", s.ResubmissionShowAs, text.T("Wiedervorlagen im Kalender: free, busy oder oof"))
 	fs.BoolVar(&s.ContactsWithoutNotes, "kontakte-ohne-notiz", s.ContactsWithoutNotes, text.T("Kontakte ohne die Notiz der Adresse"))
 	fs.BoolVar(&s.ContactsWithoutPrivatePhones, "kontakte-ohne-privat", s.ContactsWithoutPrivatePhones, text.T("Kontakte ohne die private Telefonnummer"))
 	showOnly := fs.Bool("preview", false, text.T("nur zeigen, wie Beispiele aus dem Cache mit diesen Einstellungen nach Microsoft 365 gingen; nichts speichern"))
@@ -476,4 +478,11 @@ func contactsShown(s config.Settings) string {
 		return text.T("ohne private Telefonnummer")
 	}
 	return text.T("vollständig")
+}
+
+func confidentialShown(s config.Settings) string {
+	if s.ConfidentialSubject == "" {
+		return text.T("mit dem neutralen Standardtext")
+	}
+	return "„" + s.ConfidentialSubject + "“"
 }

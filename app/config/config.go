@@ -234,6 +234,10 @@ type Settings struct {
 	// software marks vertraulich ("": DefaultConfidentialSubject); it is
 	// exported private, without location, body and category.
 	ConfidentialSubject string `json:"vertraulichBetreff,omitempty"`
+	// How a Frist (and its Vorfrist) and a Wiedervorlage in the calendar
+	// show the day: "" (free), "busy" or "oof" (Graph's showAs).
+	DeadlineShowAs     string `json:"fristAnzeigenAls,omitempty"`
+	ResubmissionShowAs string `json:"wvAnzeigenAls,omitempty"`
 	// Contacts leave out the notes / the private phone numbers.
 	ContactsWithoutNotes         bool `json:"kontakteOhneNotiz,omitempty"`
 	ContactsWithoutPrivatePhones bool `json:"kontakteOhnePrivat,omitempty"`

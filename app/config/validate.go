@@ -298,6 +298,16 @@ func (s Settings) Validate() error {
 			v.add(d.field, "%s ist „voll“ (wie in der Kanzleisoftware), „aktenzeichen“ (Aktenzeichen statt Mandant) oder „leer“.", text.T(d.label))
 		}
 	}
+	for _, sa := range []struct{ field, label, value string }{
+		{"fristAnzeigenAls", text.Mark("Fristen im Kalender"), s.DeadlineShowAs},
+		{"wvAnzeigenAls", text.Mark("Wiedervorlagen im Kalender"), s.ResubmissionShowAs},
+	} {
+		switch sa.value {
+		case "", "free", "busy", "oof":
+		default:
+			v.add(sa.field, "%s zeigen den Tag als „free“ (frei), „busy“ (beschäftigt) oder „oof“ (abwesend).", text.T(sa.label))
+		}
+	}
 	if s.ConfidentialSubject != "" {
 		v.checkText("vertraulichBetreff", text.Mark("Der Betreff vertraulicher Termine"), s.ConfidentialSubject, maxFolderName)
 	}

@@ -3,6 +3,7 @@ package export_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -159,3 +160,41 @@ func TestSensitivityNeedsNoPatchAfterTheUpgrade(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// Fristen and Wiedervorlagen in the calendar as Outlook users expect
+// them: the firm's show-as per kind, a reminder at 9:00 the day before a
+// Frist and when a Vorfrist's or Wiedervorlage's day begins, the category
+// of the kind; a done one is free and silent.
+func TestCalendarDaysAsOutlookUsersExpect(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 7, Workers: source.DemoWorkers[:1], Deadlines: 8, Resubmissions: 4})
+	b.exec(`UPDATE frist SET vorfrist = date(fristdatum, '-7 days'), erledigt = (id = 1)`)
+	b.exec(`UPDATE wiedervorlage SET erledigt = 0`)
+	b.ex.Settings.DeadlinesTo, b.ex.Settings.DeadlineShowAs, b.ex.Settings.ResubmissionShowAs = "calendar", "oof", "busy"
+	if err := b.ex.Settings.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b.run(false)
+	events, _, _ := b.mailbox()
+	seen := map[string]int{}
+	for k, e := range events {
+		kind, id, _ := strings.Cut(k, ":")
+		seen[kind]++
+		want := map[string]struct {
+			showAs, category string
+			reminder         float64
+		}{"frist": {"oof", "Frist", 900}, "vorfrist": {"oof", "Frist", 0}, "wiedervorlage": {"busy", "Wiedervorlage", 0}}[kind]
+		if (kind == "frist" || kind == "vorfrist") && id == "1" {
+			if e["showAs"] != "free" || e["isReminderOn"] != false {
+				t.Errorf("%s (erledigt): showAs %v, reminder %v", k, e["showAs"], e["isReminderOn"])
+			}
+			continue
+		}
+		cats, _ := e["categories"].([]any)
+		if e["showAs"] != want.showAs || e["isReminderOn"] != true || fmt.Sprint(e["reminderMinutesBeforeStart"]) != fmt.Sprint(want.reminder) || len(cats) != 1 || cats[0] != want.category {
+			t.Errorf("%s: showAs %v, reminder %v %v, categories %v; want %+v", k, e["showAs"], e["isReminderOn"], e["reminderMinutesBeforeStart"], cats, want)
+		}
+	}
+	if seen["frist"] != 8 || seen["vorfrist"] != 8 || seen["wiedervorlage"] != 4 {
+		t.Errorf("events %v", seen)
+	}
+}

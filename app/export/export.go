@@ -123,8 +123,9 @@ type PlanOptions struct {
 func settingsFP(s config.Settings) string {
 	in := s.BodyFormat + "|" + s.DeadlinesTo + "|" + s.TodoListName
 	disclosure := []string{s.AppointmentSubject, s.AppointmentLocation, s.AppointmentBody, s.DeadlineSubject, s.DeadlineBody,
-		s.ResubmissionSubject, s.ResubmissionBody, s.ConfidentialSubject, fmt.Sprint(s.ContactsWithoutNotes), fmt.Sprint(s.ContactsWithoutPrivatePhones)}
-	if d := strings.Join(disclosure, "|"); d != strings.Repeat("|", 8)+"false|false" {
+		s.ResubmissionSubject, s.ResubmissionBody, s.ConfidentialSubject, fmt.Sprint(s.ContactsWithoutNotes), fmt.Sprint(s.ContactsWithoutPrivatePhones),
+		s.DeadlineShowAs, s.ResubmissionShowAs}
+	if d := strings.Join(disclosure, "|"); d != strings.Repeat("|", 8)+"false|false||" {
 		in += "|" + d
 	}
 	sum := sha256.Sum256([]byte(in))

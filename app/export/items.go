@@ -246,21 +246,45 @@ func redact(s, client, fileNo string) string {
 	return s
 }
 
-// dayEvent is an all-day event for one day (Frist, Vorfrist, Wiedervorlage in the calendar).
-func dayEvent(sourceKey, subject string, d source.Date, done bool, modified time.Time, b map[string]any) Item {
+// dayEvent is an all-day event for one day (Frist, Vorfrist, Wiedervorlage
+// in the calendar). showAs is the firm's choice for the kind ("": free);
+// reminder is the minutes before the day's midnight Outlook reminds (-1:
+// none); a done one neither reminds nor blocks the day.
+func dayEvent(sourceKey, subject string, d source.Date, done bool, modified time.Time, b map[string]any, category, showAs string, reminder int) Item {
 	next := d.Midnight(source.Berlin).AddDate(0, 0, 1)
-	showAs := "free"
+	if showAs == "" || done {
+		showAs = "free"
+	}
 	if done {
 		subject = "Erledigt: " + subject
+		reminder = -1
 	}
 	return newItem(Event, sourceKey, modified, func() map[string]any {
-		return map[string]any{
+		f := map[string]any{
 			"subject": subject, "isAllDay": true, "showAs": showAs, "body": b,
 			"start": dayDTZ(d, 0), "end": dayDTZ(source.Date{Year: next.Year(), Month: next.Month(), Day: next.Day()}, 0),
-			"isReminderOn": false, "categories": []any{"Frist"},
+			"isReminderOn": reminder >= 0, "categories": []any{category},
 		}
+		if reminder >= 0 {
+			f["reminderMinutesBeforeStart"] = reminder
+		}
+		return f
 	})
 }
+
+// Reminders of the all-day events: a Frist at 9:00 the day before, its
+// Vorfrist and a Wiedervorlage when their day begins.
+const (
+	reminderDayBefore = 15 * 60
+	reminderOnTheDay  = 0
+)
+
+// Categories kanzleisync gives its all-day events (and creates with their
+// colours in the mailbox's master list).
+const (
+	CategoryDeadline     = "Frist"
+	CategoryResubmission = "Wiedervorlage"
+)
 
 func task(sourceKey, title string, due source.Date, early *source.Date, done bool, modified time.Time, b map[string]any) Item {
 	return newItem(Task, sourceKey, modified, func() map[string]any { return taskFields(title, due, early, done, b) })
@@ -299,14 +323,14 @@ func deadlineItems(d source.Deadline, s config.Settings) []Item {
 	if s.DeadlinesTo == "todo" {
 		return []Item{task(key, title, d.Due, d.EarlyWarning, d.Done, d.Modified, b)}
 	}
-	items := []Item{dayEvent(key, title, d.Due, d.Done, d.Modified, b)}
+	items := []Item{dayEvent(key, title, d.Due, d.Done, d.Modified, b, CategoryDeadline, s.DeadlineShowAs, reminderDayBefore)}
 	if d.EarlyWarning != nil {
 		early := subjectText(s.DeadlineSubject, "Vorfrist: "+d.Title, "Vorfrist"+fileNoSuffix(d.FileNo))
 		if _, fixed := strings.CutPrefix(disclosure(s.DeadlineSubject), config.DiscloseText); fixed {
 			early = "Vorfrist: " + title
 		}
 		items = append(items, dayEvent(fmt.Sprintf("vorfrist:%d", d.ID), early+" (Frist "+germanDate(d.Due)+")",
-			*d.EarlyWarning, d.Done, d.Modified, b))
+			*d.EarlyWarning, d.Done, d.Modified, b, CategoryDeadline, s.DeadlineShowAs, reminderOnTheDay))
 	}
 	return items
 }
@@ -333,7 +357,7 @@ func resubmissionItem(r source.Resubmission, s config.Settings) Item {
 	if s.DeadlinesTo == "todo" {
 		return task(key, title, r.Date, nil, r.Done, r.Modified, b)
 	}
-	return dayEvent(key, title, r.Date, r.Done, r.Modified, b)
+	return dayEvent(key, title, r.Date, r.Done, r.Modified, b, CategoryResubmission, s.ResubmissionShowAs, reminderOnTheDay)
 }
 
 func germanDate(d source.Date) string { return fmt.Sprintf("%02d.%02d.%04d", d.Day, d.Month, d.Year) }
