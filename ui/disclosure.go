@@ -146,7 +146,9 @@ func (a *App) disclosureTab(s *SettingsScreen) fyne.CanvasObject {
 	}
 	intro := widget.NewLabel(text.T("Was nach Microsoft 365 geht, sehen alle, die den Kalender oder die Aufgaben lesen dürfen (Stellvertretungen, freigegebene Kalender), jedes Telefon mit dem Postfach und Microsoft (§ 203 StGB). Vertrauliche Termine gehen immer als „privat“ und nur mit dem Text unten."))
 	intro.Wrapping = fyne.TextWrapWord
-	return container.NewVScroll(container.NewVBox(intro, form, container.NewHBox(s.ShowDisclosure, s.SaveDisclosure), s.DisclosureResult, s.DisclosurePreview))
+	// the buttons and the preview stay in sight below the scrolling choices
+	bottom := container.NewVBox(container.NewHBox(s.ShowDisclosure, s.SaveDisclosure), s.DisclosureResult, s.DisclosurePreview)
+	return container.NewBorder(intro, bottom, nil, nil, container.NewVScroll(form))
 }
 
 // disclosureSettings are the stored settings with the tab's choices.

@@ -96,6 +96,13 @@ func (a *App) Screenshots(ctx context.Context, dir string) error {
 		{"konten-verwalten", "accounts", func() { a.ShowAccounts() }, nil},
 		{"konto-bearbeiten", "account-edit", func() { a.ShowAccountEditor(workers[0].UPN, workers[0].Accounts[0].Address) }, nil},
 		{"einstellungen", "settings", func() { a.ShowSettings() }, nil},
+		{"was-die-kanzlei-verlaesst", "settings", func() {
+			st := a.ShowSettings()
+			st.Tabs.SelectIndex(3)
+			st.Disclosure["terminBetreff"].Choice.SetSelected(text.T(choiceFileNo))
+			st.Disclosure["terminText"].Choice.SetSelected(text.T(choiceFileNo))
+			a.previewDisclosure(st)
+		}, nil},
 		{"synchronisation", "sync", func() { a.ShowSync() }, nil},
 		{"protokoll", "journal", func() { a.ShowJournal() }, nil},
 		{"ueber", "about", a.ShowAbout, nil},
