@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"image/color"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -184,12 +186,29 @@ func (a *App) MenuItem(label string) *fyne.MenuItem {
 	return nil
 }
 
+// setTrayIcon shows the tray picture of the status. On Linux the tray is
+// a D-Bus object; once the connection is closed (the application quits
+// while a status arrives, the session ends) fyne's systray panics in
+// SetIcon (props.SetMust) — seen once at the end of make screenshots. The
+// picture is then no longer shown anywhere, so the panic is caught here and
+// the application ends as it was going to.
+func (a *App) setTrayIcon() {
+	desk, ok := a.fa.(desktop.App)
+	if !ok {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Default().Warn("tray icon not updated", "error", fmt.Sprint(r))
+		}
+	}()
+	desk.SetSystemTrayIcon(trayIcon(a.TrayState()))
+}
+
 // apply shows a new status: tray picture, first menu line, banners, open windows.
 func (a *App) apply(st core.Status) {
 	a.status = st
-	if desk, ok := a.fa.(desktop.App); ok {
-		desk.SetSystemTrayIcon(trayIcon(a.TrayState()))
-	}
+	a.setTrayIcon()
 	if a.header != nil {
 		a.header.Label = shorten(forPeople(st.Reason), 90)
 		a.menu.Refresh()
