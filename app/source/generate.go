@@ -21,6 +21,9 @@ type GenOptions struct {
 	// Confidential marks each worker's last Termine vertraulich (at most
 	// Appointments); the others and the random data stay as without it.
 	Confidential int
+	// CourtDateForTwo: the first worker's first Termin is also the second
+	// worker's (termin_teilnehmer), as a court date for lawyer and assistant.
+	CourtDateForTwo bool
 	// From is the first day of the generated period (default 1 Jan 2026);
 	// dates spread over the following 12 months and include both DST changes.
 	From time.Time
@@ -79,7 +82,7 @@ func Generate(ctx context.Context, path string, o GenOptions) error {
 	}
 	defer tx.Rollback()
 	g := &generator{rng: rand.New(rand.NewPCG(o.Seed, 0x6b616e7a)), o: o, tx: tx}
-	for _, step := range []func(context.Context) error{g.schemaInfo, g.workers, g.appointments, g.deadlines, g.resubmissions, g.addresses} {
+	for _, step := range []func(context.Context) error{g.schemaInfo, g.workers, g.appointments, g.participants, g.deadlines, g.resubmissions, g.addresses} {
 		if err := step(ctx); err != nil {
 			return fmt.Errorf("generate cache: %w", err)
 		}
@@ -160,6 +163,15 @@ func (g *generator) appointments(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+func (g *generator) participants(ctx context.Context) error {
+	if !g.o.CourtDateForTwo || len(g.o.Workers) < 2 || g.o.Appointments == 0 {
+		return nil
+	}
+	_, err := g.tx.ExecContext(ctx, `INSERT INTO termin_teilnehmer (termin_id, sachbearbeiter_id)
+		SELECT MIN(id), ? FROM termin WHERE sachbearbeiter_id = ?`, g.o.Workers[1].ID, g.o.Workers[0].ID)
+	return err
 }
 
 func (g *generator) deadlines(ctx context.Context) error {

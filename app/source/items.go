@@ -297,7 +297,7 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 		return nil, nil, err
 	}
 	return readRows(ctx, c, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
-		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, `+c.column("termin", "vertraulich", "0")+` FROM termin WHERE (? = '' OR sachbearbeiter_id = ?)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, `+c.column("termin", "vertraulich", "0")+` FROM termin WHERE (?1 = '' OR sachbearbeiter_id = ?2`+c.participantClause("id", "?2")+`)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
 		var a Appointment
 		var subj, loc, begin, end, desc, file, client, worker, cat, mod sql.NullString
 		var reminder sql.NullInt64
@@ -520,7 +520,9 @@ func (c *Cache) eachRow(ctx context.Context, query, workerID string, ids []int64
 func (c *Cache) Stamps(ctx context.Context, table, workerID string) (map[int64]time.Time, error) {
 	var q string
 	switch table {
-	case "termin", "frist", "wiedervorlage":
+	case "termin":
+		q = `SELECT id, geaendert_am FROM termin WHERE sachbearbeiter_id = ?1` + c.participantClause("id", "?1")
+	case "frist", "wiedervorlage":
 		q = `SELECT id, geaendert_am FROM ` + table + ` WHERE sachbearbeiter_id = ?`
 	case "adresse":
 		q = `SELECT a.id, a.geaendert_am FROM adresse a JOIN abo ON abo.adresse_id = a.id WHERE abo.sachbearbeiter_id = ?`
@@ -542,6 +544,15 @@ func (c *Cache) Stamps(ctx context.Context, table, workerID string) (map[int64]t
 		out[id] = modified(mod)
 	}
 	return out, rows.Err()
+}
+
+// participantClause widens a Termin query to the Termine the worker
+// (parameter param) takes part in (termin_teilnehmer, schema 2).
+func (c *Cache) participantClause(idCol, param string) string {
+	if !c.has["termin_teilnehmer"] {
+		return ""
+	}
+	return ` OR ` + idCol + ` IN (SELECT termin_id FROM termin_teilnehmer WHERE sachbearbeiter_id = ` + param + `)`
 }
 
 // Empty reports whether a table of the cache has no rows at all (for

@@ -26,6 +26,13 @@ CREATE TABLE termin (
     geaendert_am      TEXT,    -- UTC, RFC 3339
     vertraulich       INTEGER NOT NULL DEFAULT 0 -- (schema 2) 1: confidential, only neutral text leaves the firm
 );
+CREATE TABLE termin_teilnehmer (
+    -- (schema 2) the further Sachbearbeiter of a Termin (a court date for
+    -- the lawyer and the assistant); each gets it in their own calendar
+    termin_id         INTEGER NOT NULL,
+    sachbearbeiter_id TEXT NOT NULL,
+    PRIMARY KEY (termin_id, sachbearbeiter_id)
+);
 CREATE TABLE frist (
     id                INTEGER PRIMARY KEY,
     aktenzeichen      TEXT,

@@ -148,12 +148,14 @@ var createRE = regexp.MustCompile(`(?s)CREATE TABLE (\w+) \((.*?)\n\);`)
 func expectedColumns() (required, later map[string][]string) {
 	required, later = map[string][]string{}, map[string][]string{}
 	for _, m := range createRE.FindAllStringSubmatch(schemaSQL, -1) {
+		// a table whose first line is "-- (schema N)" came later as a whole
+		laterTable := strings.HasPrefix(strings.TrimSpace(m[2]), "-- (schema ")
 		for _, line := range strings.Split(m[2], "\n") {
 			f := strings.Fields(strings.TrimSpace(line))
 			if len(f) == 0 || f[0] == "PRIMARY" || strings.HasPrefix(f[0], "--") {
 				continue
 			}
-			if strings.Contains(line, "-- (schema ") {
+			if laterTable || strings.Contains(line, "-- (schema ") {
 				later[m[1]] = append(later[m[1]], f[0])
 			} else {
 				required[m[1]] = append(required[m[1]], f[0])
@@ -166,6 +168,11 @@ func expectedColumns() (required, later map[string][]string) {
 func (c *Cache) checkSchema(ctx context.Context) error {
 	required, later := expectedColumns()
 	c.has = map[string]bool{}
+	for table := range later {
+		if _, ok := required[table]; !ok {
+			required[table] = nil // a later table: checked below, may be missing
+		}
+	}
 	for table, cols := range required {
 		rows, err := c.db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
 		if err != nil {
@@ -181,8 +188,15 @@ func (c *Cache) checkSchema(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("open cache %s: %w", c.path, err)
 		}
+		if len(have) == 0 && len(cols) == 0 {
+			c.has[table] = false // a later table this cache does not have
+			continue
+		}
 		if len(have) == 0 {
 			return &CacheError{Path: c.path, Problem: MissingTable, Table: table, Err: fmt.Errorf("%w: table %q is missing in %s", ErrSchema, table, c.path)}
+		}
+		if len(cols) == 0 {
+			c.has[table] = true
 		}
 		for _, col := range cols {
 			if !have[col] {
@@ -192,6 +206,10 @@ func (c *Cache) checkSchema(ctx context.Context) error {
 		}
 		for _, col := range later[table] {
 			c.has[table+"."+col] = have[col]
+			if len(cols) == 0 && !have[col] { // a later table holds all of its columns
+				return &CacheError{Path: c.path, Problem: MissingColumn, Table: table, Column: col,
+					Err: fmt.Errorf("%w: column %q is missing in table %q of %s", ErrSchema, col, table, c.path)}
+			}
 		}
 	}
 	var v int
