@@ -140,6 +140,8 @@ type Health struct {
 	Mailboxes   []MailboxHealth    `json:"mailboxes"`
 	Warnings    []diagnose.Warning `json:"warnings"`
 	MaxParallel int                `json:"maxParallel"`
+	// SyncRequests counts the POST /sync a serve accepted since it started.
+	SyncRequests int64 `json:"syncRequests"`
 }
 
 // MailboxHealth is one exported mailbox in Health.

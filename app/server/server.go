@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kanzleisync/app/core"
@@ -57,9 +58,11 @@ type Server struct {
 	started time.Time
 	addr    string
 
-	evMu     sync.Mutex
-	last     core.Health  // the exporting engine's last health, for transitions
-	starting *core.Engine // the engine being started (its first statuses come before it is s.eng)
+	evMu sync.Mutex
+	last core.Health // the exporting engine's last health, for transitions
+	// syncRequests counts the accepted POST /sync (Health.SyncRequests)
+	syncRequests atomic.Int64
+	starting     *core.Engine // the engine being started (its first statuses come before it is s.eng)
 }
 
 // Holder is this process's name in the lease: host, pid and a random part.
@@ -228,7 +231,7 @@ func (s *Server) Health(ctx context.Context) Health {
 	s.mu.Lock()
 	leader, since, eng := s.leader, s.since, s.eng
 	s.mu.Unlock()
-	h := Health{Holder: s.holder, Leader: leader, Status: "standby", Mailboxes: []core.MailboxHealth{}, Warnings: []diagnose.Warning{}}
+	h := Health{Holder: s.holder, Leader: leader, Status: "standby", Mailboxes: []core.MailboxHealth{}, Warnings: []diagnose.Warning{}, SyncRequests: s.syncRequests.Load()}
 	h.LeaseHolder, h.LeaseUntil, _ = s.Store.Lease(ctx, LeaseName)
 	if !leader {
 		h.Reason = text.F("Bereitschaft: ein anderer Server exportiert (%s)", h.LeaseHolder)
@@ -238,7 +241,7 @@ func (s *Server) Health(ctx context.Context) Health {
 		return h
 	}
 	st := core.HealthOf(eng.Status())
-	st.Holder, st.Leader, st.Since, st.LeaseHolder, st.LeaseUntil = h.Holder, true, since, h.LeaseHolder, h.LeaseUntil
+	st.Holder, st.Leader, st.Since, st.LeaseHolder, st.LeaseUntil, st.SyncRequests = h.Holder, true, since, h.LeaseHolder, h.LeaseUntil, h.SyncRequests
 	return st
 }
 
@@ -296,6 +299,7 @@ func (s *Server) mux() *http.ServeMux {
 			http.Error(w, text.T("Bereitschaft: dieser Server exportiert gerade nicht."), http.StatusConflict)
 			return
 		}
+		s.syncRequests.Add(1)
 		eng.SyncNow()
 		w.WriteHeader(http.StatusAccepted)
 	})
@@ -356,6 +360,7 @@ func (s *Server) metrics(ctx context.Context) string {
 	}
 	gauge("kanzleisync_max_parallel_mailboxes", "Most mailboxes exported at the same time since the lease was won.")
 	fmt.Fprintf(&b, "kanzleisync_max_parallel_mailboxes %d\n", h.MaxParallel)
+	fmt.Fprintf(&b, "# HELP kanzleisync_sync_requests_total POST /sync accepted since the start.\n# TYPE kanzleisync_sync_requests_total counter\nkanzleisync_sync_requests_total %d\n", h.SyncRequests)
 	return b.String()
 }
 

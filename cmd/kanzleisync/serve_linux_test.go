@@ -492,6 +492,14 @@ func TestServeRefusesWebPages(t *testing.T) {
 		if code >= 400 && !strings.Contains(body, "Abgelehnt") {
 			t.Errorf("%s: refusal without a German reason: %s", c.name, body)
 		}
+		// only the script's POST started a cycle
+		want := int64(0)
+		if c.want == http.StatusAccepted {
+			want = 1
+		}
+		if got := p.health(t).SyncRequests; got != want {
+			t.Errorf("after %s: %d accepted POST /sync, want %d", c.name, got, want)
+		}
 	}
 }
 
