@@ -100,7 +100,7 @@ func TestKeyringNeverHangs(t *testing.T) {
 		if code != 1 || !strings.Contains(out, tc.want) || !strings.Contains(out, "Schlüsselspeicher") || strings.Contains(out, secret) {
 			t.Errorf("%s: exit %d\n%s", tc.name, code, out)
 		}
-		if show, _, _ := run(env, "", "config", "show"); strings.Contains(show, "Kanzlei") {
+		if show, _, _ := run(env, "", "config", "show"); strings.Contains(show, "Entität „Kanzlei“") {
 			t.Errorf("%s: the entity was stored without its secret:\n%s", tc.name, show)
 		}
 	}
