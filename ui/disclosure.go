@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -132,7 +133,7 @@ func (a *App) disclosureTab(s *SettingsScreen) fyne.CanvasObject {
 	)
 	for key, f := range d {
 		s.lockable = append(s.lockable, f.disableables()...)
-		if slicesContains(a.eng.Policy().LockedSettings(), key) {
+		if slices.Contains(a.eng.Policy().LockedSettings(), key) {
 			for _, w := range f.disableables() {
 				s.policyLocked[w] = true
 			}
@@ -140,7 +141,7 @@ func (a *App) disclosureTab(s *SettingsScreen) fyne.CanvasObject {
 	}
 	s.lockable = append(s.lockable, s.ConfidentialText, s.NoNotes, s.NoPrivatePhones, s.SaveDisclosure)
 	for key, w := range map[string]fyne.Disableable{"vertraulichBetreff": s.ConfidentialText, "kontakteOhneNotiz": s.NoNotes, "kontakteOhnePrivat": s.NoPrivatePhones} {
-		if slicesContains(a.eng.Policy().LockedSettings(), key) {
+		if slices.Contains(a.eng.Policy().LockedSettings(), key) {
 			s.policyLocked[w] = true
 		}
 	}
@@ -202,13 +203,4 @@ func (a *App) saveDisclosure(s *SettingsScreen) {
 	}
 	s.DisclosureResult.SetText(text.T("Gespeichert; die nächste Synchronisation ändert in Microsoft 365 nur die betroffenen Felder."))
 	a.eng.SyncNow()
-}
-
-func slicesContains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,7 @@
 package paths
 
 import (
+	"slices"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -60,18 +61,9 @@ func IsPrivateDir(dir, user string) (bool, error) {
 			continue // a deny takes away, it never lets anyone in
 		}
 		sid := (*windows.SID)(unsafe.Pointer(&ace.SidStart)).String()
-		if sid != user && !contains(privateSIDs, sid) {
+		if sid != user && !slices.Contains(privateSIDs, sid) {
 			return false, nil
 		}
 	}
 	return true, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
