@@ -125,6 +125,28 @@ func TestWhatLeavesTheFirm(t *testing.T) {
 		}
 	}
 	// only the affected fields were sent
+	checkPatches(t, b)
+
+	// a Termin that is no longer confidential gets its text back, normal
+	var was int64
+	for _, a := range appts {
+		if a.Confidential {
+			was = a.ID
+			break
+		}
+	}
+	b.exec(`UPDATE termin SET vertraulich = 0, geaendert_am = '2026-12-24T10:00:00Z' WHERE id = ?`, was)
+	b.run(false)
+	events, _, _ = b.mailbox()
+	if e := events["termin:"+itoa(was)]; e["sensitivity"] != "normal" || e["subject"] == "Termin" {
+		t.Errorf("termin:%d after it stopped being confidential: sensitivity %v, subject %v", was, e["sensitivity"], e["subject"])
+	}
+}
+
+// checkPatches: every PATCH since the last reset touched only the fields a
+// disclosure setting shapes.
+func checkPatches(t *testing.T, b *bench) {
+	t.Helper()
 	for _, r := range b.sim.Requests() {
 		if r.Method != "PATCH" {
 			continue
