@@ -40,6 +40,8 @@ type AccountRow struct {
 	CopyPassword *widget.Button
 	// Unsent opens the messages that could not be sent (only when some are).
 	Unsent *widget.Button
+	// RetryAside: the messages set aside for 24 h, tried again now
+	RetryAside *widget.Button
 }
 
 // ShowAccounts opens "Konten verwalten".
@@ -110,6 +112,11 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 		if r.CopyPassword != nil {
 			buttons.Add(r.CopyPassword)
 		}
+		if acc.Aside > 0 {
+			r.RetryAside = widget.NewButton(text.F("Zurückgestellte erneut abrufen (%d)", acc.Aside), func() { a.retryAside(address) })
+			r.RetryAside.Importance = widget.WarningImportance
+			buttons.Add(r.RetryAside)
+		}
 		if acc.OutboxFailed > 0 {
 			r.Unsent = widget.NewButton(fmt.Sprintf("%s (%d)", text.T("Nicht gesendet"), acc.OutboxFailed), func() { a.ShowUnsent(address) })
 			r.Unsent.Importance = widget.DangerImportance
@@ -119,6 +126,17 @@ func (a *App) fillAccounts(s *AccountsScreen, st core.Status) {
 		s.List.Add(widget.NewCard("", "", info))
 		s.Rows = append(s.Rows, r)
 	}
+}
+
+// retryAside tries an account's messages set aside (they broke a session
+// twice) again now instead of after 24 hours.
+func (a *App) retryAside(address string) {
+	n, err := a.eng.RetryAside(a.ctx, address)
+	if err != nil {
+		a.notifyError(text.T("Zurückgestellte erneut abrufen"), err)
+		return
+	}
+	a.fa.SendNotification(fyne.NewNotification("kanzleisync", text.F("%s: %s", address, text.Nf(n, "%d zurückgestellte Nachricht wird jetzt erneut abgerufen.", "%d zurückgestellte Nachrichten werden jetzt erneut abgerufen."))))
 }
 
 // copyLocalPassword puts the account's local password for the Kommunikator

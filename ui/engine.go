@@ -53,6 +53,7 @@ type Engine interface {
 	SaveWorker(ctx context.Context, w config.Worker) error
 	// LocalPassword is the account's password for the local POP3 server.
 	LocalPassword(address string) (string, error)
+	RetryAside(ctx context.Context, address string) (int, error)
 	// the outbox: what could not be sent, and a person's decision on it
 	FailedOutgoing(ctx context.Context, address string) ([]store.Outgoing, error)
 	RetryOutgoing(ctx context.Context, address string, id int64) error

@@ -60,6 +60,7 @@ var usage = text.Mark(`kanzleisync – Befehle für die IT-Betreuung
                                      (--confirm-deletions führt zurückgehaltene Löschungen aus; Administratorpasswort nötig)
   kanzleisync mail testmail --worker UPN [--account ADRESSE] [--to ADRESSE]
   kanzleisync mail kommunikator --worker UPN [--show-password]   (was im Kommunikator einzutragen ist)
+  kanzleisync mail retry --account ADRESSE   (zurückgestellte Nachrichten beim nächsten Abruf erneut versuchen, nicht erst nach 24 h)
   kanzleisync diagnose [--json]      (Anbindung testen; Exit-Code 0 nur, wenn alles grün ist)
 
   echo NEUES-PASSWORT | kanzleisync admin password set   (das bisherige in KANZLEISYNC_ADMIN_PASSWORD)
@@ -124,6 +125,8 @@ func Run(ctx context.Context, args []string, d Deps) int {
 		err = mailKommunikator(ctx, args[2:], d)
 	case "mail testmail":
 		err = mailTestmail(ctx, args[2:], d)
+	case "mail retry":
+		err = mailRetry(ctx, args[2:], d)
 	case "auth login":
 		err = authLogin(ctx, args[2:], d)
 	case "auth status":

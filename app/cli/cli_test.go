@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"kanzleisync/app/auth"
 	"kanzleisync/app/cli"
@@ -463,5 +464,26 @@ func TestHelpFlagsAndConfigShow(t *testing.T) {
 	}
 	if strings.Contains(out, m365sim.DemoClientSecret) {
 		t.Error("config show printed the secret")
+	}
+}
+
+// mail retry ends the 24 h wait of a message set aside; with none it says so.
+func TestMailRetry(t *testing.T) {
+	w := newWorkstation(t)
+	if code, out := w.run("", "mail", "retry", "--account", anna); code != 0 || !strings.Contains(out, "Für "+anna+" ist keine Nachricht zurückgestellt.") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if _, err := w.deps.Store.SetAside(context.Background(), anna, "aside:7", "abgebrochen", time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	code, out := w.run("", "mail", "retry", "--account", anna)
+	if code != 0 || !strings.Contains(out, anna+": 1 zurückgestellte Nachricht wird beim nächsten Abruf erneut versucht") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if n, _ := w.deps.Store.AsideCount(context.Background(), anna, time.Now()); n != 0 {
+		t.Errorf("%d still set aside", n)
+	}
+	if code, out := w.run("", "mail", "retry"); code != 2 || !strings.Contains(out, "--account fehlt") {
+		t.Errorf("without --account: exit %d: %s", code, out)
 	}
 }

@@ -101,3 +101,27 @@ func mailKommunikator(ctx context.Context, args []string, d Deps) error {
 	}
 	return nil
 }
+
+// mailRetry ends the 24 h wait of an account's messages that broke a
+// session: the next fetch (the tray's, within a minute) tries them again.
+func mailRetry(ctx context.Context, args []string, d Deps) error {
+	fs := newFlags("mail retry", d)
+	address := fs.String("account", "", text.T("Mailkonto"))
+	if err := fs.Parse(args); err != nil {
+		return parseError(fs, err)
+	}
+	if *address == "" {
+		return usageError(text.T("--account fehlt"))
+	}
+	n, err := d.Store.RetryAsideNow(ctx, *address, d.Now())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(d.Stdout, text.F("Für %s ist keine Nachricht zurückgestellt.", *address))
+		return nil
+	}
+	fmt.Fprintln(d.Stdout, text.F("%s: %s", *address, text.Nf(n, "%d zurückgestellte Nachricht wird beim nächsten Abruf erneut versucht (die Tray-Anwendung ruft jede Minute ab). Bricht sie wieder ab, wird sie erneut für 24 Stunden zurückgestellt; das Protokoll nennt den Grund.",
+		"%d zurückgestellte Nachrichten werden beim nächsten Abruf erneut versucht (die Tray-Anwendung ruft jede Minute ab). Bricht eine wieder ab, wird sie erneut für 24 Stunden zurückgestellt; das Protokoll nennt den Grund.")))
+	return nil
+}

@@ -252,6 +252,24 @@ func (e *Engine) LocalPassword(address string) (string, error) {
 	return e.o.Auth.LocalPassword(address)
 }
 
+// RetryAside tries the account's messages that are set aside again at
+// once (a person asked for it); it returns how many there were.
+func (e *Engine) RetryAside(ctx context.Context, address string) (int, error) {
+	n, err := e.o.Store.RetryAsideNow(ctx, address, e.o.Now())
+	if err != nil {
+		return 0, err
+	}
+	e.o.Transfer.Line("ABRUF", address, fmt.Sprintf("zurückgestellte Nachrichten erneut versuchen: %d", n))
+	e.mu.Lock()
+	for k, fe := range e.fetchers {
+		if _, a, _ := strings.Cut(k, "|"); strings.EqualFold(a, address) {
+			fe.w.FetchNow()
+		}
+	}
+	e.mu.Unlock()
+	return n, nil
+}
+
 // onTaken: the Kommunikator has messages; a fetch now deletes them upstream.
 func (e *Engine) onTaken(address string, n int) {
 	e.o.Transfer.Line("ÜBERGABE", address, fmt.Sprintf("an den Kommunikator übergeben: %d", n))

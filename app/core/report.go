@@ -33,6 +33,7 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 			}
 		}
 		waiting, werr := e.o.Store.WaitingCount(e.ctx(), address)
+		aside, aerr := e.o.Store.AsideCount(e.ctx(), address, now)
 		e.mu.Lock()
 		a := e.accounts[key]
 		if a == nil { // replaced by a restart
@@ -48,6 +49,9 @@ func (e *Engine) fetchReport(ent config.Entity, w config.Worker, key string) fun
 		}
 		if werr == nil {
 			a.Waiting = waiting
+		}
+		if aerr == nil {
+			a.Aside = aside
 		}
 		if errors.Is(err, mail.ErrInUse) {
 			a.Dot = diagnose.Yellow

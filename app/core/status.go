@@ -53,6 +53,9 @@ type AccountStatus struct {
 	LastSignIn time.Time
 	Fetched    int // messages fetched since start
 	Waiting    int // stored, not yet taken by the Kommunikator
+	// Aside counts the messages that broke a session and wait up to 24 h
+	// on the server before they are tried again (RetryAside: at once).
+	Aside int
 	// Outbox counts what the Kommunikator submitted and is not sent yet,
 	// OutboxFailed what could not be sent (journal: the reason).
 	Outbox, OutboxFailed int

@@ -334,6 +334,27 @@ func TestTruncatedMessageDoesNotBlockTheRest(t *testing.T) {
 	if n := len(journalErrors(t, st)); n != 1 {
 		t.Errorf("%d journal entries, want 1", n)
 	}
+	// „Zurückgestellte erneut abrufen“: tried at the next fetch, not in a
+	// day; it breaks again and waits again, journaled still once
+	acc := hostileAccount(h.addr)
+	if n, err := st.AsideCount(context.Background(), acc.Address, time.Now()); err != nil || n != 1 {
+		t.Fatalf("set aside: %d, %v", n, err)
+	}
+	if n, err := st.RetryAsideNow(context.Background(), acc.Address, time.Now()); err != nil || n != 1 {
+		t.Fatalf("retry now: %d, %v", n, err)
+	}
+	if _, err := f.Fetch(context.Background(), acc); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.retrCount(2); n < 3 {
+		t.Errorf("message 2 not asked for again after „erneut abrufen“ (%d times in all)", n)
+	}
+	if n, _ := st.AsideCount(context.Background(), acc.Address, time.Now()); n != 1 {
+		t.Errorf("after breaking again it is set aside %d times, want 1", n)
+	}
+	if n := len(journalErrors(t, st)); n != 1 {
+		t.Errorf("%d journal entries after the retry, want 1", n)
+	}
 }
 
 // A message that breaks one session only (a blip) is fetched in the next.

@@ -196,6 +196,29 @@ func (s *Store) SetAside(ctx context.Context, account, key, reason string, retry
 	return false, nil
 }
 
+// AsideCount is how many of an account's messages are set aside at now.
+func (s *Store) AsideCount(ctx context.Context, account string, now time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM message_skip WHERE account = ? AND retry_at > ?`, account, now.UTC().Format(tsLayout)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count the messages of %s set aside: %w", account, err)
+	}
+	return n, nil
+}
+
+// RetryAsideNow ends the wait of an account's messages set aside (a person
+// asked to try them again); it returns how many. One that breaks a session
+// again is set aside once more, without a second journal entry.
+func (s *Store) RetryAsideNow(ctx context.Context, account string, now time.Time) (int, error) {
+	at := now.UTC().Format(tsLayout)
+	res, err := s.db.ExecContext(ctx, `UPDATE message_skip SET retry_at = ? WHERE account = ? AND retry_at > ?`, at, account, at)
+	if err != nil {
+		return 0, fmt.Errorf("try the messages of %s set aside again: %w", account, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // AsideUntil returns the keys of an account's messages that are set aside
 // at now.
 func (s *Store) AsideUntil(ctx context.Context, account string, now time.Time) (map[string]bool, error) {
