@@ -1206,3 +1206,38 @@ func TestSettingsDisclosure(t *testing.T) {
 		t.Errorf("saved:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// Konten verwalten offers „Zurückgestellte erneut abrufen (N)“ while a
+// message of the account is set aside; tapping it ends the wait and the
+// next fetch runs at once (the button goes with the set-aside).
+func TestRetryAsideFromTheAccounts(t *testing.T) {
+	f := newFixture(t, setup{})
+	f.eng.SyncNow()
+	f.eventually("the first fetch", func() bool {
+		st := f.app.Status()
+		return len(st.Accounts) == 1 && !st.Accounts[0].LastFetch.IsZero()
+	})
+	address := f.app.Status().Accounts[0].Account.Address
+	if _, err := f.st.SetAside(f.ctx, address, "aside:99", "zweimal abgebrochen", time.Now().Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.eng.SyncNow()
+	f.eventually("the set-aside message counted", func() bool { return f.app.Status().Accounts[0].Aside == 1 })
+	var s *AccountsScreen
+	f.ui(func() { s = f.app.ShowAccounts() })
+	f.eventually("the button", func() bool { return len(s.Rows) == 1 && s.Rows[0].RetryAside != nil })
+	before := f.app.Status().Accounts[0].LastFetch
+	f.ui(func() {
+		if s.Rows[0].RetryAside.Text != "Zurückgestellte erneut abrufen (1)" {
+			t.Errorf("button %q", s.Rows[0].RetryAside.Text)
+		}
+		test.Tap(s.Rows[0].RetryAside)
+	})
+	if n, _ := f.st.AsideCount(f.ctx, address, time.Now()); n != 0 {
+		t.Errorf("%d still set aside after the tap", n)
+	}
+	f.eventually("a fetch right after the tap, and the button gone", func() bool {
+		st := f.app.Status()
+		return st.Accounts[0].LastFetch.After(before) && st.Accounts[0].Aside == 0 && len(s.Rows) == 1 && s.Rows[0].RetryAside == nil
+	})
+}
