@@ -195,7 +195,8 @@ func (a *App) entityTab(s *SettingsScreen) fyne.CanvasObject {
 	if !ent.SecretExpires.IsZero() {
 		s.SecretExpires.SetText(ent.SecretExpires.German())
 	}
-	s.SecretState = widget.NewLabel(a.secretState(ent))
+	s.SecretState = widget.NewLabel("")
+	a.showSecretState(s, ent)
 	s.CertState = widget.NewLabel(a.certState(ent))
 	s.CertState.Wrapping = fyne.TextWrapWord
 	s.CreateCert = widget.NewButton(text.T("Zertifikat anlegen"), func() { a.createCertificate(s) })
@@ -257,6 +258,15 @@ func (a *App) createCertificate(s *SettingsScreen) {
 	s.EntityResult.SetText(text.F("Zertifikat angelegt. Jetzt %s im Azure-Portal hochladen: App-Registrierungen › Anwendungs-ID %s › Zertifikate & Geheimnisse › Zertifikate › Zertifikat hochladen.", path, ent.ClientID))
 }
 
+// showSecretState asks the keyring off the UI thread: a keyring that does
+// not answer takes up to keyring.Timeout (5 s), and the window stays usable
+// meanwhile.
+func (a *App) showSecretState(s *SettingsScreen, ent config.Entity) {
+	s.SecretState.SetText(text.T("Schlüsselspeicher wird gefragt …"))
+	inBackground(a, func(context.Context) (string, error) { return a.secretState(ent), nil },
+		func(state string, _ error) { s.SecretState.SetText(state) })
+}
+
 func (a *App) secretState(ent config.Entity) string {
 	if ent.Name == "" {
 		return text.T("noch keine Entität angelegt")
@@ -292,7 +302,7 @@ func (a *App) saveEntity(s *SettingsScreen) {
 		return
 	}
 	s.Secret.SetText("")
-	s.SecretState.SetText(a.secretState(ent))
+	a.showSecretState(s, ent)
 	a.entityResult(s, diagnose.Grey, text.T("Gespeichert. Mit „Verbindung testen“ prüfen."))
 	a.restart()
 }
