@@ -162,3 +162,33 @@ func TestImportIsOneUTF8Object(t *testing.T) {
 		t.Errorf("an export with trailing blank lines refused: %v", err)
 	}
 }
+
+// The disclosure and show-as settings take only their documented values;
+// anything else is refused with the field named and the choices listed.
+func TestDisclosureSettingsValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name, field, want string
+		mod               func(*config.Settings)
+	}{
+		{"a location as fixed text", "terminOrt", "„leer“", func(s *config.Settings) { s.AppointmentLocation = "text:Gericht" }},
+		{"an empty subject", "fristBetreff", "text:Gerichtstermin", func(s *config.Settings) { s.DeadlineSubject = config.DiscloseNone }},
+		{"a fixed text without text", "wvBetreff", "fehlt der feste Text", func(s *config.Settings) { s.ResubmissionSubject = "text: " }},
+		{"a typo", "terminText", "„aktenzeichen“", func(s *config.Settings) { s.AppointmentBody = "aktenzeichenn" }},
+		{"a fixed text with a line break", "terminBetreff", "Steuerzeichen", func(s *config.Settings) { s.AppointmentSubject = "text:Gericht\ntermin" }},
+		{"a confidential text too long", "vertraulichBetreff", "höchstens 255", func(s *config.Settings) { s.ConfidentialSubject = strings.Repeat("T", 256) }},
+		{"show-as in German", "fristAnzeigenAls", "„oof“", func(s *config.Settings) { s.DeadlineShowAs = "abwesend" }},
+	} {
+		s := config.DefaultSettings()
+		tc.mod(&s)
+		if msg := config.FieldMessage(s.Validate(), tc.field); !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: message for %s = %q", tc.name, tc.field, msg)
+		}
+	}
+	s := config.DefaultSettings()
+	s.AppointmentSubject, s.AppointmentLocation, s.AppointmentBody = "text:Gerichtstermin", config.DiscloseFileNo, "voll"
+	s.DeadlineSubject, s.DeadlineBody, s.ResubmissionSubject, s.ResubmissionBody = config.DiscloseFileNo, config.DiscloseNone, "text:Wiedervorlage", config.DiscloseNone
+	s.ConfidentialSubject, s.DeadlineShowAs, s.ResubmissionShowAs = "Privat", "oof", "busy"
+	if err := s.Validate(); err != nil {
+		t.Errorf("valid choices refused: %v", err)
+	}
+}

@@ -260,26 +260,25 @@ func (e *Engine) RetryAside(ctx context.Context, address string) (int, error) {
 		return 0, err
 	}
 	e.o.Transfer.Line("ABRUF", address, fmt.Sprintf("zurückgestellte Nachrichten erneut versuchen: %d", n))
+	e.fetchNow(address)
+	return n, nil
+}
+
+// fetchNow starts a fetch of every fetcher of the account at once.
+func (e *Engine) fetchNow(address string) {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	for k, fe := range e.fetchers {
 		if _, a, _ := strings.Cut(k, "|"); strings.EqualFold(a, address) {
 			fe.w.FetchNow()
 		}
 	}
-	e.mu.Unlock()
-	return n, nil
 }
 
 // onTaken: the Kommunikator has messages; a fetch now deletes them upstream.
 func (e *Engine) onTaken(address string, n int) {
 	e.o.Transfer.Line("ÜBERGABE", address, fmt.Sprintf("an den Kommunikator übergeben: %d", n))
-	e.mu.Lock()
-	for k, fe := range e.fetchers {
-		if _, a, _ := strings.Cut(k, "|"); strings.EqualFold(a, address) {
-			fe.w.FetchNow()
-		}
-	}
-	e.mu.Unlock()
+	e.fetchNow(address)
 }
 
 // localStatusLocked shows the local servers' addresses, or why one is

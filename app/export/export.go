@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,8 +126,8 @@ func settingsFP(s config.Settings) string {
 	disclosure := []string{s.AppointmentSubject, s.AppointmentLocation, s.AppointmentBody, s.DeadlineSubject, s.DeadlineBody,
 		s.ResubmissionSubject, s.ResubmissionBody, s.ConfidentialSubject, fmt.Sprint(s.ContactsWithoutNotes), fmt.Sprint(s.ContactsWithoutPrivatePhones),
 		s.DeadlineShowAs, s.ResubmissionShowAs}
-	if d := strings.Join(disclosure, "|"); d != strings.Repeat("|", 8)+"false|false||" {
-		in += "|" + d
+	if slices.ContainsFunc(disclosure, func(v string) bool { return v != "" && v != "false" }) {
+		in += "|" + strings.Join(disclosure, "|")
 	}
 	sum := sha256.Sum256([]byte(in))
 	return hex.EncodeToString(sum[:8])
