@@ -59,6 +59,9 @@ type Op struct {
 	Fields  []string // update: the changed fields
 	// keepBody: the body was edited in Outlook and is not sent
 	keepBody bool
+	// forget are child mappings (occurrences of a series) dropped when
+	// the operation succeeds: Outlook dropped or deleted them with it
+	forget []string
 }
 
 // Plan is what one cycle would do for one worker.
@@ -76,12 +79,20 @@ func (p *Plan) Summary() string {
 	type k struct{ kind, action string }
 	counts := map[k]int{}
 	for _, op := range p.Ops {
-		counts[k{op.Item.Kind, op.Action}]++
+		action := op.Action
+		if op.Item.CancelDay != (source.Date{}) {
+			action = "cancel"
+		}
+		counts[k{op.Item.Kind, action}]++
 	}
 	say := map[k]func(n int) string{
-		{Event, "create"}:   func(n int) string { return text.Nf(n, "%d Kalendereintrag anlegen", "%d Kalendereinträge anlegen") },
-		{Event, "update"}:   func(n int) string { return text.Nf(n, "%d Kalendereintrag ändern", "%d Kalendereinträge ändern") },
-		{Event, "delete"}:   func(n int) string { return text.Nf(n, "%d Kalendereintrag löschen", "%d Kalendereinträge löschen") },
+		{Event, "create"}: func(n int) string { return text.Nf(n, "%d Kalendereintrag anlegen", "%d Kalendereinträge anlegen") },
+		{Event, "update"}: func(n int) string { return text.Nf(n, "%d Kalendereintrag ändern", "%d Kalendereinträge ändern") },
+		{Event, "delete"}: func(n int) string { return text.Nf(n, "%d Kalendereintrag löschen", "%d Kalendereinträge löschen") },
+		{Event, "cancel"}: func(n int) string {
+			return text.Nf(n, "%d Termin einer Serie absagen", "%d Termine von Serien absagen")
+		},
+		{Event, "recreate"}: func(n int) string { return text.Nf(n, "%d Serie neu anlegen", "%d Serien neu anlegen") },
 		{Task, "create"}:    func(n int) string { return text.Nf(n, "%d Aufgabe anlegen", "%d Aufgaben anlegen") },
 		{Task, "update"}:    func(n int) string { return text.Nf(n, "%d Aufgabe ändern", "%d Aufgaben ändern") },
 		{Task, "delete"}:    func(n int) string { return text.Nf(n, "%d Aufgabe löschen", "%d Aufgaben löschen") },
@@ -91,7 +102,7 @@ func (p *Plan) Summary() string {
 	}
 	var parts []string
 	for _, kind := range []string{Event, Task, Contact} {
-		for _, a := range []string{"create", "update", "delete"} {
+		for _, a := range []string{"create", "update", "delete", "cancel", "recreate"} {
 			if n := counts[k{kind, a}]; n > 0 {
 				parts = append(parts, say[k{kind, a}](n))
 			}
@@ -183,6 +194,7 @@ func (e *Exporter) desired(ctx context.Context, w config.Worker, cacheID string,
 	unchanged := map[string]bool{}
 	var items []Item
 	var skipped []source.RowError
+	children := childIndex(maps)
 	for _, k := range e.kinds(w) {
 		var ids []int64 // nil: read every row
 		if !full {
@@ -198,6 +210,11 @@ func (e *Exporter) desired(ctx context.Context, w config.Worker, cacheID string,
 					for _, key := range keys {
 						if _, ok := maps[key]; ok {
 							unchanged[key] = true
+						}
+						for _, child := range children[key] {
+							if strings.Contains(child, "@") {
+								unchanged[child] = true // a cancelled occurrence of the unchanged series
+							}
 						}
 					}
 					continue
@@ -227,7 +244,7 @@ func (e *Exporter) readKind(ctx context.Context, table, cacheID string, ids []in
 	case "termin":
 		apps, bad, err := e.Cache.AppointmentsByID(ctx, cacheID, ids)
 		for _, a := range apps {
-			items = append(items, appointmentItem(a, e.Settings))
+			items = append(items, appointmentItems(a, e.Settings)...)
 		}
 		return items, bad, err
 	case "frist":
@@ -279,11 +296,15 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 	want := unchanged
 	// A row that cannot be read this time (journaled as skipped) still
 	// exists: what it became in Microsoft 365 stays until it is fixed.
+	children := childIndex(maps)
 	for _, k := range e.kinds(w) {
 		for _, s := range skipped {
 			if id, err := strconv.ParseInt(s.ID, 10, 64); err == nil && s.Table == k.table {
 				for _, key := range k.keys(id) {
 					want[key] = true
+					for _, child := range children[key] {
+						want[child] = true
+					}
 				}
 			}
 		}
@@ -333,6 +354,9 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 		if !want[key] && kind != "list" && w.Has(moduleOf(kind)) {
 			p.Ops = append(p.Ops, Op{Action: "delete", Item: Item{Key: key, Kind: kind, SourceKey: sk}, Mapping: m})
 		}
+	}
+	if err := e.planSeries(ctx, w, cacheID, p, maps, items, want); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(p.Ops, func(i, j int) bool { return p.Ops[i].Item.Key < p.Ops[j].Item.Key })
 	return p, nil
@@ -447,8 +471,18 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 		}
 	}
 	e.failedDeletes, e.adjusted = nil, p.Adjusted
-	err = e.apply(ctx, c, w, mb, listID, ops, &res)
-	if err != nil {
+	var plain, occurrences []Op
+	for _, op := range ops {
+		if op.Item.Series != "" {
+			occurrences = append(occurrences, op) // after their series
+		} else {
+			plain = append(plain, op)
+		}
+	}
+	if err = e.apply(ctx, c, w, mb, listID, plain, &res); err != nil {
+		return res, err
+	}
+	if err = e.applyChildren(ctx, c, w, mb, occurrences, &res); err != nil {
 		return res, err
 	}
 	said := ""
@@ -545,7 +579,7 @@ func (e *Exporter) createBody(w config.Worker, it Item) map[string]any {
 		b["singleValueExtendedProperties"] = []any{map[string]any{"id": SourceKeyProperty, "value": it.SourceKey}}
 	}
 	if it.Kind == Event {
-		b["transactionId"] = e.transactionID(w.UPN, it.Key)
+		b["transactionId"] = e.transactionID(w.UPN, it.Key+it.txSuffix)
 	}
 	return b
 }
@@ -575,7 +609,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 					body[f] = op.Item.Fields()[f]
 				}
 				reqs[i] = graph.Request{ID: id, Method: http.MethodPatch, URL: e.collection(op.Item.Kind, mb, op.Mapping.ContainerID) + "/" + url.PathEscape(op.Mapping.GraphID), Body: body}
-			case "delete":
+			case "delete", "recreate":
 				reqs[i] = graph.Request{ID: id, Method: http.MethodDelete, URL: e.collection(op.Item.Kind, mb, op.Mapping.ContainerID) + "/" + url.PathEscape(op.Mapping.GraphID)}
 			}
 		}
@@ -615,6 +649,15 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 					return err
 				}
 				res.Deleted++
+			case op.Action == "recreate" && (a.OK() || gone):
+				// a series back to its rule: deleted, and created again below
+				if err := e.Store.DeleteMapping(ctx, w.UPN, op.Item.Key); err != nil {
+					return err
+				}
+				it := op.Item
+				it.txSuffix = "|" + op.Mapping.GraphID
+				recreate = append(recreate, Op{Action: "create", Item: it})
+				entry.Error = text.T("Serie neu angelegt: Outlook kann einen einzelnen abgesagten oder geänderten Termin nicht zurücknehmen.")
 			default:
 				if op.Action == "delete" {
 					e.failedDeletes = append(e.failedDeletes, op.Item.Key)
@@ -627,6 +670,13 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 					entry.RequestID = ge.RequestID
 				}
 				res.Failed++
+			}
+			if entry.Result == "ok" {
+				for _, k := range op.forget {
+					if err := e.Store.DeleteMapping(ctx, w.UPN, k); err != nil {
+						return err
+					}
+				}
 			}
 			journal = append(journal, entry)
 			if note, ok := e.adjusted[adjustedKey(op.Item.SourceKey)]; ok && entry.Result == "ok" && (op.Action == "create" || op.Action == "update") {

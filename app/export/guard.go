@@ -60,6 +60,7 @@ func (e *HeldError) Error() string {
 // tableOf is the cache table a source key comes from.
 func tableOf(sourceKey string) (string, int64) {
 	prefix, id, _ := strings.Cut(sourceKey, ":")
+	id, _, _ = strings.Cut(id, "@") // a cancelled occurrence of a series
 	n, _ := strconv.ParseInt(id, 10, 64)
 	if prefix == "vorfrist" {
 		prefix = "frist"

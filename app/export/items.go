@@ -40,6 +40,15 @@ type Item struct {
 	SourceKey string    // "termin:4711"
 	Modified  time.Time // geaendert_am in the cache
 	fields    *lazyFields
+	// Series is the master's key of a series' child: a changed occurrence
+	// (Original is its original start) or a cancelled one (CancelDay).
+	Series    string
+	Original  time.Time
+	CancelDay source.Date
+	// title overrides the Protokoll's title (a cancelled occurrence)
+	title string
+	// txSuffix makes the transactionId of a re-created series master new
+	txSuffix string
 }
 
 // lazyFields builds an item's Graph properties only when a cycle needs
@@ -67,6 +76,9 @@ func (it Item) Fields() map[string]any {
 // Title is the item's subject or name as it goes to Microsoft 365, for
 // the Protokoll ("" for an item known only by its key, e.g. a deletion).
 func (it Item) Title() string {
+	if it.title != "" {
+		return it.title
+	}
 	if it.fields == nil {
 		return ""
 	}
@@ -195,6 +207,9 @@ func appointmentFields(a source.Appointment, s config.Settings) map[string]any {
 		}
 	}
 	f["categories"] = cats
+	if a.Rule != nil {
+		f["recurrence"] = recurrenceOf(a)
+	}
 	if a.ReminderMinutes != nil {
 		f["isReminderOn"] = true
 		f["reminderMinutesBeforeStart"] = *a.ReminderMinutes

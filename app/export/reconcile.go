@@ -194,13 +194,19 @@ func (e *Exporter) reconcile(ctx context.Context, c *graph.Client, w config.Work
 		}
 	}
 	// mappings whose item is gone from Microsoft 365 are dropped (re-created by the plan)
-	for key := range maps {
+	for key, m := range maps {
 		if key == listKey {
 			continue
 		}
 		kind, _, _ := strings.Cut(key, "/")
 		checked := (kind == Event && w.Has(config.Calendar)) || (kind == Contact && w.Has(config.Contacts)) || (kind == Task && listID != "")
-		if _, ok := inGraph[key]; !ok && checked {
+		lookFor := key
+		if master := masterOf(m); master != "" {
+			// an occurrence of a series is no item of its own in the list:
+			// it goes with its master, and is applied again with a new one
+			lookFor = master
+		}
+		if _, ok := inGraph[lookFor]; !ok && checked {
 			if err := e.Store.DeleteMapping(ctx, w.UPN, key); err != nil {
 				return 0, err
 			}

@@ -115,7 +115,22 @@ func (h *handlerCtx) events(rest []string) *gresp {
 		return h.createEvent()
 	case len(rest) == 1:
 		it := h.mb.Events.get(rest[0])
-		return h.entity("calendar", "event", it, h.renderEvent, "events", h.mb.Events, h.validateEvent)
+		if it == nil {
+			if master, inst, original := h.findInstance(rest[0]); inst != nil {
+				return h.instanceEntity(master, inst, original)
+			}
+		}
+		var before map[string]any
+		if it != nil {
+			before = cloneMap(it.Props)
+		}
+		r := h.entity("calendar", "event", it, h.renderEvent, "events", h.mb.Events, h.validateEvent)
+		if it != nil && m == http.MethodPatch && r.status == http.StatusOK {
+			recurrenceChanged(it, before)
+		}
+		return r
+	case len(rest) == 2 && rest[1] == "instances":
+		return h.listInstances(rest[0])
 	}
 	return errResp(restError(rest))
 }
@@ -271,12 +286,20 @@ func (h *handlerCtx) validateEvent(it *item) *graphError {
 		if days(start.t, end.t) < 1 {
 			return invalidRequest("The duration of an event marked as All day must be at least 24 hours.")
 		}
-		return nil
+		return validateRecurrence(it, start.t)
 	}
 	if end.t.Before(start.t) {
 		return invalidRequest("Your request can't be completed. The end time can't be earlier than the start time.")
 	}
-	return nil
+	return validateRecurrence(it, start.t)
+}
+
+func validateRecurrence(it *item, start time.Time) *graphError {
+	if it.Props["recurrence"] == nil {
+		return nil
+	}
+	_, e := parseRecurrence(it.Props["recurrence"], start)
+	return e
 }
 
 // days counts calendar days between two local midnights (DST-safe).
@@ -303,6 +326,10 @@ func (h *handlerCtx) renderEvent(it *item, q *query) map[string]any {
 	}
 	if it.Props["recurrence"] != nil {
 		m["type"] = "seriesMaster"
+	}
+	if t := it.Extra["type"]; t == "occurrence" || t == "exception" {
+		m["type"], m["seriesMasterId"], m["originalStart"] = t, it.Extra["seriesMasterId"], it.Extra["originalStart"]
+		m["recurrence"] = nil
 	}
 	m["id"] = it.ID
 	m["@odata.etag"] = etag(it)
@@ -459,16 +486,21 @@ func (h *handlerCtx) calendarView(rest []string) *gresp {
 	if h.req.method != http.MethodGet {
 		return errResp(methodNotAllowed())
 	}
-	sv, ev := h.req.query.Get("startDateTime"), h.req.query.Get("endDateTime")
-	if sv == "" || ev == "" {
-		return errResp(&graphError{status: 400, code: "ErrorInvalidParameter", message: "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."})
+	from, to, e := h.window()
+	if e != nil {
+		return errResp(e)
 	}
-	from, to := parseDateTimeOffset(sv), parseDateTimeOffset(ev)
-	if from.IsZero() || to.IsZero() {
-		return errResp(&graphError{status: 400, code: "ErrorInvalidParameter", message: "The parameter 'StartDateTime' or 'EndDateTime' is not a valid date and time."})
-	}
+	// occurrences, exceptions and single instances, never the masters
 	var hits []*item
 	for _, it := range h.mb.Events.sorted() {
+		if it.Props["recurrence"] != nil {
+			in := h.instances(it, from, to)
+			sortedInstances(in)
+			for _, i := range in {
+				hits = append(hits, i.it)
+			}
+			continue
+		}
 		s, _ := parseDTZ(it.Props["start"])
 		e, _ := parseDTZ(it.Props["end"])
 		if s.t.Before(to) && e.t.After(from) {

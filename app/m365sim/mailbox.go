@@ -20,6 +20,8 @@ type item struct {
 	Links     map[string]*item  `json:"links,omitempty"`   // To Do linkedResources
 	Mail      *mailData         `json:"mail,omitempty"`
 	Extra     map[string]string `json:"extra,omitempty"`
+	// Series: a series master's exceptions and cancelled occurrences
+	Series *series `json:"series,omitempty"`
 }
 
 type extProp struct {

@@ -24,6 +24,12 @@ type GenOptions struct {
 	// CourtDateForTwo: the first worker's first Termin is also the second
 	// worker's (termin_teilnehmer), as a court date for lawyer and assistant.
 	CourtDateForTwo bool
+	// Series adds Serientermine per worker after all other Termine, in
+	// turn: a weekly Kanzleibesprechung (one occurrence cancelled, one
+	// moved), a monthly Jour fixe on the 2nd Tuesday, a daily
+	// Posteingang across the October DST change, a yearly Jahresgespräch
+	// and a fortnightly Monday/Thursday Sprechstunde.
+	Series int
 	// From is the first day of the generated period (default 1 Jan 2026);
 	// dates spread over the following 12 months and include both DST changes.
 	From time.Time
@@ -82,7 +88,7 @@ func Generate(ctx context.Context, path string, o GenOptions) error {
 	}
 	defer tx.Rollback()
 	g := &generator{rng: rand.New(rand.NewPCG(o.Seed, 0x6b616e7a)), o: o, tx: tx}
-	for _, step := range []func(context.Context) error{g.schemaInfo, g.workers, g.appointments, g.participants, g.deadlines, g.resubmissions, g.addresses} {
+	for _, step := range []func(context.Context) error{g.schemaInfo, g.workers, g.appointments, g.participants, g.series, g.deadlines, g.resubmissions, g.addresses} {
 		if err := step(ctx); err != nil {
 			return fmt.Errorf("generate cache: %w", err)
 		}
@@ -172,6 +178,71 @@ func (g *generator) participants(ctx context.Context) error {
 	_, err := g.tx.ExecContext(ctx, `INSERT INTO termin_teilnehmer (termin_id, sachbearbeiter_id)
 		SELECT MIN(id), ? FROM termin WHERE sachbearbeiter_id = ?`, g.o.Workers[1].ID, g.o.Workers[0].ID)
 	return err
+}
+
+// seriesShapes are the generated series: subject, rule, first start
+// (days after From, adjusted to the rule's weekday), hour, minutes long.
+var seriesShapes = []struct {
+	subject, rule string
+	weekday       time.Weekday // -1: any
+	hour, minutes int
+}{
+	{"Kanzleibesprechung", "FREQ=WEEKLY;BYDAY=MO;UNTIL=%s", time.Monday, 9, 60},
+	{"Jour fixe Insolvenzrecht", "FREQ=MONTHLY;BYDAY=2TU;COUNT=12", time.Tuesday, 14, 90},
+	{"Posteingang sichten", "FREQ=DAILY;COUNT=30", -1, 8, 15},
+	{"Jahresgespräch Mandant", "FREQ=YEARLY;BYMONTH=%d;BYMONTHDAY=%d", -1, 11, 120},
+	{"Sprechstunde Arbeitsrecht", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", time.Monday, 16, 60},
+}
+
+func (g *generator) series(ctx context.Context) error {
+	if g.o.Series == 0 {
+		return nil
+	}
+	ins := `INSERT INTO termin (betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant, sachbearbeiter_id, kategorie,
+		erinnerung_min, geaendert_am, serie_regel, serie_ausfall, serie_id, serie_original) VALUES (?, ?, ?, ?, 0, ?, '', '', ?, 'Intern', 15, ?, ?, ?, ?, ?)`
+	for _, w := range g.o.Workers {
+		for i := range g.o.Series {
+			shape := seriesShapes[i%len(seriesShapes)]
+			first := g.o.From
+			switch {
+			case i%len(seriesShapes) == 1: // the 2nd Tuesday of From's month
+				first = time.Date(first.Year(), first.Month(), 8, 0, 0, 0, 0, Berlin)
+			case i%len(seriesShapes) == 2: // across the October DST change
+				first = time.Date(first.Year(), 10, 10, 0, 0, 0, 0, Berlin)
+			}
+			for shape.weekday >= 0 && first.Weekday() != shape.weekday {
+				first = first.AddDate(0, 0, 1)
+			}
+			start := time.Date(first.Year(), first.Month(), first.Day(), shape.hour, 0, 0, 0, Berlin)
+			end := start.Add(time.Duration(shape.minutes) * time.Minute)
+			rule := shape.rule
+			switch i % len(seriesShapes) {
+			case 0:
+				rule = fmt.Sprintf(rule, start.AddDate(1, 0, -1).Format("20060102"))
+			case 3:
+				rule = fmt.Sprintf(rule, int(start.Month()), start.Day())
+			}
+			var cancelled any
+			if i%len(seriesShapes) == 0 {
+				cancelled = start.AddDate(0, 0, 7*13).Format(dateLayout)
+			}
+			res, err := g.tx.ExecContext(ctx, ins, shape.subject, "Kanzlei, Besprechungsraum Süd", start.Format(localLayout), end.Format(localLayout),
+				"Tagesordnung im Umlauf", w.ID, g.stamp(), rule, cancelled, nil, nil)
+			if err != nil {
+				return err
+			}
+			if i%len(seriesShapes) != 0 {
+				continue
+			}
+			id, _ := res.LastInsertId()
+			orig := start.AddDate(0, 0, 7*12) // the 13th: two hours later
+			if _, err := g.tx.ExecContext(ctx, ins, shape.subject+" (verschoben)", "Kanzlei, Besprechungsraum Nord", orig.Add(2*time.Hour).Format(localLayout),
+				orig.Add(3*time.Hour).Format(localLayout), "Tagesordnung im Umlauf", w.ID, g.stamp(), nil, nil, id, orig.Format(localLayout)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (g *generator) deadlines(ctx context.Context) error {

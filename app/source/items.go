@@ -35,6 +35,14 @@ type Appointment struct {
 	// Confidential: the practice software marks the Termin vertraulich;
 	// only a neutral text leaves the firm (schema 2; older caches: false).
 	Confidential bool
+	// Rule makes the Termin a series whose first occurrence is Start–End;
+	// Cancelled are its cancelled occurrence days (schema 3).
+	Rule      *Rule
+	Cancelled []Date
+	// SeriesID, with OriginalStart, makes the Termin a changed occurrence
+	// of the series in row SeriesID (schema 3).
+	SeriesID      int64
+	OriginalStart time.Time
 }
 
 // Date is a calendar day without a time (Fristdatum, Wiedervorlage).
@@ -297,13 +305,17 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 		return nil, nil, err
 	}
 	return readRows(ctx, c, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
-		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, `+c.column("termin", "vertraulich", "0")+` FROM termin WHERE (?1 = '' OR sachbearbeiter_id = ?2`+c.participantClause("id", "?2")+`)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, `+c.column("termin", "vertraulich", "0")+`,
+		`+c.column("termin", "serie_regel", "NULL")+`, `+c.column("termin", "serie_ausfall", "NULL")+`, `+c.column("termin", "serie_id", "NULL")+`,
+		`+c.column("termin", "serie_original", "NULL")+` FROM termin WHERE (?1 = '' OR sachbearbeiter_id = ?2`+c.participantClause("id", "?2")+`)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
 		var a Appointment
 		var subj, loc, begin, end, desc, file, client, worker, cat, mod sql.NullString
 		var reminder sql.NullInt64
 		var allDay int
-		var confidential sql.NullInt64
-		if err := rows.Scan(&a.ID, &subj, &loc, &begin, &end, &allDay, &desc, &file, &client, &worker, &cat, &reminder, &mod, &confidential); err != nil {
+		var confidential, seriesID sql.NullInt64
+		var rule, cancelled, original sql.NullString
+		if err := rows.Scan(&a.ID, &subj, &loc, &begin, &end, &allDay, &desc, &file, &client, &worker, &cat, &reminder, &mod, &confidential,
+			&rule, &cancelled, &seriesID, &original); err != nil {
 			return a, nil, fmt.Errorf("read termin: %w", err)
 		}
 		k := &checker{table: "termin", id: fmt.Sprint(a.ID)}
@@ -327,6 +339,9 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 			case a.AllDay && (!isMidnight(a.Start) || !isMidnight(a.End) || !a.End.After(a.Start)):
 				k.problems = append(k.problems, text.T("ganztägiger Termin beginnt oder endet nicht um Mitternacht"))
 			}
+		}
+		if len(k.problems) == 0 {
+			k.series(&a, rule, cancelled, seriesID, original)
 		}
 		if reminder.Valid {
 			m := int(reminder.Int64)

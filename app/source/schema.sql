@@ -1,7 +1,8 @@
--- The cache the practice software keeps of its data (schema version 2).
+-- The cache the practice software keeps of its data (schema version 3).
 -- kanzleisync only reads it; the generator (demo data, tests) writes it.
 -- A column marked "(schema 2)" may be missing in a cache of version 1,
--- which kanzleisync still reads: the column then counts as its default.
+-- one marked "(schema 3)" in a cache of version 1 or 2, which kanzleisync
+-- still reads: the column then counts as its default.
 CREATE TABLE schema_info (
     version INTEGER NOT NULL
 );
@@ -24,7 +25,11 @@ CREATE TABLE termin (
     kategorie         TEXT,
     erinnerung_min    INTEGER, -- NULL: no reminder
     geaendert_am      TEXT,    -- UTC, RFC 3339
-    vertraulich       INTEGER NOT NULL DEFAULT 0 -- (schema 2) 1: confidential, only neutral text leaves the firm
+    vertraulich       INTEGER NOT NULL DEFAULT 0, -- (schema 2) 1: confidential, only neutral text leaves the firm
+    serie_regel       TEXT,    -- (schema 3) a Serientermin: RFC 5545 RRULE (subset, docs/cache-schema.md); beginn/ende are the first occurrence
+    serie_ausfall     TEXT,    -- (schema 3) EXDATE: cancelled occurrences, days YYYY-MM-DD separated by commas
+    serie_id          INTEGER, -- (schema 3) a changed occurrence: the id of its series' row
+    serie_original    TEXT     -- (schema 3) a changed occurrence: its original beginn, local time
 );
 CREATE TABLE termin_teilnehmer (
     -- (schema 2) the further Sachbearbeiter of a Termin (a court date for

@@ -23,7 +23,7 @@ import (
 
 // SchemaVersion is the newest cache schema this package reads; it reads
 // every older one too (a column added later counts as its default).
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 //go:embed schema.sql
 var schemaSQL string

@@ -129,7 +129,7 @@ func TestSchemaErrorsNameWhatIsWrong(t *testing.T) {
 	for _, tc := range []struct{ change, want string }{
 		{`DROP TABLE wiedervorlage`, `table "wiedervorlage" is missing`},
 		{`ALTER TABLE frist DROP COLUMN vorfrist`, `column "vorfrist" is missing in table "frist"`},
-		{`UPDATE schema_info SET version = 3`, `schema version 3, this kanzleisync reads up to 2`},
+		{`UPDATE schema_info SET version = 4`, `schema version 4, this kanzleisync reads up to 3`},
 	} {
 		path := generate(t, source.GenOptions{Seed: 1, Appointments: 1})
 		if _, err := writer(t, path).Exec(tc.change); err != nil {
@@ -145,8 +145,9 @@ func TestSchemaErrorsNameWhatIsWrong(t *testing.T) {
 	}
 }
 
-// A cache of schema version 1 (no termin.vertraulich) is still read, its
-// Termine as not confidential; in version 2 the column is read.
+// Caches of schema version 2 (no series columns) and 1 (no
+// termin.vertraulich either) are still read, their Termine as one-off and
+// not confidential; in version 2 the column is read.
 func TestSchemaOneIsStillRead(t *testing.T) {
 	ctx := context.Background()
 	path := generate(t, source.GenOptions{Seed: 1, Appointments: 4, Confidential: 1, Workers: source.DemoWorkers[:1]})
@@ -173,6 +174,18 @@ func TestSchemaOneIsStillRead(t *testing.T) {
 		t.Errorf("confidential Termine %v, want [4] (the worker's last)", confidential)
 	}
 	db := writer(t, path)
+	// version 2: no series columns
+	for _, col := range []string{"serie_regel", "serie_ausfall", "serie_id", "serie_original"} {
+		if _, err := db.Exec(`ALTER TABLE termin DROP COLUMN ` + col); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`UPDATE schema_info SET version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(read()); n != 4 {
+		t.Errorf("version 2: %d Termine", n)
+	}
 	for _, q := range []string{`ALTER TABLE termin DROP COLUMN vertraulich`, `UPDATE schema_info SET version = 1`} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,306 @@
+package export_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"kanzleisync/app/config"
+	"kanzleisync/app/export"
+	"kanzleisync/app/graph"
+	"kanzleisync/app/source"
+	"kanzleisync/app/store"
+)
+
+// shown is one entry of Anna's calendar as Outlook shows it (calendarView).
+type shown struct {
+	Subject, Type, Master string
+	Start, End            time.Time // Europe/Berlin
+}
+
+// view reads Anna's calendar between two days through calendarView, the
+// way Outlook expands series.
+func (b *bench) view(from, to string) []shown {
+	b.t.Helper()
+	q := url.Values{"startDateTime": {from + "T00:00:00+01:00"}, "endDateTime": {to + "T00:00:00+01:00"},
+		"$select": {"subject,start,end,type,seriesMasterId"}, "$top": {"500"}}
+	raw, err := b.client.GetAll(context.Background(), "/users/"+anna+"/calendarView?"+q.Encode())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	var out []shown
+	for _, r := range raw {
+		var e struct {
+			Subject, Type, SeriesMasterID string
+			Start, End                    struct{ DateTime, TimeZone string }
+		}
+		if err := json.Unmarshal(r, &e); err != nil {
+			b.t.Fatal(err)
+		}
+		at := func(v struct{ DateTime, TimeZone string }) time.Time {
+			if v.TimeZone != "UTC" {
+				b.t.Fatalf("calendarView without Prefer gave %s, not UTC", v.TimeZone)
+			}
+			t, err := time.ParseInLocation("2006-01-02T15:04:05.0000000", v.DateTime, time.UTC)
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			return t.In(source.Berlin)
+		}
+		out = append(out, shown{Subject: e.Subject, Type: e.Type, Master: e.SeriesMasterID, Start: at(e.Start), End: at(e.End)})
+	}
+	slices.SortFunc(out, func(a, b shown) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// of picks the entries whose subject begins with prefix.
+func of(all []shown, prefix string) []shown {
+	var out []shown
+	for _, s := range all {
+		if strings.HasPrefix(s.Subject, prefix) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func days(list []shown) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = s.Start.Format("2006-01-02 15:04")
+	}
+	return out
+}
+
+// expect lists the days from first, stepping with next, at hh:mm, while
+// keep says so, leaving out skip.
+func expect(first time.Time, n int, next func(time.Time) time.Time, hhmm string, skip ...string) []string {
+	var out []string
+	for d := first; len(out) < n; d = next(d) {
+		s := d.Format("2006-01-02")
+		if slices.Contains(skip, s) {
+			n--
+			continue
+		}
+		out = append(out, s+" "+hhmm)
+	}
+	return out
+}
+
+func masterIDs(list []shown) []string {
+	var out []string
+	for _, s := range list {
+		if !slices.Contains(out, s.Master) {
+			out = append(out, s.Master)
+		}
+	}
+	return out
+}
+
+// The generator's five series shapes reach Outlook as series whose
+// occurrences fall where the practice software has them, at the same
+// wall-clock time on both sides of both DST changes; a cancelled
+// occurrence is missing and a changed one moved. Then the practice
+// software cancels another, changes the rule, ends a series early, brings
+// a cancelled occurrence back and takes a change back — each reaches the
+// calendar, and nothing is there twice, also after a lost state.
+func TestSeriesAsOutlookShowsThem(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 5})
+	b.worker.Modules = []config.Module{config.Calendar}
+	first := b.run(false)
+	if first.Created != 5 || first.Failed != 0 {
+		t.Fatalf("first cycle: %+v, want 5 series created", first)
+	}
+	all := b.view("2026-01-01", "2027-01-10")
+	weekly := func(d time.Time) time.Time { return d.AddDate(0, 0, 7) }
+	daily := func(d time.Time) time.Time { return d.AddDate(0, 0, 1) }
+	day := func(s string) time.Time { t, _ := time.ParseInLocation("2006-01-02", s, source.Berlin); return t }
+
+	kb := of(all, "Kanzleibesprechung")
+	want := expect(day("2026-01-05"), 53, weekly, "09:00", "2026-04-06")
+	want[slices.Index(want, "2026-03-30 09:00")] = "2026-03-30 11:00"
+	if got := days(kb); !slices.Equal(got, want) {
+		t.Errorf("Kanzleibesprechung:\n got %v\nwant %v", got, want)
+	}
+	if len(masterIDs(kb)) != 1 {
+		t.Errorf("Kanzleibesprechung in %d series", len(masterIDs(kb)))
+	}
+	for _, s := range kb {
+		if s.Start.Format("2006-01-02") == "2026-03-30" && (s.Subject != "Kanzleibesprechung (verschoben)" || s.Type != "exception") {
+			t.Errorf("the moved occurrence: %+v", s)
+		}
+	}
+	// the wall clock stays, the instant moves: 08:00 UTC in winter, 07:00 in summer
+	if kb[0].Start.UTC().Hour() != 8 || kb[20].Start.UTC().Hour() != 7 {
+		t.Errorf("UTC hours %d (January) and %d (June)", kb[0].Start.UTC().Hour(), kb[20].Start.UTC().Hour())
+	}
+
+	var second []string // the second Tuesday of each month from January
+	for m := time.January; len(second) < 12; m++ {
+		d := time.Date(2026, m, 8, 0, 0, 0, 0, source.Berlin)
+		for d.Weekday() != time.Tuesday {
+			d = d.AddDate(0, 0, 1)
+		}
+		second = append(second, d.Format("2006-01-02")+" 14:00")
+	}
+	if got := days(of(all, "Jour fixe")); !slices.Equal(got, second) {
+		t.Errorf("Jour fixe (2nd Tuesday, COUNT=12):\n got %v\nwant %v", got, second)
+	}
+	posteingang := of(all, "Posteingang")
+	if got, want := days(posteingang), expect(day("2026-10-10"), 30, daily, "08:00"); !slices.Equal(got, want) {
+		t.Errorf("Posteingang (daily across 25 October):\n got %v\nwant %v", got, want)
+	}
+	if got := days(of(all, "Jahresgespräch")); !slices.Equal(got, []string{"2026-01-01 11:00", "2027-01-01 11:00"}) {
+		t.Errorf("Jahresgespräch (yearly): %v", got)
+	}
+	var fortnight []string
+	for d := day("2026-01-05"); d.Before(day("2027-01-10")); d = d.AddDate(0, 0, 14) {
+		fortnight = append(fortnight, d.Format("2006-01-02")+" 16:00", d.AddDate(0, 0, 3).Format("2006-01-02")+" 16:00")
+	}
+	if got := days(of(all, "Sprechstunde")); !slices.Equal(got, fortnight) {
+		t.Errorf("Sprechstunde (every 2nd week, Monday and Thursday):\n got %v\nwant %v", got, fortnight)
+	}
+	if res := b.run(false); res != (export.Result{}) {
+		t.Errorf("second cycle without change: %+v", res)
+	}
+
+	stamp := func() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+	master := masterIDs(kb)[0]
+	// another occurrence cancelled
+	b.exec(`UPDATE termin SET serie_ausfall = '2026-04-06,2026-06-01', geaendert_am = ? WHERE id = 1`, stamp())
+	b.run(false)
+	kb = of(b.view("2026-01-01", "2027-01-10"), "Kanzleibesprechung")
+	if slices.Contains(days(kb), "2026-06-01 09:00") || len(kb) != 51 || masterIDs(kb)[0] != master {
+		t.Errorf("after cancelling 1 June: %d occurrences, masters %v (was %s)", len(kb), masterIDs(kb), master)
+	}
+	// the changed occurrence changed again
+	b.exec(`UPDATE termin SET betreff = 'Kanzleibesprechung (Raum Nord)', geaendert_am = ? WHERE id = 2`, stamp())
+	b.run(false)
+	if got := of(b.view("2026-03-30", "2026-03-31"), "Kanzleibesprechung"); len(got) != 1 || got[0].Subject != "Kanzleibesprechung (Raum Nord)" || got[0].Start.Hour() != 11 {
+		t.Errorf("the changed occurrence after its change: %+v", got)
+	}
+	// the Jour fixe moves to the third Tuesday: the series is PATCHed, not re-created
+	jf := of(b.view("2026-01-01", "2027-01-10"), "Jour fixe")
+	b.exec(`UPDATE termin SET serie_regel = 'FREQ=MONTHLY;BYDAY=3TU;COUNT=12', beginn = '2026-01-20T14:00:00', ende = '2026-01-20T15:30:00', geaendert_am = ? WHERE id = 3`, stamp())
+	if res := b.run(false); res.Updated != 1 || res.Created != 0 || res.Deleted != 0 {
+		t.Errorf("rule change: %+v, want one update", res)
+	}
+	jf2 := of(b.view("2026-01-01", "2027-01-10"), "Jour fixe")
+	if len(jf2) != 12 || masterIDs(jf2)[0] != masterIDs(jf)[0] {
+		t.Errorf("Jour fixe after the rule change: %d occurrences, master %v (was %v)", len(jf2), masterIDs(jf2), masterIDs(jf))
+	}
+	for _, s := range jf2 {
+		if s.Start.Weekday() != time.Tuesday || (s.Start.Day()-1)/7 != 2 {
+			t.Errorf("Jour fixe on %s, not a third Tuesday", s.Start.Format("Mon 2006-01-02"))
+		}
+	}
+	// the Kanzleibesprechung ends with June: cut, not re-created; its exceptions stay
+	b.exec(`UPDATE termin SET serie_regel = 'FREQ=WEEKLY;BYDAY=MO;UNTIL=20260630', geaendert_am = ? WHERE id = 1`, stamp())
+	if res := b.run(false); res.Created != 0 || res.Deleted != 0 {
+		t.Errorf("series ended early: %+v, want no create or delete", res)
+	}
+	kb = of(b.view("2026-01-01", "2027-01-10"), "Kanzleibesprechung")
+	want = expect(day("2026-01-05"), 26, weekly, "09:00", "2026-04-06", "2026-06-01")
+	want[slices.Index(want, "2026-03-30 09:00")] = "2026-03-30 11:00"
+	if got := days(kb); !slices.Equal(got, want) || masterIDs(kb)[0] != master {
+		t.Errorf("ended with June:\n got %v\nwant %v (master %v, was %s)", got, want, masterIDs(kb), master)
+	}
+	// Easter Monday takes place after all: Outlook cannot undo a single
+	// cancellation, so the series is created again, with its other exceptions
+	b.exec(`UPDATE termin SET serie_ausfall = '2026-06-01', geaendert_am = ? WHERE id = 1`, stamp())
+	b.run(false)
+	kb = of(b.view("2026-01-01", "2027-01-10"), "Kanzleibesprechung")
+	want = expect(day("2026-01-05"), 26, weekly, "09:00", "2026-06-01")
+	want[slices.Index(want, "2026-03-30 09:00")] = "2026-03-30 11:00"
+	if got := days(kb); !slices.Equal(got, want) || len(masterIDs(kb)) != 1 || masterIDs(kb)[0] == master {
+		t.Errorf("Easter Monday back:\n got %v\nwant %v (masters %v)", got, want, masterIDs(kb))
+	}
+	// the move is taken back: the occurrence is at 09:00 again
+	b.exec(`DELETE FROM termin WHERE id = 2`)
+	b.run(false)
+	kb = of(b.view("2026-03-30", "2026-03-31"), "Kanzleibesprechung")
+	if len(kb) != 1 || kb[0].Start.Hour() != 9 || kb[0].Subject != "Kanzleibesprechung" {
+		t.Errorf("the move taken back: %+v", kb)
+	}
+	before := b.view("2026-01-01", "2027-01-10")
+	if err := b.st.ResetMappings(context.Background(), anna); err != nil {
+		t.Fatal(err)
+	}
+	b.run(false)
+	if after := b.view("2026-01-01", "2027-01-10"); !slices.Equal(days(after), days(before)) {
+		t.Errorf("after a lost state the calendar differs:\n got %v\nwant %v", days(after), days(before))
+	}
+	events, _, _ := b.mailbox()
+	if len(events) != 5 {
+		t.Errorf("%d series masters in the mailbox, want 5", len(events))
+	}
+	if res := b.run(false); res != (export.Result{}) {
+		t.Errorf("cycle after the rebuild: %+v", res)
+	}
+}
+
+// A rule kanzleisync cannot give Outlook unchanged is refused with the
+// reason, and the row is journaled, not exported half right.
+func TestSeriesRulesOutlookCannotHold(t *testing.T) {
+	start := time.Date(2026, 3, 31, 10, 0, 0, 0, source.Berlin) // a Tuesday
+	for rule, want := range map[string]string{
+		"FREQ=MONTHLY;BYMONTHDAY=31":        "Monatsletzten",
+		"FREQ=WEEKLY;BYDAY=MO":              "Dienstag",
+		"FREQ=HOURLY":                       "HOURLY",
+		"FREQ=MONTHLY;BYDAY=5TU":            "1. bis 4.",
+		"FREQ=WEEKLY;BYSETPOS=1":            "BYSETPOS",
+		"FREQ=DAILY;COUNT=3;UNTIL=20260501": "schließen einander aus",
+		"FREQ=DAILY;UNTIL=20260101":         "vor dem ersten Termin",
+		"FREQ=YEARLY;BYMONTH=4":             "Monat 4",
+		"INTERVAL=2":                        "FREQ fehlt",
+	} {
+		if _, err := source.ParseRule(rule, start); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want a reason with %q", rule, err, want)
+		}
+	}
+	for _, rule := range []string{"FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20261231", "FREQ=MONTHLY;BYDAY=-1TU", "FREQ=MONTHLY;BYDAY=5TU" + "x"} {
+		_, err := source.ParseRule(rule, start)
+		if (err == nil) != !strings.HasSuffix(rule, "x") {
+			t.Errorf("%s: %v", rule, err)
+		}
+	}
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 1})
+	b.worker.Modules = []config.Module{config.Calendar}
+	b.exec(`UPDATE termin SET serie_regel = 'FREQ=MONTHLY;BYMONTHDAY=31' WHERE id = 1`)
+	res := b.run(false)
+	if res.Skipped != 2 || res.Created != 0 {
+		t.Errorf("%+v: want the series and its moved occurrence skipped", res)
+	}
+	j, err := b.st.ReadJournal(context.Background(), store.JournalFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, e := range j {
+		if e.Action == "skip" {
+			reasons = append(reasons, e.ItemKey+": "+e.Error)
+		}
+	}
+	if len(reasons) != 2 || !strings.Contains(reasons[0]+reasons[1], "Monatsletzten") || !strings.Contains(reasons[0]+reasons[1], "Serie 1") {
+		t.Errorf("journal: %v", reasons)
+	}
+}
+
+// An occurrence whose instance Graph does not list any more is told, not
+// skipped in silence; the instances request is what Microsoft documents.
+func TestInstancesNeedTheirWindow(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 1})
+	b.worker.Modules = []config.Module{config.Calendar}
+	b.run(false)
+	kb := of(b.view("2026-01-01", "2026-02-01"), "Kanzleibesprechung")
+	r := b.client.Do(context.Background(), graph.Request{Method: http.MethodGet, URL: "/users/" + anna + "/events/" + kb[0].Master + "/instances"})
+	if r.Status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(r.Err), "StartDateTime") {
+		t.Errorf("instances without a window: %d %v", r.Status, r.Err)
+	}
+}
