@@ -72,11 +72,13 @@ func (d *Demo) configure(ctx context.Context, dir string, repo *config.Repo, m *
 	if _, err := os.Stat(cache); os.IsNotExist(err) {
 		// A few hundred items: 3 workers × (40 Termine, 2 of them
 		// vertraulich, + 25 Fristen + 15 Wiedervorlagen) and 60 Adressen,
-		// 20 subscribed per worker; Anna's first Termin is Jens's too.
+		// 20 subscribed per worker; Anna's first Termin is Jens's too; each
+		// worker has a weekly Kanzleibesprechung (one Monday cancelled,
+		// one moved) and a monthly Jour fixe.
 		y, m, _ := time.Now().Date()
 		from := time.Date(y, m-1, 1, 0, 0, 0, 0, source.Berlin) // all-day items need midnight
 		if err := source.Generate(ctx, cache, source.GenOptions{Seed: 1, Appointments: 40, Deadlines: 25, Resubmissions: 15,
-			Addresses: 60, Subscriptions: 20, Confidential: 2, CourtDateForTwo: true, From: from}); err != nil {
+			Addresses: 60, Subscriptions: 20, Confidential: 2, CourtDateForTwo: true, Series: 2, From: from}); err != nil {
 			return fmt.Errorf("demo cache: %w", err)
 		}
 	}

@@ -31,7 +31,7 @@ var rruleDays = map[string]time.Weekday{"MO": time.Monday, "TU": time.Tuesday, "
 	"FR": time.Friday, "SA": time.Saturday, "SU": time.Sunday}
 
 // germanDays names weekdays for the journal.
-var germanDays = [...]string{"Sonntag", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag"}
+var germanDays = [...]string{text.Mark("Sonntag"), text.Mark("Montag"), text.Mark("Dienstag"), text.Mark("Mittwoch"), text.Mark("Donnerstag"), text.Mark("Freitag"), text.Mark("Samstag")}
 
 // ParseRule reads an RRULE for a series whose first occurrence begins at
 // start (local time). A rule kanzleisync cannot give Outlook unchanged
@@ -48,10 +48,10 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		k = strings.ToUpper(k)
 		if !ok || v == "" {
-			return fail("„%s“ ist kein Teil der Form NAME=WERT", part)
+			return fail(text.Mark("„%s“ ist kein Teil der Form NAME=WERT"), part)
 		}
 		if seen[k] {
-			return fail("%s kommt zweimal vor", k)
+			return fail(text.Mark("%s kommt zweimal vor"), k)
 		}
 		seen[k] = true
 		switch k {
@@ -60,18 +60,18 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 			switch r.Freq {
 			case "DAILY", "WEEKLY", "MONTHLY", "YEARLY":
 			default:
-				return fail("FREQ=%s wird nicht unterstützt (nur DAILY, WEEKLY, MONTHLY, YEARLY)", v)
+				return fail(text.Mark("FREQ=%s wird nicht unterstützt (nur DAILY, WEEKLY, MONTHLY, YEARLY)"), v)
 			}
 		case "INTERVAL":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 99 {
-				return fail("INTERVAL=%s ist keine Zahl von 1 bis 99", v)
+				return fail(text.Mark("INTERVAL=%s ist keine Zahl von 1 bis 99"), v)
 			}
 			r.Interval = n
 		case "COUNT":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 999 {
-				return fail("COUNT=%s ist keine Zahl von 1 bis 999 (Outlook hält höchstens 999 Termine einer Serie)", v)
+				return fail(text.Mark("COUNT=%s ist keine Zahl von 1 bis 999 (Outlook hält höchstens 999 Termine einer Serie)"), v)
 			}
 			r.Count = n
 		case "UNTIL":
@@ -81,7 +81,7 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 			}
 			t, err := time.Parse("20060102", day)
 			if err != nil || (len(v) > 8 && v[8] != 'T') {
-				return fail("UNTIL=%s ist kein Datum JJJJMMTT oder JJJJMMTTThhmmss", v)
+				return fail(text.Mark("UNTIL=%s ist kein Datum JJJJMMTT oder JJJJMMTTThhmmss"), v)
 			}
 			if strings.HasSuffix(v, "Z") && len(v) == 16 {
 				// a UTC end: the local day it falls on
@@ -95,12 +95,12 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 				name := d[max(0, len(d)-2):]
 				wd, ok := rruleDays[name]
 				if !ok {
-					return fail("BYDAY=%s: „%s“ ist kein Wochentag (MO, TU, WE, TH, FR, SA, SU)", v, d)
+					return fail(text.Mark("BYDAY=%s: „%s“ ist kein Wochentag (MO, TU, WE, TH, FR, SA, SU)"), v, d)
 				}
 				if ord := d[:len(d)-2]; ord != "" {
 					n, err := strconv.Atoi(strings.TrimPrefix(ord, "+"))
 					if err != nil || !(n >= 1 && n <= 4 || n == -1) {
-						return fail("BYDAY=%s: „%s“ – Outlook kennt nur den 1. bis 4. und den letzten Wochentag im Monat", v, d)
+						return fail(text.Mark("BYDAY=%s: „%s“ – Outlook kennt nur den 1. bis 4. und den letzten Wochentag im Monat"), v, d)
 					}
 					r.Ordinal = n
 				}
@@ -109,67 +109,67 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 		case "BYMONTHDAY":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 31 {
-				return fail("BYMONTHDAY=%s ist kein Tag von 1 bis 31", v)
+				return fail(text.Mark("BYMONTHDAY=%s ist kein Tag von 1 bis 31"), v)
 			}
 			r.MonthDay = n
 		case "BYMONTH":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 12 {
-				return fail("BYMONTH=%s ist kein Monat von 1 bis 12", v)
+				return fail(text.Mark("BYMONTH=%s ist kein Monat von 1 bis 12"), v)
 			}
 			r.Month = time.Month(n)
 		case "WKST":
 			wd, ok := rruleDays[strings.ToUpper(v)]
 			if !ok {
-				return fail("WKST=%s ist kein Wochentag", v)
+				return fail(text.Mark("WKST=%s ist kein Wochentag"), v)
 			}
 			r.WeekStart = wd
 		default:
-			return fail("%s wird nicht unterstützt", k)
+			return fail(text.Mark("%s wird nicht unterstützt"), k)
 		}
 	}
 	if r.Freq == "" {
-		return fail("FREQ fehlt")
+		return fail(text.Mark("FREQ fehlt"))
 	}
 	if r.Count > 0 && r.Until != nil {
-		return fail("COUNT und UNTIL schließen einander aus")
+		return fail(text.Mark("COUNT und UNTIL schließen einander aus"))
 	}
 	if r.Until != nil && r.Until.String() < (Date{start.Year(), start.Month(), start.Day()}).String() {
-		return fail("UNTIL %s liegt vor dem ersten Termin %s", r.Until, start.Format(dateLayout))
+		return fail(text.Mark("UNTIL %s liegt vor dem ersten Termin %s"), r.Until, start.Format(dateLayout))
 	}
 	switch r.Freq {
 	case "DAILY":
 		if len(r.Days) > 0 || r.MonthDay > 0 || r.Month > 0 {
-			return fail("eine tägliche Serie kennt hier weder BYDAY noch BYMONTHDAY noch BYMONTH")
+			return fail(text.Mark("eine tägliche Serie kennt hier weder BYDAY noch BYMONTHDAY noch BYMONTH"))
 		}
 	case "WEEKLY":
 		if r.Ordinal != 0 || r.MonthDay > 0 || r.Month > 0 {
-			return fail("eine wöchentliche Serie kennt nur BYDAY ohne Nummer")
+			return fail(text.Mark("eine wöchentliche Serie kennt nur BYDAY ohne Nummer"))
 		}
 		if len(r.Days) == 0 {
 			r.Days = []time.Weekday{start.Weekday()}
 		}
 		if !containsWeekday(r.Days, start.Weekday()) {
-			return fail("der erste Termin ist ein %s, die Regel nennt diesen Tag nicht", germanDays[start.Weekday()])
+			return fail(text.Mark("der erste Termin ist ein %s, die Regel nennt diesen Tag nicht"), text.T(germanDays[start.Weekday()]))
 		}
 	case "MONTHLY", "YEARLY":
 		if r.Freq == "MONTHLY" && r.Month > 0 {
-			return fail("eine monatliche Serie kennt kein BYMONTH")
+			return fail(text.Mark("eine monatliche Serie kennt kein BYMONTH"))
 		}
 		if r.Month == 0 {
 			r.Month = start.Month()
 		}
 		if r.Freq == "YEARLY" && r.Month != start.Month() {
-			return fail("der erste Termin liegt nicht im Monat %d der Regel", r.Month)
+			return fail(text.Mark("der erste Termin liegt nicht im Monat %d der Regel"), r.Month)
 		}
 		switch {
 		case len(r.Days) > 0 && r.MonthDay > 0:
-			return fail("BYDAY und BYMONTHDAY zusammen werden nicht unterstützt")
+			return fail(text.Mark("BYDAY und BYMONTHDAY zusammen werden nicht unterstützt"))
 		case len(r.Days) > 1 || len(r.Days) == 1 && r.Ordinal == 0:
-			return fail("eine monatliche oder jährliche Serie braucht genau einen Wochentag mit Nummer, z. B. BYDAY=2TU")
+			return fail(text.Mark("eine monatliche oder jährliche Serie braucht genau einen Wochentag mit Nummer, z. B. BYDAY=2TU"))
 		case len(r.Days) == 1:
 			if nthWeekday(start, r.Ordinal) != start.Day() || start.Weekday() != r.Days[0] {
-				return fail("der erste Termin %s ist nicht der Wochentag der Regel", start.Format(dateLayout))
+				return fail(text.Mark("der erste Termin %s ist nicht der Wochentag der Regel"), start.Format(dateLayout))
 			}
 		default:
 			if r.MonthDay == 0 {
@@ -177,10 +177,10 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 			}
 			if r.MonthDay > 28 {
 				// RFC 5545 skips a month without that day, Outlook moves it to the month's last day
-				return fail("der %d. eines Monats fällt in kürzeren Monaten in Outlook auf den Monatsletzten, in der Kanzleisoftware aus; bitte als „letzter Tag“ oder bis zum 28. planen", r.MonthDay)
+				return fail(text.Mark("der %d. eines Monats fällt in kürzeren Monaten in Outlook auf den Monatsletzten, in der Kanzleisoftware aus; bitte bis zum 28. oder als Wochentag im Monat planen (z. B. BYDAY=-1FR)"), r.MonthDay)
 			}
 			if r.MonthDay != start.Day() {
-				return fail("der erste Termin liegt nicht am %d. des Monats", r.MonthDay)
+				return fail(text.Mark("der erste Termin liegt nicht am %d. des Monats"), r.MonthDay)
 			}
 		}
 	}
@@ -248,6 +248,6 @@ func (k *checker) series(a *Appointment, rule, cancelled sql.NullString, seriesI
 			k.problems = append(k.problems, text.T("geänderter Termin einer Serie ohne ursprünglichen Beginn"))
 			return
 		}
-		a.OriginalStart = k.local("ursprünglicher Beginn", original)
+		a.OriginalStart = k.local(text.T("ursprünglicher Beginn"), original)
 	}
 }
