@@ -84,7 +84,7 @@ func TestCacheFailuresInGerman(t *testing.T) {
 	}{
 		{"missing", filepath.Join(testsupport.TempDir(t), "fehlt.db"), "fehlt", false},
 		{"locked", locked, "gesperrt", true},
-		{"newer", cacheFile(t, `UPDATE schema_info SET version = 3`), "neuere Version (3)", false},
+		{"newer", cacheFile(t, `UPDATE schema_info SET version = 4`), "neuere Version (4)", false},
 		{"column", cacheFile(t, `ALTER TABLE frist DROP COLUMN vorfrist`), "die Spalte „vorfrist“", false},
 		{"table", cacheFile(t, `DROP TABLE wiedervorlage`), "die Tabelle „wiedervorlage“", false},
 		{"not a database", notDB, "keine SQLite-Datenbank", false},

@@ -138,14 +138,19 @@ type probe struct {
 	delegated string // scope in scp
 	app       string // role in roles
 	path      string // after /users/{upn}
+	// optional: without the permission the module works, with less
+	// (yellow, not red), and it does not count for "no permission at all"
+	optional string // German: what is missing without it
 }
 
 var probes = []probe{
-	{config.Calendar, text.Mark("Kalender"), "Calendars.ReadWrite", "Calendars.ReadWrite", "/events?$top=1&$select=id"},
-	{config.Contacts, text.Mark("Kontakte"), "Contacts.ReadWrite", "Contacts.ReadWrite", "/contacts?$top=1&$select=id"},
-	{config.Tasks, text.Mark("Aufgaben"), "Tasks.ReadWrite", "Tasks.ReadWrite.All", "/todo/lists"},
-	{config.Mail, text.Mark("Mail lesen"), "Mail.ReadWrite", "Mail.ReadWrite", "/mailFolders/inbox"},
-	{config.Mail, text.Mark("Mail senden"), "Mail.Send", "Mail.Send", ""}, // sending is checked by "Testmail senden"
+	{config.Calendar, text.Mark("Kalender"), "Calendars.ReadWrite", "Calendars.ReadWrite", "/events?$top=1&$select=id", ""},
+	{config.Calendar, text.Mark("Kategorienfarben"), "MailboxSettings.ReadWrite", "MailboxSettings.ReadWrite", "/outlook/masterCategories?$top=1",
+		text.Mark("Fristen, Wiedervorlagen und die Kategorien der Termine erscheinen in Outlook ohne Farbe; alles andere wird übertragen.")},
+	{config.Contacts, text.Mark("Kontakte"), "Contacts.ReadWrite", "Contacts.ReadWrite", "/contacts?$top=1&$select=id", ""},
+	{config.Tasks, text.Mark("Aufgaben"), "Tasks.ReadWrite", "Tasks.ReadWrite.All", "/todo/lists", ""},
+	{config.Mail, text.Mark("Mail lesen"), "Mail.ReadWrite", "Mail.ReadWrite", "/mailFolders/inbox", ""},
+	{config.Mail, text.Mark("Mail senden"), "Mail.Send", "Mail.Send", "", ""}, // sending is checked by "Testmail senden"
 }
 
 func (d *Diagnoser) now() time.Time {
@@ -596,7 +601,7 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 		if app {
 			need = pr.app
 		}
-		if slices.Contains(modules, pr.module) {
+		if slices.Contains(modules, pr.module) && pr.optional == "" {
 			enabled++
 			if tokErr == nil && !slices.Contains(granted, need) && !slices.Contains(missing, need) {
 				missing = append(missing, need)
@@ -629,6 +634,9 @@ func (d *Diagnoser) run(ctx context.Context, rep *Report, ent config.Entity, upn
 			c.Status, c.Detail = Grey, text.T("nicht geprüft – zuerst die Anmeldung (oben)")
 		case noneGranted:
 			c.Status, c.Detail = Grey, text.T("nicht geprüft – zuerst die Berechtigungen (oben)")
+		case !slices.Contains(granted, need) && pr.optional != "":
+			c.Status, c.Detail = Yellow, text.F("Berechtigung %s fehlt: %s", need, text.T(pr.optional))
+			c.Fix = text.F("Wer die Farben möchte: ein Administrator erteilt der App die Berechtigung %s (Schaltfläche „Administratorzustimmung“).", need)
 		case !slices.Contains(granted, need):
 			c.Status, c.Detail = Red, text.F("Berechtigung %s fehlt im Token.", need)
 			if app {

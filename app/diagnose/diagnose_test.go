@@ -57,7 +57,7 @@ func TestWorkerAllGreen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK() || statuses(rep) != "Kalender=grün, Kontakte=grün, Aufgaben=grün, Mail lesen=grün, Mail senden=grün" {
+	if !rep.OK() || statuses(rep) != "Kalender=grün, Kategorienfarben=grün, Kontakte=grün, Aufgaben=grün, Mail lesen=grün, Mail senden=grün" {
 		t.Fatalf("%s\n%+v", statuses(rep), rep.Checks)
 	}
 	for _, c := range rep.Checks {
@@ -74,7 +74,8 @@ func TestWorkerMissingPermissionAndModuleOff(t *testing.T) {
 	// scope of the resource into scp, so only the registration can leave it out
 	tf := m365sim.DemoTenant(time.Now())
 	app := &tf.Tenants[0].Apps[0]
-	app.DelegatedScopes = slices.DeleteFunc(app.DelegatedScopes, func(s string) bool { return s == "Tasks.ReadWrite" })
+	// nor MailboxSettings.ReadWrite: the categories' colours are optional (yellow)
+	app.DelegatedScopes = slices.DeleteFunc(app.DelegatedScopes, func(s string) bool { return s == "Tasks.ReadWrite" || s == "MailboxSettings.ReadWrite" })
 	srv := simtest.Start(t, tf, m365sim.Options{})
 	repo := setup(t, srv, []config.Module{config.Calendar, config.Tasks}, time.Now().AddDate(1, 0, 0))
 	tok := simtest.SignIn(t, srv, anna).AccessToken
@@ -83,10 +84,13 @@ func TestWorkerMissingPermissionAndModuleOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.OK() || statuses(rep) != "Kalender=grün, Kontakte=grau, Aufgaben=rot, Mail lesen=grau, Mail senden=grau" {
+	if rep.OK() || statuses(rep) != "Kalender=grün, Kategorienfarben=gelb, Kontakte=grau, Aufgaben=rot, Mail lesen=grau, Mail senden=grau" {
 		t.Fatalf("%s", statuses(rep))
 	}
-	if c := rep.Checks[2]; !strings.Contains(c.Detail, "Tasks.ReadWrite") || !strings.Contains(c.Fix, "Administratorzustimmung") {
+	if c := rep.Checks[1]; !strings.Contains(c.Detail, "ohne Farbe") || !strings.Contains(c.Fix, "MailboxSettings.ReadWrite") {
+		t.Errorf("%+v", c)
+	}
+	if c := rep.Checks[3]; !strings.Contains(c.Detail, "Tasks.ReadWrite") || !strings.Contains(c.Fix, "Administratorzustimmung") {
 		t.Errorf("%+v", c)
 	}
 	if !strings.Contains(rep.ConsentURL, "adminconsent?client_id="+m365sim.DemoClientID) {
@@ -129,7 +133,7 @@ func TestEntitySecretAndAppPermissions(t *testing.T) {
 		if rep.Checks[0].Status != tc.want {
 			t.Errorf("secret expiring %v: %+v", tc.expires, rep.Checks[0])
 		}
-		if got := statuses(diagnose.Report{Checks: rep.Checks[1:]}); got != "Kalender=grün, Kontakte=grün, Aufgaben=grün, Mail lesen=grün, Mail senden=grün" {
+		if got := statuses(diagnose.Report{Checks: rep.Checks[1:]}); got != "Kalender=grün, Kategorienfarben=grün, Kontakte=grün, Aufgaben=grün, Mail lesen=grün, Mail senden=grün" {
 			t.Errorf("application permissions: %s %+v", got, rep.Checks)
 		}
 		if rep.OK() != (tc.want == diagnose.Green) {
@@ -159,7 +163,7 @@ func TestWorkerPOP3AndSMTP(t *testing.T) {
 		GraphTokens:   func(string) graph.TokenSource { return testsupport.StaticTokens{Token: graphTok} },
 		OutlookTokens: func(string) graph.TokenSource { return testsupport.StaticTokens{Token: outlookTok} }}
 	rep, _ := d.Worker(context.Background(), anna)
-	want := "Kalender=grau, Kontakte=grau, Aufgaben=grau, Mail lesen=grün, Mail senden=grün, POP3 " + anna + "=grün, SMTP " + anna + "=grün"
+	want := "Kalender=grau, Kategorienfarben=grau, Kontakte=grau, Aufgaben=grau, Mail lesen=grün, Mail senden=grün, POP3 " + anna + "=grün, SMTP " + anna + "=grün"
 	if !rep.OK() || statuses(rep) != want {
 		t.Fatalf("%s\n%+v", statuses(rep), rep.Checks)
 	}
@@ -172,7 +176,7 @@ func TestWorkerPOP3AndSMTP(t *testing.T) {
 	untrusting := *d
 	untrusting.MailTLS = nil
 	rep, _ = untrusting.Worker(context.Background(), anna)
-	for _, c := range rep.Checks[5:7] {
+	for _, c := range rep.Checks[6:8] {
 		if c.Status != diagnose.Red || !strings.Contains(c.Fix, "Zertifikat") || strings.Contains(c.Fix, "Firewall") {
 			t.Errorf("untrusted certificate: %+v", c)
 		}
@@ -185,7 +189,7 @@ func TestWorkerPOP3AndSMTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, _ = d.Worker(context.Background(), anna)
-	pop, smtp := rep.Checks[5], rep.Checks[6]
+	pop, smtp := rep.Checks[6], rep.Checks[7]
 	if pop.Status != diagnose.Red || !strings.Contains(pop.Fix, "POP einschalten") {
 		t.Errorf("POP3 switched off: %+v", pop)
 	}

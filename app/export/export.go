@@ -351,7 +351,7 @@ func (e *Exporter) plan(ctx context.Context, w config.Worker, cacheID string, ma
 		// A module that is switched off is left alone: its items stay in
 		// Microsoft 365 and their mappings stay, so switching it on again
 		// resumes without doubles.
-		if !want[key] && kind != "list" && w.Has(moduleOf(kind)) {
+		if !want[key] && kind != "list" && kind != categoryKind && w.Has(moduleOf(kind)) {
 			p.Ops = append(p.Ops, Op{Action: "delete", Item: Item{Key: key, Kind: kind, SourceKey: sk}, Mapping: m})
 		}
 	}
@@ -455,6 +455,9 @@ func (e *Exporter) Run(ctx context.Context, c *graph.Client, w config.Worker, ca
 		return res, err
 	}
 	if ops, err = e.keepOutlookBodies(ctx, c, w, mb, ops); err != nil {
+		return res, err
+	}
+	if err := e.ensureCategories(ctx, c, w, mb, ops, maps); err != nil {
 		return res, err
 	}
 	total := map[string]int{}

@@ -38,9 +38,15 @@ type bench struct {
 
 func newBench(t *testing.T, o source.GenOptions) *bench {
 	t.Helper()
+	return newBenchWith(t, nil, o)
+}
+
+// newBenchWith runs the emulator with a tenant file of its own (nil: the demo tenant).
+func newBenchWith(t *testing.T, tf *m365sim.TenantFile, o source.GenOptions) *bench {
+	t.Helper()
 	ctx := context.Background()
 	dir := testsupport.TempDir(t)
-	b := &bench{t: t, sim: simtest.Start(t, nil, m365sim.Options{})}
+	b := &bench{t: t, sim: simtest.Start(t, tf, m365sim.Options{})}
 	cachePath := filepath.Join(dir, "cache.db")
 	if err := source.Generate(ctx, cachePath, o); err != nil {
 		t.Fatal(err)

@@ -238,11 +238,11 @@ func DemoTenant(now time.Time) *TenantFile {
 				RedirectURIs: []string{DemoRedirectURI},
 				DelegatedScopes: []string{
 					"Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.ReadWrite",
-					"Mail.ReadWrite", "Mail.Send", "User.Read", "offline_access",
+					"Mail.ReadWrite", "Mail.Send", "User.Read", "offline_access", "MailboxSettings.ReadWrite",
 					"https://outlook.office365.com/POP.AccessAsUser.All",
 					"https://outlook.office365.com/SMTP.Send",
 				},
-				AppRoles:     []string{"Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.ReadWrite.All", "Mail.ReadWrite", "Mail.Send"},
+				AppRoles:     []string{"Calendars.ReadWrite", "Contacts.ReadWrite", "Tasks.ReadWrite.All", "Mail.ReadWrite", "Mail.Send", "MailboxSettings.ReadWrite"},
 				AdminConsent: true,
 			}},
 		}},

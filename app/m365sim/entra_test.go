@@ -164,7 +164,7 @@ func TestClientCredentialsGivesConsentedRoles(t *testing.T) {
 	tok := simtest.AppToken(t, srv, "https://graph.microsoft.com")
 	c := claims(t, tok)
 	roles := c["roles"].([]any)
-	if len(roles) != 5 || c["idtyp"] != "app" || c["scp"] != nil {
+	if len(roles) != 6 || c["idtyp"] != "app" || c["scp"] != nil {
 		t.Errorf("app token roles=%v idtyp=%v scp=%v", roles, c["idtyp"], c["scp"])
 	}
 	// Without admin consent the token carries no roles (Graph then refuses).

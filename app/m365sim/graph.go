@@ -384,6 +384,10 @@ func (s *Server) route(req *greq, c *caller, tg *target) *gresp {
 		return h.mailFolders(rest[1:])
 	case "sendMail":
 		return h.sendMail(rest[1:])
+	case "outlook":
+		if len(rest) > 1 && rest[1] == "masterCategories" {
+			return h.masterCategories(rest[2:])
+		}
 	}
 	return errResp(unknownSegment(rest[0]))
 }

@@ -27,6 +27,8 @@ var permTable = map[string][2][]string{ // kind -> {read, write}; app tokens use
 	"send":     {{"Mail.Send"}, {"Mail.Send"}},
 	"tasks":    {{"Tasks.Read", "Tasks.ReadWrite"}, {"Tasks.ReadWrite"}},
 	"tasksApp": {{"Tasks.Read.All", "Tasks.ReadWrite.All"}, {"Tasks.ReadWrite.All"}},
+	// outlook/masterCategories (outlookuser-list-mastercategories, …-post-)
+	"mailboxSettings": {{"MailboxSettings.Read", "MailboxSettings.ReadWrite"}, {"MailboxSettings.ReadWrite"}},
 }
 
 func (h *handlerCtx) need(kind string, write bool) *graphError {

@@ -34,7 +34,7 @@ type prop struct {
 var entityType = map[string]string{
 	"event": "Microsoft.OutlookServices.Event", "contact": "Microsoft.OutlookServices.Contact",
 	"message": "Microsoft.OutlookServices.Message", "mailFolder": "Microsoft.OutlookServices.MailFolder",
-	"todoTaskList": "microsoft.graph.todoTaskList", "todoTask": "microsoft.graph.todoTask",
+	"todoTaskList": "microsoft.graph.todoTaskList", "outlookCategory": "Microsoft.OutlookServices.OutlookCategory", "todoTask": "microsoft.graph.todoTask",
 	"linkedResource": "microsoft.graph.linkedResource", "itemBody": "Microsoft.OutlookServices.ItemBody",
 	"dateTimeTimeZone": "Microsoft.OutlookServices.DateTimeTimeZone", "location": "Microsoft.OutlookServices.Location",
 	"physicalAddress": "Microsoft.OutlookServices.PhysicalAddress", "emailAddress": "Microsoft.OutlookServices.EmailAddress",
@@ -56,6 +56,7 @@ func obj(name string) prop  { return prop{t: tObject, obj: name} }
 func objs(name string) prop { return prop{t: tObjectColl, obj: name} }
 
 var schemas = map[string]map[string]prop{
+	"outlookCategory": {"displayName": str, "color": str},
 	"event": {
 		"subject": str, "body": obj("itemBody"), "start": obj("dateTimeTimeZone"), "end": obj("dateTimeTimeZone"),
 		"isAllDay": boolean, "location": obj("location"), "locations": objs("location"), "categories": strColl,

@@ -136,6 +136,8 @@ type mailbox struct {
 	Folders  *collection            `json:"folders"`
 	Messages *collection            `json:"messages"`
 	TxIDs    map[string]string      `json:"txIds"` // transactionId -> event id
+	// Categories: the master list of categories (nil: not yet touched)
+	Categories *collection `json:"categories,omitempty"`
 	// Removed are the messages that left a folder, for the delta query;
 	// DeltaGen is each folder's newest sync state generation.
 	Removed  []tombstone      `json:"removed,omitempty"`
