@@ -38,7 +38,8 @@ func JournalItem(key string) string {
 
 var journalActions = map[string]string{"create": text.Mark("angelegt"), "update": text.Mark("geändert"), "delete": text.Mark("gelöscht"),
 	"delete-double": text.Mark("Doppel gelöscht"), "rename": text.Mark("umbenannt"), "send": text.Mark("gesendet"),
-	"skip": text.Mark("übersprungen"), "adjust": text.Mark("angepasst")}
+	"skip": text.Mark("übersprungen"), "adjust": text.Mark("angepasst"), "recreate": text.Mark("neu angelegt"),
+	"cancel": text.Mark("abgesagt"), "categories": text.Mark("Kategorien")}
 
 // JournalAction is an entry's action in German.
 func JournalAction(a string) string {

@@ -379,6 +379,8 @@ var ErrPartial = errors.New("export: some items failed")
 // Result counts what a cycle did.
 type Result struct {
 	Created, Updated, Deleted, Recreated, Adopted, Failed, Skipped int
+	// Cancelled counts occurrences of series cancelled in Outlook.
+	Cancelled int
 	// Held counts the deletions the guard held back.
 	Held int
 	// ListsRenamed counts To Do lists renamed to the firm's setting.

@@ -202,7 +202,15 @@ func ItemLabel(itemKey string) string { return heldLabel(itemKey) }
 // heldLabel names a held item for a person, e.g. "Termin 4711".
 func heldLabel(itemKey string) string {
 	kind, sk, _ := strings.Cut(itemKey, "/")
+	if kind == categoryKind {
+		return text.F("Kategorie „%s“", sk)
+	}
 	prefix, id, _ := strings.Cut(sk, ":")
+	if series, day, ok := strings.Cut(id, "@"); ok {
+		if d, err := time.Parse("2006-01-02", day); err == nil {
+			return text.F("Termin %s, Ausfall am %s (Kalender)", series, d.Format("02.01.2006"))
+		}
+	}
 	name := map[string]string{"termin": text.T("Termin"), "frist": text.T("Frist"), "vorfrist": text.T("Vorfrist"), "wiedervorlage": text.T("Wiedervorlage"), "adresse": text.T("Adresse")}[prefix]
 	where := map[string]string{Event: text.T("Kalender"), Task: text.T("Aufgaben"), Contact: text.T("Kontakte")}[kind]
 	if name == "" {

@@ -336,7 +336,7 @@ func (e *Exporter) applyChildren(ctx context.Context, c *graph.Client, w config.
 			// no occurrence that day (any more): nothing to cancel
 			done = append(done, e.childMapping(w.UPN, op.Item, noInstance))
 			journal = append(journal, store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: op.Item.Key, Title: op.Item.Title(), Action: "cancel", Result: "ok"})
-			res.Updated++
+			res.Cancelled++
 			continue
 		case id == "":
 			fail(op, "", text.F("Die Serie hat am %s keinen Termin; die Änderung dieses Termins kann nicht übertragen werden.", germanDate(op.Item.originalDay())))
@@ -373,7 +373,11 @@ func (e *Exporter) applyChildren(ctx context.Context, c *graph.Client, w config.
 		case a.OK() || action == "cancel" && gone:
 			done = append(done, e.childMapping(w.UPN, op.Item, instanceIDs[i]))
 			journal = append(journal, store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: op.Item.Key, Title: op.Item.Title(), Action: action, Result: "ok", RequestID: a.RequestID})
-			res.Updated++
+			if action == "cancel" {
+				res.Cancelled++
+			} else {
+				res.Updated++
+			}
 		case gone && op.Action == "update":
 			again = append(again, Op{Action: "create", Item: op.Item}) // the occurrence's id changed: find it again
 		default:
