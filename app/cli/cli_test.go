@@ -234,8 +234,16 @@ func TestSyncOnce(t *testing.T) {
 	}
 	// switching on shows the preview and needs --confirm
 	code, out = w.run("", "config", "settings", "set", "--active=true")
-	if code != 1 || !strings.Contains(out, "Vorschau "+anna+" (Kanzlei): 7 Kalendereinträge anlegen") || !strings.Contains(out, "--confirm") {
+	if code != 1 || !strings.Contains(out, "Vorschau "+anna+" (Kanzlei): 7 Kalendereinträge anlegen") || !strings.Contains(out, "Aufgaben anlegen") || !strings.Contains(out, "--confirm") {
 		t.Errorf("activate without confirm: %d %s", code, out)
+	}
+	// the preview is that of the settings given with the switch, not of the stored ones
+	code, out = w.run("", "config", "settings", "set", "--active=true", "--deadlines", "calendar")
+	if code != 1 || !strings.Contains(out, "Vorschau "+anna) || strings.Contains(out, "Aufgabe") {
+		t.Errorf("activate with Fristen into the calendar, without confirm: %d %s", code, out)
+	}
+	if _, shown := w.run("", "config", "show"); !strings.Contains(shown, "Fristen und Wiedervorlagen: todo") {
+		t.Errorf("a setting given without --confirm was saved: %s", shown)
 	}
 	if code, out = w.run("", "config", "settings", "set", "--active=true", "--confirm"); code != 0 || !strings.Contains(out, "Schnittstelle eingeschaltet") {
 		t.Fatalf("activate: %d %s", code, out)

@@ -408,7 +408,7 @@ func configSettings(ctx context.Context, args []string, d Deps, admin config.Adm
 	}
 	if s.InterfaceActive && !wasActive {
 		// Switching on shows once more what the first cycle will do.
-		if err := printPreview(ctx, d); err != nil {
+		if err := printPreview(ctx, d, &s); err != nil {
 			return err
 		}
 	}

@@ -16,8 +16,8 @@ import (
 )
 
 // printPreview prints what the next cycle of every entity would do.
-func printPreview(ctx context.Context, d Deps) error {
-	out, err := core.Preview(ctx, d.Repo, d.Store, d.Auth)
+func printPreview(ctx context.Context, d Deps, s *config.Settings) error {
+	out, err := core.PreviewWith(ctx, d.Repo, d.Store, d.Auth, s)
 	keys := make([]string, 0, len(out))
 	for k := range out {
 		keys = append(keys, k)

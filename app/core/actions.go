@@ -173,6 +173,11 @@ func (e *Engine) Preview(ctx context.Context) (map[string]string, error) {
 
 // Preview plans the next cycle of every entity (see Engine.Preview).
 func Preview(ctx context.Context, repo *config.Repo, st *store.Store, m *auth.Manager) (map[string]string, error) {
+	return PreviewWith(ctx, repo, st, m, nil)
+}
+
+// PreviewWith is Preview under settings not saved yet (nil: the stored ones).
+func PreviewWith(ctx context.Context, repo *config.Repo, st *store.Store, m *auth.Manager, s *config.Settings) (map[string]string, error) {
 	ents, err := repo.Entities(ctx)
 	if err != nil {
 		return nil, err
@@ -188,7 +193,7 @@ func Preview(ctx context.Context, repo *config.Repo, st *store.Store, m *auth.Ma
 			continue
 		}
 		r := &export.Runner{Entity: ent.Name, Repo: repo, Store: st, Installation: installation,
-			Tokens: func(upn string) graph.TokenSource { return m.Graph(upn) }}
+			Tokens: func(upn string) graph.TokenSource { return m.Graph(upn) }, Settings: s}
 		out, err := r.Cycle(ctx, true)
 		for upn, s := range out {
 			all[upn+" ("+ent.Name+")"] = s

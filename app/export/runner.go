@@ -36,6 +36,9 @@ type Runner struct {
 	Repo       *config.Repo
 	Store      *store.Store
 	Tokens     func(upn string) graph.TokenSource
+	// Settings, when set, replace the stored ones in a preview (what a
+	// change of the settings will do before it is saved).
+	Settings *config.Settings
 	Interval   time.Duration // default 2 min
 	FullEvery  time.Duration // a full check against Microsoft 365 at least this often (default 1 h)
 	OnProgress func(Progress)
@@ -160,6 +163,9 @@ func (r *Runner) cycleLocked(ctx context.Context, preview bool) (map[string]stri
 	settings, err := r.Repo.Settings(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	if r.Settings != nil && preview {
+		settings = *r.Settings // the preview of settings not saved yet
 	}
 	inactive := !settings.InterfaceActive && !preview
 	if inactive {
