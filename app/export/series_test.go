@@ -3,6 +3,7 @@ package export_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"kanzleisync/app/config"
 	"kanzleisync/app/export"
 	"kanzleisync/app/graph"
+	"kanzleisync/app/m365sim"
 	"kanzleisync/app/source"
 	"kanzleisync/app/store"
 )
@@ -302,5 +304,40 @@ func TestInstancesNeedTheirWindow(t *testing.T) {
 	r := b.client.Do(context.Background(), graph.Request{Method: http.MethodGet, URL: "/users/" + anna + "/events/" + kb[0].Master + "/instances"})
 	if r.Status != http.StatusBadRequest || !strings.Contains(fmt.Sprint(r.Err), "StartDateTime") {
 		t.Errorf("instances without a window: %d %v", r.Status, r.Err)
+	}
+}
+
+// Under 429s, 5xx and jitter the series arrive as without them: the same
+// occurrences, each once, no series twice.
+func TestSeriesUnderFaults(t *testing.T) {
+	opts := source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 5}
+	clean := newBench(t, opts)
+	clean.worker.Modules = []config.Module{config.Calendar}
+	clean.run(false)
+	want := days(clean.view("2026-01-01", "2027-01-10"))
+
+	b := newBench(t, opts)
+	b.worker.Modules = []config.Module{config.Calendar}
+	b.sim.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.1, 500: 0.05, 503: 0.05, 504: 0.05},
+		Jitter: m365sim.Duration(100 * time.Millisecond), RetryAfter: 1, EnforceRetryAfter: true})
+	for range 6 {
+		_, err := b.ex.Run(context.Background(), b.client, b.worker, "AM", false, export.PlanOptions{})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, export.ErrPartial) {
+			t.Fatal(err)
+		}
+	}
+	b.sim.SetFaults(m365sim.Faults{})
+	b.run(true)
+	if got := days(b.view("2026-01-01", "2027-01-10")); !slices.Equal(got, want) {
+		t.Errorf("under faults:\n got %v\nwant %v", got, want)
+	}
+	if events, _, _ := b.mailbox(); len(events) != 5 {
+		t.Errorf("%d series, want 5", len(events))
+	}
+	if res := b.run(false); res != (export.Result{}) {
+		t.Errorf("a cycle after: %+v", res)
 	}
 }
