@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"net/http"
 	"slices"
@@ -48,8 +49,8 @@ func CategoryColor(name string) string {
 	return palette[h.Sum32()%uint32(len(palette))]
 }
 
-// categoriesDenied: per mailbox, when creating categories was refused
-// (403); asked again an hour later.
+// categoriesDenied: per state and mailbox, until when not to ask again
+// after the master list was refused (403).
 var categoriesDenied sync.Map
 
 // ensureCategories creates the categories the operations' items carry
@@ -72,7 +73,8 @@ func (e *Exporter) ensureCategories(ctx context.Context, c *graph.Client, w conf
 	if len(names) == 0 {
 		return nil
 	}
-	if until, ok := categoriesDenied.Load(strings.ToLower(w.UPN)); ok && e.now().Before(until.(time.Time)) {
+	deniedKey := fmt.Sprintf("%p|%s", e.Store, strings.ToLower(w.UPN)) // per state, per mailbox
+	if until, ok := categoriesDenied.Load(deniedKey); ok && e.now().Before(until.(time.Time)) {
 		return nil
 	}
 	url := mb + "/outlook/masterCategories"
@@ -92,7 +94,7 @@ func (e *Exporter) ensureCategories(ctx context.Context, c *graph.Client, w conf
 	have, err := list()
 	var ge *graph.Error
 	if errors.As(err, &ge) && ge.Status == http.StatusForbidden {
-		categoriesDenied.Store(strings.ToLower(w.UPN), e.now().Add(time.Hour))
+		categoriesDenied.Store(deniedKey, e.now().Add(time.Hour))
 		return e.Store.Journal(ctx, store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: categoryKind, Action: "categories", Result: "error", RequestID: ge.RequestID,
 			Error: text.T("Kategorien ohne Farbe: der App fehlt die Berechtigung MailboxSettings.ReadWrite. Die Einträge tragen ihre Kategorien trotzdem; für die Farben muss ein Administrator die Berechtigung erteilen (Administratorzustimmung).")})
 	}
