@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"kanzleisync/app/config"
@@ -49,9 +47,9 @@ func CategoryColor(name string) string {
 	return palette[h.Sum32()%uint32(len(palette))]
 }
 
-// categoriesDenied: per state and mailbox, until when not to ask again
-// after the master list was refused (403).
-var categoriesDenied sync.Map
+// deniedKey is the mapping that records, in the state, when the master
+// list was refused (403): not asked again for an hour, across restarts.
+const deniedKey = categoryKind + "/"
 
 // ensureCategories creates the categories the operations' items carry
 // that are not settled for the mailbox yet.
@@ -73,8 +71,7 @@ func (e *Exporter) ensureCategories(ctx context.Context, c *graph.Client, w conf
 	if len(names) == 0 {
 		return nil
 	}
-	deniedKey := fmt.Sprintf("%p|%s", e.Store, strings.ToLower(w.UPN)) // per state, per mailbox
-	if until, ok := categoriesDenied.Load(deniedKey); ok && e.now().Before(until.(time.Time)) {
+	if m, ok := maps[deniedKey]; ok && e.now().Before(m.Updated.Add(time.Hour)) {
 		return nil
 	}
 	url := mb + "/outlook/masterCategories"
@@ -94,12 +91,19 @@ func (e *Exporter) ensureCategories(ctx context.Context, c *graph.Client, w conf
 	have, err := list()
 	var ge *graph.Error
 	if errors.As(err, &ge) && ge.Status == http.StatusForbidden {
-		categoriesDenied.Store(deniedKey, e.now().Add(time.Hour))
+		if err := e.Store.PutMapping(ctx, store.Mapping{Worker: w.UPN, ItemKey: deniedKey, GraphID: "denied", Hashes: map[string]string{}, Updated: e.now()}); err != nil {
+			return err
+		}
 		return e.Store.Journal(ctx, store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: categoryKind, Action: "categories", Result: "error", RequestID: ge.RequestID,
 			Error: text.T("Kategorien ohne Farbe: der App fehlt die Berechtigung MailboxSettings.ReadWrite. Die Einträge tragen ihre Kategorien trotzdem; für die Farben muss ein Administrator die Berechtigung erteilen (Administratorzustimmung).")})
 	}
 	if err != nil {
 		return nil // tried again with the next item that carries the category
+	}
+	if _, ok := maps[deniedKey]; ok {
+		if err := e.Store.DeleteMapping(ctx, w.UPN, deniedKey); err != nil { // granted meanwhile
+			return err
+		}
 	}
 	var settled []store.Mapping
 	var journal []store.JournalEntry

@@ -32,13 +32,13 @@ type Progress struct {
 // Runner exports all workers of one entity, every Interval and on demand.
 // Its cycles never overlap.
 type Runner struct {
-	Entity     string
-	Repo       *config.Repo
-	Store      *store.Store
-	Tokens     func(upn string) graph.TokenSource
+	Entity string
+	Repo   *config.Repo
+	Store  *store.Store
+	Tokens func(upn string) graph.TokenSource
 	// Settings, when set, replace the stored ones in a preview (what a
 	// change of the settings will do before it is saved).
-	Settings *config.Settings
+	Settings   *config.Settings
 	Interval   time.Duration // default 2 min
 	FullEvery  time.Duration // a full check against Microsoft 365 at least this often (default 1 h)
 	OnProgress func(Progress)
