@@ -304,11 +304,14 @@ func (r Result) Summary() string {
 	for _, p := range []struct {
 		n    int
 		text string
-	}{{r.Created, text.T("angelegt")}, {r.Updated, text.T("geändert")}, {r.Cancelled, text.T("Termine von Serien abgesagt")}, {r.Deleted, text.T("gelöscht")}, {r.Recreated, text.T("neu angelegt (in Outlook gelöscht)")},
+	}{{r.Created, text.T("angelegt")}, {r.Updated, text.T("geändert")}, {r.Deleted, text.T("gelöscht")}, {r.Recreated, text.T("neu angelegt (in Outlook gelöscht)")},
 		{r.Adopted, text.T("aus Microsoft 365 wieder zugeordnet")}, {r.Held, text.T("Löschungen zurückgehalten")}, {r.ListsRenamed, text.T("To-Do-Liste umbenannt")}, {r.Failed, text.T("fehlgeschlagen (siehe Protokoll)")}, {r.Skipped, text.T("im Cache fehlerhaft, übersprungen")}} {
 		if p.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.text))
 		}
+	}
+	if r.Cancelled > 0 {
+		parts = append(parts, text.Nf(r.Cancelled, "%d Termin einer Serie abgesagt", "%d Termine von Serien abgesagt"))
 	}
 	if len(parts) == 0 {
 		return text.T("Alles aktuell.")
