@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -339,5 +341,37 @@ func TestSeriesUnderFaults(t *testing.T) {
 	}
 	if res := b.run(false); res != (export.Result{}) {
 		t.Errorf("a cycle after: %+v", res)
+	}
+}
+
+// The examples of docs/cache-schema.md are rows the export takes as the
+// page says: the Kanzleibesprechung with Easter Monday cancelled and the
+// Monday after the DST change moved, the confidential Termin private.
+func TestCacheSchemaExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cache-schema.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:2]})
+	b.worker.Modules = []config.Module{config.Calendar}
+	blocks := regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) < 3 {
+		t.Fatalf("%d sql examples in docs/cache-schema.md", len(blocks))
+	}
+	for _, blk := range blocks {
+		b.exec(blk[1])
+	}
+	if res := b.run(false); res.Failed != 0 || res.Skipped != 0 {
+		t.Fatalf("%+v", res)
+	}
+	kb := of(b.view("2026-01-01", "2027-01-10"), "Kanzleibesprechung")
+	got := days(kb)
+	if len(kb) != 52 || got[0] != "2026-01-05 09:00" || slices.Contains(got, "2026-04-06 09:00") || !slices.Contains(got, "2026-03-30 11:00") || got[len(got)-1] != "2027-01-04 09:00" {
+		t.Errorf("the documented Kanzleibesprechung: %v", got)
+	}
+	private := of(b.view("2026-05-12", "2026-05-13"), "")
+	events, _, _ := b.mailbox()
+	if e := events["termin:1"]; len(private) != 1 || e == nil || e["sensitivity"] != "private" || e["subject"] != "Termin" {
+		t.Errorf("the documented confidential Termin: %v %v", private, e)
 	}
 }
