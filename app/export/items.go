@@ -104,8 +104,16 @@ func (it Item) Hashes() map[string]string {
 	for k, v := range fields {
 		out[k] = fingerprint(v)
 	}
+	if !it.Original.IsZero() {
+		// which occurrence of which series a changed occurrence is: not a
+		// field of its own in Graph, but a change of it is a change
+		out[originalKey] = fingerprint(it.Series + "@" + it.Original.UTC().Format(time.RFC3339))
+	}
 	return out
 }
+
+// originalKey is the pseudo-field of a changed occurrence's place in its series.
+const originalKey = "_original"
 
 // changed lists the fields whose fingerprint differs from stored ones.
 // A field kanzleisync did not send before and whose value is what Graph
@@ -113,12 +121,18 @@ func (it Item) Hashes() map[string]string {
 // exported before „sensitivity“ was sent is "normal" already.
 func (it Item) changed(stored map[string]string) []string {
 	var out []string
-	for k, h := range it.Hashes() {
+	hashes := it.Hashes()
+	for k, h := range hashes {
 		if _, sent := stored[k]; !sent && serverDefaults[k] == h {
 			continue
 		}
 		if stored[k] != h {
 			out = append(out, k)
+		}
+	}
+	if _, was := stored["recurrence"]; was {
+		if _, is := hashes["recurrence"]; !is {
+			out = append(out, "recurrence") // a series became a single Termin
 		}
 	}
 	return out

@@ -175,6 +175,15 @@ func (e *Exporter) planSeries(ctx context.Context, w config.Worker, cacheID stri
 			continue
 		case op.Action == "delete" && len(children[op.Item.Key]) > 0:
 			op.forget = children[op.Item.Key] // Outlook deletes the occurrences with the master
+		case op.Action == "update" && op.Item.Series == "" && slices.Contains(op.Fields, "recurrence") && !op.Item.isMaster():
+			// a series became a single Termin: Graph turns no master back
+			// into a single event, so it is created anew
+			reset[op.Item.Key] = true
+		case op.Action == "update" && slices.Contains(op.Fields, originalKey):
+			// a changed occurrence now stands for another occurrence: the
+			// old one goes back to the rule, the series is created anew
+			reset[op.Item.Series] = true
+			continue
 		case op.Action == "update" && len(children[op.Item.Key]) > 0 && slices.ContainsFunc(op.Fields, func(f string) bool { return slices.Contains(seriesFields, f) }):
 			reapply[op.Item.Key] = true
 		}
@@ -353,7 +362,9 @@ func (e *Exporter) applyChildren(ctx context.Context, c *graph.Client, w config.
 				}
 			}
 			for _, f := range fields {
-				body[f] = op.Item.Fields()[f]
+				if f != originalKey {
+					body[f] = op.Item.Fields()[f]
+				}
 			}
 			reqs = append(reqs, graph.Request{ID: fmt.Sprint(len(reqs)), Method: http.MethodPatch, URL: mb + "/events/" + url.PathEscape(id), Body: body})
 		}

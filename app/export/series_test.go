@@ -375,3 +375,32 @@ func TestCacheSchemaExamples(t *testing.T) {
 		t.Errorf("the documented confidential Termin: %v %v", private, e)
 	}
 }
+
+// A changed occurrence that now stands for another Monday moves the
+// change there (the old Monday follows the rule again); a series the
+// practice software turns into a single Termin is one event again.
+func TestSeriesMoveTheChangeAndEndTheSeries(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 1})
+	b.worker.Modules = []config.Module{config.Calendar}
+	b.run(false)
+	stamp := func() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+	b.exec(`UPDATE termin SET serie_original = '2026-03-23T09:00:00', beginn = '2026-03-23T11:00:00', ende = '2026-03-23T12:00:00', geaendert_am = ? WHERE id = 2`, stamp())
+	b.run(false)
+	got := days(of(b.view("2026-03-20", "2026-04-01"), "Kanzleibesprechung"))
+	if !slices.Equal(got, []string{"2026-03-23 11:00", "2026-03-30 09:00"}) {
+		t.Errorf("the change moved to 23 March: %v", got)
+	}
+	b.exec(`DELETE FROM termin WHERE id = 2`)
+	b.exec(`UPDATE termin SET serie_regel = NULL, serie_ausfall = NULL, geaendert_am = ? WHERE id = 1`, stamp())
+	b.run(false)
+	all := of(b.view("2026-01-01", "2027-01-10"), "Kanzleibesprechung")
+	if len(all) != 1 || all[0].Type != "singleInstance" || all[0].Start.Format("2006-01-02 15:04") != "2026-01-05 09:00" {
+		t.Errorf("the series as a single Termin: %+v", all)
+	}
+	if events, _, _ := b.mailbox(); len(events) != 1 {
+		t.Errorf("%d events, want 1", len(events))
+	}
+	if res := b.run(false); res != (export.Result{}) {
+		t.Errorf("a cycle after: %+v", res)
+	}
+}
