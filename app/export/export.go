@@ -689,14 +689,8 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				journal = append(journal, store.JournalEntry{At: entry.At, Worker: w.UPN, ItemKey: op.Item.Key, Title: entry.Title, Action: "adjust", Result: "ok", Error: note})
 			}
 		}
-		if err := e.Store.PutMappings(ctx, done...); err != nil {
+		if err := e.record(ctx, done, journal, part); err != nil {
 			return err
-		}
-		if err := e.Store.Journal(ctx, journal...); err != nil {
-			return err
-		}
-		if e.progress != nil {
-			e.progress(part)
 		}
 		if len(recreate) > 0 {
 			res.Recreated += len(recreate)
@@ -705,6 +699,20 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 			}
 			res.Created -= len(recreate)
 		}
+	}
+	return nil
+}
+
+// record stores what a chunk of operations did and reports the progress.
+func (e *Exporter) record(ctx context.Context, done []store.Mapping, journal []store.JournalEntry, part []Op) error {
+	if err := e.Store.PutMappings(ctx, done...); err != nil {
+		return err
+	}
+	if err := e.Store.Journal(ctx, journal...); err != nil {
+		return err
+	}
+	if e.progress != nil {
+		e.progress(part)
 	}
 	return nil
 }

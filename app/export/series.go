@@ -395,14 +395,8 @@ func (e *Exporter) applyChildren(ctx context.Context, c *graph.Client, w config.
 			fail(op, a.RequestID, fmt.Sprint(a.Err))
 		}
 	}
-	if err := e.Store.PutMappings(ctx, done...); err != nil {
+	if err := e.record(ctx, done, journal, ops); err != nil {
 		return err
-	}
-	if err := e.Store.Journal(ctx, journal...); err != nil {
-		return err
-	}
-	if e.progress != nil {
-		e.progress(ops)
 	}
 	if len(again) > 0 {
 		return e.applyChildren(ctx, c, w, mb, again, res)

@@ -3,7 +3,6 @@ package export_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -322,15 +321,7 @@ func TestSeriesUnderFaults(t *testing.T) {
 	b.worker.Modules = []config.Module{config.Calendar}
 	b.sim.SetFaults(m365sim.Faults{Status: map[int]float64{429: 0.1, 500: 0.05, 503: 0.05, 504: 0.05},
 		Jitter: m365sim.Duration(100 * time.Millisecond), RetryAfter: 1, EnforceRetryAfter: true})
-	for range 6 {
-		_, err := b.ex.Run(context.Background(), b.client, b.worker, "AM", false, export.PlanOptions{})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, export.ErrPartial) {
-			t.Fatal(err)
-		}
-	}
+	b.runUntilDone(6)
 	b.sim.SetFaults(m365sim.Faults{})
 	b.run(true)
 	if got := days(b.view("2026-01-01", "2027-01-10")); !slices.Equal(got, want) {
