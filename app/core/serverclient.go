@@ -75,6 +75,7 @@ func (e *Engine) serverStatusLocked(st *Status) {
 				s := &st.Sync[i]
 				s.Running, s.LastRun, s.NextRun, s.Summary, s.Err = m.Running, m.LastRun, m.NextRun, text.F("Server: %s", m.Summary), m.Error
 				s.Result.Created, s.Result.Updated, s.Result.Deleted, s.Result.Failed, s.Result.Held = m.Created, m.Updated, m.Deleted, m.Failed, m.Held
+				s.Result.Cancelled = m.Cancelled
 			}
 		}
 	}

@@ -158,8 +158,10 @@ type MailboxHealth struct {
 	Created int       `json:"created"`
 	Updated int       `json:"updated"`
 	Deleted int       `json:"deleted"`
-	Failed  int       `json:"failed"`
-	Held    int       `json:"heldDeletions"`
+	// Cancelled: occurrences of series cancelled in Outlook
+	Cancelled int `json:"cancelled"`
+	Failed    int `json:"failed"`
+	Held      int `json:"heldDeletions"`
 }
 
 // HealthOf is the exporting server's part of Health for a status.
@@ -171,7 +173,7 @@ func HealthOf(st Status) Health {
 	}
 	for _, w := range st.Sync {
 		h.Mailboxes = append(h.Mailboxes, MailboxHealth{UPN: w.Worker, Running: w.Running, LastRun: w.LastRun, NextRun: w.NextRun, Summary: w.Summary,
-			Error: w.Err, Created: w.Result.Created, Updated: w.Result.Updated, Deleted: w.Result.Deleted, Failed: w.Result.Failed, Held: w.Result.Held})
+			Error: w.Err, Created: w.Result.Created, Updated: w.Result.Updated, Deleted: w.Result.Deleted, Cancelled: w.Result.Cancelled, Failed: w.Result.Failed, Held: w.Result.Held})
 	}
 	return h
 }

@@ -350,7 +350,7 @@ func (s *Server) metrics(ctx context.Context) string {
 		for _, a := range []struct {
 			action string
 			n      int
-		}{{"created", m.Created}, {"updated", m.Updated}, {"deleted", m.Deleted}, {"failed", m.Failed}} {
+		}{{"created", m.Created}, {"updated", m.Updated}, {"deleted", m.Deleted}, {"cancelled", m.Cancelled}, {"failed", m.Failed}} {
 			fmt.Fprintf(&b, "kanzleisync_mailbox_last_cycle_items{upn=%q,action=%q} %d\n", m.UPN, a.action, a.n)
 		}
 	}
