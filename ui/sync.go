@@ -230,9 +230,15 @@ func (a *App) ShowJournal() *JournalScreen {
 			d.Show()
 		})
 		headers := []string{text.T("Zeit"), text.T("Sachbearbeiter"), text.T("Eintrag"), text.T("Aktion"), text.T("Ergebnis"), text.T("Fehler")}
-		widths := []float32{130, 250, 170, 80, 80, 400}
+		widths := []float32{130, 220, 330, 110, 90, 400}
 		s.Table = widget.NewTable(func() (int, int) { return len(s.Entries), len(headers) },
-			func() fyne.CanvasObject { return widget.NewLabel("") },
+			func() fyne.CanvasObject {
+				// a text longer than its column ends in "…" instead of
+				// running into the next one; the CSV export has it whole
+				l := widget.NewLabel("")
+				l.Truncation = fyne.TextTruncateEllipsis
+				return l
+			},
 			func(id widget.TableCellID, o fyne.CanvasObject) {
 				o.(*widget.Label).SetText(journalCell(s.Entries[id.Row], id.Col))
 			})
