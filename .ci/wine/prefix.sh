@@ -4,7 +4,14 @@
 # runtime cannot start without its ProcessPrng). Exports WINEPREFIX.
 new_wine_prefix() {
   export WINEPREFIX=$1 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINEARCH=win64
-  wine wineboot -i >/dev/null 2>&1 || { echo "$2: wineboot could not create the prefix" >&2; return 1; }
+  # wineboot fails now and then on a loaded machine (seen once in CI's
+  # fresh run): a second try in a clean directory, after its wineserver ended
+  if ! wine wineboot -i >"$1.wineboot.log" 2>&1; then
+    echo "$2: wineboot failed ($(tail -1 "$1.wineboot.log")); trying once more" >&2
+    wineserver -k 2>/dev/null || true
+    rm -rf "$1"
+    wine wineboot -i >"$1.wineboot.log" 2>&1 || { echo "$2: wineboot could not create the prefix: $(tail -3 "$1.wineboot.log" | tr '\n' ' ')" >&2; return 1; }
+  fi
   wineserver -w # the prefix's first services have settled
   # a wineserver that stays: one that exits when idle races the next
   # program's start („wine client error:0: recvmsg: Connection reset by

@@ -192,6 +192,10 @@ func (e *Exporter) planSeries(ctx context.Context, w config.Worker, cacheID stri
 	p.Ops = ops
 	for master := range reset {
 		reapply[master] = true
+		if m, ok := maps[master]; !ok || m.Pending() {
+			// not (yet) in Outlook: its create makes it as it is now
+			delete(reset, master)
+		}
 	}
 	if len(reapply) > 0 {
 		// the items of the series to apply again that this cycle did not read
