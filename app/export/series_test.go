@@ -395,3 +395,28 @@ func TestSeriesMoveTheChangeAndEndTheSeries(t *testing.T) {
 		t.Errorf("a cycle after: %+v", res)
 	}
 }
+
+// A re-creation interrupted after Outlook deleted the old series and
+// before kanzleisync recorded it (a crash) is finished by the next cycle:
+// the series is there once, with its remaining exceptions.
+func TestSeriesRecreateInterrupted(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 1})
+	b.worker.Modules = []config.Module{config.Calendar}
+	b.run(false)
+	old := masterIDs(of(b.view("2026-01-01", "2026-02-01"), "Kanzleibesprechung"))[0]
+	// Easter Monday takes place after all; the cycle that re-creates the
+	// series gets as far as the DELETE
+	b.exec(`UPDATE termin SET serie_ausfall = NULL, geaendert_am = ? WHERE id = 1`, time.Now().UTC().Format(time.RFC3339Nano))
+	if r := b.client.Do(context.Background(), graph.Request{Method: http.MethodDelete, URL: "/users/" + anna + "/events/" + old}); !r.OK() {
+		t.Fatal(r.Err)
+	}
+	b.run(false)
+	kb := of(b.view("2026-01-01", "2027-01-10"), "Kanzleibesprechung")
+	got := days(kb)
+	if len(kb) != 53 || len(masterIDs(kb)) != 1 || !slices.Contains(got, "2026-04-06 09:00") || !slices.Contains(got, "2026-03-30 11:00") {
+		t.Errorf("after the interrupted re-creation: %d occurrences in %d series: %v", len(kb), len(masterIDs(kb)), got)
+	}
+	if res := b.run(false); res != (export.Result{}) {
+		t.Errorf("a cycle after: %+v", res)
+	}
+}
