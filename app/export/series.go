@@ -344,6 +344,12 @@ func (e *Exporter) applyChildren(ctx context.Context, c *graph.Client, w config.
 		} else {
 			id = op.Mapping.GraphID
 		}
+		if id == "" && op.Item.CancelDay == (source.Date{}) {
+			// a changed occurrence moved more than a month away from its
+			// original day (PATCHed before a crash, not recorded): the
+			// series' instances two years either side
+			id = e.findFar(ctx, c, mb, s.master, op.Item.originalDay())
+		}
 		switch {
 		case op.Item.CancelDay != (source.Date{}) && id == "":
 			// no occurrence that day (any more): nothing to cancel
@@ -406,6 +412,24 @@ func (e *Exporter) applyChildren(ctx context.Context, c *graph.Client, w config.
 		return e.applyChildren(ctx, c, w, mb, again, res)
 	}
 	return nil
+}
+
+// findFar looks for the occurrence with the original day among a
+// series' instances two years either side of it.
+func (e *Exporter) findFar(ctx context.Context, c *graph.Client, mb, master string, day source.Date) string {
+	from := day.Midnight(source.Berlin).AddDate(-2, 0, 0)
+	q := url.Values{"startDateTime": {from.Format(time.RFC3339)}, "endDateTime": {from.AddDate(4, 0, 1).Format(time.RFC3339)},
+		"$select": {"id,originalStart"}, "$top": {"500"}}
+	pages, err := c.GetAll(ctx, mb+"/events/"+url.PathEscape(master)+"/instances?"+q.Encode())
+	if err != nil {
+		return ""
+	}
+	for _, raw := range pages {
+		if id := findOccurrence([]byte(`{"value":[`+string(raw)+`]}`), day); id != "" {
+			return id
+		}
+	}
+	return ""
 }
 
 // childMapping is the mapping of an applied child.

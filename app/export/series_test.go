@@ -420,3 +420,26 @@ func TestSeriesRecreateInterrupted(t *testing.T) {
 		t.Errorf("a cycle after: %+v", res)
 	}
 }
+
+// A changed occurrence moved months away whose mapping is lost (PATCHed
+// just before a crash) is found again among the series' instances.
+func TestSeriesFarMovedOccurrenceFoundAgain(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 1})
+	b.worker.Modules = []config.Module{config.Calendar}
+	b.exec(`UPDATE termin SET beginn = '2026-06-30T11:00:00', ende = '2026-06-30T12:00:00' WHERE id = 2`)
+	b.run(false)
+	if err := b.st.DeleteMapping(context.Background(), anna, "event/termin:2"); err != nil {
+		t.Fatal(err)
+	}
+	b.exec(`UPDATE termin SET betreff = 'Kanzleibesprechung (Sommer)', geaendert_am = ? WHERE id = 2`, time.Now().UTC().Format(time.RFC3339Nano))
+	if res := b.run(false); res.Failed != 0 || res.Updated != 1 {
+		t.Errorf("%+v: want the far occurrence found and changed", res)
+	}
+	got := of(b.view("2026-06-30", "2026-07-01"), "Kanzleibesprechung")
+	if len(got) != 1 || got[0].Subject != "Kanzleibesprechung (Sommer)" || got[0].Type != "exception" {
+		t.Errorf("30 June: %+v", got)
+	}
+	if slices.Contains(days(of(b.view("2026-03-30", "2026-03-31"), "Kanzleibesprechung")), "2026-03-30 09:00") {
+		t.Error("30 March is back although its occurrence was moved to June")
+	}
+}
