@@ -184,7 +184,9 @@ func (e *Exporter) planSeries(ctx context.Context, w config.Worker, cacheID stri
 			// old one goes back to the rule, the series is created anew
 			reset[op.Item.Series] = true
 			continue
-		case op.Action == "update" && len(children[op.Item.Key]) > 0 && slices.ContainsFunc(op.Fields, func(f string) bool { return slices.Contains(seriesFields, f) }):
+		case op.Action == "update" && len(children[op.Item.Key]) > 0 && slices.ContainsFunc(op.Fields, func(f string) bool { return slices.Contains(seriesFields, f) || f == "sensitivity" }):
+			// (a series marked confidential: its changed occurrences are
+			// confidential too, and are sent again)
 			reapply[op.Item.Key] = true
 		}
 		ops = append(ops, op)

@@ -443,3 +443,39 @@ func TestSeriesFarMovedOccurrenceFoundAgain(t *testing.T) {
 		t.Error("30 March is back although its occurrence was moved to June")
 	}
 }
+
+// A changed occurrence of a confidential series is private with the
+// neutral text too, even when the practice software marks only the series,
+// and only after the occurrence was exported.
+func TestConfidentialSeriesKeepsItsOccurrencesPrivate(t *testing.T) {
+	b := newBench(t, source.GenOptions{Seed: 3, Workers: source.DemoWorkers[:1], Series: 1})
+	b.worker.Modules = []config.Module{config.Calendar}
+	b.exec(`UPDATE termin SET mandant = 'Weiß', betreff = 'Besprechung Scheidung Weiß' WHERE id = 1`)
+	b.exec(`UPDATE termin SET vertraulich = 0, mandant = 'Weiß', betreff = 'Besprechung Scheidung Weiß (verschoben)' WHERE id = 2`)
+	b.run(false)
+	// only the series is marked confidential, afterwards
+	b.exec(`UPDATE termin SET vertraulich = 1, geaendert_am = ? WHERE id = 1`, time.Now().UTC().Format(time.RFC3339Nano))
+	b.run(false)
+	q := url.Values{"startDateTime": {"2026-01-01T00:00:00Z"}, "endDateTime": {"2027-01-10T00:00:00Z"}, "$top": {"500"}}
+	raw, err := b.client.GetAll(context.Background(), "/users/"+anna+"/calendarView?"+q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exceptions := 0
+	for _, r := range raw {
+		if strings.Contains(string(r), "Weiß") {
+			t.Fatalf("the Mandant's name left the firm: %s", r)
+		}
+		var e struct{ Type, Sensitivity, Subject string }
+		_ = json.Unmarshal(r, &e)
+		if e.Sensitivity != "private" || e.Subject != "Termin" {
+			t.Errorf("%s: sensitivity %s, subject %q", e.Type, e.Sensitivity, e.Subject)
+		}
+		if e.Type == "exception" {
+			exceptions++
+		}
+	}
+	if exceptions != 1 || len(raw) != 52 {
+		t.Errorf("%d entries, %d exceptions", len(raw), exceptions)
+	}
+}

@@ -305,7 +305,7 @@ func (c *Cache) AppointmentsByID(ctx context.Context, workerID string, ids []int
 		return nil, nil, err
 	}
 	return readRows(ctx, c, `SELECT id, betreff, ort, beginn, ende, ganztaegig, beschreibung, aktenzeichen, mandant,
-		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, `+c.column("termin", "vertraulich", "0")+`,
+		sachbearbeiter_id, kategorie, erinnerung_min, geaendert_am, `+c.confidential()+`,
 		`+c.column("termin", "serie_regel", "NULL")+`, `+c.column("termin", "serie_ausfall", "NULL")+`, `+c.column("termin", "serie_id", "NULL")+`,
 		`+c.column("termin", "serie_original", "NULL")+` FROM termin WHERE (?1 = '' OR sachbearbeiter_id = ?2`+c.participantClause("id", "?2")+`)`, workerID, ids, func(rows *sql.Rows) (Appointment, *checker, error) {
 		var a Appointment
@@ -559,6 +559,19 @@ func (c *Cache) Stamps(ctx context.Context, table, workerID string) (map[int64]t
 		out[id] = modified(mod)
 	}
 	return out, rows.Err()
+}
+
+// confidential is the Termin's vertraulich in a SELECT; a changed
+// occurrence is confidential when its series is (§ 203 StGB: the practice
+// software may mark only the series).
+func (c *Cache) confidential() string {
+	switch {
+	case !c.has["termin.vertraulich"]:
+		return "0 AS vertraulich"
+	case !c.has["termin.serie_id"]:
+		return "vertraulich"
+	}
+	return `(vertraulich OR COALESCE((SELECT s.vertraulich FROM termin s WHERE s.id = termin.serie_id), 0)) AS vertraulich`
 }
 
 // participantClause widens a Termin query to the Termine the worker
