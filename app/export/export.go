@@ -381,6 +381,9 @@ type Result struct {
 	Created, Updated, Deleted, Recreated, Adopted, Failed, Skipped int
 	// Cancelled counts occurrences of series cancelled in Outlook.
 	Cancelled int
+	// SeriesRecreated counts series created anew because one of their
+	// occurrences went back to the rule.
+	SeriesRecreated int
 	// Held counts the deletions the guard held back.
 	Held int
 	// ListsRenamed counts To Do lists renamed to the firm's setting.
@@ -626,6 +629,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 		var journal []store.JournalEntry
 		var done []store.Mapping
 		var recreate []Op
+		var reseries []Op // series deleted to be created anew (not deleted in Outlook)
 		for i, op := range part {
 			a := answers[i]
 			entry := store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: op.Item.Key, Title: op.Item.Title(), Action: op.Action, Result: "ok", RequestID: a.RequestID}
@@ -661,7 +665,7 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				}
 				it := op.Item
 				it.txSuffix = "|" + op.Mapping.GraphID
-				recreate = append(recreate, Op{Action: "create", Item: it})
+				reseries = append(reseries, Op{Action: "create", Item: it})
 				entry.Error = text.T("Serie neu angelegt: Outlook kann einen einzelnen abgesagten oder geänderten Termin nicht zurücknehmen.")
 			default:
 				if op.Action == "delete" {
@@ -698,6 +702,14 @@ func (e *Exporter) apply(ctx context.Context, c *graph.Client, w config.Worker, 
 				return err
 			}
 			res.Created -= len(recreate)
+		}
+		if len(reseries) > 0 {
+			before := res.Created
+			if err := e.apply(ctx, c, w, mb, listID, reseries, res); err != nil {
+				return err
+			}
+			res.SeriesRecreated += res.Created - before
+			res.Created = before
 		}
 	}
 	return nil

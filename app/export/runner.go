@@ -313,6 +313,10 @@ func (r Result) Summary() string {
 	if r.Cancelled > 0 {
 		parts = append(parts, text.Nf(r.Cancelled, "%d Termin einer Serie abgesagt", "%d Termine von Serien abgesagt"))
 	}
+	if r.SeriesRecreated > 0 {
+		parts = append(parts, text.Nf(r.SeriesRecreated, "%d Serie neu angelegt (ein abgesagter oder geänderter Termin gilt wieder wie die Serie)",
+			"%d Serien neu angelegt (ein abgesagter oder geänderter Termin gilt wieder wie die Serie)"))
+	}
 	if len(parts) == 0 {
 		return text.T("Alles aktuell.")
 	}
