@@ -98,7 +98,9 @@ func (e *Exporter) ensureCategories(ctx context.Context, c *graph.Client, w conf
 			Error: text.T("Kategorien ohne Farbe: der App fehlt die Berechtigung MailboxSettings.ReadWrite. Die Einträge tragen ihre Kategorien trotzdem; für die Farben muss ein Administrator die Berechtigung erteilen (Administratorzustimmung).")})
 	}
 	if err != nil {
-		return nil // tried again with the next item that carries the category
+		// tried again when the next item that carries a new category is sent
+		return e.Store.Journal(ctx, store.JournalEntry{At: e.now(), Worker: w.UPN, ItemKey: categoryKind, Action: "categories", Result: "error",
+			Error: text.F("Die Kategorienliste des Postfachs war nicht lesbar (%s); die Farben folgen mit dem nächsten Eintrag, der eine neue Kategorie trägt.", err.Error())})
 	}
 	if _, ok := maps[deniedKey]; ok {
 		if err := e.Store.DeleteMapping(ctx, w.UPN, deniedKey); err != nil { // granted meanwhile

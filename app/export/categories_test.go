@@ -103,8 +103,8 @@ func TestCategoriesWithoutThePermission(t *testing.T) {
 	for _, e := range j {
 		if e.Action == "categories" {
 			said++
-			if !strings.Contains(e.Error, "MailboxSettings.ReadWrite") {
-				t.Errorf("journal: %s", e.Error)
+			if !strings.Contains(e.Error, "MailboxSettings.ReadWrite") || export.ItemLabel(e.ItemKey) != "Kategorien" {
+				t.Errorf("journal: %s: %s", export.ItemLabel(e.ItemKey), e.Error)
 			}
 		}
 	}

@@ -203,6 +203,9 @@ func ItemLabel(itemKey string) string { return heldLabel(itemKey) }
 func heldLabel(itemKey string) string {
 	kind, sk, _ := strings.Cut(itemKey, "/")
 	if kind == categoryKind {
+		if sk == "" {
+			return text.T("Kategorien")
+		}
 		return text.F("Kategorie „%s“", sk)
 	}
 	prefix, id, _ := strings.Cut(sk, ":")
