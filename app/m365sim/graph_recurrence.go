@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -201,7 +202,7 @@ func (r *recurrence) dates(last time.Time) []time.Time {
 		for ; ; week = week.AddDate(0, 0, 7*r.interval) {
 			for i := 0; i < 7; i++ {
 				d := week.AddDate(0, 0, i)
-				if !containsDay(r.days, d.Weekday()) {
+				if !slices.Contains(r.days, d.Weekday()) {
 					continue
 				}
 				if !add(d) {
@@ -226,15 +227,6 @@ func (r *recurrence) dates(last time.Time) []time.Time {
 		}
 	}
 	return out
-}
-
-func containsDay(days []time.Weekday, d time.Weekday) bool {
-	for _, x := range days {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 // instance is one computed occurrence or stored exception of a master.

@@ -3,6 +3,7 @@ package source
 import (
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,7 +150,7 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 		if len(r.Days) == 0 {
 			r.Days = []time.Weekday{start.Weekday()}
 		}
-		if !containsWeekday(r.Days, start.Weekday()) {
+		if !slices.Contains(r.Days, start.Weekday()) {
 			return fail(text.Mark("der erste Termin ist ein %s, die Regel nennt diesen Tag nicht"), text.T(germanDays[start.Weekday()]))
 		}
 	case "MONTHLY", "YEARLY":
@@ -185,15 +186,6 @@ func ParseRule(raw string, start time.Time) (*Rule, error) {
 		}
 	}
 	return r, nil
-}
-
-func containsWeekday(days []time.Weekday, d time.Weekday) bool {
-	for _, x := range days {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 // nthWeekday is the day of the month of t's weekday number n (1–4, -1 the
